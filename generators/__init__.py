@@ -1,0 +1,1 @@
+"""Amaranth generators of llmaccel's hardware blocks, and the `llmaccel` command line."""

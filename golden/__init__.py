@@ -1,0 +1,1 @@
+"""Bit-exact NumPy/Python reference models. Nothing here imports the hardware generators."""

@@ -1,0 +1,1 @@
+"""cocotb benches, their pytest runners, and the unit tests of golden/ and generators/."""
