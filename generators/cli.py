@@ -1,0 +1,190 @@
+"""`llmaccel`: list the blocks, emit their Verilog, synthesize them for the PYNQ-Z1, simulate, bench.
+
+Exit status: 0 success, 1 a tool or a test failed, 2 bad arguments (one line on stderr naming the
+parameter, the value and what is allowed).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .blocks import BLOCKS, get_block
+from .params import ParamError, resolve
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit status 2, one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage + message
+        raise UsageError(message)
+
+
+def parse_params(block: str, pairs: list[str]) -> dict:
+    cls = get_block(block)
+    by_name = {p.name: p for p in cls.PARAMS}
+    given = {}
+    for pair in pairs or []:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ParamError(f"parameters are NAME=VALUE, not {pair!r}")
+        if name not in by_name:
+            raise ParamError(f"unknown parameter {name!r} for {block}; allowed: {', '.join(by_name)}")
+        try:
+            value = int(text, 0)
+        except ValueError:
+            value = text  # Param.check names it and says what is allowed
+        given[name] = by_name[name].check(value)
+    return resolve(cls.PARAMS, given)
+
+
+def cmd_list(args):
+    for name, cls in BLOCKS.items():
+        print(f"{name}: {cls.SUMMARY}")
+        for p in cls.PARAMS:
+            print(f"  {p.name:<12} default {p.default:<6} {p.allowed():<40} {p.doc}")
+    return 0
+
+
+def _blocks(args) -> list[str]:
+    if args.all:
+        if args.block:
+            raise UsageError("give a BLOCK or --all, not both")
+        return list(BLOCKS)
+    if not args.block:
+        raise UsageError(f"name a block ({', '.join(BLOCKS)}) or use --all")
+    get_block(args.block)
+    return [args.block]
+
+
+def cmd_emit(args):
+    from .emit import write_block
+    for block in _blocks(args):
+        params = parse_params(block, args.param if block == args.block else [])
+        print(write_block(block, params, Path(args.output)))
+    return 0
+
+
+def cmd_synth(args):
+    from .synth import format_table, synthesize
+    from .emit import emit_block
+    blocks = _blocks(args)
+    reports = []
+    for block in blocks:
+        params = parse_params(block, args.param if block == args.block else [])
+        name, verilog = emit_block(block, params)
+        work = Path("build") / "synth" / name
+        work.mkdir(parents=True, exist_ok=True)
+        report = {"block": block, "params": params, **synthesize(verilog, name, work)}
+        reports.append(report)
+        print(format_table(report))
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        if args.report_dir:
+            out = Path(args.report_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if args.report_dir:
+        summary = summary_table(reports)
+        (Path(args.report_dir) / "summary.md").write_text(summary)
+        print(summary, end="")
+    return 0
+
+
+def summary_table(reports: list[dict]) -> str:
+    lines = ["| module | LUT | FF | DSP48E1 | BRAM36 | logic levels |",
+             "|---|---|---|---|---|---|"]
+    for r in reports:
+        lines.append(f"| {r['top']} | {r['lut_total']} ({r['lut_pct']}%) | {r['ff']} ({r['ff_pct']}%)"
+                     f" | {r['dsp']} ({r['dsp_pct']}%) | {r['bram36_eq']} ({r['bram_pct']}%)"
+                     f" | {r['logic_levels']} |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_sim(args):
+    from testbench.smoke import run_smoke
+    ok = True
+    for block in _blocks(args) if (args.block or args.all) else list(BLOCKS):
+        params = parse_params(block, args.param if block == args.block else [])
+        line, passed = run_smoke(block, params, args.sim, args.seed, args.transactions)
+        print(line, flush=True)
+        ok &= passed
+    return 0 if ok else 1
+
+
+def cmd_bench(args):
+    from testbench.bench import run_bench
+    sims = args.sims.split(",")
+    for sim in sims:
+        if sim not in ("verilator", "icarus"):
+            raise UsageError(f"--sims takes verilator and/or icarus, not {sim!r}")
+    blocks = _blocks(args) if (args.block or args.all) else list(BLOCKS)
+    return run_bench(blocks, sims, Path(args.output), args.transactions)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="llmaccel", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    sub.add_parser("list", help="blocks, parameters, defaults and allowed values")
+
+    def block_args(p, all_help):
+        p.add_argument("block", nargs="?", help=f"one of: {', '.join(BLOCKS)}")
+        p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                       help="a generator parameter (repeatable); see `llmaccel list`")
+        p.add_argument("--all", action="store_true", help=all_help)
+
+    p = sub.add_parser("emit", help="write <module>.sv for a block configuration")
+    block_args(p, "every block in its default configuration")
+    p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
+
+    p = sub.add_parser("synth", help="Yosys synth_xilinx for the XC7Z020: LUT/FF/DSP/BRAM")
+    block_args(p, "every block in its default configuration")
+    p.add_argument("--json", help="also write the report as JSON to this file")
+    p.add_argument("--report-dir", help="write <module>.json per block and summary.md here")
+
+    p = sub.add_parser("sim", help="short seeded simulation of blocks against their golden models")
+    block_args(p, "every block (the default)")
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--transactions", type=int, default=2000)
+
+    p = sub.add_parser("bench", help="simulator build time and simulated cycles/s")
+    block_args(p, "every block (the default)")
+    p.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
+    p.add_argument("--transactions", type=int, default=10000)
+    p.add_argument("-o", "--output", default="reports/bench", help="report folder")
+    return parser
+
+
+COMMANDS = {"list": cmd_list, "emit": cmd_emit, "synth": cmd_synth, "sim": cmd_sim,
+            "bench": cmd_bench}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "transactions", 1) < 1:
+            raise UsageError(f"--transactions must be a positive integer, not {args.transactions}")
+        return COMMANDS[args.command](args)
+    except (UsageError, ParamError) as e:
+        print(f"llmaccel: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("llmaccel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a tool failed (Yosys, a simulator): one line, not a traceback
+        from .emit import EmitError
+        from .synth import SynthError
+        known = (EmitError, SynthError, RuntimeError, OSError)
+        if not isinstance(e, known):
+            raise
+        first = str(e).strip().splitlines()
+        print(f"llmaccel: {type(e).__name__}: {first[-1] if first else ''}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
