@@ -101,7 +101,8 @@ def test_byte_enables_merge():
     res, _ = m.cycle(write=Write(a, 0xAABBCCDDEEFF0011, 0b10100101), reads=[a])
     assert res == [clean(0x1122334455667788)]
     assert m.cycle(reads=[a])[0] == [clean(0xAA22CC4455FF7711)]
-    m.cycle(write=Write(a, 0xFFFFFFFFFFFFFFFF, 0))  # no byte enabled: nothing changes
+    _, en = m.cycle(write=Write(a, 0xFFFFFFFFFFFFFFFF, 0))  # no byte enabled: nothing changes
+    assert en == 0  # ... and the bank's RAM is not even enabled
     assert m.cycle(reads=[a])[0] == [clean(0xAA22CC4455FF7711)]
     m.cycle(write=Write(a, 0x00000000000000EE, 0b00000001))
     assert m.cycle(reads=[a])[0] == [clean(0xAA22CC4455FF77EE)]
@@ -527,7 +528,8 @@ class RefSram:
             self.pending = None
         if write is not None:
             s = self.fill()
-            enabled.add((s, write.addr % self.banks))
+            if self.ecc or write.be:  # without ECC a write with no byte enabled skips the RAM
+                enabled.add((s, write.addr % self.banks))
             if self.is_rmw(write):
                 data, kind = entry(s, write.addr)
                 self._count(kind)
