@@ -50,6 +50,14 @@ class SramModel:
     GATED_BITS = 48
 
     def __init__(self, width=64, depth=512, banks=4, read_ports=2, pingpong=1, ecc=0):
+        for name, value, ok in (("width", width, width > 0 and width % 8 == 0),
+                                ("depth", depth, depth > 0 and depth & (depth - 1) == 0),
+                                ("banks", banks, banks > 0 and banks & (banks - 1) == 0),
+                                ("read_ports", read_ports, read_ports > 0),
+                                ("pingpong", pingpong, pingpong in (0, 1)),
+                                ("ecc", ecc, ecc in (0, 1))):
+            if not isinstance(value, int) or not ok:
+                raise ValueError(f"SramModel: bad {name} {value!r}")
         self.width, self.depth, self.banks = width, depth, banks
         self.read_ports, self.pingpong, self.ecc = read_ports, pingpong, ecc
         self.sets = 2 if pingpong else 1

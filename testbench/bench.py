@@ -45,7 +45,7 @@ def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int) 
         rows = [bench_one(block, sim, transactions) for sim in sims]
         table = format_rows(rows)
         note = (f"\nSeed {SEED}, stall probability {STALL} on every stream, default configuration; "
-                "build = emit + compile from scratch; cycles/s = simulated clock cycles per second "
+                "build = compile of the emitted Verilog from scratch; cycles/s = simulated clock cycles per second "
                 "of the test's own loop (Python sets the pace).\n")
         (out / f"{block}.json").write_text(json.dumps(rows, indent=2) + "\n")
         (out / f"{block}.md").write_text(f"# {block} simulation benchmark\n\n{table}{note}")

@@ -618,3 +618,10 @@ def test_random_traffic_ecc_on(pingpong, width):
 
 def test_random_traffic_one_bank_three_ports():
     _random_traffic(seed=777, width=16, depth=16, banks=1, ports=3, pingpong=1, ecc=0, cycles=1000)
+
+
+@pytest.mark.parametrize("kwargs", [{"banks": 3}, {"depth": 100}, {"width": 12}, {"read_ports": 0},
+                                    {"pingpong": 2}, {"ecc": -1}])
+def test_model_rejects_bad_parameters(kwargs):
+    with pytest.raises(ValueError, match="SramModel: bad"):
+        SramModel(**kwargs)
