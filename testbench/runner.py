@@ -2,8 +2,8 @@
 
 Used by the pytest suites, `llmaccel sim` and `llmaccel bench`. Environment:
   SIM=verilator|icarus   simulator (default verilator) where a caller does not choose one
-  WAVES=1                dump waveforms: build/sim/<sim>/<module>_waves/ (FST for Verilator,
-                         FST for Icarus), the path is printed after each run
+  WAVES=1                dump waveforms under build/sim/<sim>/<module>_waves/ (VCD from
+                         Verilator, FST from Icarus); the path is printed after each run
   SEED=N                 the seed of every test (default: a fixed seed per test name)
 """
 import fcntl
