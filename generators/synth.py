@@ -246,8 +246,14 @@ def synthesize(verilog_text, top, workdir):
     (workdir / f"{top}.sv").write_text(verilog_text)
     # Relative paths with cwd=workdir keep machine paths out of the log and the netlist's src attributes.
     # `select top; write_json -selected` leaves out the ~440 blackbox cell-library modules (13 MB).
+    # `splitnets` first: without it ABC9's reintegration can trip `count_id(wire->name) == 0`
+    # on multi-bit wires (YosysHQ/yosys#4349, seen here on the ternary engine).
     (workdir / "synth.ys").write_text(
         f"read_verilog -sv {top}.sv\n"
+        f"hierarchy -top {top}\n"
+        "proc\n"
+        "flatten\n"
+        "splitnets\n"
         f"synth_xilinx -family xc7 -top {top} -flatten\n"
         "tee -q -o stat.json stat -json\n"
         f"select {top}\n"
