@@ -41,3 +41,59 @@ def pass_sums(x: np.ndarray, w: np.ndarray, g: int) -> np.ndarray:
     for lane in range(lanes):
         sums += table(x[lane * g:(lane + 1) * g], g).astype(np.int64)[codes[:, lane]]
     return sums.astype(np.int32)
+
+
+# --- the accelerator's streams (generators/ternary.py) ----------------------------------------
+
+def shape_plan(m: int, n: int, k: int, g: int, lanes: int, rows: int) -> dict:
+    """The `cmd` beat: M, words = ceil(N / rows), passes = ceil(K / (lanes * g))."""
+    return {"m": m, "words": -(-n // rows), "passes": -(-k // (lanes * g))}
+
+
+def pack_acts(x: np.ndarray, g: int, lanes: int) -> list[int]:
+    """X int8 [M, K] -> activation beats (m-major, then pass), each `lanes * g` int8 packed LSB
+    first as two's complement bytes; K padded with zeros."""
+    if x.dtype != np.int8 or x.ndim != 2:
+        raise ValueError("activations must be a 2-D int8 array")
+    width = lanes * g
+    passes = -(-x.shape[1] // width)
+    padded = np.zeros((x.shape[0], passes * width), dtype=np.int8)
+    padded[:, :x.shape[1]] = x
+    beats = []
+    for row in padded:
+        for p in range(passes):
+            chunk = row[p * width:(p + 1) * width].view(np.uint8)
+            beats.append(int.from_bytes(chunk.tobytes(), "little"))
+    return beats
+
+
+def pack_weights(w: np.ndarray, g: int, lanes: int, rows: int) -> list[int]:
+    """Trits W int8 [N, K] -> weight beats (pass-major, then word): word j of pass p holds the
+    group codes of rows j*rows .. j*rows + rows - 1 for lanes 0..lanes-1 of the slice, element
+    r * lanes + l at bits [(r * lanes + l) * code_bits, ...). Rows past N and groups past K carry
+    the zero code."""
+    n, k = w.shape
+    width = lanes * g
+    passes, words = -(-k // width), -(-n // rows)
+    padded = np.zeros((words * rows, passes * width), dtype=np.int8)
+    padded[:n, :k] = w
+    codes = group_codes(padded, g)  # [words * rows, passes * lanes]
+    bits = code_bits(g)
+    beats = []
+    for p in range(passes):
+        for j in range(words):
+            block = codes[j * rows:(j + 1) * rows, p * lanes:(p + 1) * lanes].reshape(-1)
+            value = 0
+            for i, c in enumerate(block):
+                value |= int(c) << (i * bits)
+            beats.append(value)
+    return beats
+
+
+def unpack_results(beats: list[list[int]], m: int, n: int, rows: int) -> np.ndarray:
+    """Result beats (lists of `rows` signed values, m-major) -> int32 [M, N]."""
+    words = -(-n // rows)
+    if len(beats) != m * words:
+        raise ValueError(f"expected {m * words} result beats, got {len(beats)}")
+    flat = np.array(beats, dtype=np.int64).reshape(m, words * rows)[:, :n]
+    return flat.astype(np.int32)

@@ -10,8 +10,8 @@ from generators.sram import SramController
 
 
 @pytest.mark.parametrize("params,message", [
-    ({"width": 12}, "width must be a multiple of 8 from 8 to 512, not 12"),
-    ({"width": 520}, "width must be a multiple of 8 from 8 to 512, not 520"),
+    ({"width": 12}, "width must be a multiple of 8 from 8 to 2048, not 12"),
+    ({"width": 2056}, "width must be a multiple of 8 from 8 to 2048, not 2056"),
     ({"depth": 100}, "depth must be a power of two from 16 to 65536, not 100"),
     ({"depth": 8}, "depth must be a power of two from 16 to 65536, not 8"),
     ({"banks": 3}, "banks must be a power of two from 1 to 16, not 3"),
@@ -20,7 +20,7 @@ from generators.sram import SramController
     ({"read_ports": 5}, "read_ports must be an integer from 1 to 4, not 5"),
     ({"pingpong": 2}, "pingpong must be 0 or 1, not 2"),
     ({"ecc": -1}, "ecc must be 0 or 1, not -1"),
-    ({"width": "64"}, "width must be a multiple of 8 from 8 to 512, not '64'"),
+    ({"width": "64"}, "width must be a multiple of 8 from 8 to 2048, not '64'"),
     ({"ecc": True}, "ecc must be 0 or 1, not True"),
     ({"size": 1}, "unknown parameter 'size'; allowed: width, depth, banks, read_ports, pingpong, ecc"),
 ])

@@ -1,0 +1,253 @@
+"""Ternary matmul accelerator: Y[M, N] = X[M, K] (int8) x W[K, N] (ternary), int32-class results.
+
+Composition: two SRAM controllers (generators/sram.py) and the LUT engine core
+(generators/ternary_engine.py), with tiling over K (passes of `lanes * g` activations) and over
+N (words of `rows` weight rows), and an accumulator memory over the passes.
+
+- Activation buffer (SRAM, one set): the host's `acts` beats, one K-slice per beat, in the order
+  (m, pass): address m * passes + pass.
+- Weight buffer (SRAM, ping-pong): one tile = one pass's slice of every weight row, `words` beats
+  of `rows` rows by `lanes` group codes. The loader fills one set while the engine reads the
+  other; they swap when the tile is complete and the engine is done with the previous one, so the
+  next tile loads while the current one computes. A tile is loaded once and serves all M rows.
+- Per (pass, m): one activation slice goes to the engine (it builds its tables), then the tile's
+  words stream past them; each `sums` beat adds into the accumulator memory at (m, word). The last
+  pass sends the totals out instead of storing them.
+
+Host protocol: one `cmd` beat {m, words, passes} (M; ceil(N / rows); ceil(K / (lanes * g)), each
+at least 1 and at most the maxima), then the M * passes activation slices (padded with zeros past
+K), and the passes * words weight beats (group codes, padded with the zero code (3**g - 1) // 2
+past N or K); they may overlap. `results` carries Y row by row, `rows` values per beat (values past
+N are 0), `last` on the final beat. The next `cmd` is accepted when the results are out.
+golden/ternary_layout.py packs and unpacks all of it (see `pack_*` there).
+
+Accumulators are ACC_BITS wide: any sum of k_max products of an int8 and a trit fits
+(|sum| <= k_max * 128; golden.ternary.accumulator_bits), so no overflow is possible at k_max.
+"""
+from amaranth import Module, Signal, Mux, ResetSignal, signed, unsigned
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out, connect
+
+from .params import Param, resolve
+from .sram import SramController
+from .ternary_engine import TernaryEngine
+
+
+def _pow2_at_least(n: int, minimum: int = 16) -> int:
+    size = minimum
+    while size < n:
+        size *= 2
+    return size
+
+
+class TernaryAccelerator(wiring.Component):
+    BLOCK = "ternary"
+    SUMMARY = "ternary LUT matmul accelerator: SRAM buffers (ping-pong weights), engine, K/N tiling"
+    PARAMS = (
+        Param("g", 3, "activations per table (1 = naive add/sub/skip engine)", 1, 4),
+        Param("lanes", 16, "groups per pass (K-slice = lanes * g)", 1, 256, power_of_two=True),
+        Param("rows", 3, "weight rows per beat", 1, 3),
+        Param("k_max", 1536, "largest K", 1, 1 << 20),
+        Param("n_max", 1536, "largest N", 1, 1 << 16),
+        Param("m_max", 8, "largest M (rows of X)", 1, 256),
+        Param("double_buffer", 1, "build the next table while reading this one", 0, 1),
+        Param("lanes_per_builder", 4, "lanes per shared table builder", 1, 16, power_of_two=True),
+    )
+    ACT_BITS = 8
+
+    def __init__(self, **params):
+        p = resolve(self.PARAMS, params)
+        self.params = p
+        self.g, self.lanes, self.rows = p["g"], p["lanes"], p["rows"]
+        self.slice = self.lanes * self.g
+        self.passes_max = -(-p["k_max"] // self.slice)
+        self.words_max = -(-p["n_max"] // self.rows)
+        self.m_max = p["m_max"]
+        self.code_bits = (3 ** self.g - 1).bit_length()
+        self.ACC_BITS = (p["k_max"] << (self.ACT_BITS - 1)).bit_length() + 1
+        self.engine_params = {"g": self.g, "lanes": self.lanes, "rows": self.rows,
+                              "act_bits": self.ACT_BITS, "double_buffer": p["double_buffer"],
+                              "lanes_per_builder": p["lanes_per_builder"]}
+        beat_bits = self.rows * self.lanes * self.code_bits
+        self.weight_word_bits = -(-beat_bits // 8) * 8
+        self.act_word_bits = self.slice * self.ACT_BITS
+        self.weight_depth = _pow2_at_least(self.words_max)
+        self.act_depth = _pow2_at_least(self.m_max * self.passes_max)
+        self.cmd_layout = data.StructLayout({
+            "m": range(self.m_max + 1), "words": range(self.words_max + 1),
+            "passes": range(self.passes_max + 1)})
+        super().__init__({
+            "cmd": In(stream.Signature(self.cmd_layout)),
+            "acts": In(stream.Signature(data.ArrayLayout(signed(self.ACT_BITS), self.slice))),
+            "weights": In(stream.Signature(data.ArrayLayout(unsigned(self.code_bits),
+                                                           self.rows * self.lanes))),
+            "results": Out(stream.Signature(data.StructLayout({
+                "y": data.ArrayLayout(signed(self.ACC_BITS), self.rows), "last": 1}))),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        rst = ResetSignal()
+        R = self.rows
+        m.submodules.engine = engine = TernaryEngine(**self.engine_params)
+        m.submodules.weight_buffer = wbuf = SramController(
+            width=self.weight_word_bits, depth=self.weight_depth, banks=1, read_ports=1,
+            pingpong=1, ecc=0)
+        m.submodules.act_buffer = abuf = SramController(
+            width=self.act_word_bits, depth=self.act_depth, banks=1, read_ports=1,
+            pingpong=0, ecc=0)
+
+        # ---- command ---------------------------------------------------------------------------
+        busy = Signal()
+        M = Signal.like(self.cmd.payload.m)
+        W = Signal.like(self.cmd.payload.words)
+        P = Signal.like(self.cmd.payload.passes)
+        m.d.comb += [self.cmd.ready.eq(~busy & ~rst), self.busy.eq(busy)]
+        start = self.cmd.valid & self.cmd.ready
+        with m.If(start):
+            m.d.sync += [busy.eq(1), M.eq(self.cmd.payload.m), W.eq(self.cmd.payload.words),
+                         P.eq(self.cmd.payload.passes)]
+
+        # ---- activation loader: M * P slices into the activation buffer --------------------
+        act_count = Signal(range(self.act_depth + 1))
+        acts_total = Signal(range(self.act_depth + 1))
+        m.d.comb += acts_total.eq(M * P)
+        acts_loaded = Signal()
+        with m.If(start):
+            m.d.sync += [act_count.eq(0), acts_loaded.eq(0)]
+        m.d.comb += [
+            abuf.write.valid.eq(self.acts.valid & busy & ~acts_loaded),
+            abuf.write.payload.addr.eq(act_count),
+            abuf.write.payload.data.eq(self.acts.payload.as_value()),
+            abuf.write.payload.be.eq(-1),
+            self.acts.ready.eq(abuf.write.ready & busy & ~acts_loaded),
+        ]
+        with m.If(self.acts.valid & self.acts.ready):
+            m.d.sync += act_count.eq(act_count + 1)
+            with m.If(act_count + 1 == acts_total):
+                m.d.sync += acts_loaded.eq(1)
+
+        # ---- weight loader: tile after tile into the fill set, then swap ------------------------
+        load_word = Signal(range(self.weight_depth + 1))
+        load_tile = Signal(range(self.passes_max + 1))
+        tile_full = Signal()
+        with m.If(start):
+            m.d.sync += [load_word.eq(0), load_tile.eq(0), tile_full.eq(0)]
+        loading = busy & ~tile_full & (load_tile < P)
+        m.d.comb += [
+            wbuf.write.valid.eq(self.weights.valid & loading),
+            wbuf.write.payload.addr.eq(load_word),
+            wbuf.write.payload.data.eq(self.weights.payload.as_value()),
+            wbuf.write.payload.be.eq(-1),
+            self.weights.ready.eq(wbuf.write.ready & loading),
+            wbuf.swap_fill.valid.eq(tile_full),
+        ]
+        with m.If(self.weights.valid & self.weights.ready):
+            m.d.sync += load_word.eq(load_word + 1)
+            with m.If(load_word + 1 == W):
+                m.d.sync += [tile_full.eq(1), load_word.eq(0)]
+        with m.If(wbuf.swap_fill.valid & wbuf.swap_fill.ready):
+            m.d.sync += [tile_full.eq(0), load_tile.eq(load_tile + 1)]
+
+        # ---- request generator: per pass, per row of X: one slice, then the tile's words -------
+        req_pass = Signal(range(self.passes_max + 1))
+        req_m = Signal(range(self.m_max + 1))
+        req_word = Signal(range(self.weight_depth + 1))
+        act_addr = Signal(range(self.act_depth + 1))
+        have_tile = Signal()
+        act_sent = Signal()
+        issuing = Signal()
+        with m.If(start):
+            m.d.sync += [req_pass.eq(0), req_m.eq(0), req_word.eq(0), act_addr.eq(0),
+                         have_tile.eq(0), act_sent.eq(0), issuing.eq(1)]
+        # Ask for a tile when none is held (the first, and after finishing one).
+        m.d.comb += wbuf.swap_drain.valid.eq(busy & issuing & ~have_tile)
+        with m.If(wbuf.swap_drain.valid & wbuf.swap_drain.ready):
+            m.d.sync += have_tile.eq(1)
+        go = busy & issuing & have_tile & acts_loaded
+        m.d.comb += [
+            abuf.read_req[0].valid.eq(go & ~act_sent),
+            abuf.read_req[0].payload.eq(act_addr),
+            wbuf.read_req[0].valid.eq(go & act_sent),
+            wbuf.read_req[0].payload.eq(req_word),
+        ]
+        with m.If(abuf.read_req[0].valid & abuf.read_req[0].ready):
+            m.d.sync += act_sent.eq(1)
+        with m.If(wbuf.read_req[0].valid & wbuf.read_req[0].ready):
+            m.d.sync += req_word.eq(req_word + 1)
+            with m.If(req_word + 1 == W):
+                m.d.sync += [req_word.eq(0), act_sent.eq(0), req_m.eq(req_m + 1),
+                             act_addr.eq(act_addr + P)]
+                with m.If(req_m + 1 == M):
+                    m.d.sync += [req_m.eq(0), req_pass.eq(req_pass + 1),
+                                 act_addr.eq(req_pass + 1), have_tile.eq(0)]
+                    with m.If(req_pass + 1 == P):
+                        m.d.sync += issuing.eq(0)
+
+        # ---- engine feeds: responses in request order ---------------------------------------
+        resp_word = Signal(range(self.weight_depth + 1))
+        m.d.comb += [
+            engine.acts.valid.eq(abuf.read_resp[0].valid),
+            engine.acts.payload.eq(abuf.read_resp[0].payload.data),
+            abuf.read_resp[0].ready.eq(engine.acts.ready),
+            engine.weights.valid.eq(wbuf.read_resp[0].valid),
+            engine.weights.payload.code.eq(wbuf.read_resp[0].payload.data),
+            engine.weights.payload.last.eq(resp_word + 1 == W),
+            wbuf.read_resp[0].ready.eq(engine.weights.ready),
+        ]
+        with m.If(start):
+            m.d.sync += resp_word.eq(0)
+        with m.If(engine.weights.valid & engine.weights.ready):
+            m.d.sync += resp_word.eq(Mux(resp_word + 1 == W, 0, resp_word + 1))
+
+        # ---- accumulation over passes ---------------------------------------------------------
+        acc_words = self.m_max * self.words_max
+        acc = Memory(shape=data.ArrayLayout(signed(self.ACC_BITS), R), depth=acc_words, init=[])
+        m.submodules.accumulators = acc
+        acc_w = acc.write_port()
+        acc_r = acc.read_port(transparent_for=(acc_w,))
+        sum_pass = Signal(range(self.passes_max + 1))
+        sum_m = Signal(range(self.m_max + 1))
+        sum_word = Signal(range(self.weight_depth + 1))
+        sum_addr = Signal(range(acc_words + 1))
+        with m.If(start):
+            m.d.sync += [sum_pass.eq(0), sum_m.eq(0), sum_word.eq(0), sum_addr.eq(0)]
+
+        s1_valid = Signal()
+        s1_sums = Signal(data.ArrayLayout(signed(engine.sum_bits), R))
+        s1_addr = Signal.like(sum_addr)
+        s1_first = Signal()
+        s1_final = Signal()
+        s1_last = Signal()
+        s1_advance = Signal()
+        m.d.comb += s1_advance.eq(~s1_valid | ~s1_final | self.results.ready)
+        m.d.comb += engine.sums.ready.eq(s1_advance & ~rst)
+        take = engine.sums.valid & engine.sums.ready
+        m.d.comb += [acc_r.addr.eq(sum_addr), acc_r.en.eq(take)]
+        with m.If(s1_advance):
+            m.d.sync += s1_valid.eq(take)
+        with m.If(take):
+            final = sum_pass + 1 == P
+            m.d.sync += [s1_sums.eq(engine.sums.payload.sum), s1_addr.eq(sum_addr),
+                         s1_first.eq(sum_pass == 0), s1_final.eq(final),
+                         s1_last.eq(final & (sum_m + 1 == M) & (sum_word + 1 == W))]
+            m.d.sync += [sum_word.eq(sum_word + 1), sum_addr.eq(sum_addr + 1)]
+            with m.If(sum_word + 1 == W):
+                m.d.sync += [sum_word.eq(0), sum_m.eq(sum_m + 1)]
+                with m.If(sum_m + 1 == M):
+                    m.d.sync += [sum_m.eq(0), sum_pass.eq(sum_pass + 1), sum_addr.eq(0)]
+        total = Signal(data.ArrayLayout(signed(self.ACC_BITS), R))
+        for r in range(R):
+            m.d.comb += total[r].eq(Mux(s1_first, 0, acc_r.data[r]) + s1_sums[r])
+        m.d.comb += [
+            acc_w.addr.eq(s1_addr), acc_w.data.eq(total),
+            acc_w.en.eq(s1_valid & ~s1_final),
+            self.results.valid.eq(s1_valid & s1_final & ~rst),
+            self.results.payload.y.eq(total),
+            self.results.payload.last.eq(s1_last),
+        ]
+        with m.If(self.results.valid & self.results.ready & s1_last):
+            m.d.sync += busy.eq(0)
+        return m
