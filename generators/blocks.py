@@ -2,8 +2,9 @@
 PARAMS (generators/params.py); `module_name` encodes the parameters that differ from the defaults."""
 from .params import ParamError, resolve
 from .sram import SramController
+from .ternary import TernaryAccelerator
 
-BLOCKS = {cls.BLOCK: cls for cls in (SramController,)}
+BLOCKS = {cls.BLOCK: cls for cls in (SramController, TernaryAccelerator)}
 
 
 def get_block(name: str):

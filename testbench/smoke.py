@@ -3,7 +3,8 @@ summarised in one line."""
 from testbench import runner
 
 # block -> (cocotb test module, its random-traffic test)
-SMOKE_TESTS = {"sram": ("testbench.cocotb_sram", "random_traffic")}
+SMOKE_TESTS = {"sram": ("testbench.cocotb_sram", "random_traffic"),
+               "ternary": ("testbench.cocotb_ternary", "random_matmuls")}
 
 
 def run_smoke(block: str, params: dict, sim: str, seed: int, transactions: int,
@@ -12,8 +13,13 @@ def run_smoke(block: str, params: dict, sim: str, seed: int, transactions: int,
     b = runner.build(block, params, sim)
     result = runner.run(b, module, test, seed=seed, params=params, tag="smoke",
                         env={"LLMACCEL_TXNS": str(transactions), "LLMACCEL_STALL": str(stall)})
-    rec = result.results[0] if result.results else {}
+    records = result.results
     status = "PASS" if result.ok else f"FAIL (log: {result.log.relative_to(runner.ROOT)})"
+    if records and "transactions" in records[0]:
+        work = f"transactions={records[0]['transactions']}"
+    else:  # one record per matmul
+        work = f"matmuls={len(records)}"
+    cycles = sum(r.get("cycles", 0) for r in records) or "-"
     line = (f"{block:<7} {b.module:<32} {sim:<9} seed={seed} stall={stall} "
-            f"transactions={rec.get('transactions', '-')} cycles={rec.get('cycles', '-')} {status}")
+            f"{work} cycles={cycles} {status}")
     return line, result.ok

@@ -1,0 +1,48 @@
+"""The ternary accelerator's emitted Verilog under Verilator and Icarus (cocotb tests in
+cocotb_ternary.py), bit-exact against golden.ternary.matmul. SEED=N reproduces a run."""
+import pytest
+
+from testbench import runner
+
+CONFIGS = {
+    "default": {},
+    # the naive add/sub/skip engine, two rows per beat
+    "naive": {"g": 1, "lanes": 8, "rows": 2, "k_max": 256, "n_max": 64, "m_max": 4},
+    # g = 4, single-buffered tables, one row per beat, small builders
+    "g4": {"g": 4, "lanes": 4, "rows": 1, "k_max": 200, "n_max": 40, "m_max": 3,
+           "double_buffer": 0, "lanes_per_builder": 2},
+}
+
+
+def _run(sim, config, testcase, stall):
+    params = CONFIGS[config]
+    name = f"{testcase}[{sim}-{config}-{stall}]"
+    seed = runner.seed_for(name)
+    print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
+    build = runner.build("ternary", params, sim)
+    result = runner.run(build, "testbench.cocotb_ternary", testcase, seed=seed, params=params,
+                        env={"LLMACCEL_STALL": str(stall)}, tag=f"{testcase}-{stall}")
+    for record in result.results:
+        print(record)
+    assert result.ok, (f"{name} failed with seed={seed}; log {result.log}\n"
+                       + runner.failure_excerpt(result))
+
+
+def _grouped(*sets):
+    return [pytest.param(sim, config, *rest, marks=pytest.mark.xdist_group(f"t-{sim}-{config}"))
+            for sim in runner.SIMULATORS for config, *rest in sets]
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,config,stall",
+                         _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]))
+def test_random_matmuls(sim, config, stall):
+    _run(sim, config, "random_matmuls", stall)
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,config,testcase",
+                         _grouped(*[(c, t) for c in CONFIGS
+                                    for t in ("special_weights", "reset_mid_matmul")]))
+def test_directed(sim, config, testcase):
+    _run(sim, config, testcase, 0.3)
