@@ -124,6 +124,19 @@ def cmd_bench(args):
     return run_bench(blocks, sims, Path(args.output), args.transactions)
 
 
+def cmd_run(args):
+    from testbench.job import JobError, run_ternary
+    if args.block != "ternary":
+        raise UsageError(f"run takes the block ternary, not {args.block!r}")
+    params = parse_params(args.block, args.param)
+    try:
+        line, exact = run_ternary(args.weights, args.acts, args.out, args.sim, params)
+    except JobError as e:
+        raise UsageError(str(e)) from None
+    print(line)
+    return 0 if exact else 1
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="llmaccel", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -151,6 +164,14 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--transactions", type=int, default=2000)
 
+    p = sub.add_parser("run", help="run your matrices through the RTL simulation")
+    p.add_argument("block", help="ternary")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE")
+    p.add_argument("--weights", required=True, help="W: int8 trits, shape [N, K] (.npy)")
+    p.add_argument("--acts", required=True, help="X: int8, shape [M, K] (.npy)")
+    p.add_argument("--out", required=True, help="Y: int32, shape [M, N] (.npy)")
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+
     p = sub.add_parser("bench", help="simulator build time and simulated cycles/s")
     block_args(p, "every block (the default)")
     p.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
@@ -160,7 +181,7 @@ def build_parser() -> Parser:
 
 
 COMMANDS = {"list": cmd_list, "emit": cmd_emit, "synth": cmd_synth, "sim": cmd_sim,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "run": cmd_run}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,64 @@
+"""`llmaccel run ternary`: a user's matrices through the RTL simulation of the accelerator."""
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from golden.ternary import matmul
+from testbench import runner
+
+
+class JobError(ValueError):
+    """Bad input files: exit status 2, one line."""
+
+
+def load_matrix(path: str, what: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise JobError(f"{what} file {path!r} not found") from None
+    except (ValueError, OSError, EOFError):
+        raise JobError(f"{what} file {path!r} is not a NumPy .npy array") from None
+    if not isinstance(array, np.ndarray):
+        raise JobError(f"{what} file {path!r} holds several arrays; give one .npy array")
+    if array.dtype != np.int8:
+        raise JobError(f"{what} must be int8, not {array.dtype} ({path})")
+    if array.ndim != 2 or 0 in array.shape:
+        raise JobError(f"{what} must be a non-empty 2-D array, not shape {array.shape} ({path})")
+    return array
+
+
+def check_ternary_job(w: np.ndarray, x: np.ndarray, params: dict):
+    bad = np.argwhere((w < -1) | (w > 1))
+    if len(bad):
+        n, k = bad[0]
+        raise JobError(f"weights must be trits in {{-1, 0, 1}}: W[{n}, {k}] = {w[n, k]}")
+    if x.shape[1] != w.shape[1]:
+        raise JobError(f"K disagrees: weights [N, K] = {list(w.shape)}, acts [M, K] = "
+                       f"{list(x.shape)}")
+    for name, value, limit in (("M", x.shape[0], "m_max"), ("N", w.shape[0], "n_max"),
+                               ("K", x.shape[1], "k_max")):
+        if value > params[limit]:
+            raise JobError(f"{name} = {value} exceeds {limit} = {params[limit]}; "
+                           f"raise it with -p {limit}={value}")
+
+
+def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> str:
+    w = load_matrix(weights, "weights")
+    x = load_matrix(acts, "acts")
+    check_ternary_job(w, x, params)
+    b = runner.build("ternary", params, sim)
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Path(tmp) / "job.npz"
+        np.savez(job, x=x, w=w)
+        y_path = Path(tmp) / "y.npy"
+        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, params=params,
+                            tag="run", env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path)})
+        if not result.ok or not y_path.exists():
+            raise RuntimeError(f"simulation failed: see {result.log}")
+        y = np.load(y_path)
+    np.save(out, y)
+    exact = np.array_equal(y, matmul(x, w))
+    cycles = result.results[0]["cycles"] if result.results else "?"
+    return (f"Y int32 {list(y.shape)} written to {out}: {cycles} cycles on {b.module} ({sim}), "
+            f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact
