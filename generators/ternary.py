@@ -151,38 +151,45 @@ class TernaryAccelerator(wiring.Component):
         with m.If(wbuf.swap_fill.valid & wbuf.swap_fill.ready):
             m.d.sync += [tile_full.eq(0), load_tile.eq(load_tile + 1)]
 
-        # ---- request generator: per pass, per row of X: one slice, then the tile's words -------
+        # ---- request generators -------------------------------------------------------------
+        # Activation slices walk (pass, m) on their own, ahead of the weights: the engine builds
+        # the next table while the current one is read, so the slice must be there early.
+        act_pass = Signal(range(self.passes_max + 1))
+        act_m = Signal(range(self.m_max + 1))
+        act_addr = Signal(range(self.act_depth + 1))
+        acts_issuing = Signal()
+        with m.If(start):
+            m.d.sync += [act_pass.eq(0), act_m.eq(0), act_addr.eq(0), acts_issuing.eq(1)]
+        m.d.comb += [abuf.read_req[0].valid.eq(busy & acts_issuing & acts_loaded),
+                     abuf.read_req[0].payload.eq(act_addr)]
+        with m.If(abuf.read_req[0].valid & abuf.read_req[0].ready):
+            m.d.sync += [act_m.eq(act_m + 1), act_addr.eq(act_addr + P)]
+            with m.If(act_m + 1 == M):
+                m.d.sync += [act_m.eq(0), act_pass.eq(act_pass + 1), act_addr.eq(act_pass + 1)]
+                with m.If(act_pass + 1 == P):
+                    m.d.sync += acts_issuing.eq(0)
+
+        # Weight words walk (pass, m, word) through the tile in the compute set.
         req_pass = Signal(range(self.passes_max + 1))
         req_m = Signal(range(self.m_max + 1))
         req_word = Signal(range(self.weight_depth + 1))
-        act_addr = Signal(range(self.act_depth + 1))
         have_tile = Signal()
-        act_sent = Signal()
         issuing = Signal()
         with m.If(start):
-            m.d.sync += [req_pass.eq(0), req_m.eq(0), req_word.eq(0), act_addr.eq(0),
-                         have_tile.eq(0), act_sent.eq(0), issuing.eq(1)]
+            m.d.sync += [req_pass.eq(0), req_m.eq(0), req_word.eq(0), have_tile.eq(0),
+                         issuing.eq(1)]
         # Ask for a tile when none is held (the first, and after finishing one).
         m.d.comb += wbuf.swap_drain.valid.eq(busy & issuing & ~have_tile)
         with m.If(wbuf.swap_drain.valid & wbuf.swap_drain.ready):
             m.d.sync += have_tile.eq(1)
-        go = busy & issuing & have_tile & acts_loaded
-        m.d.comb += [
-            abuf.read_req[0].valid.eq(go & ~act_sent),
-            abuf.read_req[0].payload.eq(act_addr),
-            wbuf.read_req[0].valid.eq(go & act_sent),
-            wbuf.read_req[0].payload.eq(req_word),
-        ]
-        with m.If(abuf.read_req[0].valid & abuf.read_req[0].ready):
-            m.d.sync += act_sent.eq(1)
+        m.d.comb += [wbuf.read_req[0].valid.eq(busy & issuing & have_tile),
+                     wbuf.read_req[0].payload.eq(req_word)]
         with m.If(wbuf.read_req[0].valid & wbuf.read_req[0].ready):
             m.d.sync += req_word.eq(req_word + 1)
             with m.If(req_word + 1 == W):
-                m.d.sync += [req_word.eq(0), act_sent.eq(0), req_m.eq(req_m + 1),
-                             act_addr.eq(act_addr + P)]
+                m.d.sync += [req_word.eq(0), req_m.eq(req_m + 1)]
                 with m.If(req_m + 1 == M):
-                    m.d.sync += [req_m.eq(0), req_pass.eq(req_pass + 1),
-                                 act_addr.eq(req_pass + 1), have_tile.eq(0)]
+                    m.d.sync += [req_m.eq(0), req_pass.eq(req_pass + 1), have_tile.eq(0)]
                     with m.If(req_pass + 1 == P):
                         m.d.sync += issuing.eq(0)
 
