@@ -43,7 +43,7 @@ def cmd_list(args):
     for name, cls in BLOCKS.items():
         print(f"{name}: {cls.SUMMARY}")
         for p in cls.PARAMS:
-            print(f"  {p.name:<12} default {p.default:<6} {p.allowed():<40} {p.doc}")
+            print(f"  {p.name:<17} default {p.default:<6} {p.allowed():<40} {p.doc}")
     return 0
 
 

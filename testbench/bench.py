@@ -42,6 +42,10 @@ def format_rows(rows: list[dict]) -> str:
 def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for block in blocks:
+        if block == "ternary":  # its own benchmark: cycles and area over g and lanes
+            from testbench.bench_ternary import run_ternary_bench
+            run_ternary_bench(out)
+            continue
         rows = [bench_one(block, sim, transactions) for sim in sims]
         table = format_rows(rows)
         note = (f"\nSeed {SEED}, stall probability {STALL} on every stream, default configuration; "

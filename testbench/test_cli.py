@@ -40,8 +40,9 @@ def test_list_shows_parameters_defaults_and_ranges(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     assert "sram:" in out
-    assert "depth        default 512    a power of two from 16 to 65536" in out
-    assert "ecc          default 0      0 or 1" in out
+    assert "depth             default 512    a power of two from 16 to 65536" in out
+    assert "ecc               default 0      0 or 1" in out
+    assert "lanes_per_builder default 4      a power of two from 1 to 16" in out
 
 
 def test_emit_writes_module_named_after_non_default_params(capsys, tmp_path):

@@ -137,12 +137,9 @@ class Harness:
             self.cycle += 1
             return info
 
-        if bool(fill_ready) != bool(drain_ready):
-            self.fail(f"swap_fill.ready {fill_ready} but swap_drain.ready {drain_ready}")
+        # Each swap side is ready only when the other side is valid (so neither moves alone).
         if (fill_ready and not drain) or (drain_ready and not fill):
-            self.fail("a swap side is ready without the other side valid")
-        if any(r_ready[p] and reads[p] is None for p in range(P)):
-            pass  # ready without valid is allowed
+            self.fail(f"swap ready {fill_ready}/{drain_ready} with valid {fill}/{drain}")
         w_moved = write if write is not None and w_ready else None
         r_moved = [reads[p] if reads[p] is not None and r_ready[p] else None for p in range(P)]
         swap = bool(fill and fill_ready and drain and drain_ready)
@@ -284,6 +281,7 @@ class RandomTraffic:
     async def drain_all(self, ctx, limit=2000):
         """Stop offering new beats, keep the held ones until they move, sinks ready."""
         self.offering = False
+        self.fill = self.drain = self.fill or self.drain  # a raised swap side finds its partner
         for _ in range(limit):
             if not self.busy():
                 break
@@ -321,42 +319,50 @@ def random_run(params, cycles, seed, resets=0, **traffic):
 # ---- random traffic against the model ---------------------------------------------------------
 
 def test_random_default_config():
-    h = random_run(DEFAULT, 400, seed=101)
+    h = random_run(DEFAULT, 1200, seed=101)
     c = h.counts
-    assert c["writes"] > 100 and c["reads"] > 300 and c["swaps"] >= 2, c
-    assert c["responses"] == c["reads"]
-    assert c["same_address"] + sum(1 for _ in ()) >= 0
+    assert c["writes"] > 400 and c["reads"] > 1200 and c["swaps"] >= 10, c
+    assert c["responses"] == c["reads"] and c["same_address"] > 5
     assert min(lat for *_, lat in h.responses) == SramController.READ_LATENCY
 
 
 def test_random_default_config_no_stalls():
     """Sinks always ready: every response exactly READ_LATENCY cycles after its request."""
-    h = random_run(DEFAULT, 200, seed=102, stall=0.0, read_rate=1.0)
+    h = random_run(DEFAULT, 300, seed=102, stall=0.0, read_rate=1.0)
     assert {lat for *_, lat in h.responses} == {SramController.READ_LATENCY}
-    assert h.counts["reads"] > 300, h.counts
+    assert h.counts["reads"] > 450, h.counts
 
 
 def test_random_ecc_pingpong_three_ports():
-    h = random_run(ECC_PINGPONG, 500, seed=103)
+    h = random_run(ECC_PINGPONG, 2500, seed=103)
     c = h.counts
-    assert c["partial"] > 20 and c["swaps"] >= 2 and c["reads"] > 300, c
-    assert c["corrected"] > 0 and c["uncorrectable"] > 0, c
+    assert c["partial"] > 200 and c["swaps"] >= 20 and c["reads"] > 2000, c
+    assert c["corrected"] > 50 and c["uncorrectable"] > 50 and c["same_address"] > 50, c
 
 
 def test_random_ecc_tiny_partial_writes_and_faults():
     """One bank, one port: partial writes are read-modify-writes; inject flips 1 or 2 bits."""
-    h = random_run(ECC_TINY, 500, seed=104, partial_rate=0.5, inject_rate=0.3, write_rate=0.6)
+    h = random_run(ECC_TINY, 4000, seed=104, partial_rate=0.5, inject_rate=0.3, write_rate=0.6)
     c = h.counts
-    assert c["partial"] > 50 and c["same_address"] > 10, c
-    assert c["corrected"] > 5 and c["uncorrectable"] > 5, c
+    assert c["partial"] > 500 and c["same_address"] > 50, c
+    assert c["corrected"] > 100 and c["uncorrectable"] > 100, c
+
+
+def test_random_four_ports_byte_enables_no_ecc():
+    """No ECC, no ping-pong, four ports over four banks: byte-enable writes (be 0 touches no
+    bank), contention between ports."""
+    h = random_run({"width": 32, "depth": 16, "banks": 4, "read_ports": 4, "pingpong": 0,
+                    "ecc": 0}, 1500, seed=108, partial_rate=0.5)
+    c = h.counts
+    assert c["writes"] > 400 and c["reads"] > 2000 and c["same_address"] > 50, c
 
 
 @pytest.mark.parametrize("params,seed", [(DEFAULT, 105), (ECC_PINGPONG, 106), (ECC_TINY, 107)])
 def test_random_with_resets(params, seed):
     """Resets in the middle of traffic (sources keep valid high through them): nothing moves
     while reset is high, in-flight responses vanish, stored words survive, counters restart."""
-    h = random_run(params, 300, seed=seed, resets=4)
-    assert h.counts["resets"] >= 2 + 4, h.counts
+    h = random_run(params, 600, seed=seed, resets=6)
+    assert h.counts["resets"] >= 2 + 6 and h.counts["responses"] > 200, h.counts
 
 
 # ---- directed: latency and throughput ---------------------------------------------------------
@@ -410,31 +416,33 @@ def test_read_latency_is_two_cycles(params):
 
 @pytest.mark.parametrize("params", [DEFAULT, ECC_PINGPONG, ECC_TINY], ids=["default", "ecc_pp", "ecc_tiny"])
 def test_one_read_per_cycle_per_port(params):
-    """Every port requests every cycle, each from its own bank (no contention where banks allow):
-    every request is accepted at once and the responses stream back one per cycle, in order,
-    READ_LATENCY cycles later."""
+    """Every port requests every cycle, each from its own bank (where there are fewer banks than
+    ports, the extra ports stay idle): every request is accepted at once and the responses stream
+    back one per cycle, in order, READ_LATENCY cycles later."""
     h = Harness(params)
     d = h.dut
     n = 24
     rng = random.Random(8)
     data = {a: rng.getrandbits(d.width) for a in range(d.banks * d.depth)}
-    if d.banks < h.ports:
-        pytest.skip("ports outnumber banks: contention is tested by the round-robin test")
+    active = range(min(h.ports, d.banks))
 
     def addr(p, i):  # port p reads bank p
         return (i * d.banks + p) % (d.banks * d.depth)
 
+    def requests(i):
+        return [addr(p, i) if p in active else None for p in range(h.ports)]
+
     async def bench(ctx, h):
         await h.reset(ctx)
-        await preload(h, [(a, data[a]) for a in sorted({addr(p, i) for p in range(h.ports)
+        await preload(h, [(a, data[a]) for a in sorted({addr(p, i) for p in active
                                                          for i in range(n)})])(ctx)
         start = h.cycle
         for i in range(n):
-            info = await h.step(ctx, reads=[addr(p, i) for p in range(h.ports)])
-            assert info["reads"] == [addr(p, i) for p in range(h.ports)], f"stall at request {i}"
+            info = await h.step(ctx, reads=requests(i))
+            assert info["reads"] == requests(i), f"stall at request {i}"
         await h.idle(ctx, 4)
         h.check_final_counters(ctx)
-        for p in range(h.ports):
+        for p in active:
             mine = [(c, r) for c, q, r, _ in h.responses if q == p]
             assert [c for c, _ in mine] == list(range(start + 2, start + 2 + n))
             assert [r.data for _, r in mine] == [data[addr(p, i)] for i in range(n)]
@@ -554,19 +562,25 @@ def test_swap_handshake():
         await h.reset(ctx)
         assert ctx.get(d.compute_set) == 0
         await h.step(ctx, write=Write(6, 0xFEED, h.full_be))
+        # One side alone: that side is not ready, nothing swaps. (The idle side may show ready:
+        # ready without valid moves nothing, and the hardware's ready of each side is simply
+        # "the other side is valid".)
         for _ in range(4):
             info = await h.step(ctx, fill=True)
-            assert not info["fill_ready"] and not info["drain_ready"] and not info["swap"]
+            assert not info["fill_ready"] and not info["swap"]
             assert ctx.get(d.compute_set) == 0
         for _ in range(4):
             info = await h.step(ctx, drain=True)
-            assert not info["fill_ready"] and not info["drain_ready"] and not info["swap"]
+            assert not info["drain_ready"] and not info["swap"]
             assert ctx.get(d.compute_set) == 0
         info = await h.step(ctx, fill=True, drain=True, reads=[6, None])
         assert info["fill_ready"] and info["drain_ready"] and info["swap"]
         assert info["reads"][0] == 6  # read in the swap cycle: still the old compute set
         assert ctx.get(d.compute_set) == 1
-        await h.step(ctx, reads=[6, 6], write=Write(6, 0xBEEF, h.full_be))
+        info = await h.step(ctx, reads=[6, None], write=Write(6, 0xBEEF, h.full_be))
+        assert info["reads"][0] == 6 and info["write"] is not None  # now to set 0, the fill set
+        info = await h.step(ctx, reads=[None, 6])
+        assert info["reads"][1] == 6
         await h.idle(ctx, 3)
         assert [r.data for *_, r, _ in h.responses] == [0, 0xFEED, 0xFEED]
         info = await h.step(ctx, fill=True, drain=True)
