@@ -24,7 +24,7 @@ golden/ternary_layout.py packs and unpacks all of it (see `pack_*` there).
 Accumulators are ACC_BITS wide: any sum of k_max products of an int8 and a trit fits
 (|sum| <= k_max * 128; golden.ternary.accumulator_bits), so no overflow is possible at k_max.
 """
-from amaranth import Module, Signal, Mux, ResetSignal, signed, unsigned
+from amaranth import Cat, Module, Signal, Mux, ResetSignal, signed, unsigned
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect
@@ -51,10 +51,10 @@ class TernaryAccelerator(wiring.Component):
         Param("k_max", 1536, "largest K", 1, 1 << 20),
         Param("n_max", 1536, "largest N", 1, 1 << 16),
         Param("m_max", 8, "largest M (rows of X)", 1, 256),
+        Param("act_bits", 8, "signed activation width", 2, 8),
         Param("double_buffer", 1, "build the next table while reading this one", 0, 1),
         Param("lanes_per_builder", 4, "lanes per shared table builder", 1, 16, power_of_two=True),
     )
-    ACT_BITS = 8
 
     def __init__(self, **params):
         p = resolve(self.PARAMS, params)
@@ -65,13 +65,15 @@ class TernaryAccelerator(wiring.Component):
         self.words_max = -(-p["n_max"] // self.rows)
         self.m_max = p["m_max"]
         self.code_bits = (3 ** self.g - 1).bit_length()
-        self.ACC_BITS = (p["k_max"] << (self.ACT_BITS - 1)).bit_length() + 1
+        self.act_bits = p["act_bits"]
+        self.ACC_BITS = (p["k_max"] << (self.act_bits - 1)).bit_length() + 1
         self.engine_params = {"g": self.g, "lanes": self.lanes, "rows": self.rows,
-                              "act_bits": self.ACT_BITS, "double_buffer": p["double_buffer"],
+                              "act_bits": self.act_bits, "double_buffer": p["double_buffer"],
                               "lanes_per_builder": p["lanes_per_builder"]}
         beat_bits = self.rows * self.lanes * self.code_bits
         self.weight_word_bits = -(-beat_bits // 8) * 8
-        self.act_word_bits = self.slice * self.ACT_BITS
+        # A slice and its pass's skip flag (the tile of that pass is all zero: no weights sent).
+        self.act_word_bits = -(-(self.slice * self.act_bits + 1) // 8) * 8
         self.weight_depth = _pow2_at_least(self.words_max)
         self.act_depth = _pow2_at_least(self.m_max * self.passes_max)
         self.cmd_layout = data.StructLayout({
@@ -79,7 +81,8 @@ class TernaryAccelerator(wiring.Component):
             "passes": range(self.passes_max + 1)})
         super().__init__({
             "cmd": In(stream.Signature(self.cmd_layout)),
-            "acts": In(stream.Signature(data.ArrayLayout(signed(self.ACT_BITS), self.slice))),
+            "acts": In(stream.Signature(data.StructLayout({
+                "x": data.ArrayLayout(signed(self.act_bits), self.slice), "skip": 1}))),
             "weights": In(stream.Signature(data.ArrayLayout(unsigned(self.code_bits),
                                                            self.rows * self.lanes))),
             "results": Out(stream.Signature(data.StructLayout({
@@ -115,17 +118,32 @@ class TernaryAccelerator(wiring.Component):
         acts_total = Signal(range(self.act_depth + 1))
         m.d.comb += acts_total.eq(M * P)
         acts_loaded = Signal()
+        load_p = Signal(range(self.passes_max + 1))   # pass of the slice being loaded
+        first_row = Signal()                           # loading row 0 of X: record the flags
+        live = Signal(range(self.passes_max + 1))      # passes whose tile is not all zero
+        skip_flags = Memory(shape=1, depth=self.passes_max, init=[])
+        m.submodules.skip_flags = skip_flags
+        skip_w = skip_flags.write_port()
         with m.If(start):
-            m.d.sync += [act_count.eq(0), acts_loaded.eq(0)]
+            m.d.sync += [act_count.eq(0), acts_loaded.eq(0), load_p.eq(0), first_row.eq(1),
+                         live.eq(0)]
+        # The last pass is never skipped: it sends the results out.
+        flag = self.acts.payload.skip & (load_p + 1 != P)
+        m.d.comb += [skip_w.addr.eq(load_p), skip_w.data.eq(flag),
+                     skip_w.en.eq(self.acts.valid & self.acts.ready & first_row)]
         m.d.comb += [
             abuf.write.valid.eq(self.acts.valid & busy & ~acts_loaded),
             abuf.write.payload.addr.eq(act_count),
-            abuf.write.payload.data.eq(self.acts.payload.as_value()),
+            abuf.write.payload.data.eq(Cat(self.acts.payload.x.as_value(), flag)),
             abuf.write.payload.be.eq(-1),
             self.acts.ready.eq(abuf.write.ready & busy & ~acts_loaded),
         ]
         with m.If(self.acts.valid & self.acts.ready):
-            m.d.sync += act_count.eq(act_count + 1)
+            m.d.sync += [act_count.eq(act_count + 1), load_p.eq(load_p + 1)]
+            with m.If(first_row & ~flag):
+                m.d.sync += live.eq(live + 1)
+            with m.If(load_p + 1 == P):
+                m.d.sync += [load_p.eq(0), first_row.eq(0)]
             with m.If(act_count + 1 == acts_total):
                 m.d.sync += acts_loaded.eq(1)
 
@@ -135,7 +153,7 @@ class TernaryAccelerator(wiring.Component):
         tile_full = Signal()
         with m.If(start):
             m.d.sync += [load_word.eq(0), load_tile.eq(0), tile_full.eq(0)]
-        loading = busy & ~tile_full & (load_tile < P)
+        loading = busy & acts_loaded & ~tile_full & (load_tile < live)
         m.d.comb += [
             wbuf.write.valid.eq(self.weights.valid & loading),
             wbuf.write.payload.addr.eq(load_word),
@@ -179,10 +197,16 @@ class TernaryAccelerator(wiring.Component):
             m.d.sync += [req_pass.eq(0), req_m.eq(0), req_word.eq(0), have_tile.eq(0),
                          issuing.eq(1)]
         # Ask for a tile when none is held (the first, and after finishing one).
-        m.d.comb += wbuf.swap_drain.valid.eq(busy & issuing & ~have_tile)
+        skip_r = skip_flags.read_port(domain="comb")
+        m.d.comb += skip_r.addr.eq(req_pass)
+        skipping = busy & issuing & acts_loaded & skip_r.data
+        with m.If(skipping):  # a zero tile: nothing to read, no swap, no sums
+            m.d.sync += req_pass.eq(req_pass + 1)
+        m.d.comb += wbuf.swap_drain.valid.eq(busy & issuing & acts_loaded & ~skip_r.data
+                                             & ~have_tile)
         with m.If(wbuf.swap_drain.valid & wbuf.swap_drain.ready):
             m.d.sync += have_tile.eq(1)
-        m.d.comb += [wbuf.read_req[0].valid.eq(busy & issuing & have_tile),
+        m.d.comb += [wbuf.read_req[0].valid.eq(busy & issuing & have_tile & ~skip_r.data),
                      wbuf.read_req[0].payload.eq(req_word)]
         with m.If(wbuf.read_req[0].valid & wbuf.read_req[0].ready):
             m.d.sync += req_word.eq(req_word + 1)
@@ -195,10 +219,11 @@ class TernaryAccelerator(wiring.Component):
 
         # ---- engine feeds: responses in request order ---------------------------------------
         resp_word = Signal(range(self.weight_depth + 1))
+        act_skip = abuf.read_resp[0].payload.data[self.slice * self.act_bits]
         m.d.comb += [
-            engine.acts.valid.eq(abuf.read_resp[0].valid),
+            engine.acts.valid.eq(abuf.read_resp[0].valid & ~act_skip),
             engine.acts.payload.eq(abuf.read_resp[0].payload.data),
-            abuf.read_resp[0].ready.eq(engine.acts.ready),
+            abuf.read_resp[0].ready.eq(engine.acts.ready | act_skip),
             engine.weights.valid.eq(wbuf.read_resp[0].valid),
             engine.weights.payload.code.eq(wbuf.read_resp[0].payload.data),
             engine.weights.payload.last.eq(resp_word + 1 == W),
@@ -236,7 +261,7 @@ class TernaryAccelerator(wiring.Component):
         with m.If(s1_advance):
             m.d.sync += s1_valid.eq(take)
         with m.If(take):
-            final = sum_pass + 1 == P
+            final = sum_pass + 1 == live
             m.d.sync += [s1_sums.eq(engine.sums.payload.sum), s1_addr.eq(sum_addr),
                          s1_first.eq(sum_pass == 0), s1_final.eq(final),
                          s1_last.eq(final & (sum_m + 1 == M) & (sum_word + 1 == W))]

@@ -50,37 +50,58 @@ def shape_plan(m: int, n: int, k: int, g: int, lanes: int, rows: int) -> dict:
     return {"m": m, "words": -(-n // rows), "passes": -(-k // (lanes * g))}
 
 
-def pack_acts(x: np.ndarray, g: int, lanes: int) -> list[int]:
-    """X int8 [M, K] -> activation beats (m-major, then pass), each `lanes * g` int8 packed LSB
-    first as two's complement bytes; K padded with zeros."""
+def zero_tiles(w: np.ndarray, g: int, lanes: int) -> list[bool]:
+    """Per pass: is that K-slice of W all zero for every row (pruned input channels)? Such a
+    tile is not sent and its pass is skipped in time. The last pass is never skipped (it sends
+    the results out)."""
+    width = lanes * g
+    passes = -(-w.shape[1] // width)
+    flags = [not w[:, p * width:(p + 1) * width].any() for p in range(passes)]
+    flags[-1] = False
+    return flags
+
+
+def pack_acts(x: np.ndarray, g: int, lanes: int, act_bits: int = 8, skip=None) -> list[int]:
+    """X int8 [M, K] -> activation beats in (m, pass) order: `lanes * g` values of act_bits
+    two's-complement bits, LSB first (K padded with zeros), then the pass's skip flag."""
     if x.dtype != np.int8 or x.ndim != 2:
         raise ValueError("activations must be a 2-D int8 array")
+    lo, hi = -(1 << (act_bits - 1)), (1 << (act_bits - 1)) - 1
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise ValueError(f"activations must fit {act_bits} signed bits ({lo} .. {hi})")
     width = lanes * g
     passes = -(-x.shape[1] // width)
-    padded = np.zeros((x.shape[0], passes * width), dtype=np.int8)
+    skip = skip or [False] * passes
+    padded = np.zeros((x.shape[0], passes * width), dtype=np.int64)
     padded[:, :x.shape[1]] = x
+    mask = (1 << act_bits) - 1
     beats = []
     for row in padded:
         for p in range(passes):
-            chunk = row[p * width:(p + 1) * width].view(np.uint8)
-            beats.append(int.from_bytes(chunk.tobytes(), "little"))
+            value = 0
+            for i, v in enumerate(row[p * width:(p + 1) * width]):
+                value |= (int(v) & mask) << (i * act_bits)
+            beats.append(value | int(skip[p]) << (width * act_bits))
     return beats
 
 
-def pack_weights(w: np.ndarray, g: int, lanes: int, rows: int) -> list[int]:
+def pack_weights(w: np.ndarray, g: int, lanes: int, rows: int, skip=None) -> list[int]:
     """Trits W int8 [N, K] -> weight beats (pass-major, then word): word j of pass p holds the
     group codes of rows j*rows .. j*rows + rows - 1 for lanes 0..lanes-1 of the slice, element
     r * lanes + l at bits [(r * lanes + l) * code_bits, ...). Rows past N and groups past K carry
-    the zero code."""
+    the zero code. Passes flagged in `skip` (zero_tiles) are left out."""
     n, k = w.shape
     width = lanes * g
     passes, words = -(-k // width), -(-n // rows)
+    skip = skip or [False] * passes
     padded = np.zeros((words * rows, passes * width), dtype=np.int8)
     padded[:n, :k] = w
     codes = group_codes(padded, g)  # [words * rows, passes * lanes]
     bits = code_bits(g)
     beats = []
     for p in range(passes):
+        if skip[p]:
+            continue
         for j in range(words):
             block = codes[j * rows:(j + 1) * rows, p * lanes:(p + 1) * lanes].reshape(-1)
             value = 0

@@ -36,6 +36,12 @@ def check_ternary_job(w: np.ndarray, x: np.ndarray, params: dict):
     if x.shape[1] != w.shape[1]:
         raise JobError(f"K disagrees: weights [N, K] = {list(w.shape)}, acts [M, K] = "
                        f"{list(x.shape)}")
+    lo, hi = -(1 << (params["act_bits"] - 1)), (1 << (params["act_bits"] - 1)) - 1
+    bad = np.argwhere((x < lo) | (x > hi))
+    if len(bad):
+        i, k = bad[0]
+        raise JobError(f"acts must fit act_bits = {params['act_bits']} ({lo} .. {hi}): "
+                       f"X[{i}, {k}] = {x[i, k]}")
     for name, value, limit in (("M", x.shape[0], "m_max"), ("N", w.shape[0], "n_max"),
                                ("K", x.shape[1], "k_max")):
         if value > params[limit]:

@@ -33,12 +33,14 @@ def files(tmp_path):
     ("w_1d", "x", "weights must be a non-empty 2-D array, not shape (40,)"),
     ("w", "x_short", "K disagrees: weights [N, K] = [10, 40], acts [M, K] = [2, 39]"),
     ("w", "x_tall", "M = 9 exceeds m_max = 8; raise it with -p m_max=9"),
+    ("w", "x", "acts must fit act_bits = 4 (-8 .. 7): X[0, 0] ="),
     ("text", "x", "is not a NumPy .npy array"),
     ("missing", "x", "not found"),
 ])
 def test_bad_files(files, capsys, w, x, message):
+    extra = ["-p", "act_bits=4"] if "act_bits" in message else []
     code = main(["run", "ternary", "--weights", files.get(w, "/nonexistent/missing.npy"),
-                 "--acts", files[x], "--out", files["out"]])
+                 "--acts", files[x], "--out", files["out"], *extra])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err, err

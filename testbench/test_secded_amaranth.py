@@ -83,8 +83,8 @@ def test_encoder_decoder_match_golden(k):
             for bits in pairs:
                 word = flip(code, bits)
                 got = decode(word)
-                assert got == secded.decode(word, k), \
-                    f"seed={seed} k={k} data={data:#x} flips {bits}: hw {got}, golden {secded.decode(word, k)}"
+                want = secded.decode(word, k)
+                assert got == want, f"seed={seed} k={k} data={data:#x} flips {bits}: hw {got}, golden {want}"
                 # Flagged; the data returned is the stored data bits unchanged.
                 assert got == (word & ((1 << k) - 1), False, True), \
                     f"seed={seed} k={k} data={data:#x} flips {bits}: {got}"

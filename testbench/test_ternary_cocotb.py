@@ -8,9 +8,9 @@ CONFIGS = {
     "default": {},
     # the naive add/sub/skip engine, two rows per beat
     "naive": {"g": 1, "lanes": 8, "rows": 2, "k_max": 256, "n_max": 64, "m_max": 4},
-    # g = 4, single-buffered tables, one row per beat, small builders
+    # g = 4, single-buffered tables, one row per beat, small builders, 6-bit activations
     "g4": {"g": 4, "lanes": 4, "rows": 1, "k_max": 200, "n_max": 40, "m_max": 3,
-           "double_buffer": 0, "lanes_per_builder": 2},
+           "double_buffer": 0, "lanes_per_builder": 2, "act_bits": 6},
 }
 
 
@@ -43,6 +43,7 @@ def test_random_matmuls(sim, config, stall):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,testcase",
                          _grouped(*[(c, t) for c in CONFIGS
-                                    for t in ("special_weights", "reset_mid_matmul")]))
+                                    for t in ("special_weights", "pruned_slices",
+                                              "reset_mid_matmul")]))
 def test_directed(sim, config, testcase):
     _run(sim, config, testcase, 0.3)
