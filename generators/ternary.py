@@ -15,9 +15,15 @@ N (words of `rows` weight rows), and an accumulator memory over the passes.
   pass sends the totals out instead of storing them.
 
 Host protocol: one `cmd` beat {m, words, passes} (M; ceil(N / rows); ceil(K / (lanes * g)), each
-at least 1 and at most the maxima), then the M * passes activation slices (padded with zeros past
-K), and the passes * words weight beats (group codes, padded with the zero code (3**g - 1) // 2
-past N or K); they may overlap. `results` carries Y row by row, `rows` values per beat (values past
+at least 1 and at most the maxima), then the M * passes activation slices {x, skip} (x padded with
+zeros past K; `skip` set when that pass's K-slice of W is zero for every row), and the weight beats
+of the passes not skipped, words each (group codes, padded with the zero code (3**g - 1) // 2 past
+N or K); activations and weights may overlap in time.
+
+Sparsity: a zero weight group reads a table entry holding 0, so it adds nothing (no accumulation
+work). A pass whose whole K-slice of W is zero (pruned input channels) is skipped in time: its
+tile is not sent or loaded, no table is built, no words stream, no sums are accumulated. The last
+pass is never skipped (it sends the results out); the hardware ignores its flag. `results` carries Y row by row, `rows` values per beat (values past
 N are 0), `last` on the final beat. The next `cmd` is accepted when the results are out.
 golden/ternary_layout.py packs and unpacks all of it (see `pack_*` there).
 

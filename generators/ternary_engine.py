@@ -24,8 +24,8 @@ How (golden/ternary_layout.py defines the bits):
   `double_buffer` is ignored there.
 
 Zero weights: a group whose trits are all zero reads an entry holding 0 and adds nothing to its
-row. Skipping such work in time is the tiler's job (a row slice that is all zero need not be
-streamed), since a beat of `rows` x `lanes` groups is rarely all zero.
+row. Skipping in time is the accelerator's job (generators/ternary.py skips whole zero K-slices),
+since a beat of `rows` x `lanes` groups is practically never all zero.
 
 Timing: `acts` is accepted when a table buffer is free and no build is running. `weights` beats
 are accepted when the current table is built; the beat with `last` set ends the pass and frees its
