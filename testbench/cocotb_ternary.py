@@ -232,14 +232,29 @@ async def reset_mid_matmul(dut):
 
 @cocotb.test()
 async def run_job(dut):
-    """`llmaccel run ternary`: the job's x and w through the DUT, Y saved (no golden here: the
-    CLI compares)."""
+    """`llmaccel run ternary`: the job's x and w through the DUT, Y saved (the CLI compares with
+    the golden model). Shapes beyond the buffers (m_max, n_max, k_max) are tiled here, on the
+    host side: one matmul per (M, N, K) tile, K tiles summed in int64 and checked to fit int32."""
     job = os.environ.get("LLMACCEL_JOB")
     if not job:
         return
     bench, seed, stall = await start(dut, stall=0.0)
     data = np.load(job)
-    y, cycles = await bench.matmul(data["x"], data["w"], max_cycles=50_000_000)
-    np.save(os.environ["LLMACCEL_OUT"], y)
-    report({"test": "run_job", "cycles": cycles, "m": int(data["x"].shape[0]),
-            "n": int(data["w"].shape[0]), "k": int(data["x"].shape[1])})
+    x, w = data["x"], data["w"]
+    hw = bench.hw
+    mt, nt, kt = hw.m_max, hw.params["n_max"], hw.params["k_max"]
+    y = np.zeros((x.shape[0], w.shape[0]), dtype=np.int64)
+    cycles = tiles = 0
+    for m0 in range(0, x.shape[0], mt):
+        for n0 in range(0, w.shape[0], nt):
+            for k0 in range(0, x.shape[1], kt):
+                part, c = await bench.matmul(x[m0:m0 + mt, k0:k0 + kt], w[n0:n0 + nt, k0:k0 + kt],
+                                             max_cycles=50_000_000)
+                y[m0:m0 + mt, n0:n0 + nt] += part
+                cycles += c
+                tiles += 1
+    if np.abs(y).max(initial=0) >= 1 << 31:
+        raise ValueError("Y does not fit int32")
+    np.save(os.environ["LLMACCEL_OUT"], y.astype(np.int32))
+    report({"test": "run_job", "cycles": cycles, "tiles": tiles, "m": int(x.shape[0]),
+            "n": int(w.shape[0]), "k": int(x.shape[1])})

@@ -32,7 +32,6 @@ def files(tmp_path):
     ("w_two", "x", "weights must be trits in {-1, 0, 1}: W[0, 0] = 2"),
     ("w_1d", "x", "weights must be a non-empty 2-D array, not shape (40,)"),
     ("w", "x_short", "K disagrees: weights [N, K] = [10, 40], acts [M, K] = [2, 39]"),
-    ("w", "x_tall", "M = 9 exceeds m_max = 8; raise it with -p m_max=9"),
     ("w", "x", "acts must fit act_bits = 4 (-8 .. 7): X[0, 0] ="),
     ("text", "x", "is not a NumPy .npy array"),
     ("missing", "x", "not found"),
@@ -61,3 +60,19 @@ def test_good_job_is_bit_exact(files, capsys):
     x, w = np.load(files["x"]).astype(np.int64), np.load(files["w"]).astype(np.int64)
     assert y.dtype == np.int32 and np.array_equal(y, x @ w.T)
     assert "bit-exact" in capsys.readouterr().out
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("t-verilator-small")
+def test_shapes_beyond_the_buffers_are_tiled(files, capsys):
+    """M = 9 > m_max, N = 10 > n_max, K = 40 > k_max: tiled on the host, still exact."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(-128, 128, (9, 40)).astype(np.int8)
+    np.save(files["x"], x)
+    params = ["-p", "m_max=4", "-p", "n_max=6", "-p", "k_max=16", "-p", "lanes=4"]
+    assert main(["run", "ternary", "--weights", files["w"], "--acts", files["x"],
+                 "--out", files["out"], *params]) == 0
+    out = capsys.readouterr().out
+    assert "in 18 tiles" in out and "bit-exact" in out, out
+    w = np.load(files["w"]).astype(np.int64)
+    assert np.array_equal(np.load(files["out"]), x.astype(np.int64) @ w.T)
