@@ -18,7 +18,8 @@ Host protocol: one `cmd` beat {m, words, passes} (M; ceil(N / rows); ceil(K / (l
 at least 1 and at most the maxima), then the M * passes activation slices {x, skip} (x padded with
 zeros past K; `skip` set when that pass's K-slice of W is zero for every row), and the weight beats
 of the passes not skipped, words each (group codes, padded with the zero code (3**g - 1) // 2 past
-N or K); activations and weights may overlap in time.
+N or K). Weights are accepted once every activation slice has arrived (the skip flags decide
+which tiles come), so a host must not hold the activations back behind the weights.
 
 Sparsity: a zero weight group reads a table entry holding 0, so it adds nothing (no accumulation
 work). A pass whose whole K-slice of W is zero (pruned input channels) is skipped in time: its
