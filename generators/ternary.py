@@ -52,15 +52,13 @@ class TernaryAccelerator(wiring.Component):
     BLOCK = "ternary"
     SUMMARY = "ternary LUT matmul accelerator: SRAM buffers (ping-pong weights), engine, K/N tiling"
     PARAMS = (
-        Param("g", 3, "activations per table (1 = naive add/sub/skip engine)", 1, 4),
+        *(p for p in TernaryEngine.PARAMS if p.name in ("g", "rows")),
         Param("lanes", 16, "groups per pass (K-slice = lanes * g)", 1, 256, power_of_two=True),
-        Param("rows", 3, "weight rows per beat", 1, 3),
         Param("k_max", 1536, "largest K", 1, 1 << 20),
         Param("n_max", 1536, "largest N", 1, 1 << 16),
         Param("m_max", 8, "largest M (rows of X)", 1, 256),
         Param("act_bits", 8, "signed activation width", 2, 8),
-        Param("double_buffer", 1, "build the next table while reading this one", 0, 1),
-        Param("lanes_per_builder", 4, "lanes per shared table builder", 1, 16, power_of_two=True),
+        *(p for p in TernaryEngine.PARAMS if p.name in ("double_buffer", "lanes_per_builder")),
     )
 
     def __init__(self, **params):

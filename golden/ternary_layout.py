@@ -10,21 +10,11 @@ the adder tree after the lookups only adds. The all-zero group has code (3**g - 
 """
 import numpy as np
 
-from .ternary import group_codes
+from .ternary import build_table, group_codes
 
 
 def code_bits(g: int) -> int:
     return (3 ** g - 1).bit_length()
-
-
-def table(x: np.ndarray, g: int) -> np.ndarray:
-    """Full table of one group of activations x (int8 [g]) -> int32 [3**g]."""
-    x = np.asarray(x, dtype=np.int64)
-    out = np.zeros(3 ** g, dtype=np.int64)
-    for c in range(3 ** g):
-        for i in range(g):
-            out[c] += ((c // 3 ** i) % 3 - 1) * x[i]
-    return out.astype(np.int32)
 
 
 def pass_sums(x: np.ndarray, w: np.ndarray, g: int) -> np.ndarray:
@@ -39,7 +29,7 @@ def pass_sums(x: np.ndarray, w: np.ndarray, g: int) -> np.ndarray:
     codes = group_codes(w, g).astype(np.int64)
     sums = np.zeros(w.shape[0], dtype=np.int64)
     for lane in range(lanes):
-        sums += table(x[lane * g:(lane + 1) * g], g).astype(np.int64)[codes[:, lane]]
+        sums += build_table(x[lane * g:(lane + 1) * g], g).astype(np.int64)[codes[:, lane]]
     return sums.astype(np.int32)
 
 

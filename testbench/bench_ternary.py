@@ -5,7 +5,6 @@ M = 1 at 0%, 33% and 67% zero weights, all from the Verilator simulation (first 
 last output delivered); LUT, FF, LUTRAM, BRAM from `llmaccel synth` of the whole accelerator; and
 LUT per peak MAC/cycle of the whole accelerator and of the engine core alone."""
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from generators.emit import emit_block, to_verilog
 from generators.synth import SynthError, synthesize
 from generators.ternary import TernaryAccelerator
 from generators.ternary_engine import TernaryEngine
-from testbench import runner
+from testbench.job import simulate_ternary
 
 K, N = 1536, 576
 SWEEP = [
@@ -28,19 +27,10 @@ SWEEP = [
 
 
 def simulate(params, x, w) -> int:
-    b = runner.build("ternary", params, "verilator")
-    with tempfile.TemporaryDirectory() as tmp:
-        job, out = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
-        np.savez(job, x=x, w=w)
-        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, params=params,
-                            tag="bench", env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(out)})
-        if not result.ok:
-            raise RuntimeError(f"bench simulation failed: {result.log}")
-        y = np.load(out)
-    want = x.astype(np.int64) @ w.astype(np.int64).T
-    if not np.array_equal(y, want):
+    y, rec, _ = simulate_ternary(x, w, params, "verilator", "bench")
+    if not np.array_equal(y, x.astype(np.int64) @ w.astype(np.int64).T):
         raise RuntimeError(f"bench result differs from the exact product for {params}")
-    return result.results[0]["cycles"]
+    return rec["cycles"]
 
 
 def bench_config(params: dict, rng) -> dict:

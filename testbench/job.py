@@ -46,24 +46,30 @@ def check_ternary_job(w: np.ndarray, x: np.ndarray, params: dict):
         raise JobError(f"K = {x.shape[1]} could overflow the int32 result")
 
 
+def simulate_ternary(x: np.ndarray, w: np.ndarray, params: dict, sim: str, tag: str):
+    """x int8 [M, K] times trits w [N, K] through the RTL (cocotb test `run_job`, which tiles
+    shapes beyond the buffers): (Y int32 [M, N], the test's record with cycles and tiles)."""
+    b = runner.build("ternary", params, sim)
+    with tempfile.TemporaryDirectory() as tmp:
+        job, y_path = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
+        np.savez(job, x=x, w=w)
+        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, params=params,
+                            tag=tag, env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path)})
+        if not result.ok or not y_path.exists():
+            raise RuntimeError(f"simulation failed: see {result.log}\n"
+                               + runner.failure_excerpt(result))
+        y = np.load(y_path)
+    return y, (result.results[0] if result.results else {}), b.module
+
+
 def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> str:
     w = load_matrix(weights, "weights")
     x = load_matrix(acts, "acts")
     check_ternary_job(w, x, params)
-    b = runner.build("ternary", params, sim)
-    with tempfile.TemporaryDirectory() as tmp:
-        job = Path(tmp) / "job.npz"
-        np.savez(job, x=x, w=w)
-        y_path = Path(tmp) / "y.npy"
-        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, params=params,
-                            tag="run", env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path)})
-        if not result.ok or not y_path.exists():
-            raise RuntimeError(f"simulation failed: see {result.log}")
-        y = np.load(y_path)
+    y, rec, module = simulate_ternary(x, w, params, sim, "run")
     np.save(out, y)
     exact = np.array_equal(y, matmul(x, w))
-    rec = result.results[0] if result.results else {}
     tiles = f" in {rec['tiles']} tiles" if rec.get("tiles", 1) > 1 else ""
     return (f"Y int32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "
-            f"on {b.module} ({sim}), "
+            f"on {module} ({sim}), "
             f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact

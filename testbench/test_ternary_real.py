@@ -2,15 +2,12 @@
 activations (golden/smollm2.py), through the RTL simulation: bit-exact against the golden model;
 the error of the ternary result against the fp32 product is printed (it is the quantization's, not
 the hardware's)."""
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from golden.smollm2 import SmolLM2
 from golden.ternary import absmean_ternarize, dequantize, matmul, quantize_acts_absmax
-from testbench import runner
+from testbench.job import simulate_ternary
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +28,9 @@ def layer():
 def test_ffn_down_bit_exact(layer, sim, rows):
     w, a, trits, w_scale, xq, x_scale = layer
     x = xq[:rows]
-    b = runner.build("ternary", {}, sim)
-    with tempfile.TemporaryDirectory() as tmp:
-        job, out = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
-        np.savez(job, x=x, w=trits)
-        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, tag=f"real-{rows}",
-                            env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(out)})
-        assert result.ok, runner.failure_excerpt(result)
-        y = np.load(out)
+    y, rec, _ = simulate_ternary(x, trits, {}, sim, f"real-{rows}")
     assert np.array_equal(y, matmul(x, trits)), "RTL differs from the golden model"
-    cycles = result.results[0]["cycles"]
+    cycles = rec["cycles"]
     macs = x.shape[0] * trits.shape[0] * trits.shape[1]
     approx = dequantize(y, x_scale[:rows], w_scale)
     exact = a[:rows] @ w.T
