@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from generators.emit import emit_block
+from generators.emit import emit_block, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "sim"
@@ -79,10 +79,21 @@ def build(block: str, params: dict | None = None, sim: str | None = None, *,
           waves: bool | None = None, force: bool = False) -> Build:
     """Emit the configuration and build it for `sim`, reusing an identical earlier build unless
     `force`."""
+    module, verilog = emit_block(block, params)
+    return build_verilog(module, verilog, sim, waves=waves, force=force)
+
+
+def build_component(module: str, component, sim: str | None = None, *,
+                    waves: bool | None = None, force: bool = False) -> Build:
+    """Build any Amaranth component (a test harness, a sub-block) as Verilog module `module`."""
+    return build_verilog(module, to_verilog(component, module), sim, waves=waves, force=force)
+
+
+def build_verilog(module: str, verilog: str, sim: str | None = None, *,
+                  waves: bool | None = None, force: bool = False) -> Build:
     sim = sim or default_sim()
     waves = os.environ.get("WAVES") == "1" if waves is None else waves
     prepare_tools(sim)
-    module, verilog = emit_block(block, params)
     directory = BUILD / sim / (module + ("_waves" if waves else ""))
     directory.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers may build the same configuration at once: one builds, others wait.
