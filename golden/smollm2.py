@@ -48,6 +48,19 @@ class SmolLM2:
         t = self.tensors[name]
         return np.asarray(self._gguf.quants.dequantize(t.data, t.tensor_type), dtype=np.float32)
 
+    def raw_rows(self, name: str) -> tuple[np.ndarray, str]:
+        """A tensor's rows as llama.cpp stores them: (uint8 [out, bytes per row], type name)."""
+        t = self.tensors[name]
+        return np.asarray(t.data, dtype=np.uint8).reshape(int(t.shape[-1]), -1), t.tensor_type.name
+
+    def attn_inputs(self, layer: int = 0, words=SENTENCE) -> np.ndarray:
+        """float32 [len(words), 576]: RMSNorm(embedding) with the layer's attn_norm: the input
+        of its q, k and v projections."""
+        emb = self.weight("token_embd.weight")[self.token_ids(words)]
+        norm = self.weight(f"blk.{layer}.attn_norm.weight")
+        rms = np.sqrt(np.mean(emb.astype(np.float32) ** 2, axis=1, keepdims=True) + self.rms_eps)
+        return (emb / rms * norm).astype(np.float32)
+
     def token_ids(self, words=SENTENCE) -> list[int]:
         return [self.vocab[w] for w in words]
 

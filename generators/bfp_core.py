@@ -1,0 +1,424 @@
+"""BFP matmul core: Y[M, N] = X[M, K] . W[N, K]^T on llama.cpp Q8_0 or OCP MXINT8 blocks, bit-exact
+with golden/bfp.py (llama.cpp's reference ggml_vec_dot_q8_0_q8_0 for Q8_0).
+
+The stream layout (64-bit words in and out) is golden/bfp_layout.py's. Per matmul:
+- X (M rows) is loaded whole into the activation buffers (SRAM controllers: qs, and scales).
+- W is loaded in tiles of `out_lanes` rows into ping-pong weight buffers (qs and scales, each lane
+  owning a byte slice of a wide word), so the next tile loads while the current one computes.
+- Compute walks, per tile, block b, then row m of X, then the `32 / mac_lanes` words of the block:
+  every cycle each output lane multiplies `mac_lanes` int8 pairs (its weight row against the same
+  activations: output reuse) and sums them; after a block's last word the lane holds the exact
+  int32 block dot product sumi.
+- Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each):
+    Q8_0:   scale = fp32(d_w) * fp32(d_x);  prod = fp32(sumi) * scale;  sumf[m] = sumf[m] + prod
+    MXINT8: v = sumi * 2**(e_w + e_x - 266) rounded once (NaN if an E8M0 byte is 0xFF);
+            sumf[m] = sumf[m] + v                         (no float multiplier: an exponent shift)
+  sumf[m] starts at +0 and takes the blocks in order, exactly the reference loop. After the last
+  block the lanes' sums go out.
+The order (block outside, rows of X inside) keeps M accumulators per lane in flight, so the
+pipelined adder's loop latency is hidden when M * 32 / mac_lanes covers it; otherwise the join
+holds block results apart (`gap`) so an accumulator is never read before its last sum is back.
+
+Everything after the buffers is one lock-step pipeline that advances unless a finished result
+vector finds the output FIFO full.
+"""
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .fp32_add import Fp32Adder
+from .fp32_from_int import Fp32FromInt
+from .fp_formats import fp16_to_fp32
+from .fp32_mul import Fp32Multiplier
+from .params import Param, resolve
+from .sram import SramController
+
+QK = 32
+WORD_BYTES = 8
+SUMI_BITS = 21          # |sumi| <= 32 * 128 * 128 = 2**19
+NAN = 0x7FC00000
+MX_BIAS = 254 + 12      # two E8M0 biases and the two implicit 2**-6 element scales
+
+
+def _pow2_at_least(n: int, minimum: int = 1) -> int:
+    size = minimum
+    while size < n:
+        size *= 2
+    return size
+
+
+def _log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def delay(m, sig, cycles: int, en, name: str):
+    """`sig` through `cycles` registers that load when `en` is high."""
+    cur = sig
+    for i in range(cycles):
+        reg = Signal(sig.shape(), name=f"{name}_d{i}")
+        with m.If(en):
+            m.d.sync += reg.eq(cur)
+        cur = reg
+    return cur
+
+
+def tree_sum(values):
+    """A balanced adder tree (log2 depth rather than a chain)."""
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+
+
+class BfpCore(wiring.Component):
+    PARAMS = (
+        Param("mac_lanes", 8, "int8 MACs per output lane (a block takes 32 / mac_lanes cycles)",
+              8, 32, power_of_two=True),
+        Param("out_lanes", 4, "weight rows reduced in parallel against the same activations",
+              1, 16, power_of_two=True),
+        Param("k_max", 4096, "largest K (activation and weight buffer depth)", 32, 16384,
+              multiple_of=32),
+        Param("m_max", 8, "largest M (rows of X held on chip)", 1, 64),
+    )
+    N_BITS = 16
+
+    def __init__(self, **params):
+        p = resolve(self.PARAMS, params)
+        self.params = p
+        self.ml, self.ol = p["mac_lanes"], p["out_lanes"]
+        self.k_max, self.m_max = p["k_max"], p["m_max"]
+        self.P = QK // self.ml                  # words of a block per lane
+        self.bmax = self.k_max // QK
+        self.beats_per_word = self.ml // WORD_BYTES
+        super().__init__({
+            "start": In(1),
+            "m": In(range(self.m_max + 1)),
+            "blocks": In(range(self.bmax + 1)),
+            "n": In(self.N_BITS),
+            "fmt": In(1),                       # 0 Q8_0, 1 MXINT8
+            "busy": Out(1),
+            "data_in": In(stream.Signature(64)),
+            "results": Out(stream.Signature(data.StructLayout({"data": 64, "keep": 8, "last": 1}))),
+        })
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.ml * self.ol
+
+    def elaborate(self, platform):
+        m = Module()
+        ML, OL, P = self.ml, self.ol, self.P
+        BPW = self.beats_per_word
+        mrows = _pow2_at_least(self.m_max)
+        xrow = _pow2_at_least(self.bmax * P)             # qs words per row of X in its buffer
+        srow = _pow2_at_least(-(-self.bmax // 4))        # scale words per row
+        m.submodules.x_qs = x_qs = SramController(
+            width=ML * 8, depth=max(16, xrow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0)
+        m.submodules.x_scales = x_sc = SramController(
+            width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0)
+        m.submodules.w_qs = w_qs = SramController(
+            width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0)
+        m.submodules.w_scales = w_sc = SramController(
+            width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0)
+        srams = (x_qs, w_qs, x_sc, w_sc)
+
+        # ---- command ------------------------------------------------------------------------
+        busy = Signal()
+        M = Signal.like(self.m)
+        B = Signal.like(self.blocks)
+        N = Signal.like(self.n)
+        fmt = Signal()
+        start = self.start & ~busy
+        m.d.comb += self.busy.eq(busy)
+        with m.If(start):
+            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks), N.eq(self.n),
+                         fmt.eq(self.fmt)]
+        SB = Signal(range(self.bmax + 4))                 # scale words per row
+        QW = Signal(range(4 * self.bmax + 1))             # qs words (64-bit) per row
+        m.d.comb += [SB.eq((B + 3) >> 2), QW.eq(B << 2)]
+
+        # ---- loader: X rows, then W rows tile by tile ------------------------------------------
+        q = Signal(range(self.bmax * 5 + 4))              # word within the row
+        xm = Signal(range(self.m_max + 1))
+        x_loaded = Signal()
+        lane = Signal(range(OL))                          # W row within its tile
+        rows_to_load = Signal(self.N_BITS)                # W rows not yet loaded
+        tile_full = Signal()
+        with m.If(start):
+            m.d.sync += [q.eq(0), xm.eq(0), x_loaded.eq(0), lane.eq(0),
+                         rows_to_load.eq(self.n), tile_full.eq(0)]
+        is_scale = q < SB
+        qi = Signal(range(4 * self.bmax + 1))
+        m.d.comb += qi.eq(q - SB)
+        word = self.data_in.payload
+        sub = qi[:_log2(BPW)] if BPW > 1 else Const(0, 1)  # 8-byte part of an ML-byte word
+        qaddr = qi >> _log2(BPW)
+        loading_x = busy & ~x_loaded
+        loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
+        m.d.comb += [
+            x_qs.write.payload.addr.eq(Cat(qaddr[:_log2(xrow)], xm)) if mrows > 1 else
+            x_qs.write.payload.addr.eq(qaddr),
+            x_qs.write.payload.data.eq(Cat(word for _ in range(BPW))),
+            x_qs.write.payload.be.eq(Const(0xFF, 8 * BPW) << (sub * 8)),
+            x_qs.write.valid.eq(self.data_in.valid & loading_x & ~is_scale),
+            x_sc.write.payload.addr.eq(Cat(q[:_log2(srow)], xm) if mrows > 1 else q),
+            x_sc.write.payload.data.eq(word),
+            x_sc.write.payload.be.eq(0xFF),
+            x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
+            w_qs.write.payload.addr.eq(qaddr),
+            w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
+            w_qs.write.payload.be.eq(Const(0xFF, OL * 8 * BPW) << ((lane * BPW + sub) * 8)),
+            w_qs.write.valid.eq(self.data_in.valid & loading_w & ~is_scale),
+            w_sc.write.payload.addr.eq(q),
+            w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
+            w_sc.write.payload.be.eq(Const(0xFF, OL * 8) << (lane * 8)),
+            w_sc.write.valid.eq(self.data_in.valid & loading_w & is_scale),
+        ]
+        target_ready = Mux(x_loaded, Mux(is_scale, w_sc.write.ready, w_qs.write.ready),
+                           Mux(is_scale, x_sc.write.ready, x_qs.write.ready))
+        m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
+        row_end = q + 1 == SB + QW
+        with m.If(self.data_in.valid & self.data_in.ready):
+            m.d.sync += q.eq(q + 1)
+            with m.If(row_end):
+                m.d.sync += q.eq(0)
+                with m.If(~x_loaded):
+                    m.d.sync += xm.eq(xm + 1)
+                    with m.If(xm + 1 == M):
+                        m.d.sync += x_loaded.eq(1)
+                with m.Else():
+                    m.d.sync += [lane.eq(lane + 1), rows_to_load.eq(rows_to_load - 1)]
+                    with m.If((lane == OL - 1) | (rows_to_load == 1)):
+                        m.d.sync += [tile_full.eq(1), lane.eq(0)]
+        for sram in (w_qs, w_sc):
+            m.d.comb += sram.swap_fill.valid.eq(tile_full)
+        swapped = w_qs.swap_fill.valid & w_qs.swap_fill.ready
+        with m.If(swapped):
+            m.d.sync += tile_full.eq(0)
+
+        # ---- read requests: (tile, block, m, word), one request to each of the four buffers --
+        ib = Signal(range(self.bmax + 1))
+        im = Signal(range(self.m_max + 1))
+        ij = Signal(range(P))
+        rows_to_issue = Signal(self.N_BITS)
+        have_tile = Signal()
+        with m.If(start):
+            m.d.sync += [ib.eq(0), im.eq(0), ij.eq(0), rows_to_issue.eq(self.n), have_tile.eq(0)]
+        want_tile = busy & x_loaded & ~have_tile & (rows_to_issue != 0)
+        for sram in (w_qs, w_sc):
+            m.d.comb += sram.swap_drain.valid.eq(want_tile)
+        with m.If(swapped):
+            m.d.sync += have_tile.eq(1)
+        wofs = Signal(range(xrow))
+        m.d.comb += wofs.eq(Cat(ij, ib) if P > 1 else ib)
+        addrs = (
+            Cat(wofs, im) if mrows > 1 else wofs,
+            wofs,
+            Cat((ib >> 2)[:_log2(srow)], im) if mrows > 1 else ib >> 2,
+            ib >> 2,
+        )
+        # A fork: each buffer takes the request when it can; the walk advances once all four have.
+        taken = Signal(4)
+        fires = []
+        for i, (sram, addr) in enumerate(zip(srams, addrs)):
+            req = sram.read_req[0]
+            m.d.comb += [req.valid.eq(busy & have_tile & ~taken[i]), req.payload.eq(addr)]
+            fires.append(req.valid & req.ready)
+        all_taken = Cat(taken[i] | fires[i] for i in range(4)).all()
+        with m.If(have_tile):
+            m.d.sync += taken.eq(taken | Cat(fires))
+        with m.If(have_tile & all_taken):
+            m.d.sync += [taken.eq(0), ij.eq(ij + 1)]
+            with m.If(ij == P - 1):
+                m.d.sync += [ij.eq(0), im.eq(im + 1)]
+                with m.If(im + 1 == M):
+                    m.d.sync += [im.eq(0), ib.eq(ib + 1)]
+                    with m.If(ib + 1 == B):
+                        m.d.sync += [ib.eq(0), have_tile.eq(0),
+                                     rows_to_issue.eq(Mux(rows_to_issue > OL,
+                                                          rows_to_issue - OL, 0))]
+        with m.If(start):
+            m.d.sync += taken.eq(0)
+
+        # ---- the lock-step pipeline -------------------------------------------------------------
+        adv = Signal()
+        # Join: one word of each buffer, walked by its own counters in the same order.
+        jb = Signal(range(self.bmax + 1))
+        jm = Signal(range(self.m_max + 1))
+        jj = Signal(range(P))
+        with m.If(start):
+            m.d.sync += [jb.eq(0), jm.eq(0), jj.eq(0)]
+        completes = jj == P - 1
+        # The adder's loop: the same accumulator is read again M block results later; those must
+        # be at least LATENCY + 1 advancing cycles apart, so block results are spaced by `gap`.
+        loop = Fp32Adder.LATENCY + 1
+        gap = Signal(range(loop + 1))
+        m.d.comb += gap.eq(1)
+        for k in range(1, loop):
+            with m.If(M * k < loop):
+                m.d.comb += gap.eq(k + 1)
+        since = Signal(range(loop + 1), init=loop)
+        all_valid = Cat(s.read_resp[0].valid for s in srams).all()
+        accept = Signal()
+        m.d.comb += accept.eq(busy & all_valid & adv & (~completes | (since >= gap)))
+        for s in srams:
+            m.d.comb += s.read_resp[0].ready.eq(accept)
+        with m.If(adv):
+            m.d.sync += since.eq(Mux(since < loop, since + 1, since))
+            with m.If(accept & completes):
+                m.d.sync += since.eq(1)
+        with m.If(start):
+            m.d.sync += since.eq(loop)
+        with m.If(accept):
+            m.d.sync += jj.eq(jj + 1)
+            with m.If(completes):
+                m.d.sync += [jj.eq(0), jm.eq(jm + 1)]
+                with m.If(jm + 1 == M):
+                    m.d.sync += [jm.eq(0), jb.eq(jb + 1)]
+                    with m.If(jb + 1 == B):
+                        m.d.sync += jb.eq(0)
+
+        Tag = data.StructLayout({"m": range(self.m_max + 1), "first": 1, "last": 1, "fin": 1})
+        # S0: the joined words, the block's scales picked from their 4-slot words.
+        v0 = Signal()
+        t0 = Signal(Tag)
+        xq0 = Signal(data.ArrayLayout(signed(8), ML))
+        wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), ML), OL))
+        dx0 = Signal(16)
+        dw0 = Signal(data.ArrayLayout(16, OL))
+        slot = jb[:2]
+        with m.If(adv):
+            m.d.sync += [
+                v0.eq(accept),
+                t0.m.eq(jm), t0.first.eq(jb == 0), t0.last.eq(jb + 1 == B), t0.fin.eq(completes),
+                xq0.eq(x_qs.read_resp[0].payload.data),
+                wq0.eq(w_qs.read_resp[0].payload.data),
+                dx0.eq(x_sc.read_resp[0].payload.data.word_select(slot, 16)),
+            ]
+            for r in range(OL):
+                m.d.sync += dw0[r].eq(w_sc.read_resp[0].payload.data.word_select(r * 4 + slot, 16))
+        # S1: the int8 products (a DSP48E1 each, its M register).
+        v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
+        dx1, dw1 = delay(m, dx0, 1, adv, "dx1"), delay(m, dw0, 1, adv, "dw1")
+        prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(16), ML), OL))
+        with m.If(adv):
+            for r in range(OL):
+                for i in range(ML):
+                    m.d.sync += prods[r][i].eq(xq0[i] * wq0[r][i])
+        # S2: each lane's word sum.
+        v2, t2 = delay(m, v1, 1, adv, "v2"), delay(m, t1, 1, adv, "t2")
+        dx2, dw2 = delay(m, dx1, 1, adv, "dx2"), delay(m, dw1, 1, adv, "dw2")
+        partial = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        with m.If(adv):
+            for r in range(OL):
+                m.d.sync += partial[r].eq(tree_sum([prods[r][i] for i in range(ML)]))
+        # S3: the block's words summed: sumi, exact.
+        v3, t3 = delay(m, v2, 1, adv, "v3"), delay(m, t2, 1, adv, "t3")
+        dx3, dw3 = delay(m, dx2, 1, adv, "dx3"), delay(m, dw2, 1, adv, "dw3")
+        sumi = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        word_first = Signal()      # the next word starts a block
+        with m.If(adv & v2):
+            m.d.sync += word_first.eq(t2.fin)
+            for r in range(OL):
+                m.d.sync += sumi[r].eq(Mux(word_first, 0, sumi[r]) + partial[r])
+        with m.If(start):
+            m.d.sync += word_first.eq(1)
+        fin3 = v3 & t3.fin
+
+        # Binary32: per lane the scale product and the int conversion, then the product.
+        Lm, Lf, La = Fp32Multiplier.LATENCY, Fp32FromInt.LATENCY, Fp32Adder.LATENCY
+        T1 = max(Lm, Lf)
+        T2 = T1 + Lm
+        ex = dx3[:8]
+        mx_nan = Signal()
+        m.d.comb += mx_nan.eq(0)
+        values = []
+        for r in range(OL):
+            smul = Fp32Multiplier()
+            pmul = Fp32Multiplier()
+            conv = Fp32FromInt(width=SUMI_BITS, exp_bits=10)
+            m.submodules[f"scale_mul{r}"] = smul
+            m.submodules[f"prod_mul{r}"] = pmul
+            m.submodules[f"to_float{r}"] = conv
+            ew = dw3[r][:8]
+            exp = Signal(signed(10), name=f"mx_exp{r}")
+            m.d.comb += exp.eq(Mux(fmt, ew + ex - MX_BIAS, 0))
+            nan = Signal(name=f"mx_nan{r}")
+            m.d.comb += nan.eq(fmt & ((ew == 0xFF) | (ex == 0xFF)))
+            m.d.comb += [
+                smul.en.eq(adv), smul.a.eq(fp16_to_fp32(m, dw3[r])), smul.b.eq(fp16_to_fp32(m, dx3)),
+                conv.en.eq(adv), conv.value.eq(sumi[r]), conv.exp.eq(exp),
+            ]
+            scale = delay(m, smul.result, T1 - Lm, adv, f"scale{r}")
+            fsumi = delay(m, conv.result, T1 - Lf, adv, f"fsumi{r}")
+            m.d.comb += [pmul.en.eq(adv), pmul.a.eq(fsumi), pmul.b.eq(scale)]
+            mx_value = delay(m, fsumi, Lm, adv, f"mx_value{r}")
+            mx_nan_t2 = delay(m, nan, T2, adv, f"mx_nan{r}")
+            value = Signal(32, name=f"value{r}")
+            m.d.comb += value.eq(Mux(fmt, Mux(mx_nan_t2, NAN, mx_value), pmul.result))
+            values.append(value)
+
+        # The accumulators: sumf[m] per lane, in distributed RAM; +0 before the first block.
+        va, ta = delay(m, fin3, T2, adv, "va"), delay(m, t3, T2, adv, "ta")
+        ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
+        sums = []
+        for r in range(OL):
+            acc = Memory(shape=32, depth=max(2, self.m_max), init=[])
+            m.submodules[f"sumf{r}"] = acc
+            rd = acc.read_port(domain="comb")
+            wr = acc.write_port()
+            add = Fp32Adder()
+            m.submodules[f"add{r}"] = add
+            m.d.comb += [rd.addr.eq(ta.m), add.en.eq(adv),
+                         add.a.eq(Mux(ta.first, 0, rd.data)), add.b.eq(values[r]),
+                         wr.addr.eq(te.m), wr.data.eq(add.result), wr.en.eq(ve)]
+            sums.append(add.result)
+
+        # Finished rows of Y: one vector of out_lanes results per (tile, m).
+        fifo = SyncFIFOBuffered(width=32 * OL, depth=4)
+        m.submodules.result_fifo = fifo
+        m.d.comb += [fifo.w_data.eq(Cat(*sums)), fifo.w_en.eq(ve & te.last & adv)]
+        m.d.comb += adv.eq(~(ve & te.last) | fifo.w_rdy)
+
+        # ---- results: the valid lanes of each vector, two float32 per 64-bit word ----------------
+        out_r = Signal(range(OL))
+        out_m = Signal(range(self.m_max + 1))
+        out_rows = Signal(self.N_BITS)                   # rows of W from this tile on
+        half = Signal(32)
+        half_valid = Signal()
+        o_valid = Signal()
+        o_data = Signal(64)
+        o_keep = Signal(8)
+        o_last = Signal()
+        with m.If(start):
+            m.d.sync += [out_r.eq(0), out_m.eq(0), out_rows.eq(self.n), half_valid.eq(0),
+                         o_valid.eq(0)]
+        m.d.comb += [self.results.valid.eq(o_valid), self.results.payload.data.eq(o_data),
+                     self.results.payload.keep.eq(o_keep), self.results.payload.last.eq(o_last)]
+        lanes_here = Mux(out_rows < OL, out_rows, OL)
+        row_done = out_r + 1 == lanes_here
+        final = row_done & (out_m + 1 == M) & (out_rows <= OL)
+        f = fifo.r_data.word_select(out_r, 32)
+        take = busy & fifo.r_rdy & (~o_valid | self.results.ready)
+        with m.If(self.results.valid & self.results.ready):
+            m.d.sync += o_valid.eq(0)
+            with m.If(o_last):
+                m.d.sync += busy.eq(0)
+        m.d.comb += fifo.r_en.eq(take & row_done)
+        with m.If(take):
+            m.d.sync += out_r.eq(out_r + 1)
+            with m.If(half_valid):
+                m.d.sync += [o_valid.eq(1), o_data.eq(Cat(half, f)), o_keep.eq(0xFF),
+                             o_last.eq(final), half_valid.eq(0)]
+            with m.Elif(final):
+                m.d.sync += [o_valid.eq(1), o_data.eq(Cat(f, Const(0, 32))), o_keep.eq(0x0F),
+                             o_last.eq(1)]
+            with m.Else():
+                m.d.sync += [half.eq(f), half_valid.eq(1)]
+            with m.If(row_done):
+                m.d.sync += [out_r.eq(0), out_m.eq(out_m + 1)]
+                with m.If(out_m + 1 == M):
+                    m.d.sync += [out_m.eq(0), out_rows.eq(out_rows - OL)]
+        return m

@@ -1,0 +1,118 @@
+"""The BFP core (generators/bfp_core.py) in Amaranth's simulator against golden/bfp.py: small
+configurations, both formats, random valid/ready stalls on both streams, results compared bit for
+bit; and its parameter messages, pinned."""
+import random
+import re
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from generators.bfp_core import BfpCore
+from generators.params import ParamError
+from golden import bfp as golden
+from golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from testbench.runner import seed_for
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"mac_lanes": 4}, "mac_lanes must be a power of two from 8 to 32, not 4"),
+    ({"mac_lanes": 12}, "mac_lanes must be a power of two from 8 to 32, not 12"),
+    ({"mac_lanes": 64}, "mac_lanes must be a power of two from 8 to 32, not 64"),
+    ({"out_lanes": 3}, "out_lanes must be a power of two from 1 to 16, not 3"),
+    ({"out_lanes": 32}, "out_lanes must be a power of two from 1 to 16, not 32"),
+    ({"k_max": 100}, "k_max must be a multiple of 32 from 32 to 16384, not 100"),
+    ({"k_max": 0}, "k_max must be a multiple of 32 from 32 to 16384, not 0"),
+    ({"m_max": 0}, "m_max must be an integer from 1 to 64, not 0"),
+    ({"m_max": 65}, "m_max must be an integer from 1 to 64, not 65"),
+    ({"lanes": 4}, "unknown parameter 'lanes'; allowed: mac_lanes, out_lanes, k_max, m_max"),
+])
+def test_parameter_messages(params, message):
+    with pytest.raises(ParamError, match=f"^{re.escape(message)}$"):
+        BfpCore(**params)
+
+
+def random_rows(rng, rows, blocks, fmt, specials=0.2):
+    qs = rng.integers(-128, 128, (rows, blocks, 32)).astype(np.int8)
+    if fmt == "q8_0":
+        d = (rng.standard_normal((rows, blocks)) * 0.05).astype(np.float16).view(np.uint16)
+        pool = np.array([0x0000, 0x8000, 0x0001, 0x03FF, 0x7BFF, 0x7C00, 0xFC00, 0x7E00], np.uint16)
+        d = np.where(rng.random(d.shape) < specials, rng.choice(pool, d.shape), d).astype("<u2")
+        head = d.view(np.uint8).reshape(rows, blocks, 2)
+    else:
+        e = rng.integers(100, 150, (rows, blocks))
+        pool = np.array([0, 1, 127, 254, 255])
+        e = np.where(rng.random(e.shape) < specials, rng.choice(pool, e.shape), e)
+        head = e.astype(np.uint8).reshape(rows, blocks, 1)
+    return np.concatenate([head, qs.view(np.uint8)], axis=2).reshape(rows, -1)
+
+
+def run_core(params, jobs, seed, stall):
+    """jobs: list of (fmt, w_raw, x_raw). Returns the list of Y from the output stream."""
+    dut = BfpCore(**params)
+    rng = random.Random(seed)
+    outputs = []
+
+    async def testbench(ctx):
+        for fmt, w, x in jobs:
+            m, n = x.shape[0], w.shape[0]
+            blocks = x.shape[1] // (34 if fmt == "q8_0" else 33)
+            ctx.set(dut.m, m)
+            ctx.set(dut.blocks, blocks)
+            ctx.set(dut.n, n)
+            ctx.set(dut.fmt, FORMATS[fmt])
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            data = pack_input(w, x, fmt)
+            words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
+            got = b""
+            i = 0
+            for _ in range(200_000):
+                send = i < len(words) and rng.random() >= stall
+                ctx.set(dut.data_in.valid, send)
+                if send:
+                    ctx.set(dut.data_in.payload, words[i])
+                take = rng.random() >= stall
+                ctx.set(dut.results.ready, take)
+                _, _, in_ok, out_ok, out = await ctx.tick().sample(
+                    dut.data_in.ready, dut.results.valid, dut.results.payload)
+                if send and in_ok:
+                    i += 1
+                if take and out_ok:
+                    got += int(out.data).to_bytes(8, "little")
+                    if out.last:
+                        assert out.keep == (0x0F if (m * n) % 2 else 0xFF)
+                        break
+            else:
+                raise AssertionError("no last result word")
+            ctx.set(dut.data_in.valid, 0)
+            ctx.set(dut.results.ready, 0)
+            outputs.append(unpack_output(got, m, n, dut.ol))
+            assert not ctx.get(dut.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    return outputs
+
+
+@pytest.mark.parametrize("config", [
+    {"mac_lanes": 8, "out_lanes": 2, "k_max": 128, "m_max": 3},
+    {"mac_lanes": 32, "out_lanes": 1, "k_max": 96, "m_max": 2},
+])
+@pytest.mark.parametrize("stall", [0.0, 0.4])
+def test_core_matmuls(config, stall, request):
+    seed = seed_for(request.node.name)
+    print(f"seed={seed}")
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for fmt, m, blocks, n in (("q8_0", 1, 2, 3), ("mxint8", config["m_max"], 3, 2),
+                              ("q8_0", config["m_max"], 1, 4)):
+        blocks = min(blocks, config["k_max"] // 32)
+        jobs.append((fmt, random_rows(rng, n, blocks, fmt), random_rows(rng, m, blocks, fmt)))
+    for (fmt, w, x), y in zip(jobs, run_core(config, jobs, seed, stall)):
+        want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
+        a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
+        assert np.array_equal(a, b), (fmt, y, want)
