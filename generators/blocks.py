@@ -1,10 +1,11 @@
 """The registry of generated blocks: name -> component class. Each class declares BLOCK, SUMMARY and
 PARAMS (generators/params.py); `module_name` encodes the parameters that differ from the defaults."""
 from .params import ParamError, resolve
+from .bfp import BfpAccelerator
 from .sram import SramController
 from .ternary import TernaryAccelerator
 
-BLOCKS = {cls.BLOCK: cls for cls in (SramController, TernaryAccelerator)}
+BLOCKS = {cls.BLOCK: cls for cls in (SramController, TernaryAccelerator, BfpAccelerator)}
 
 
 def get_block(name: str):

@@ -125,12 +125,18 @@ def cmd_bench(args):
 
 
 def cmd_run(args):
-    from testbench.job import JobError, run_ternary
-    if args.block != "ternary":
-        raise UsageError(f"run takes the block ternary, not {args.block!r}")
+    from testbench.job import JobError, run_bfp, run_ternary
+    if args.block not in ("ternary", "bfp"):
+        raise UsageError(f"run takes the block ternary or bfp, not {args.block!r}")
+    if args.format is not None and args.block != "bfp":
+        raise UsageError("--format is for the bfp block")
     params = parse_params(args.block, args.param)
     try:
-        line, exact = run_ternary(args.weights, args.acts, args.out, args.sim, params)
+        if args.block == "bfp":
+            line, exact = run_bfp(args.weights, args.acts, args.out, args.format or "q8_0",
+                                  args.sim, params)
+        else:
+            line, exact = run_ternary(args.weights, args.acts, args.out, args.sim, params)
     except JobError as e:
         raise UsageError(str(e)) from None
     print(line)
@@ -165,11 +171,14 @@ def build_parser() -> Parser:
     p.add_argument("--transactions", type=int, default=2000)
 
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")
-    p.add_argument("block", help="ternary")
+    p.add_argument("block", help="ternary or bfp")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE")
-    p.add_argument("--weights", required=True, help="W: int8 trits, shape [N, K] (.npy)")
-    p.add_argument("--acts", required=True, help="X: int8, shape [M, K] (.npy)")
-    p.add_argument("--out", required=True, help="Y: int32, shape [M, N] (.npy)")
+    p.add_argument("--weights", required=True,
+                   help="W (.npy): ternary: int8 trits [N, K]; bfp: raw blocks uint8 [N, K/32*34 or 33]")
+    p.add_argument("--acts", required=True,
+                   help="X (.npy): ternary: int8 [M, K]; bfp: raw blocks uint8 [M, K/32*34 or 33]")
+    p.add_argument("--out", required=True, help="Y (.npy): ternary int32, bfp float32 [M, N]")
+    p.add_argument("--format", choices=["q8_0", "mxint8"], help="bfp: the block format (default q8_0)")
     p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
 
     p = sub.add_parser("bench", help="simulator build time and simulated cycles/s")

@@ -73,3 +73,77 @@ def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> st
     return (f"Y int32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "
             f"on {module} ({sim}), "
             f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact
+
+
+# --- BFP: llama.cpp Q8_0 / MXINT8 rows ---------------------------------------------------------------
+def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
+    """A .npy of raw llama.cpp rows: uint8 [rows, blocks * block bytes]."""
+    from golden.bfp_layout import BLOCK_BYTES
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise JobError(f"{what} file {path!r} not found") from None
+    except (ValueError, OSError, EOFError):
+        raise JobError(f"{what} file {path!r} is not a NumPy .npy array") from None
+    if array.dtype != np.uint8:
+        raise JobError(f"{what} must be raw {fmt} blocks as uint8, not {array.dtype} ({path})")
+    if array.ndim != 2 or 0 in array.shape:
+        raise JobError(f"{what} must be a non-empty 2-D array [rows, bytes], not shape "
+                       f"{array.shape} ({path})")
+    bpb = BLOCK_BYTES[fmt]
+    if array.shape[1] % bpb:
+        raise JobError(f"{what}: rows of {array.shape[1]} bytes are not whole {fmt} blocks "
+                       f"({bpb} bytes per 32 values, so K must be a multiple of 32) ({path})")
+    return array
+
+
+def check_bfp_job(w: np.ndarray, x: np.ndarray, fmt: str, params: dict):
+    from golden.bfp_layout import BLOCK_BYTES
+    bpb = BLOCK_BYTES[fmt]
+    if w.shape[1] != x.shape[1]:
+        raise JobError(f"K disagrees: weights have {w.shape[1] // bpb * 32} values per row, "
+                       f"acts {x.shape[1] // bpb * 32}")
+    k = w.shape[1] // bpb * 32
+    if k > params["k_max"]:
+        raise JobError(f"K = {k} is above k_max = {params['k_max']} of this configuration "
+                       f"(the float sum over K cannot be split exactly): use -p k_max={k}")
+    if w.shape[0] >= 1 << 16:
+        raise JobError(f"N = {w.shape[0]} rows of weights: at most 65535 per run")
+
+
+def simulate_bfp(w: np.ndarray, x: np.ndarray, fmt: str, params: dict, sim: str, tag: str,
+                 stall: float = 0.0):
+    """Raw rows through the RTL (cocotb test `run_job` of cocotb_bfp.py, which tiles M beyond
+    m_max): (Y float32 [M, N], the test's record with cycles, the module name)."""
+    b = runner.build("bfp", params, sim)
+    with tempfile.TemporaryDirectory() as tmp:
+        job, y_path = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
+        np.savez(job, w=w, x=x, fmt=np.array(fmt))
+        result = runner.run(b, "testbench.cocotb_bfp", "run_job", seed=1, params=params, tag=tag,
+                            env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path),
+                                 "LLMACCEL_STALL": str(stall)})
+        if not result.ok or not y_path.exists():
+            raise RuntimeError(f"simulation failed: see {result.log}\n"
+                               + runner.failure_excerpt(result))
+        y = np.load(y_path)
+    return y, (result.results[0] if result.results else {}), b.module
+
+
+def bit_exact(y: np.ndarray, want: np.ndarray) -> bool:
+    from golden.bfp_layout import canonical_nan
+    return np.array_equal(canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32))
+
+
+def run_bfp(weights: str, acts: str, out: str, fmt: str, sim: str, params: dict):
+    from golden.bfp import matmul_mxint8, matmul_q8_0
+    w = load_raw_rows(weights, "weights", fmt)
+    x = load_raw_rows(acts, "acts", fmt)
+    check_bfp_job(w, x, fmt, params)
+    y, rec, module = simulate_bfp(w, x, fmt, params, sim, "run")
+    np.save(out, y)
+    want = (matmul_q8_0 if fmt == "q8_0" else matmul_mxint8)(w, x)
+    exact = bit_exact(y, want)
+    tiles = f" in {rec['tiles']} runs of up to m_max rows" if rec.get("tiles", 1) > 1 else ""
+    return (f"Y float32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "
+            f"on {module} ({sim}), {fmt}, "
+            f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact

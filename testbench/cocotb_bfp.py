@@ -1,0 +1,313 @@
+"""cocotb tests of the BFP accelerator's emitted Verilog (block `bfp`) through its AXI interfaces,
+driven by cocotbext-axi (AXI-Lite master, AXI-Stream source and sink with pause generators), with
+every float32 result compared bit for bit against golden.bfp (NaN as the canonical quiet NaN).
+
+Run through testbench/runner.py (pytest: testbench/test_bfp_cocotb.py). Environment:
+LLMACCEL_PARAMS (block parameters, JSON), LLMACCEL_STALL (pause probability on both streams),
+LLMACCEL_SEED, LLMACCEL_RESULT (JSON lines), LLMACCEL_CASES (random matmuls), LLMACCEL_JOB (a .npz
+with w, x and fmt for `llmaccel run bfp`; Y goes to LLMACCEL_OUT).
+"""
+import json
+import os
+import random
+import struct
+import time
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
+                           AxiStreamSink, AxiStreamSource)
+
+from generators.bfp import ID_VALUE, REGISTERS
+from golden import bfp as golden
+from golden.bfp_layout import FORMATS, canonical_nan, output_order, pack_input
+
+REG = {r.name: r.offset for r in REGISTERS}
+MATMUL = {"q8_0": golden.matmul_q8_0, "mxint8": golden.matmul_mxint8}
+BLOCK_BYTES = {"q8_0": golden.Q8_0_BYTES, "mxint8": golden.MXINT8_BYTES}
+
+
+def params_from_env() -> dict:
+    from generators.bfp import BfpAccelerator
+    from generators.params import resolve
+    return resolve(BfpAccelerator.PARAMS, json.loads(os.environ.get("LLMACCEL_PARAMS", "{}")))
+
+
+def report(record):
+    path = os.environ.get("LLMACCEL_RESULT")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def pause_gen(rng: random.Random, probability: float):
+    while True:
+        yield probability > 0 and rng.random() < probability
+
+
+class BfpBench:
+    def __init__(self, dut, params, rng, stall):
+        self.dut = dut
+        self.params = params
+        self.stall = stall
+        self.rng = rng
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
+        for log in (self.axil.write_if.log, self.axil.read_if.log, self.source.log, self.sink.log):
+            log.setLevel("WARNING")
+        self.set_stall(stall)
+
+    def set_stall(self, stall):
+        self.stall = stall
+        self.source.set_pause_generator(pause_gen(self.rng, stall))
+        self.sink.set_pause_generator(pause_gen(self.rng, stall))
+
+    async def write(self, name, value):
+        resp = await self.axil.write(REG[name], struct.pack("<I", value & 0xFFFFFFFF))
+        return int(resp.resp)
+
+    async def read(self, name) -> int:
+        resp = await self.axil.read(REG[name], 4)
+        return struct.unpack("<I", resp.data)[0]
+
+    async def start(self, m, k, n, fmt):
+        for name, value in (("m", m), ("k", k), ("n", n), ("format", FORMATS[fmt])):
+            await self.write(name, value)
+        await self.write("ctrl", 1)
+
+    async def matmul(self, w_raw, x_raw, fmt, timeout_cycles=None):
+        """One matmul through the AXI interfaces: (Y float32 [M, N], cycles from CYCLES)."""
+        m, n = x_raw.shape[0], w_raw.shape[0]
+        k = x_raw.shape[1] // BLOCK_BYTES[fmt] * 32
+        await self.start(m, k, n, fmt)
+        status = await self.read("status")
+        assert status & 0b100 == 0, f"start refused: ERROR = {await self.read('error'):#x}"
+        data = pack_input(w_raw, x_raw, fmt)
+        await self.source.send(AxiStreamFrame(data))
+        words = len(data) // 8
+        limit = timeout_cycles or (words * 4 + m * n * 8 * (k // 32) + 10_000)
+        frame = await with_timeout(self.sink.recv(), limit * 10, "ns")
+        got = bytes(frame.tdata)
+        assert len(got) == 4 * m * n, f"{len(got)} result bytes, expected {4 * m * n}"
+        flat = np.frombuffer(got, dtype="<f4")
+        y = np.empty((m, n), dtype=np.float32)
+        order = output_order(m, n, self.params["out_lanes"])
+        y[order[:, 0], order[:, 1]] = flat
+        for _ in range(5):
+            await RisingEdge(self.dut.clk)
+        status = await self.read("status")
+        assert status & 0b011 == 0b010, f"STATUS = {status:#x} after the results, expected done"
+        assert self.sink.empty(), "more results than expected"
+        return y, await self.read("cycles")
+
+
+async def start(dut, stall=None):
+    seed = int(os.environ.get("LLMACCEL_SEED", "1"))
+    stall = float(os.environ.get("LLMACCEL_STALL", "0.3")) if stall is None else stall
+    params = params_from_env()
+    dut._log.info(f"seed={seed} stall={stall} params={params}")
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    bench = BfpBench(dut, params, random.Random(seed), stall)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+    return bench, seed, stall
+
+
+def exact(y, want, label):
+    """Bit-for-bit comparison (NaN as the canonical quiet NaN)."""
+    a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
+    if not np.array_equal(a, b):
+        i = tuple(np.argwhere(a != b)[0])
+        raise AssertionError(f"{label}: Y{i} = {y[i]!r} ({a[i]:#010x}), golden {want[i]!r} "
+                             f"({b[i]:#010x}); {np.count_nonzero(a != b)} of {a.size} differ")
+
+
+# --- data --------------------------------------------------------------------------------------------
+F16_CLASSES = {
+    "zero": [0x0000, 0x8000], "subnormal": [0x0001, 0x03FF, 0x8200], "normal": None,
+    "max": [0x7BFF, 0xFBFF], "inf": [0x7C00, 0xFC00], "nan": [0x7E00, 0x7C01, 0xFE00],
+}
+
+
+def random_rows(rng: np.random.Generator, rows: int, blocks: int, fmt: str, extremes=False,
+                specials=0.0) -> np.ndarray:
+    """Raw llama.cpp rows with random int8 values (or only -128/127/0 when `extremes`) and
+    random scales, a fraction `specials` of them drawn from every class."""
+    if extremes:
+        qs = rng.choice(np.array([-128, -127, 127, 0], np.int8), (rows, blocks, 32))
+    else:
+        qs = rng.integers(-128, 128, (rows, blocks, 32)).astype(np.int8)
+    if fmt == "q8_0":
+        d = (rng.standard_normal((rows, blocks)) * 0.02).astype(np.float16).view(np.uint16)
+        special = rng.random((rows, blocks)) < specials
+        pool = np.array([v for vs in F16_CLASSES.values() if vs for v in vs], np.uint16)
+        d = np.where(special, rng.choice(pool, d.shape), d).astype("<u2")
+        head = d.view(np.uint8).reshape(rows, blocks, 2)
+    else:
+        e = rng.integers(110, 140, (rows, blocks))
+        special = rng.random((rows, blocks)) < specials
+        e = np.where(special, rng.choice(np.array([0, 1, 126, 127, 253, 254, 255]), e.shape), e)
+        head = e.astype(np.uint8).reshape(rows, blocks, 1)
+    return np.concatenate([head, qs.view(np.uint8)], axis=2).reshape(rows, -1)
+
+
+def random_shape(rng, params, k_blocks_max=8, n_max=None):
+    m = int(rng.integers(1, params["m_max"] + 1))
+    blocks = int(rng.integers(1, min(params["k_max"] // 32, k_blocks_max) + 1))
+    n = int(rng.integers(1, (n_max or 3 * params["out_lanes"] + 2) + 1))
+    return m, blocks, n
+
+
+async def check(bench, w, x, fmt, label):
+    y, cycles = await bench.matmul(w, x, fmt)
+    exact(y, MATMUL[fmt](w, x), label)
+    return cycles
+
+
+# --- tests ------------------------------------------------------------------------------------------
+@cocotb.test()
+async def random_matmuls(dut):
+    """Random shapes (N not a multiple of out_lanes), both formats, random and extreme int8
+    values, scales of every class, against golden.bfp bit for bit."""
+    bench, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    count = int(os.environ.get("LLMACCEL_CASES", "6"))
+    for i in range(count):
+        fmt = ("q8_0", "mxint8")[i % 2]
+        m, blocks, n = random_shape(rng, bench.params)
+        extremes, specials = i % 3 == 2, (0.0, 0.1, 0.3)[i % 3]
+        x = random_rows(rng, m, blocks, fmt, extremes, specials)
+        w = random_rows(rng, n, blocks, fmt, extremes, specials)
+        cycles = await check(bench, w, x, fmt, f"case {i} {fmt} M={m} K={32 * blocks} N={n}")
+        report({"test": "random_matmuls", "seed": seed, "stall": stall, "format": fmt, "m": m,
+                "k": 32 * blocks, "n": n, "cycles": cycles,
+                "wall_seconds": round(time.perf_counter() - t0, 3)})
+
+
+@cocotb.test()
+async def scale_classes(dut):
+    """Every class of binary16 scale (zero, subnormal, normal, max, Inf, NaN) on each side of a
+    Q8_0 product, and E8M0 exponents from 0 to 0xFF (subnormal and overflowing results, NaN) for
+    MXINT8: one block per class pair."""
+    bench, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    classes = [vs or [0x2E66, 0xA123, 0x3C00] for vs in F16_CLASSES.values()]
+    values = np.array([v for vs in classes for v in vs], np.uint16)
+    # X: one row per class value; W: one row per class value; K = 64 (two blocks: the second
+    # adds a normal product after the special one).
+    blocks = 2
+    def rows(ds):
+        qs = rng.integers(-128, 128, (len(ds), blocks, 32)).astype(np.int8)
+        qs[::3, 0, :] = -128                    # sumi = 2**19 on some rows
+        d = np.stack([ds, np.full(len(ds), 0x3C00, np.uint16)], axis=1).astype("<u2")
+        return np.concatenate([d.view(np.uint8).reshape(len(ds), blocks, 2), qs.view(np.uint8)],
+                              axis=2).reshape(len(ds), -1)
+    m_max = bench.params["m_max"]
+    w = rows(values)
+    for i in range(0, len(values), m_max):
+        x = rows(values[i:i + m_max])
+        await check(bench, w, x, "q8_0", f"q8_0 scale classes, X rows {i}..")
+    exps = np.array([0, 1, 2, 60, 100, 126, 127, 128, 200, 253, 254, 255], np.uint8)
+    def mx_rows(es):
+        qs = rng.integers(-128, 128, (len(es), blocks, 32)).astype(np.int8)
+        qs[::2, 0, :] = -128
+        e = np.stack([es, np.full(len(es), 127, np.uint8)], axis=1)
+        return np.concatenate([e[:, :, None], qs.view(np.uint8)], axis=2).reshape(len(es), -1)
+    w = mx_rows(exps)
+    for i in range(0, len(exps), m_max):
+        await check(bench, w, mx_rows(exps[i:i + m_max]), "mxint8", f"mxint8 exponents {i}..")
+    report({"test": "scale_classes", "seed": seed, "stall": stall})
+
+
+@cocotb.test()
+async def registers(dut):
+    """AXI-Lite: ID and configuration, read back of the shape registers, refused starts with
+    their error bits (and no data taken), unmapped addresses answered with SLVERR."""
+    bench, seed, stall = await start(dut)
+    p = bench.params
+    assert await bench.read("id") == ID_VALUE
+    assert await bench.read("params") == p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16
+    assert await bench.read("k_max") == p["k_max"]
+    for name, value in (("m", 3), ("k", 96), ("n", 1234), ("format", 1)):
+        await bench.write(name, value)
+        assert await bench.read(name) == value
+    bad = [((0, 64, 4, "q8_0"), 0b0001), ((p["m_max"] + 1, 64, 4, "q8_0"), 0b0001),
+           ((1, 0, 4, "q8_0"), 0b0010), ((1, 48, 4, "q8_0"), 0b0010),
+           ((1, p["k_max"] + 32, 4, "q8_0"), 0b0010), ((1, 64, 0, "q8_0"), 0b0100),
+           ((1, 64, 1 << 16, "q8_0"), 0b0100)]
+    for (m, k, n, fmt), bits in bad:
+        await bench.start(m, k, n, fmt)
+        assert await bench.read("status") == 0b100, (m, k, n)
+        assert await bench.read("error") == bits, (m, k, n, await bench.read("error"))
+    await bench.write("format", 2)
+    await bench.write("m", 1)
+    await bench.write("k", 32)
+    await bench.write("n", 1)
+    await bench.write("ctrl", 1)
+    assert await bench.read("error") == 0b1000
+    assert dut.s_axis_tready.value == 0
+    resp = await bench.axil.read(0x80, 4)
+    assert int(resp.resp) == 2, "an unmapped read must answer SLVERR"
+    assert await bench.write("status", 1) == 2, "a write to a read-only register must answer SLVERR"
+    # a good start clears the error, and a matmul runs
+    rng = np.random.default_rng(seed)
+    x, w = random_rows(rng, 1, 1, "q8_0"), random_rows(rng, 2, 1, "q8_0")
+    cycles = await check(bench, w, x, "q8_0", "after refused starts")
+    assert await bench.read("error") == 0 and cycles > 0
+    report({"test": "registers", "seed": seed, "stall": stall})
+
+
+@cocotb.test()
+async def reset_mid_matmul(dut):
+    """Reset in the middle of a matmul (while data streams in, and while results stream out):
+    nothing stale comes out and the next matmul is right."""
+    bench, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    for trial in range(2):
+        fmt = ("q8_0", "mxint8")[trial]
+        m, blocks, n = random_shape(rng, bench.params)
+        x, w = random_rows(rng, m, blocks, fmt), random_rows(rng, n, blocks, fmt)
+        await bench.start(m, 32 * blocks, n, fmt)
+        await bench.source.send(AxiStreamFrame(pack_input(w, x, fmt)))
+        await ClockCycles(dut.clk, int(rng.integers(5, 40 + 20 * trial * blocks * m)))
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, int(rng.integers(1, 4)))
+        dut.rst.value = 0
+        bench.source.clear()
+        await ClockCycles(dut.clk, 20)
+        while not bench.sink.empty():  # a partial frame may have come out before the reset
+            bench.sink.recv_nowait()
+        assert await bench.read("status") == 0, "reset must leave the accelerator idle"
+        m, blocks, n = random_shape(rng, bench.params)
+        x, w = random_rows(rng, m, blocks, fmt), random_rows(rng, n, blocks, fmt)
+        await check(bench, w, x, fmt, f"after reset {trial}")
+    report({"test": "reset_mid_matmul", "seed": seed, "stall": stall})
+
+
+@cocotb.test()
+async def run_job(dut):
+    """`llmaccel run bfp` and the benches: the job's raw w and x through the DUT, Y saved."""
+    job = os.environ.get("LLMACCEL_JOB")
+    if not job:
+        return
+    bench, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL", "0")))
+    data = np.load(job)
+    w, x, fmt = data["w"], data["x"], str(data["fmt"])
+    t0 = time.perf_counter()
+    mt = bench.params["m_max"]
+    parts, cycles = [], 0
+    for m0 in range(0, x.shape[0], mt):  # rows of X are independent: tiling M is exact
+        y, c = await bench.matmul(w, x[m0:m0 + mt], fmt, timeout_cycles=100_000_000)
+        parts.append(y)
+        cycles += c
+    np.save(os.environ["LLMACCEL_OUT"], np.concatenate(parts, axis=0))
+    report({"test": "run_job", "cycles": cycles, "tiles": len(parts), "m": int(x.shape[0]),
+            "n": int(w.shape[0]),
+            "k": int(x.shape[1] // BLOCK_BYTES[fmt] * 32), "format": fmt,
+            "wall_seconds": round(time.perf_counter() - t0, 2)})

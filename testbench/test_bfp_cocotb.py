@@ -1,0 +1,48 @@
+"""The BFP accelerator's emitted Verilog under Verilator and Icarus through its AXI interfaces
+(cocotb tests in cocotb_bfp.py), every result bit-exact against golden.bfp. SEED=N reproduces a
+run."""
+import pytest
+
+from testbench import runner
+
+CONFIGS = {
+    "default": {},
+    # one block word per cycle (the adder loop is paced by `gap` at M < 4), two lanes
+    "wide": {"mac_lanes": 32, "out_lanes": 2, "k_max": 256, "m_max": 3},
+    # two words per block, one output lane, M up to 2
+    "narrow": {"mac_lanes": 16, "out_lanes": 1, "k_max": 512, "m_max": 2},
+}
+
+
+def _run(sim, config, testcase, stall):
+    params = CONFIGS[config]
+    name = f"{testcase}[{sim}-{config}-{stall}]"
+    seed = runner.seed_for(name)
+    print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
+    build = runner.build("bfp", params, sim)
+    result = runner.run(build, "testbench.cocotb_bfp", testcase, seed=seed, params=params,
+                        env={"LLMACCEL_STALL": str(stall)}, tag=f"{testcase}-{stall}")
+    for record in result.results:
+        print(record)
+    assert result.ok, (f"{name} failed with seed={seed}; log {result.log}\n"
+                       + runner.failure_excerpt(result))
+
+
+def _grouped(*sets):
+    return [pytest.param(sim, config, *rest, marks=pytest.mark.xdist_group(f"b-{sim}-{config}"))
+            for sim in runner.SIMULATORS for config, *rest in sets]
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,config,stall",
+                         _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]))
+def test_random_matmuls(sim, config, stall):
+    _run(sim, config, "random_matmuls", stall)
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,config,testcase",
+                         _grouped(*[(c, t) for c in CONFIGS
+                                    for t in ("scale_classes", "registers", "reset_mid_matmul")]))
+def test_directed(sim, config, testcase):
+    _run(sim, config, testcase, 0.3)
