@@ -4,7 +4,8 @@ from testbench import runner
 
 # block -> (cocotb test module, its random-traffic test)
 SMOKE_TESTS = {"sram": ("testbench.cocotb_sram", "random_traffic"),
-               "ternary": ("testbench.cocotb_ternary", "random_matmuls")}
+               "ternary": ("testbench.cocotb_ternary", "random_matmuls"),
+               "bfp": ("testbench.cocotb_bfp", "random_matmuls")}
 
 
 def run_smoke(block: str, params: dict, sim: str, seed: int, transactions: int,

@@ -48,7 +48,7 @@ def test_bad_files(files, capsys, w, x, message):
 def test_only_ternary_runs(files, capsys):
     assert main(["run", "sram", "--weights", files["w"], "--acts", files["x"],
                  "--out", files["out"]]) == 2
-    assert "run takes the block ternary" in capsys.readouterr().err
+    assert "run takes the block ternary or bfp" in capsys.readouterr().err
 
 
 @pytest.mark.cocotb

@@ -1,0 +1,82 @@
+"""`llmaccel run bfp`: bad files get exit status 2 and one line; good jobs are bit-exact, rows of X
+beyond m_max run in several passes."""
+import numpy as np
+import pytest
+
+from generators.cli import main
+from golden import bfp
+
+SMALL = ["-p", "mac_lanes=32", "-p", "out_lanes=2", "-p", "k_max=256", "-p", "m_max=3"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(7)
+    paths = {}
+
+    def put(name, array):
+        paths[name] = str(tmp_path / f"{name}.npy")
+        np.save(paths[name], array)
+
+    put("w", bfp.quantize_q8_0(rng.standard_normal((5, 64)).astype(np.float32)))
+    put("x", bfp.quantize_q8_0(rng.standard_normal((5, 64)).astype(np.float32)))
+    put("w_mx", bfp.quantize_mxint8(rng.standard_normal((3, 96)).astype(np.float32)))
+    put("x_mx", bfp.quantize_mxint8(rng.standard_normal((2, 96)).astype(np.float32)))
+    put("w_float", rng.random((5, 68)))
+    put("w_partial", np.zeros((5, 100), np.uint8))
+    put("w_1d", np.zeros(68, np.uint8))
+    put("x_k96", bfp.quantize_q8_0(rng.standard_normal((2, 96)).astype(np.float32)))
+    put("x_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
+    put("w_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
+    paths["text"] = str(tmp_path / "text.npy")
+    (tmp_path / "text.npy").write_text("not an array")
+    paths["out"] = str(tmp_path / "y.npy")
+    return paths
+
+
+@pytest.mark.parametrize("w,x,extra,message", [
+    ("w_float", "x", [], "weights must be raw q8_0 blocks as uint8, not float64"),
+    ("w_partial", "x", [], "weights: rows of 100 bytes are not whole q8_0 blocks (34 bytes per "
+                           "32 values, so K must be a multiple of 32)"),
+    ("w_1d", "x", [], "weights must be a non-empty 2-D array [rows, bytes], not shape (68,)"),
+    ("w", "x_k96", [], "K disagrees: weights have 64 values per row, acts 96"),
+    ("w_k320", "x_k320", SMALL, "K = 320 is above k_max = 256 of this configuration"),
+    ("w", "x", ["--format", "mxint8"], "weights: rows of 68 bytes are not whole mxint8 blocks"),
+    ("text", "x", [], "is not a NumPy .npy array"),
+    ("missing", "x", [], "not found"),
+])
+def test_bad_files(files, capsys, w, x, extra, message):
+    code = main(["run", "bfp", "--weights", files.get(w, "/nonexistent/missing.npy"),
+                 "--acts", files[x], "--out", files["out"], *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_format_is_for_bfp(files, capsys):
+    assert main(["run", "ternary", "--weights", files["w"], "--acts", files["x"],
+                 "--out", files["out"], "--format", "q8_0"]) == 2
+    assert "--format is for the bfp block" in capsys.readouterr().err
+
+
+def test_bad_format_name(files, capsys):
+    assert main(["run", "bfp", "--weights", files["w"], "--acts", files["x"],
+                 "--out", files["out"], "--format", "q4_0"]) == 2
+    assert "invalid choice: 'q4_0'" in capsys.readouterr().err
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("b-icarus-wide")
+@pytest.mark.parametrize("fmt,w,x", [("q8_0", "w", "x"), ("mxint8", "w_mx", "x_mx")])
+def test_good_jobs_are_bit_exact(files, capsys, fmt, w, x):
+    """Q8_0 with M = 5 > m_max = 3 (two runs), and MXINT8."""
+    assert main(["run", "bfp", "--weights", files[w], "--acts", files[x], "--out", files["out"],
+                 "--format", fmt, "--sim", "icarus", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact" in out, out
+    if fmt == "q8_0":
+        assert "in 2 runs of up to m_max rows" in out, out
+    y = np.load(files["out"])
+    want = (bfp.matmul_q8_0 if fmt == "q8_0" else bfp.matmul_mxint8)(np.load(files[w]),
+                                                                      np.load(files[x]))
+    assert y.dtype == np.float32 and np.array_equal(y.view(np.uint32), want.view(np.uint32))
