@@ -36,6 +36,10 @@ REGISTERS = (
     Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel BFP accelerator, interface 1"),
     Register("params", 0x24, "ro", 32, "bits 7..0 mac_lanes, 15..8 out_lanes, 23..16 M_MAX"),
     Register("k_max", 0x28, "ro", 32, "K_MAX: the largest K"),
+    Register("sum_in", 0x2C, "rw", 1, "1: each tile of OUT_LANES rows of W is preceded in the "
+             "input stream by its M * OUT_LANES starting sums (float32, one per word), so a K "
+             "above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
+             "start at +0"),
 )
 
 
@@ -93,7 +97,7 @@ class BfpAccelerator(wiring.Component):
         m.d.comb += [
             core.start.eq(go & ~bad),
             core.m.eq(regs.m), core.blocks.eq(regs.k >> 5), core.n.eq(regs.n),
-            core.fmt.eq(regs.format[0]),
+            core.fmt.eq(regs.format[0]), core.sum_in.eq(regs.sum_in),
             regs.status.eq(Cat(core.busy, done, error)),
             regs.error.eq(errors),
             regs.cycles.eq(cycles),

@@ -15,6 +15,9 @@ The stream layout (64-bit words in and out) is golden/bfp_layout.py's. Per matmu
             sumf[m] = sumf[m] + v                         (no float multiplier: an exponent shift)
   sumf[m] starts at +0 and takes the blocks in order, exactly the reference loop. After the last
   block the lanes' sums go out.
+- K beyond the buffers: with `sum_in`, each tile's sums start from float32 values streamed before
+  the tile's rows instead of +0, so a host splits K into parts and passes each part's Y to the
+  next: the same additions in the same order, bit for bit the unsplit result.
 The order (block outside, rows of X inside) keeps M accumulators per lane in flight, so the
 pipelined adder's loop latency is hidden when M * 32 / mac_lanes covers it; otherwise the join
 holds block results apart (`gap`) so an accumulator is never read before its last sum is back.
@@ -98,6 +101,7 @@ class BfpCore(wiring.Component):
             "blocks": In(range(self.bmax + 1)),
             "n": In(self.N_BITS),
             "fmt": In(1),                       # 0 Q8_0, 1 MXINT8
+            "sum_in": In(1),                    # each tile's sums start from streamed values
             "busy": Out(1),
             "data_in": In(stream.Signature(64)),
             "results": Out(stream.Signature(data.StructLayout({"data": 64, "keep": 8, "last": 1}))),
@@ -122,7 +126,11 @@ class BfpCore(wiring.Component):
             width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0)
         m.submodules.w_scales = w_sc = SramController(
             width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0)
-        srams = (x_qs, w_qs, x_sc, w_sc)
+        # Starting sums of a tile (sum_in): one float32 per (m, lane), swapped with the tile.
+        m.submodules.w_sums = w_su = SramController(
+            width=OL * 32, depth=max(16, mrows), banks=1, read_ports=1, pingpong=1, ecc=0)
+        srams = (x_qs, w_qs, x_sc, w_sc, w_su)
+        tile_srams = (w_qs, w_sc, w_su)
 
         # ---- command ------------------------------------------------------------------------
         busy = Signal()
@@ -130,11 +138,12 @@ class BfpCore(wiring.Component):
         B = Signal.like(self.blocks)
         N = Signal.like(self.n)
         fmt = Signal()
+        sum_in = Signal()
         start = self.start & ~busy
         m.d.comb += self.busy.eq(busy)
         with m.If(start):
             m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks), N.eq(self.n),
-                         fmt.eq(self.fmt)]
+                         fmt.eq(self.fmt), sum_in.eq(self.sum_in)]
         SB = Signal(range(self.bmax + 4))                 # scale words per row
         QW = Signal(range(4 * self.bmax + 1))             # qs words (64-bit) per row
         m.d.comb += [SB.eq((B + 3) >> 2), QW.eq(B << 2)]
@@ -146,9 +155,12 @@ class BfpCore(wiring.Component):
         lane = Signal(range(OL))                          # W row within its tile
         rows_to_load = Signal(self.N_BITS)                # W rows not yet loaded
         tile_full = Signal()
+        sums_done = Signal()                              # the tile's starting sums are in
+        si = Signal(range(self.m_max * OL + 1))
         with m.If(start):
             m.d.sync += [q.eq(0), xm.eq(0), x_loaded.eq(0), lane.eq(0),
-                         rows_to_load.eq(self.n), tile_full.eq(0)]
+                         rows_to_load.eq(self.n), tile_full.eq(0), sums_done.eq(~self.sum_in),
+                         si.eq(0)]
         is_scale = q < SB
         qi = Signal(range(4 * self.bmax + 1))
         m.d.comb += qi.eq(q - SB)
@@ -157,6 +169,9 @@ class BfpCore(wiring.Component):
         qaddr = qi >> _log2(BPW)
         loading_x = busy & ~x_loaded
         loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
+        loading_sums = loading_w & ~sums_done
+        loading_rows = loading_w & sums_done
+        si_m = si >> _log2(OL)
         m.d.comb += [
             x_qs.write.payload.addr.eq(Cat(qaddr[:_log2(xrow)], xm)) if mrows > 1 else
             x_qs.write.payload.addr.eq(qaddr),
@@ -170,17 +185,28 @@ class BfpCore(wiring.Component):
             w_qs.write.payload.addr.eq(qaddr),
             w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
             w_qs.write.payload.be.eq(Const(0xFF, OL * 8 * BPW) << ((lane * BPW + sub) * 8)),
-            w_qs.write.valid.eq(self.data_in.valid & loading_w & ~is_scale),
+            w_qs.write.valid.eq(self.data_in.valid & loading_rows & ~is_scale),
             w_sc.write.payload.addr.eq(q),
             w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
             w_sc.write.payload.be.eq(Const(0xFF, OL * 8) << (lane * 8)),
-            w_sc.write.valid.eq(self.data_in.valid & loading_w & is_scale),
+            w_sc.write.valid.eq(self.data_in.valid & loading_rows & is_scale),
+            w_su.write.payload.addr.eq(si_m),
+            w_su.write.payload.data.eq(Cat(word[:32] for _ in range(OL))),
+            w_su.write.payload.be.eq(Const(0xF, OL * 4) << ((si & (OL - 1)) * 4)),
+            w_su.write.valid.eq(self.data_in.valid & loading_sums),
         ]
-        target_ready = Mux(x_loaded, Mux(is_scale, w_sc.write.ready, w_qs.write.ready),
+        target_ready = Mux(x_loaded,
+                           Mux(~sums_done, w_su.write.ready,
+                               Mux(is_scale, w_sc.write.ready, w_qs.write.ready)),
                            Mux(is_scale, x_sc.write.ready, x_qs.write.ready))
         m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
         row_end = q + 1 == SB + QW
-        with m.If(self.data_in.valid & self.data_in.ready):
+        with m.If(self.data_in.valid & self.data_in.ready & loading_sums):
+            m.d.sync += si.eq(si + 1)
+            with m.If(si_m + 1 == M):
+                with m.If((si & (OL - 1)) == OL - 1):
+                    m.d.sync += [si.eq(0), sums_done.eq(1)]
+        with m.If(self.data_in.valid & self.data_in.ready & ~loading_sums):
             m.d.sync += q.eq(q + 1)
             with m.If(row_end):
                 m.d.sync += q.eq(0)
@@ -192,11 +218,11 @@ class BfpCore(wiring.Component):
                     m.d.sync += [lane.eq(lane + 1), rows_to_load.eq(rows_to_load - 1)]
                     with m.If((lane == OL - 1) | (rows_to_load == 1)):
                         m.d.sync += [tile_full.eq(1), lane.eq(0)]
-        for sram in (w_qs, w_sc):
+        for sram in tile_srams:
             m.d.comb += sram.swap_fill.valid.eq(tile_full)
         swapped = w_qs.swap_fill.valid & w_qs.swap_fill.ready
         with m.If(swapped):
-            m.d.sync += tile_full.eq(0)
+            m.d.sync += [tile_full.eq(0), sums_done.eq(~sum_in)]
 
         # ---- read requests: (tile, block, m, word), one request to each of the four buffers --
         ib = Signal(range(self.bmax + 1))
@@ -207,7 +233,7 @@ class BfpCore(wiring.Component):
         with m.If(start):
             m.d.sync += [ib.eq(0), im.eq(0), ij.eq(0), rows_to_issue.eq(self.n), have_tile.eq(0)]
         want_tile = busy & x_loaded & ~have_tile & (rows_to_issue != 0)
-        for sram in (w_qs, w_sc):
+        for sram in tile_srams:
             m.d.comb += sram.swap_drain.valid.eq(want_tile)
         with m.If(swapped):
             m.d.sync += have_tile.eq(1)
@@ -218,15 +244,16 @@ class BfpCore(wiring.Component):
             wofs,
             Cat((ib >> 2)[:_log2(srow)], im) if mrows > 1 else ib >> 2,
             ib >> 2,
+            im,
         )
-        # A fork: each buffer takes the request when it can; the walk advances once all four have.
-        taken = Signal(4)
+        # A fork: each buffer takes the request when it can; the walk advances once all have.
+        taken = Signal(len(srams))
         fires = []
         for i, (sram, addr) in enumerate(zip(srams, addrs)):
             req = sram.read_req[0]
             m.d.comb += [req.valid.eq(busy & have_tile & ~taken[i]), req.payload.eq(addr)]
             fires.append(req.valid & req.ready)
-        all_taken = Cat(taken[i] | fires[i] for i in range(4)).all()
+        all_taken = Cat(taken[i] | fires[i] for i in range(len(srams))).all()
         with m.If(have_tile):
             m.d.sync += taken.eq(taken | Cat(fires))
         with m.If(have_tile & all_taken):
@@ -288,6 +315,7 @@ class BfpCore(wiring.Component):
         wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), ML), OL))
         dx0 = Signal(16)
         dw0 = Signal(data.ArrayLayout(16, OL))
+        init0 = Signal(data.ArrayLayout(32, OL))
         slot = jb[:2]
         with m.If(adv):
             m.d.sync += [
@@ -296,12 +324,14 @@ class BfpCore(wiring.Component):
                 xq0.eq(x_qs.read_resp[0].payload.data),
                 wq0.eq(w_qs.read_resp[0].payload.data),
                 dx0.eq(x_sc.read_resp[0].payload.data.word_select(slot, 16)),
+                init0.eq(w_su.read_resp[0].payload.data),
             ]
             for r in range(OL):
                 m.d.sync += dw0[r].eq(w_sc.read_resp[0].payload.data.word_select(r * 4 + slot, 16))
         # S1: the int8 products (a DSP48E1 each, its M register).
         v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
         dx1, dw1 = delay(m, dx0, 1, adv, "dx1"), delay(m, dw0, 1, adv, "dw1")
+        init3 = delay(m, init0, 3, adv, "init")
         prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(16), ML), OL))
         with m.If(adv):
             for r in range(OL):
@@ -362,6 +392,7 @@ class BfpCore(wiring.Component):
 
         # The accumulators: sumf[m] per lane, in distributed RAM; +0 before the first block.
         va, ta = delay(m, fin3, T2, adv, "va"), delay(m, t3, T2, adv, "ta")
+        init_a = delay(m, init3, T2, adv, "init_a")
         ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
         sums = []
         for r in range(OL):
@@ -372,7 +403,8 @@ class BfpCore(wiring.Component):
             add = Fp32Adder()
             m.submodules[f"add{r}"] = add
             m.d.comb += [rd.addr.eq(ta.m), add.en.eq(adv),
-                         add.a.eq(Mux(ta.first, 0, rd.data)), add.b.eq(values[r]),
+                         add.a.eq(Mux(ta.first, Mux(sum_in, init_a[r], 0), rd.data)),
+                         add.b.eq(values[r]),
                          wr.addr.eq(te.m), wr.data.eq(add.result), wr.en.eq(ve)]
             sums.append(add.result)
 

@@ -63,12 +63,31 @@ def pack_rows(raw: np.ndarray, fmt: str) -> np.ndarray:
     return np.concatenate([slots.reshape(rows, -1), qs.reshape(rows, -1)], axis=1)
 
 
-def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> bytes:
-    """The whole input stream of one matmul: X's rows, then W's rows."""
+def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray | None = None,
+               out_lanes: int | None = None) -> bytes:
+    """The whole input stream of one matmul: X's rows, then W's rows. With `sums` (float32
+    [M, N], the SUM_IN register set), each tile of `out_lanes` rows of W is preceded by its
+    starting sums: M * out_lanes words, word m * out_lanes + r holding the float32 of
+    sums[m, t * out_lanes + r] in bits 0..31 (0 for lanes past N)."""
     if w_raw.ndim != 2 or x_raw.ndim != 2 or w_raw.shape[1] != x_raw.shape[1]:
         raise ValueError(f"w_raw [N, Kb] and x_raw [M, Kb] must agree on Kb: "
                          f"{list(w_raw.shape)} vs {list(x_raw.shape)}")
-    return pack_rows(x_raw, fmt).tobytes() + pack_rows(w_raw, fmt).tobytes()
+    rows = pack_rows(w_raw, fmt)
+    if sums is None:
+        return pack_rows(x_raw, fmt).tobytes() + rows.tobytes()
+    m, n = x_raw.shape[0], w_raw.shape[0]
+    if sums.dtype != np.float32 or sums.shape != (m, n):
+        raise ValueError(f"sums must be float32 [{m}, {n}], not {sums.dtype} {list(sums.shape)}")
+    if not out_lanes:
+        raise ValueError("sums need the out_lanes of the configuration")
+    parts = [pack_rows(x_raw, fmt).tobytes()]
+    for t in range(0, n, out_lanes):
+        words = np.zeros((m, out_lanes, 2), dtype="<u4")
+        lanes = min(out_lanes, n - t)
+        words[:, :lanes, 0] = sums[:, t:t + lanes].view(np.uint32)
+        parts.append(words.tobytes())
+        parts.append(rows[t:t + lanes].tobytes())
+    return b"".join(parts)
 
 
 def output_order(m: int, n: int, out_lanes: int) -> np.ndarray:

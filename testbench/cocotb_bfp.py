@@ -73,19 +73,21 @@ class BfpBench:
         resp = await self.axil.read(REG[name], 4)
         return struct.unpack("<I", resp.data)[0]
 
-    async def start(self, m, k, n, fmt):
-        for name, value in (("m", m), ("k", k), ("n", n), ("format", FORMATS[fmt])):
+    async def start(self, m, k, n, fmt, sum_in=0):
+        for name, value in (("m", m), ("k", k), ("n", n), ("format", FORMATS[fmt]),
+                            ("sum_in", sum_in)):
             await self.write(name, value)
         await self.write("ctrl", 1)
 
-    async def matmul(self, w_raw, x_raw, fmt, timeout_cycles=None):
-        """One matmul through the AXI interfaces: (Y float32 [M, N], cycles from CYCLES)."""
+    async def matmul(self, w_raw, x_raw, fmt, timeout_cycles=None, sums=None):
+        """One matmul through the AXI interfaces: (Y float32 [M, N], cycles from CYCLES).
+        With `sums` (float32 [M, N]) the sums start from them (SUM_IN)."""
         m, n = x_raw.shape[0], w_raw.shape[0]
         k = x_raw.shape[1] // BLOCK_BYTES[fmt] * 32
-        await self.start(m, k, n, fmt)
+        await self.start(m, k, n, fmt, int(sums is not None))
         status = await self.read("status")
         assert status & 0b100 == 0, f"start refused: ERROR = {await self.read('error'):#x}"
-        data = pack_input(w_raw, x_raw, fmt)
+        data = pack_input(w_raw, x_raw, fmt, sums, self.params["out_lanes"])
         await self.source.send(AxiStreamFrame(data))
         words = len(data) // 8
         limit = timeout_cycles or (words * 4 + m * n * 8 * (k // 32) + 10_000)
@@ -225,6 +227,36 @@ async def scale_classes(dut):
     report({"test": "scale_classes", "seed": seed, "stall": stall})
 
 
+async def split_matmul(bench, w, x, fmt, timeout_cycles=None):
+    """K in parts of at most k_max, each continuing the last one's sums (SUM_IN)."""
+    bpb, step = BLOCK_BYTES[fmt], bench.params["k_max"] // 32
+    blocks = x.shape[1] // bpb
+    y, cycles = None, 0
+    for b0 in range(0, blocks, step):
+        cols = slice(b0 * bpb, min(blocks, b0 + step) * bpb)
+        y, c = await bench.matmul(w[:, cols], x[:, cols], fmt, timeout_cycles, sums=y)
+        cycles += c
+    return y, cycles, -(-blocks // step)
+
+
+@cocotb.test()
+async def k_split(dut):
+    """K above k_max in parts, each starting from the last part's Y (SUM_IN): bit for bit the
+    unsplit golden result, both formats, special scales included."""
+    bench, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    kb = bench.params["k_max"] // 32
+    for fmt in ("q8_0", "mxint8"):
+        m, _, n = random_shape(rng, bench.params)
+        blocks = 2 * kb + int(rng.integers(1, min(kb, 4) + 1))   # three parts, the last short
+        x = random_rows(rng, m, blocks, fmt, specials=0.05)
+        w = random_rows(rng, n, blocks, fmt, specials=0.05)
+        y, _, parts = await split_matmul(bench, w, x, fmt)
+        assert parts == 3
+        exact(y, MATMUL[fmt](w, x), f"{fmt} K = {32 * blocks} in {parts} parts")
+    report({"test": "k_split", "seed": seed, "stall": stall})
+
+
 @cocotb.test()
 async def registers(dut):
     """AXI-Lite: ID and configuration, read back of the shape registers, refused starts with
@@ -234,7 +266,7 @@ async def registers(dut):
     assert await bench.read("id") == ID_VALUE
     assert await bench.read("params") == p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16
     assert await bench.read("k_max") == p["k_max"]
-    for name, value in (("m", 3), ("k", 96), ("n", 1234), ("format", 1)):
+    for name, value in (("m", 3), ("k", 96), ("n", 1234), ("format", 1), ("sum_in", 1)):
         await bench.write(name, value)
         assert await bench.read(name) == value
     bad = [((0, 64, 4, "q8_0"), 0b0001), ((p["m_max"] + 1, 64, 4, "q8_0"), 0b0001),
@@ -245,6 +277,7 @@ async def registers(dut):
         await bench.start(m, k, n, fmt)
         assert await bench.read("status") == 0b100, (m, k, n)
         assert await bench.read("error") == bits, (m, k, n, await bench.read("error"))
+    await bench.write("sum_in", 0)
     await bench.write("format", 2)
     await bench.write("m", 1)
     await bench.write("k", 32)
@@ -273,7 +306,7 @@ async def reset_mid_matmul(dut):
         fmt = ("q8_0", "mxint8")[trial]
         m, blocks, n = random_shape(rng, bench.params)
         x, w = random_rows(rng, m, blocks, fmt), random_rows(rng, n, blocks, fmt)
-        await bench.start(m, 32 * blocks, n, fmt)
+        await bench.start(m, 32 * blocks, n, fmt, sum_in=trial)
         await bench.source.send(AxiStreamFrame(pack_input(w, x, fmt)))
         await ClockCycles(dut.clk, int(rng.integers(5, 40 + 20 * trial * blocks * m)))
         dut.rst.value = 1
@@ -301,13 +334,14 @@ async def run_job(dut):
     w, x, fmt = data["w"], data["x"], str(data["fmt"])
     t0 = time.perf_counter()
     mt = bench.params["m_max"]
-    parts, cycles = [], 0
+    parts, cycles, runs = [], 0, 0
     for m0 in range(0, x.shape[0], mt):  # rows of X are independent: tiling M is exact
-        y, c = await bench.matmul(w, x[m0:m0 + mt], fmt, timeout_cycles=100_000_000)
+        y, c, k_parts = await split_matmul(bench, w, x[m0:m0 + mt], fmt, 100_000_000)
         parts.append(y)
         cycles += c
+        runs += k_parts
     np.save(os.environ["LLMACCEL_OUT"], np.concatenate(parts, axis=0))
-    report({"test": "run_job", "cycles": cycles, "tiles": len(parts), "m": int(x.shape[0]),
+    report({"test": "run_job", "cycles": cycles, "tiles": runs, "m": int(x.shape[0]),
             "n": int(w.shape[0]),
             "k": int(x.shape[1] // BLOCK_BYTES[fmt] * 32), "format": fmt,
             "wall_seconds": round(time.perf_counter() - t0, 2)})

@@ -43,6 +43,6 @@ def test_random_matmuls(sim, config, stall):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,testcase",
                          _grouped(*[(c, t) for c in CONFIGS
-                                    for t in ("scale_classes", "registers", "reset_mid_matmul")]))
+                                    for t in ("scale_classes", "registers", "reset_mid_matmul", "k_split")]))
 def test_directed(sim, config, testcase):
     _run(sim, config, testcase, 0.3)

@@ -48,23 +48,25 @@ def random_rows(rng, rows, blocks, fmt, specials=0.2):
 
 
 def run_core(params, jobs, seed, stall):
-    """jobs: list of (fmt, w_raw, x_raw). Returns the list of Y from the output stream."""
+    """jobs: list of (fmt, w_raw, x_raw[, starting sums]). Returns each Y from the output stream."""
     dut = BfpCore(**params)
     rng = random.Random(seed)
     outputs = []
 
     async def testbench(ctx):
-        for fmt, w, x in jobs:
+        for fmt, w, x, *sums in jobs:
+            sums = sums[0] if sums else None
             m, n = x.shape[0], w.shape[0]
             blocks = x.shape[1] // (34 if fmt == "q8_0" else 33)
             ctx.set(dut.m, m)
             ctx.set(dut.blocks, blocks)
             ctx.set(dut.n, n)
             ctx.set(dut.fmt, FORMATS[fmt])
+            ctx.set(dut.sum_in, sums is not None)
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            data = pack_input(w, x, fmt)
+            data = pack_input(w, x, fmt, sums, dut.ol)
             words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
             got = b""
             i = 0
@@ -113,6 +115,29 @@ def test_core_matmuls(config, stall, request):
         blocks = min(blocks, config["k_max"] // 32)
         jobs.append((fmt, random_rows(rng, n, blocks, fmt), random_rows(rng, m, blocks, fmt)))
     for (fmt, w, x), y in zip(jobs, run_core(config, jobs, seed, stall)):
+        want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
+        a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
+        assert np.array_equal(a, b), (fmt, y, want)
+
+
+@pytest.mark.parametrize("config", [
+    {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3},
+    {"mac_lanes": 32, "out_lanes": 1, "k_max": 64, "m_max": 2},
+])
+def test_k_split_continues_the_sums(config, request):
+    """K = 160 above k_max = 64 in three parts (64, 64, 32), each starting from the last part's
+    Y (sum_in): bit for bit the unsplit golden result, NaN and Inf scales included."""
+    seed = seed_for(request.node.name)
+    print(f"seed={seed}")
+    rng = np.random.default_rng(seed)
+    for fmt in ("q8_0", "mxint8"):
+        m, n, blocks = config["m_max"], 6, 5
+        w, x = random_rows(rng, n, blocks, fmt), random_rows(rng, m, blocks, fmt)
+        bpb = 34 if fmt == "q8_0" else 33
+        y = np.zeros((m, n), np.float32)
+        for b0, b1 in ((0, 2), (2, 4), (4, 5)):
+            part = (fmt, w[:, b0 * bpb:b1 * bpb], x[:, b0 * bpb:b1 * bpb], y)
+            y = run_core(config, [part], seed, 0.3)[0]
         want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
         a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
         assert np.array_equal(a, b), (fmt, y, want)

@@ -40,7 +40,6 @@ def files(tmp_path):
                            "32 values, so K must be a multiple of 32)"),
     ("w_1d", "x", [], "weights must be a non-empty 2-D array [rows, bytes], not shape (68,)"),
     ("w", "x_k96", [], "K disagrees: weights have 64 values per row, acts 96"),
-    ("w_k320", "x_k320", SMALL, "K = 320 is above k_max = 256 of this configuration"),
     ("w", "x", ["--format", "mxint8"], "weights: rows of 68 bytes are not whole mxint8 blocks"),
     ("text", "x", [], "is not a NumPy .npy array"),
     ("missing", "x", [], "not found"),
@@ -67,15 +66,16 @@ def test_bad_format_name(files, capsys):
 
 @pytest.mark.cocotb
 @pytest.mark.xdist_group("b-icarus-wide")
-@pytest.mark.parametrize("fmt,w,x", [("q8_0", "w", "x"), ("mxint8", "w_mx", "x_mx")])
-def test_good_jobs_are_bit_exact(files, capsys, fmt, w, x):
-    """Q8_0 with M = 5 > m_max = 3 (two runs), and MXINT8."""
+@pytest.mark.parametrize("fmt,w,x,runs", [("q8_0", "w", "x", 2), ("mxint8", "w_mx", "x_mx", 1),
+                                         ("q8_0", "w_k320", "x_k320", 2)])
+def test_good_jobs_are_bit_exact(files, capsys, fmt, w, x, runs):
+    """Q8_0 with M = 5 > m_max = 3 (two runs), MXINT8, and K = 320 > k_max = 256 (two parts)."""
     assert main(["run", "bfp", "--weights", files[w], "--acts", files[x], "--out", files["out"],
                  "--format", fmt, "--sim", "icarus", *SMALL]) == 0
     out = capsys.readouterr().out
     assert "bit-exact" in out, out
-    if fmt == "q8_0":
-        assert "in 2 runs of up to m_max rows" in out, out
+    if runs > 1:
+        assert f"in {runs} runs (M > m_max or K > k_max)" in out, out
     y = np.load(files["out"])
     want = (bfp.matmul_q8_0 if fmt == "q8_0" else bfp.matmul_mxint8)(np.load(files[w]),
                                                                       np.load(files[x]))
