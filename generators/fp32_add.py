@@ -14,19 +14,23 @@ normalised by one leading-zero count and one left shift, capped at the subnormal
 rounded.
 
 Pipeline (LATENCY = 3; every register loads only when `en` is high; no valid bit). The adder sits
-in the accumulation loop of the block-floating-point engine, where each stage costs one more
-interleaved partial sum, so it has as few stages as keep each one about as deep as the
-multiplier's:
-  1. after the magnitude comparison and swap: both significands, x's exponent, the clamped
-     exponent difference, the effective operation, the signs and the special-case class.
-  2. after alignment and the 28-bit add or subtract: the raw sum.
-  3. output register, after normalisation, rounding and the specials.
+in the accumulation loop of the block-floating-point engine, where every stage costs one more
+interleaved partial sum (or idle cycles for short loops), so it has three stages, split where
+each is about as deep as the others (at most 14 logic levels, 8 of them carry-chain):
+  1. after the magnitude comparison, the swap and the alignment of y (shift and sticky bit; the
+     shift follows from the exponents alone, so it runs beside the 31-bit comparison): x's
+     significand, the aligned y, x's exponent, the effective operation, the signs and the
+     special-case class.
+  2. after the 28-bit add or subtract (one carry chain) and its leading-zero count (capped at the
+     subnormal scale by a marker bit decoded from the exponent beside the adder): the raw sum and
+     the normalising shift.
+  3. output register, after the normalising shift, rounding and the specials.
 """
 from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_formats import INF, QNAN, normalise, round_pack
+from .fp_formats import INF, QNAN, capped_leading_zeros, place, round_pack, shift_plan
 
 ALIGN = 27      # 24 significand bits + guard, round, sticky
 DIFF_MAX = 31   # exponent differences >= 27 shift y entirely into the sticky bit: 5 bits do
@@ -58,16 +62,32 @@ class Fp32Adder(wiring.Component):
         m.d.comb += a_big.eq(a[0:31] >= b[0:31])
         ea_eff = Mux(ea == 0, 1, ea)        # a subnormal is scaled like exponent 1
         eb_eff = Mux(eb == 0, 1, eb)
-        # both differences at once, then pick: the comparison and the subtractions run in parallel
+        sig_a = Cat(a[0:23], ea != 0)
+        sig_b = Cat(b[0:23], eb != 0)
+        # The alignment does not wait for the 31-bit comparison: the shift amount and the operand
+        # to shift follow from the exponents alone (the operand with the smaller exponent, b on a
+        # tie, where the shift is 0). The comparison only decides, for equal exponents, which
+        # unshifted significand is subtracted from which.
         d_ab = Signal(signed(9))
         d_ba = Signal(signed(9))
         m.d.comb += [d_ab.eq(ea_eff - eb_eff), d_ba.eq(eb_eff - ea_eff)]
-        diff = Mux(a_big, d_ab, d_ba)      # >= 0
+        b_small = ~d_ab[8]                  # ea_eff >= eb_eff: b has the smaller exponent
+        diff = Signal(range(DIFF_MAX + 1))  # |ea_eff - eb_eff|, clamped (>= 27: all sticky)
+        m.d.comb += diff.eq(Mux(b_small, Mux(d_ab > DIFF_MAX, DIFF_MAX, d_ab),
+                                Mux(d_ba > DIFF_MAX, DIFF_MAX, d_ba)))
+        small = Mux(b_small, sig_b, sig_a)
+        # aligned: 24 bits, guard, round, sticky; bit j of `small` lands at j + 3 - diff and
+        # feeds the sticky bit when that is <= 0 (the mask works beside the shifter)
+        shifted = Signal(ALIGN - 1)
+        m.d.comb += shifted.eq((Cat(Const(0, 3), small) >> diff)[1:])
+        lost = (small & Cat(*[diff > j + 2 for j in range(24)])).any()
+        equal_exp = ea_eff == eb_eff
+        my_aligned = Mux(equal_exp, Mux(a_big, Cat(Const(0, 3), sig_b), Cat(Const(0, 3), sig_a)),
+                         Cat(lost, shifted))
 
         s1_mx = Signal(24)
-        s1_my = Signal(24)
+        s1_my = Signal(ALIGN)               # y aligned: 24 bits, guard, round, sticky
         s1_ex = Signal(8)                   # x's effective exponent (1..254)
-        s1_diff = Signal(range(DIFF_MAX + 1))
         s1_sub = Signal()
         s1_sign = Signal()                  # sign of a non-zero result: x's
         s1_zero_sign = Signal()             # sign of an exact zero result: -0 only for -0 + -0
@@ -75,10 +95,9 @@ class Fp32Adder(wiring.Component):
         s1_inf = Signal()
         with m.If(en):
             m.d.sync += [
-                s1_mx.eq(Mux(a_big, Cat(a[0:23], ea != 0), Cat(b[0:23], eb != 0))),
-                s1_my.eq(Mux(a_big, Cat(b[0:23], eb != 0), Cat(a[0:23], ea != 0))),
+                s1_mx.eq(Mux(a_big, sig_a, sig_b)),
+                s1_my.eq(my_aligned),
                 s1_ex.eq(Mux(a_big, ea_eff, eb_eff)),
-                s1_diff.eq(Mux(diff > DIFF_MAX, DIFF_MAX, diff)),
                 s1_sub.eq(a[31] ^ b[31]),
                 s1_sign.eq(Mux(a_big, a[31], b[31])),
                 s1_zero_sign.eq(a[31] & b[31]),
@@ -87,32 +106,33 @@ class Fp32Adder(wiring.Component):
                 s1_inf.eq(a_inf | b_inf),
             ]
 
-        # -- stage 2: align y, add or subtract -------------------------------------------------
-        placed_y = Cat(Const(0, DIFF_MAX + 3), s1_my)          # y with room to shift right
-        shifted = Signal(len(placed_y))
-        m.d.comb += shifted.eq(placed_y >> s1_diff)
-        # the aligned y: 24 bits, guard, round, and the sticky OR of everything below (nothing
-        # falls off the bottom: y sits DIFF_MAX + 3 bits up)
-        low = len(placed_y) - ALIGN + 1
-        my_aligned = Cat(shifted[:low].any(), shifted[low:])
+        # -- stage 2: add or subtract, count the leading zeros ---------------------------------
+        # sum bit 26 is x's hidden-bit position (exponent ex), so bit 27 has exponent ex + 1 >= 2:
+        # the normaliser never shifts right here (no underflow below the subnormal scale).
         mx_aligned = Cat(Const(0, 3), s1_mx)
+        total = Signal(ALIGN + 1)
+        # one carry chain for both: x - y = x + ~y + 1 in 28 bits (no mux after two adders)
+        m.d.comb += total.eq(mx_aligned + (Cat(s1_my, 0) ^ s1_sub.replicate(ALIGN + 1)) + s1_sub)
+        e0 = Signal(9)
+        m.d.comb += e0.eq(s1_ex + 1)
+        marker, _ = shift_plan(m, e0, ALIGN + 1, underflow=False, prefix="add_plan")
         s2_sum = Signal(ALIGN + 1)
-        s2_ex = Signal(8)
+        s2_lz = Signal(range(ALIGN + 2))
+        s2_e0 = Signal(9)
         s2_sign = Signal()
         s2_zero_sign = Signal()
         s2_nan = Signal()
         s2_inf = Signal()
         with m.If(en):
             m.d.sync += [
-                s2_sum.eq(Mux(s1_sub, mx_aligned - my_aligned, mx_aligned + my_aligned)),
-                s2_ex.eq(s1_ex), s2_sign.eq(s1_sign), s2_zero_sign.eq(s1_zero_sign),
+                s2_sum.eq(total),
+                s2_lz.eq(capped_leading_zeros(total, marker)),
+                s2_e0.eq(e0), s2_sign.eq(s1_sign), s2_zero_sign.eq(s1_zero_sign),
                 s2_nan.eq(s1_nan), s2_inf.eq(s1_inf),
             ]
 
         # -- stage 3: normalise, round, pack ---------------------------------------------------
-        # sum bit 26 is x's hidden-bit position (exponent ex), so bit 27 has exponent ex + 1 >= 2:
-        # the normaliser never has to shift right (no underflow below the subnormal scale here).
-        nrm = normalise(m, s2_sum, s2_ex + 1, underflow_shift=False, prefix="add_norm")
+        nrm = place(m, s2_sum, s2_e0, s2_lz, prefix="add_place")
         mag = round_pack(m, nrm, prefix="add_round")
         exact_zero = s2_sum == 0
         with m.If(en):

@@ -13,16 +13,18 @@ user tracks which outputs are meaningful):
      pack it into the DSP48E1s' A/B input registers.
   2. product register: the raw 48-bit product of the significands (the DSP48E1 P register; the
      `*` is left to Yosys, which splits 24 x 24 over two DSP48E1s). No normalisation of subnormal
-     operands before the multiply: one leading-zero count on the product handles them.
-  3. normalise register: leading-zero count of the product and one shifter (left to normalise,
-     right into the subnormal range), fraction, guard and sticky bits, exponent field.
+     operands before the multiply: one leading-zero count on the product handles them. Beside the
+     DSPs, which leave the LUTs idle in this stage, the normalisation is planned from the
+     exponent alone (fp_formats.shift_plan: the cap on the left shift, the right shift).
+  3. normalise register: leading-zero count of the product, then a left shift to normalise or a
+     right shift into the subnormal range; fraction, guard and sticky bits, exponent field.
   4. output register: round to nearest even, overflow, specials.
 """
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp_formats import INF, QNAN, normalise, round_pack
+from .fp_formats import INF, QNAN, capped_leading_zeros, place, round_pack, shift_plan
 
 
 class Fp32Multiplier(wiring.Component):
@@ -70,31 +72,36 @@ class Fp32Multiplier(wiring.Component):
                 s1_inf.eq(a_inf | b_inf),
             ]
 
-        # -- stage 2: multiply -----------------------------------------------------------------
+        # -- stage 2: multiply; plan the normalisation from the exponent meanwhile -------------
+        # value = prod * 2**(ea + eb - 300): the product's bit 47 has biased exponent e0
+        marker, right = shift_plan(m, s1_e0, 48, prefix="mul_plan")
         s2_prod = Signal(48)
         s2_e0 = Signal(signed(10))
+        s2_marker = Signal(48)
+        s2_right = Signal.like(right)
         s2_sign = Signal()
         s2_nan = Signal()
         s2_inf = Signal()
         with m.If(en):
             m.d.sync += [
                 s2_prod.eq(s1_sig_a * s1_sig_b),
-                s2_e0.eq(s1_e0), s2_sign.eq(s1_sign), s2_nan.eq(s1_nan), s2_inf.eq(s1_inf),
+                s2_e0.eq(s1_e0), s2_marker.eq(marker), s2_right.eq(right),
+                s2_sign.eq(s1_sign), s2_nan.eq(s1_nan), s2_inf.eq(s1_inf),
             ]
 
         # -- stage 3: normalise ----------------------------------------------------------------
-        # value = prod * 2**(ea + eb - 300): the top bit (47) has biased exponent ea + eb - 126
-        nrm = normalise(m, s2_prod, s2_e0, prefix="mul_norm")
-        s3 = [Signal.like(v, name=f"s3_{v.name.removeprefix('mul_norm_')}") for v in nrm.fields()]
+        lz = Signal(range(49))
+        m.d.comb += lz.eq(capped_leading_zeros(s2_prod, s2_marker))
+        nrm = place(m, s2_prod, s2_e0, lz, s2_right, prefix="mul_place")
+        s3 = nrm.registered(m, en, "s3")
         s3_sign = Signal()
         s3_nan = Signal()
         s3_inf = Signal()
         with m.If(en):
-            m.d.sync += [r.eq(v) for r, v in zip(s3, nrm.fields())]
             m.d.sync += [s3_sign.eq(s2_sign), s3_nan.eq(s2_nan), s3_inf.eq(s2_inf)]
 
         # -- stage 4: round and pack -----------------------------------------------------------
-        mag = round_pack(m, type(nrm)(*s3), prefix="mul_round")
+        mag = round_pack(m, s3, prefix="mul_round")
         with m.If(en):
             m.d.sync += self.result.eq(
                 Mux(s3_nan, QNAN, Cat(Mux(s3_inf, INF, mag), s3_sign)))

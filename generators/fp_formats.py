@@ -1,10 +1,13 @@
 """IEEE 754 binary16/binary32 building blocks shared by the binary32 units (fp32_mul, fp32_add,
 fp32_from_int): the canonical NaN, exact binary16 -> binary32 widening, a leading-zero counter,
-and the two steps every unit ends with, normalise and round-to-nearest-even.
+and the steps every unit ends with: normalise (shift_plan, capped_leading_zeros, place) and
+round to nearest even (round_pack).
 
 Why shared: the multiplier, the adder and the int converter all end with "an unsigned integer
 significand M and the biased exponent of its top bit -> a correctly rounded binary32", and one
 implementation of that (with gradual underflow and overflow to Inf) is one thing to get right.
+Why in pieces: each unit registers between them where its pipeline needs it (the exponent-only
+shift_plan one stage ahead of the significand, the count and the shift in one stage or two).
 
 NaN policy of every unit: any NaN result is the canonical quiet NaN 0x7FC00000, whatever the
 operands' payloads or signs (IEEE 754 leaves NaN payloads open; x86 SSE would give 0xFFC00000 for
@@ -16,14 +19,17 @@ QNAN = 0x7FC00000   # canonical quiet NaN: sign 0, exponent all ones, only the q
 INF = 0x7F800000    # +Inf; -Inf is INF | 1 << 31
 FRAC_BITS = 23
 EXP_MAX = 255
+RIGHT_MAX = 25      # right shifts into the subnormal range beyond this only feed the sticky bit
 
 
 def leading_zeros(v: Value) -> Value:
     """Leading zeros of the unsigned value `v` (len(v) when v == 0), as a pure expression.
 
-    A tree of log2 levels of 2:1 multiplexers. `v` is padded at the bottom with ones to a power
-    of two wider than itself, so no subtree of the padded word is ever all zero where it matters
-    and an all-zero `v` counts exactly len(v)."""
+    A radix-4 tree (radix 2 where the width asks for it): each node takes the count of its first
+    non-zero quarter from the top and puts the quarter's index above it. A 4-way priority pick is
+    a function of few inputs, so each level is about two LUT6 levels; a radix-2 tree of 2:1
+    multiplexers came out almost twice as deep after ABC. `v` is padded at the bottom with ones
+    to a power of two wider than itself, so an all-zero `v` counts exactly len(v)."""
     n = len(v)
     size = 2
     while size < n + 1:
@@ -31,13 +37,21 @@ def leading_zeros(v: Value) -> Value:
     padded = Cat(Const((1 << (size - n)) - 1, size - n), v)
 
     def tree(x):
-        # (all zero, leading-zero count of x when not all zero), count has log2(len(x)) bits
-        if len(x) == 2:
-            return ~(x[0] | x[1]), ~x[1]
-        half = len(x) // 2
-        z_hi, c_hi = tree(x[half:])
-        z_lo, c_lo = tree(x[:half])
-        return z_hi & z_lo, Mux(z_hi, Cat(c_lo, Const(1, 1)), Cat(c_hi, Const(0, 1)))
+        # (all zero, leading-zero count of x when not all zero, log2(len(x)) bits)
+        if len(x) == 1:
+            return ~x[0], Const(0, 0)
+        k = 4 if len(x) >= 4 and (len(x) // 4) & (len(x) // 4 - 1) == 0 else 2
+        part = len(x) // k
+        bits = k.bit_length() - 1
+        # parts from the top: part i covers x[len - (i + 1) * part : len - i * part]
+        kids = [tree(x[len(x) - (i + 1) * part:len(x) - i * part]) for i in range(k)]
+        count = Cat(kids[k - 1][1], Const(k - 1, bits))
+        for i in reversed(range(k - 1)):
+            count = Mux(kids[i][0], count, Cat(kids[i][1], Const(i, bits)))
+        zero = kids[0][0]
+        for z, _ in kids[1:]:
+            zero = zero & z
+        return zero, count
 
     return tree(padded)[1]
 
@@ -77,55 +91,90 @@ class Normalised:
     def fields(self):
         return [self.frac, self.guard, self.sticky, self.field, self.overflow]
 
+    def registered(self, m, en, prefix):
+        """A copy of these fields in registers that load when `en` is high."""
+        regs = [Signal.like(v, name=f"{prefix}_{name}") for v, name in
+                zip(self.fields(), ("frac", "guard", "sticky", "field", "overflow"))]
+        with m.If(en):
+            m.d.sync += [r.eq(v) for r, v in zip(regs, self.fields())]
+        return Normalised(*regs)
 
-def normalise(m, mant: Value, e0: Value, *, underflow_shift: bool = True,
-              prefix: str = "norm") -> Normalised:
-    """Place the unsigned significand `mant` (n >= 26 bits) for rounding to binary32.
 
-    `e0` (signed) is the biased binary32 exponent that `mant`'s top bit position carries:
-    value = mant * 2**(e0 - 127 - (n - 1)). The leading one is shifted up to the top (at most
-    down to exponent 1: below that the result is subnormal, gradual underflow), or, when e0 < 1,
-    `mant` is shifted down by 1 - e0 (capped at 25: from there everything is below the guard bit
-    and rounds to zero) with the bits shifted out collected into the sticky bit. One shifter does
-    both: left by L, or right by R, as a left shift by RMAX + L - R of `mant` placed RMAX bits up.
-    `underflow_shift=False` drops the right shift when the caller knows e0 >= 1 (the adder).
+def shift_plan(m, e0: Value, n: int, *, underflow: bool = True, prefix: str = "plan"):
+    """What the normaliser needs from the exponent alone, so a pipeline can work it out one stage
+    ahead of the significand and keep it off the significand's path.
 
+    `e0` (signed) is the biased binary32 exponent of bit n - 1 of an n-bit significand M:
+    value = M * 2**(e0 - 127 - (n - 1)). Normalising shifts M left by its leading zeros, but by
+    no more than e0 - 1 (exponent 1 is the subnormal scale: gradual underflow). Returns
+      marker: n bits, one-hot at position n - e0 (or at the top for e0 <= 1, none for e0 > n):
+              leading_zeros(M | marker) = min(leading_zeros(M), e0 - 1), the cap costs no adder
+              or comparator after the count;
+      right:  for e0 < 1, the right shift 1 - e0 into the subnormal range, capped at 25 (from
+              there everything is below the guard bit and rounds to zero); None if `underflow`
+              is False (the caller knows e0 >= 1).
+    Adds comb statements to `m` (call it outside conditional blocks)."""
+    e0 = Value.cast(e0)
+    marker = Signal(n, name=f"{prefix}_marker")
+    m.d.comb += marker.eq(Cat(*[e0 == n - p for p in range(n - 1)], e0 <= 1))
+    if not underflow:
+        return marker, None
+    right = Signal(range(RIGHT_MAX + 1), name=f"{prefix}_right")
+    m.d.comb += right.eq(Mux(e0 >= 1, 0, Mux(e0 <= 1 - RIGHT_MAX, RIGHT_MAX, 1 - e0)))
+    return marker, right
+
+
+def capped_leading_zeros(mant: Value, marker: Value) -> Value:
+    """The left shift that normalises `mant` without going below exponent 1 (see shift_plan)."""
+    return leading_zeros(mant | marker)
+
+
+def place(m, mant: Value, e0: Value, lz: Value, right: Value | None = None, *,
+          prefix: str = "place") -> Normalised:
+    """Shift the unsigned significand `mant` (n >= 26 bits) into place for rounding to binary32.
+
+    `lz` is capped_leading_zeros(mant, marker) and `right` the right shift, both from
+    shift_plan(e0). Two shifters side by side, one picked: left by lz (nothing lost), or right
+    by `right` (the bits shifted out feed the sticky bit).
     Adds comb statements to `m` (call it outside conditional blocks)."""
     n = len(mant)
     assert n >= 26, "mant needs 24 significand bits, a guard bit and one sticky bit"
-    lz = Signal(range(n + 1), name=f"{prefix}_lz")
-    m.d.comb += lz.eq(leading_zeros(mant))
     e0 = Value.cast(e0)
-    em1 = Signal(signed(len(e0) + 1), name=f"{prefix}_em1")
-    m.d.comb += em1.eq(e0 - 1)
-    # L: left shift, min(lz, e0 - 1) when e0 >= 1 (no further: exponent 1 is the subnormal scale)
-    left = Signal(range(n + 1), name=f"{prefix}_left")
-    m.d.comb += left.eq(Mux(em1 < 0, 0, Mux(lz <= em1, lz, em1)))
-    if underflow_shift:
-        rmax = 25
-        right = Signal(range(rmax + 1), name=f"{prefix}_right")
-        m.d.comb += right.eq(Mux(em1 >= 0, 0, Mux(-em1 >= rmax, rmax, -em1)))
-        shift = Signal(range(rmax + n + 1), name=f"{prefix}_shift")
-        m.d.comb += shift.eq(rmax + left - right)
-    else:
-        rmax = 0
-        shift = left
-    placed = Signal(rmax + n, name=f"{prefix}_placed")
-    m.d.comb += placed.eq(mant << shift)     # bits above rmax + n are zero: left <= lz
-    window = placed[rmax:]
+    lz = Value.cast(lz)
+    # Only the top 25 bits of either shift are kept (24 significand bits and the guard bit); the
+    # sticky bit comes straight from `mant` under a mask decoded from the shift amount, beside
+    # the shifter rather than after it.
+    left = Signal(25, name=f"{prefix}_left")
+    m.d.comb += left.eq((mant << lz)[n - 25:n])   # lz <= leading zeros: nothing lost above
+    # mant bit j lands below the guard bit when j + lz < n - 25
+    window = left
+    sticky_bits = (mant[:n - 25] & Cat(*[lz < n - 25 - j for j in range(n - 25)])).any()
+    if right is not None:
+        right = Value.cast(right)
+        # mant placed RIGHT_MAX bits up, so a right shift loses nothing
+        down = Signal(25, name=f"{prefix}_down")
+        m.d.comb += down.eq((Cat(Const(0, RIGHT_MAX), mant) >> right)[RIGHT_MAX + n - 25:])
+        under = right != 0
+        window = Mux(under, down, left)
+        # mant bit j lands below the guard bit when j - right < n - 25
+        lost = mant[:n - 25].any() | \
+            (mant[n - 25:] & Cat(*[right > j for j in range(25)])).any()
+        sticky_bits = Mux(under, lost, sticky_bits)
     frac = Signal(FRAC_BITS, name=f"{prefix}_frac")
     guard = Signal(name=f"{prefix}_guard")
     sticky = Signal(name=f"{prefix}_sticky")
     field = Signal(8, name=f"{prefix}_field")
     overflow = Signal(name=f"{prefix}_overflow")
     exponent = Signal(signed(len(e0) + 1), name=f"{prefix}_exponent")
-    top = window[n - 1]
+    top = Signal(name=f"{prefix}_top")
     m.d.comb += [
-        frac.eq(window[n - 24:n - 1]),
-        guard.eq(window[n - 25]),
-        sticky.eq(placed[:rmax + n - 25].any()),
-        exponent.eq(e0 - left),
-        # leading one at the top: a normal with exponent e0 - L (>= 1); else subnormal or zero
+        top.eq(window[24]),
+        frac.eq(window[1:24]),
+        guard.eq(window[0]),
+        sticky.eq(sticky_bits),
+        exponent.eq(e0 - lz),
+        # leading one at the top: a normal with exponent e0 - lz (>= 1); else subnormal or zero
+        # (the right shift always clears the top bit)
         field.eq(Mux(top, exponent[0:8], 0)),
         overflow.eq(top & (exponent >= EXP_MAX)),
     ]

@@ -220,7 +220,7 @@ def test_interface():
         assert cls.LATENCY == lat
         assert [(len(dut.a), len(dut.b), len(dut.en), len(dut.result))] == [(32, 32, 1, 32)]
     dut = Fp32FromInt()
-    assert Fp32FromInt.LATENCY == 2 and dut.LATENCY == 2
+    assert Fp32FromInt.LATENCY == 3 and dut.LATENCY == 3
     assert (dut.width, dut.exp_bits) == (21, 10)
     assert dut.value.shape().signed and len(dut.value) == 21
     assert dut.exp.shape().signed and len(dut.exp) == 10
