@@ -134,32 +134,34 @@ def place(m, mant: Value, e0: Value, lz: Value, right: Value | None = None, *,
     """Shift the unsigned significand `mant` (n >= 26 bits) into place for rounding to binary32.
 
     `lz` is capped_leading_zeros(mant, marker) and `right` the right shift, both from
-    shift_plan(e0). Two shifters side by side, one picked: left by lz (nothing lost), or right
-    by `right` (the bits shifted out feed the sticky bit).
+    shift_plan(e0): the significand is shifted left by lz (nothing is lost) or, when `right` is
+    non-zero (then lz is 0), right by `right`, the bits shifted out feeding the sticky bit.
     Adds comb statements to `m` (call it outside conditional blocks)."""
     n = len(mant)
     assert n >= 26, "mant needs 24 significand bits, a guard bit and one sticky bit"
     e0 = Value.cast(e0)
     lz = Value.cast(lz)
-    # Only the top 25 bits of either shift are kept (24 significand bits and the guard bit); the
-    # sticky bit comes straight from `mant` under a mask decoded from the shift amount, beside
-    # the shifter rather than after it.
-    left = Signal(25, name=f"{prefix}_left")
-    m.d.comb += left.eq((mant << lz)[n - 25:n])   # lz <= leading zeros: nothing lost above
-    # mant bit j lands below the guard bit when j + lz < n - 25
-    window = left
-    sticky_bits = (mant[:n - 25] & Cat(*[lz < n - 25 - j for j in range(n - 25)])).any()
-    if right is not None:
+    # Only the top 25 bits of the shifted significand are kept (24 significand bits and the guard
+    # bit); the sticky bit comes straight from `mant` under a mask decoded from the shift amount,
+    # beside the shifter rather than after it.
+    window = Signal(25, name=f"{prefix}_window")
+    if right is None:
+        m.d.comb += window.eq((mant << lz)[n - 25:n])   # lz <= leading zeros: nothing lost
+        # mant bit j lands below the guard bit when j + lz < n - 25
+        sticky_bits = (mant[:n - 25] & Cat(*[lz < n - 25 - j for j in range(n - 25)])).any()
+    else:
+        # One shifter for both directions: `mant` placed `base` bits up and shifted left by
+        # base + lz or base - right. base is the power of two just above lz's range, so
+        # base + lz is lz with a one on top and the amount costs one multiplexer, no adder.
         right = Value.cast(right)
-        # mant placed RIGHT_MAX bits up, so a right shift loses nothing
-        down = Signal(25, name=f"{prefix}_down")
-        m.d.comb += down.eq((Cat(Const(0, RIGHT_MAX), mant) >> right)[RIGHT_MAX + n - 25:])
-        under = right != 0
-        window = Mux(under, down, left)
-        # mant bit j lands below the guard bit when j - right < n - 25
-        lost = mant[:n - 25].any() | \
-            (mant[n - 25:] & Cat(*[right > j for j in range(25)])).any()
-        sticky_bits = Mux(under, lost, sticky_bits)
+        base = 1 << len(lz)
+        assert base > RIGHT_MAX
+        amount = Signal(range(base + n + 1), name=f"{prefix}_amount")
+        m.d.comb += amount.eq(Mux(right != 0, base - right, Cat(lz, Const(1, 1))))
+        guard_at = base + n - 25                         # the guard bit's position
+        m.d.comb += window.eq((mant << amount)[guard_at:guard_at + 25])
+        # mant bit j lands below the guard bit when j + amount < guard_at
+        sticky_bits = (mant & Cat(*[amount < guard_at - j for j in range(n)])).any()
     frac = Signal(FRAC_BITS, name=f"{prefix}_frac")
     guard = Signal(name=f"{prefix}_guard")
     sticky = Signal(name=f"{prefix}_sticky")

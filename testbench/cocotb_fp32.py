@@ -80,8 +80,9 @@ async def fp32_ops(dut):
     en[-lat:] = 1
     packed = {}
     for port, values in ops.items():
-        lanes = rng.integers(np.iinfo(values.dtype).min, np.iinfo(values.dtype).max, (cycles, copies),
-                             dtype=values.dtype, endpoint=True)    # garbage where en is low
+        info = np.iinfo(values.dtype)
+        lanes = rng.integers(info.min, info.max, (cycles, copies), dtype=values.dtype,
+                             endpoint=True)    # garbage where en is low
         lanes[high_at] = values.reshape(rows, copies)
         packed[port] = pack(lanes)
     en_list = en.tolist()

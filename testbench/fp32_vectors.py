@@ -270,8 +270,9 @@ def mismatches(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 
 def describe(unit, ops, got, want, index):
-    parts = ", ".join(f"{name}={int(v[index]):#x}" if name in ("a", "b") else f"{name}={int(v[index])}"
-                      for name, v in ops.items())
+    """One failing operation, operands and results in hex and as floats."""
+    parts = ", ".join(f"{name}={int(v[index]):#x}" if name in ("a", "b")
+                      else f"{name}={int(v[index])}" for name, v in ops.items())
     vals = ", ".join(f"{name}={f32(np.array([v[index]], dtype=np.uint32))[0]!r}"
                      for name, v in ops.items() if name in ("a", "b"))
     return (f"{unit}({parts}) [{vals}] = {int(got[index]):#010x}, want {int(want[index]):#010x}"
