@@ -152,7 +152,7 @@ class BfpCore(wiring.Component):
         q = Signal(range(self.bmax * 5 + 4))              # word within the row
         xm = Signal(range(self.m_max + 1))
         x_loaded = Signal()
-        lane = Signal(range(OL))                          # W row within its tile
+        lane = Signal(range(max(OL, 2)))                          # W row within its tile
         rows_to_load = Signal(self.N_BITS)                # W rows not yet loaded
         tile_full = Signal()
         sums_done = Signal()                              # the tile's starting sums are in
@@ -227,7 +227,7 @@ class BfpCore(wiring.Component):
         # ---- read requests: (tile, block, m, word), one request to each of the four buffers --
         ib = Signal(range(self.bmax + 1))
         im = Signal(range(self.m_max + 1))
-        ij = Signal(range(P))
+        ij = Signal(range(max(P, 2)))
         rows_to_issue = Signal(self.N_BITS)
         have_tile = Signal()
         with m.If(start):
@@ -274,7 +274,7 @@ class BfpCore(wiring.Component):
         # Join: one word of each buffer, walked by its own counters in the same order.
         jb = Signal(range(self.bmax + 1))
         jm = Signal(range(self.m_max + 1))
-        jj = Signal(range(P))
+        jj = Signal(range(max(P, 2)))
         with m.If(start):
             m.d.sync += [jb.eq(0), jm.eq(0), jj.eq(0)]
         completes = jj == P - 1
@@ -415,7 +415,7 @@ class BfpCore(wiring.Component):
         m.d.comb += adv.eq(~(ve & te.last) | fifo.w_rdy)
 
         # ---- results: the valid lanes of each vector, two float32 per 64-bit word ----------------
-        out_r = Signal(range(OL))
+        out_r = Signal(range(max(OL, 2)))
         out_m = Signal(range(self.m_max + 1))
         out_rows = Signal(self.N_BITS)                   # rows of W from this tile on
         half = Signal(32)
