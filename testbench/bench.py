@@ -46,6 +46,10 @@ def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int) 
             from testbench.bench_ternary import run_ternary_bench
             run_ternary_bench(out)
             continue
+        if block == "bfp":  # its own benchmark: cycles, MAC/cycle and area over the lanes
+            from testbench.bench_bfp import run_bfp_bench
+            run_bfp_bench(out)
+            continue
         rows = [bench_one(block, sim, transactions) for sim in sims]
         table = format_rows(rows)
         note = (f"\nSeed {SEED}, stall probability {STALL} on every stream, default configuration; "
