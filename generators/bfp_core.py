@@ -357,62 +357,99 @@ class BfpCore(wiring.Component):
             m.d.sync += word_first.eq(1)
         fin3 = v3 & t3.fin
 
-        # Binary32: per lane the scale product and the int conversion, then the product.
+        # ---- binary32, shared: each lane finishes a block every 32 / mac_lanes cycles at most, so
+        # one binary32 chain serves `per_chain` lanes in turn (all of them when out_lanes <=
+        # 32 / mac_lanes): a block's sums are held and fed to the chains one lane a cycle.
+        Lc = min(OL, P)                          # lanes per chain
+        chains = OL // Lc
         Lm, Lf, La = Fp32Multiplier.LATENCY, Fp32FromInt.LATENCY, Fp32Adder.LATENCY
         T1 = max(Lm, Lf)
         T2 = T1 + Lm
-        ex = dx3[:8]
-        mx_nan = Signal()
-        m.d.comb += mx_nan.eq(0)
-        values = []
-        for r in range(OL):
+        h_sumi = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        h_dw = Signal(data.ArrayLayout(16, OL))
+        h_init = Signal(data.ArrayLayout(32, OL))
+        h_dx = Signal(16)
+        h_tag = Signal(Tag)
+        k = Signal(range(max(Lc, 2)))            # the lane (within its chain) fed this cycle
+        feeding = Signal()
+        with m.If(adv):
+            with m.If(feeding):
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == Lc - 1):
+                    m.d.sync += [feeding.eq(0), k.eq(0)]
+            with m.If(fin3):      # the next block is >= 32 / mac_lanes cycles behind: no overlap
+                m.d.sync += [h_sumi.eq(sumi), h_dw.eq(dw3), h_init.eq(init3), h_dx.eq(dx3),
+                             h_tag.eq(t3), feeding.eq(1), k.eq(0)]
+        with m.If(start):
+            m.d.sync += [feeding.eq(0), k.eq(0)]
+
+        ChainTag = data.StructLayout({"m": range(self.m_max + 1), "first": 1, "last": 1,
+                                      "k": range(max(Lc, 2))})
+        tag_in = Signal(ChainTag)
+        m.d.comb += [tag_in.m.eq(h_tag.m), tag_in.first.eq(h_tag.first),
+                     tag_in.last.eq(h_tag.last), tag_in.k.eq(k)]
+        va, ta = delay(m, feeding, T2, adv, "va"), delay(m, tag_in, T2, adv, "ta")
+        ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
+        ex = h_dx[:8]
+        results = []
+        for c in range(chains):
+            lane = c * Lc + k if Lc > 1 else c
             smul = Fp32Multiplier()
             pmul = Fp32Multiplier()
             conv = Fp32FromInt(width=SUMI_BITS, exp_bits=10)
-            m.submodules[f"scale_mul{r}"] = smul
-            m.submodules[f"prod_mul{r}"] = pmul
-            m.submodules[f"to_float{r}"] = conv
-            ew = dw3[r][:8]
-            exp = Signal(signed(10), name=f"mx_exp{r}")
+            add = Fp32Adder()
+            m.submodules[f"scale_mul{c}"] = smul
+            m.submodules[f"prod_mul{c}"] = pmul
+            m.submodules[f"to_float{c}"] = conv
+            m.submodules[f"add{c}"] = add
+            dw = Signal(16, name=f"dw{c}")
+            m.d.comb += dw.eq(h_dw[lane])
+            ew = dw[:8]
+            exp = Signal(signed(10), name=f"mx_exp{c}")
             m.d.comb += exp.eq(Mux(fmt, ew + ex - MX_BIAS, 0))
-            nan = Signal(name=f"mx_nan{r}")
+            nan = Signal(name=f"mx_nan{c}")
             m.d.comb += nan.eq(fmt & ((ew == 0xFF) | (ex == 0xFF)))
             m.d.comb += [
-                smul.en.eq(adv), smul.a.eq(fp16_to_fp32(m, dw3[r])), smul.b.eq(fp16_to_fp32(m, dx3)),
-                conv.en.eq(adv), conv.value.eq(sumi[r]), conv.exp.eq(exp),
+                smul.en.eq(adv), smul.a.eq(fp16_to_fp32(m, dw)), smul.b.eq(fp16_to_fp32(m, h_dx)),
+                conv.en.eq(adv), conv.value.eq(h_sumi[lane]), conv.exp.eq(exp),
             ]
-            scale = delay(m, smul.result, T1 - Lm, adv, f"scale{r}")
-            fsumi = delay(m, conv.result, T1 - Lf, adv, f"fsumi{r}")
+            scale = delay(m, smul.result, T1 - Lm, adv, f"scale{c}")
+            fsumi = delay(m, conv.result, T1 - Lf, adv, f"fsumi{c}")
             m.d.comb += [pmul.en.eq(adv), pmul.a.eq(fsumi), pmul.b.eq(scale)]
-            mx_value = delay(m, fsumi, Lm, adv, f"mx_value{r}")
-            mx_nan_t2 = delay(m, nan, T2, adv, f"mx_nan{r}")
-            value = Signal(32, name=f"value{r}")
-            m.d.comb += value.eq(Mux(fmt, Mux(mx_nan_t2, NAN, mx_value), pmul.result))
-            values.append(value)
-
-        # The accumulators: sumf[m] per lane, in distributed RAM; +0 before the first block.
-        va, ta = delay(m, fin3, T2, adv, "va"), delay(m, t3, T2, adv, "ta")
-        init_a = delay(m, init3, T2, adv, "init_a")
-        ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
-        sums = []
-        for r in range(OL):
-            acc = Memory(shape=32, depth=max(2, self.m_max), init=[])
-            m.submodules[f"sumf{r}"] = acc
+            mx_value = delay(m, fsumi, Lm, adv, f"mx_value{c}")
+            mx_nan = delay(m, nan, T2, adv, f"mx_nan{c}")
+            init = Signal(32, name=f"init{c}")
+            m.d.comb += init.eq(h_init[lane])
+            init_a = delay(m, init, T2, adv, f"init_a{c}")
+            value = Signal(32, name=f"value{c}")
+            m.d.comb += value.eq(Mux(fmt, Mux(mx_nan, NAN, mx_value), pmul.result))
+            # The accumulators sumf[m] of this chain's lanes, in distributed RAM; the first block
+            # adds to +0 (or to the streamed starting sum).
+            acc = Memory(shape=32, depth=max(2, self.m_max * Lc), init=[])
+            m.submodules[f"sumf{c}"] = acc
             rd = acc.read_port(domain="comb")
             wr = acc.write_port()
-            add = Fp32Adder()
-            m.submodules[f"add{r}"] = add
-            m.d.comb += [rd.addr.eq(ta.m), add.en.eq(adv),
-                         add.a.eq(Mux(ta.first, Mux(sum_in, init_a[r], 0), rd.data)),
-                         add.b.eq(values[r]),
-                         wr.addr.eq(te.m), wr.data.eq(add.result), wr.en.eq(ve)]
-            sums.append(add.result)
+            m.d.comb += [
+                rd.addr.eq(Cat(ta.k[:_log2(Lc)], ta.m) if Lc > 1 else ta.m),
+                add.en.eq(adv),
+                add.a.eq(Mux(ta.first, Mux(sum_in, init_a, 0), rd.data)), add.b.eq(value),
+                wr.addr.eq(Cat(te.k[:_log2(Lc)], te.m) if Lc > 1 else te.m),
+                wr.data.eq(add.result), wr.en.eq(ve),
+            ]
+            results.append(add.result)
 
-        # Finished rows of Y: one vector of out_lanes results per (tile, m).
+        # Finished rows of Y: one vector of out_lanes results per (tile, m), gathered as the
+        # chains deliver their lanes.
+        gathered = Signal(data.ArrayLayout(32, OL))
+        with m.If(ve & te.last):
+            for c in range(chains):
+                m.d.sync += gathered[c * Lc + te.k[:_log2(Lc)] if Lc > 1 else c].eq(results[c])
+        vector = Cat(results[r // Lc] if r % Lc == Lc - 1 else gathered[r] for r in range(OL))
         fifo = SyncFIFOBuffered(width=32 * OL, depth=4)
         m.submodules.result_fifo = fifo
-        m.d.comb += [fifo.w_data.eq(Cat(*sums)), fifo.w_en.eq(ve & te.last & adv)]
-        m.d.comb += adv.eq(~(ve & te.last) | fifo.w_rdy)
+        complete = ve & te.last & (te.k == Lc - 1)
+        m.d.comb += [fifo.w_data.eq(vector), fifo.w_en.eq(complete & adv)]
+        m.d.comb += adv.eq(~complete | fifo.w_rdy)
 
         # ---- results: the valid lanes of each vector, two float32 per 64-bit word ----------------
         out_r = Signal(range(max(OL, 2)))

@@ -9,8 +9,8 @@ CONFIGS = {
     "default": {},
     # one block word per cycle (the adder loop is paced by `gap` at M < 4), two lanes
     "wide": {"mac_lanes": 32, "out_lanes": 2, "k_max": 256, "m_max": 3},
-    # two words per block, one output lane, M up to 2
-    "narrow": {"mac_lanes": 16, "out_lanes": 1, "k_max": 512, "m_max": 2},
+    # two words per block: two binary32 chains, each serving two lanes in turn; M up to 2
+    "narrow": {"mac_lanes": 16, "out_lanes": 4, "k_max": 512, "m_max": 2},
 }
 
 

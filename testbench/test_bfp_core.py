@@ -103,6 +103,7 @@ def run_core(params, jobs, seed, stall):
 @pytest.mark.parametrize("config", [
     {"mac_lanes": 8, "out_lanes": 2, "k_max": 128, "m_max": 3},
     {"mac_lanes": 32, "out_lanes": 1, "k_max": 96, "m_max": 2},
+    {"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4},
 ])
 @pytest.mark.parametrize("stall", [0.0, 0.4])
 def test_core_matmuls(config, stall, request):
