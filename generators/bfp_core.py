@@ -9,7 +9,9 @@ The stream layout (64-bit words in and out) is golden/bfp_layout.py's. Per matmu
   every cycle each output lane multiplies `mac_lanes` int8 pairs (its weight row against the same
   activations: output reuse) and sums them; after a block's last word the lane holds the exact
   int32 block dot product sumi.
-- Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each):
+- Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each;
+  one chain of units serves min(out_lanes, 32 / mac_lanes) lanes in turn, as a lane finishes a
+  block at most every 32 / mac_lanes cycles):
     Q8_0:   scale = fp32(d_w) * fp32(d_x);  prod = fp32(sumi) * scale;  sumf[m] = sumf[m] + prod
     MXINT8: v = sumi * 2**(e_w + e_x - 266) rounded once (NaN if an E8M0 byte is 0xFF);
             sumf[m] = sumf[m] + v                         (no float multiplier: an exponent shift)
@@ -25,7 +27,7 @@ holds block results apart (`gap`) so an accumulator is never read before its las
 Everything after the buffers is one lock-step pipeline that advances unless a finished result
 vector finds the output FIFO full.
 """
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
