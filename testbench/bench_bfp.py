@@ -27,8 +27,8 @@ SHAPES = [(576, 576), (1536, 576)]   # (K, N)
 MS = (1, 8)
 SEED = 1
 # (mac_lanes, out_lanes); (8, 4) is the default configuration; (16, 4) and (32, 2) have the same
-# peak. About 2 to 4 minutes each on 2 cores (simulator build, four jobs, synthesis): (8, 2) and
-# (8, 8) (7 minutes: eight binary32 lanes to synthesize) are left out to keep `make bench` short.
+# peak. About 2 minutes each on 2 cores (simulator build, four jobs, synthesis); (8, 2) and (8, 8)
+# are left out to keep `make bench` short.
 SWEEP = [(8, 1), (8, 4), (16, 4), (32, 2), (32, 4)]
 
 
