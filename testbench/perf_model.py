@@ -1,0 +1,162 @@
+"""Analytical cycle models of the two matmul engines: pure Python, no simulation.
+
+`bfp_cycles` models the `bfp` block (generators/bfp_core.py behind generators/bfp.py) as the
+CYCLES register counts it (from the start to the last result word accepted) with unstalled
+streams driven as testbench/cocotb_bfp.py drives them. `ternary_cycles` models the `ternary`
+block (generators/ternary.py, generators/ternary_engine.py) as testbench/cocotb_ternary.py counts
+it (first input beat to last result beat, inclusive), dense weights (no zero K-slice skipped).
+
+Both walk the same phases as the hardware, tile by tile, and take at each step the bound that
+holds there (input stream, compute, table build, output); only the small fixed latencies (pipeline
+fill and drain, the testbench's start-up) are constants fitted to simulation. The measured cycles
+they are checked against are in testbench/test_perf_model.py.
+"""
+from __future__ import annotations
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# ---- BFP ----------------------------------------------------------------------------------------
+QK = 32                  # values per block
+ADDER_LOOP = 3 + 1       # Fp32Adder.LATENCY + 1: an accumulator is re-read this many cycles later
+# From CTRL's start to the last result word accepted, minus everything below that scales: the
+# testbench's status read before the first input word, the SRAM read latency, the MAC stages
+# (products, word sums, block sum), the binary32 chain (multiplier 4 + multiplier 4 + adder 3),
+# the result FIFO and the output register. Fitted: the same on 33 simulated shapes, 5 configs.
+BFP_FIXED = 24
+
+
+def bfp_row_words(k: int) -> int:
+    """64-bit input words of one row (golden/bfp_layout.py): ceil(B / 4) scale + 4 B qs words."""
+    b = k // QK
+    return _ceil_div(b, 4) + 4 * b
+
+
+def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -> dict:
+    """The model's terms (cycles) for one matmul; `bfp_cycles` is their sum (key "total")."""
+    if k <= 0 or k % QK or m <= 0 or n <= 0:
+        raise ValueError(f"need M, N >= 1 and K a positive multiple of 32: {m=} {n=} {k=}")
+    b = k // QK
+    rw = bfp_row_words(k)
+    p = QK // mac_lanes                       # cycles (words) per block per lane
+    # The join spaces block results so no accumulator is re-read before its sum is back:
+    # gap = ceil(ADDER_LOOP / M) (1 once M >= 4). A block of all M rows takes max(p, gap) each.
+    gap = _ceil_div(ADDER_LOOP, m)
+    per = max(p, gap)
+    compute = b * m * per                     # one tile: B blocks x M rows
+    lanes_per_chain = min(out_lanes, p)       # one binary32 chain serves these lanes in turn
+    tiles = _ceil_div(n, out_lanes)
+    rows = [min(out_lanes, n - t * out_lanes) for t in range(tiles)]
+    x_load = m * rw                           # X first, over the single 64-bit stream
+    first_tile = rows[0] * rw + 1             # tile 0 loads alone (nothing to overlap), + swap
+    steady = 0
+    bound = {"stream": 0, "compute": 0, "output": 0}
+    for t in range(1, tiles):
+        # Tile t loads while tile t-1 computes; the swap waits for both (+1 cycle for it). The
+        # output of tile t-1 (M x rows results, one per cycle) overlaps too.
+        terms = {"stream": rows[t] * rw, "compute": compute, "output": m * rows[t - 1]}
+        which = max(terms, key=terms.get)
+        bound[which] += 1
+        steady += terms[which] + 1
+    # The last tile's compute is not overlapped: its last block result is accepted at
+    # (B M - 1) per + p - 1, then the pipeline drains: fixed latency, the chain's lanes fed one a
+    # cycle, the last vector's results one a cycle, and a backlog when M vectors finish faster
+    # (every `per` cycles) than the output takes them (rows each).
+    last = rows[-1]
+    last_compute = (b * m - 1) * per + p
+    drain = BFP_FIXED + (lanes_per_chain - 1) + last
+    backlog = (m - 1) * max(0, last - per)
+    total = x_load + first_tile + steady + last_compute + drain + backlog
+    return {"x_load": x_load, "first_tile": first_tile, "steady": steady,
+            "last_compute": last_compute, "drain": drain, "output_backlog": backlog,
+            "tiles": tiles, "tile_compute": compute, "tile_stream": out_lanes * rw,
+            "steady_bound": bound, "input_words": (m + n) * rw, "total": total}
+
+
+def bfp_cycles(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -> int:
+    """Cycles of one Y[M, N] = X[M, K] . W[N, K]^T on the `bfp` block (K <= k_max, M <= m_max,
+    SUM_IN = 0, unstalled streams), as its CYCLES register counts them."""
+    return bfp_phases(m, n, k, mac_lanes, out_lanes)["total"]
+
+
+# ---- ternary ------------------------------------------------------------------------------------
+# Fitted fixed latency: the last weight word into the engine, its LATENCY (table read, adder
+# tree, output register), the accumulator stage and the result beat. The other step costs are
+# structural: 1 cycle per pass boundary (the tile swap's bubble in the weight requests).
+TERNARY_TAIL = 10
+TERNARY_PASS_BUBBLE = 1
+
+
+def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
+                   double_buffer: int = 1, lanes_per_builder: int = 4) -> dict:
+    """The model's structure for one matmul, walked unit by unit (a unit = one row of X against
+    one pass's tile): returns the total (key "total") and which bound held how often."""
+    if m <= 0 or n <= 0 or k <= 0:
+        raise ValueError(f"need M, N, K >= 1: {m=} {n=} {k=}")
+    passes = _ceil_div(k, lanes * g)          # K-slices of lanes x g activations
+    words = _ceil_div(n, rows)                # weight beats per tile (rows rows each)
+    build = 3 ** g * min(lanes_per_builder, lanes) if g > 1 else 1
+    two_tables = bool(double_buffer) and g > 1
+    # cmd beat, then the M x passes activation slices one a cycle; weights only after them.
+    acts_done = 1 + m * passes
+    tile_full = acts_done + words             # tile 0 loads alone
+    want = acts_done                          # the engine asks for a tile
+    build_start = acts_done                   # the first table builds as soon as X is in
+    ends = []
+    prev_end = None
+    bound = {"build": 0, "words": 0, "tile_load": 0}
+    for j in range(passes):
+        swap = max(tile_full, want)           # ping-pong swap: tile full and previous one done
+        tile_full = swap + words              # the next tile loads while this one computes
+        for i in range(m):
+            built = build_start + build
+            cands = {"build": built}
+            if i == 0:
+                cands["tile_load"] = swap
+            if prev_end is not None:
+                cands["words"] = prev_end + (TERNARY_PASS_BUBBLE if i == 0 else 0)
+            which = max(cands, key=cands.get)
+            bound[which] += 1
+            start = cands[which]
+            prev_end = start + words          # the tile's words stream past the table
+            ends.append(prev_end)
+            # The next table builds once this build is over and a table buffer is free (double
+            # buffered: the one read before this unit; single: this unit's own, a cycle after
+            # its last word for a built table, at once for g = 1's activation register).
+            if two_tables:
+                free = ends[-2] if len(ends) >= 2 else 0
+            else:
+                free = ends[-1] + (1 if g > 1 else 0)
+            build_start = max(built + 1, free)
+        want = prev_end
+    total = prev_end + TERNARY_TAIL
+    return {"passes": passes, "words": words, "units": m * passes, "build": build,
+            "acts": m * passes, "bound": bound, "total": total}
+
+
+def ternary_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
+                   double_buffer: int = 1, lanes_per_builder: int = 4) -> int:
+    """Cycles of one Y = X[M, K] x W[N, K]^T on the `ternary` block (K <= k_max, N <= n_max,
+    M <= m_max, dense weights: no K-slice skipped), first input beat to last result beat."""
+    return ternary_phases(m, n, k, g, lanes, rows, double_buffer, lanes_per_builder)["total"]
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+def model_error_table(measured) -> str:
+    """Markdown table (shape, simulated, model, error %) of measured runs against the model.
+
+    `measured`: iterable of dicts with "block" ("bfp" or "ternary"), "m", "n", "k", "cycles" and
+    optionally "params" (keyword arguments of the model: mac_lanes/out_lanes, or g/lanes/...)."""
+    lines = ["| block | params | M | K | N | simulated | model | error % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in measured:
+        params = dict(r.get("params") or {})
+        fn = bfp_cycles if r["block"] == "bfp" else ternary_cycles
+        model = fn(r["m"], r["n"], r["k"], **params)
+        err = 100.0 * (model - r["cycles"]) / r["cycles"]
+        ptxt = ", ".join(f"{key}={v}" for key, v in params.items()) or "default"
+        lines.append(f"| {r['block']} | {ptxt} | {r['m']} | {r['k']} | {r['n']} | "
+                     f"{r['cycles']:,} | {model:,} | {err:+.2f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,122 @@
+"""The analytical cycle models (testbench/perf_model.py) against cycles measured in simulation.
+
+No simulation here: the measured figures are pinned below with their sources, so a hardware change
+that moves the cycle counts away from the model fails these tests (re-measure, then fix the model).
+"""
+import pytest
+
+from testbench.perf_model import (bfp_cycles, bfp_phases, model_error_table, ternary_cycles,
+                                  ternary_phases)
+
+# BFP (Q8_0, Verilator, unstalled streams, CYCLES register).
+# Source "bench": reports/bench/bfp.json at commit 393b8c7 (make bench, K x N = 576 x 576 and
+# 1536 x 576, seeded random Q8_0 rows); key (mac_lanes, out_lanes, M, K, N) -> cycles.
+BFP_BENCH = {
+    (8, 1, 1, 576, 576): 45102, (8, 1, 8, 576, 576): 333070,
+    (8, 1, 1, 1536, 576): 118501, (8, 1, 8, 1536, 576): 887173,
+    (8, 4, 1, 576, 576): 44676, (8, 4, 8, 576, 576): 84043,
+    (8, 4, 1, 1536, 576): 118075, (8, 4, 8, 1536, 576): 223807,
+    (16, 4, 1, 576, 576): 44672, (16, 4, 8, 576, 576): 45443,
+    (16, 4, 1, 1536, 576): 118071, (16, 4, 8, 1536, 576): 120091,
+    (32, 2, 1, 576, 576): 44812, (32, 2, 8, 576, 576): 45436,
+    (32, 2, 1, 1536, 576): 118211, (32, 2, 8, 1536, 576): 119841,
+    (32, 4, 1, 576, 576): 44670, (32, 4, 8, 576, 576): 45305,
+    (32, 4, 1, 1536, 576): 118069, (32, 4, 8, 1536, 576): 119713,
+}
+# Source "small": measured for this model at commit 393b8c7 with testbench.job.simulate_bfp
+# (verilator, k_max 4096, m_max 8, seeded standard-normal rows through golden.bfp.quantize_q8_0):
+# small M, N not a multiple of out_lanes, K short and long, gap-paced M < 4 with mac_lanes 32.
+BFP_SMALL = {
+    (8, 4, 1, 32, 1): 43, (8, 4, 2, 512, 7): 772, (8, 4, 3, 96, 10): 247,
+    (8, 4, 8, 64, 9): 331, (8, 4, 5, 1024, 6): 2535, (8, 4, 1, 2048, 5): 1918,
+    (8, 4, 8, 512, 5): 1870, (8, 4, 1, 512, 13): 1048,
+    (32, 4, 1, 512, 6): 565, (32, 4, 2, 512, 6): 635, (32, 4, 3, 256, 5): 359,
+    (32, 4, 8, 512, 9): 1383, (32, 4, 8, 32, 8): 150,
+}
+# Ternary (Verilator, first input beat to last result beat, dense random trits).
+# Source "small"/"bench shape": measured for this model at commit 393b8c7 with
+# testbench.job.simulate_ternary (seeded random int8 X and trits W); key (params, M, K, N).
+G1 = (("g", 1), ("lanes", 16))
+G4 = (("g", 4), ("lanes", 16), ("double_buffer", 0), ("lanes_per_builder", 2))
+TERNARY_MEASURED = {
+    ((), 1, 1536, 576): 6410, ((), 8, 1536, 576): 49642,
+    ((), 1, 48, 1): 121, ((), 2, 100, 10): 674, ((), 3, 512, 301): 3741,
+    ((), 8, 96, 700): 4006, ((), 5, 1536, 64): 17632, ((), 1, 1000, 400): 3000,
+    (G1, 1, 1536, 576): 18826, (G1, 2, 256, 50): 635, (G1, 3, 100, 7): 118,
+    (G4, 2, 256, 100): 1594, (G4, 1, 1536, 576): 8584,
+}
+# Source "README": the README's SmolLM2 blk.0.ffn_down figures (real activations, K 1536, N 576,
+# default g 3, lanes 16, rows 3), measured before this model on an earlier commit: they sit one
+# cycle per pass below today's random-data runs above (6378 vs 6410), so a looser bound.
+TERNARY_README = {((), 1, 1536, 576): 6378, ((), 8, 1536, 576): 49558}
+
+
+def rel_err(model, measured):
+    return abs(model - measured) / measured
+
+
+def bound_for(k, cycles):
+    """Allowed relative error by shape class: long K within 1%, short K (fixed latency and the
+    residual pipeline interactions weigh more) within 3% or 12 cycles."""
+    if k >= 512:
+        return 0.01
+    return max(0.03, 12 / cycles)
+
+
+@pytest.mark.parametrize("key", sorted({**BFP_BENCH, **BFP_SMALL}))
+def test_bfp_model(key):
+    ml, ol, m, k, n = key
+    measured = {**BFP_BENCH, **BFP_SMALL}[key]
+    model = bfp_cycles(m, n, k, mac_lanes=ml, out_lanes=ol)
+    assert rel_err(model, measured) <= bound_for(k, measured), (key, model, measured)
+
+
+@pytest.mark.parametrize("key", sorted(TERNARY_MEASURED, key=repr))
+def test_ternary_model(key):
+    params, m, k, n = key
+    measured = TERNARY_MEASURED[key]
+    model = ternary_cycles(m, n, k, **dict(params))
+    assert rel_err(model, measured) <= bound_for(k, measured), (key, model, measured)
+
+
+@pytest.mark.parametrize("key", sorted(TERNARY_README, key=repr))
+def test_ternary_model_readme(key):
+    params, m, k, n = key
+    assert rel_err(ternary_cycles(m, n, k, **dict(params)), TERNARY_README[key]) <= 0.01
+
+
+def test_bfp_structure():
+    # M = 1 decode is bound by the input stream: within a few hundred cycles of its words.
+    ph = bfp_phases(1, 576, 576)
+    assert ph["steady_bound"]["stream"] == ph["tiles"] - 1
+    assert 0 < ph["total"] - ph["input_words"] < 400
+    # M = 8 on the default is compute-bound: B M (32 / mac_lanes) cycles a tile.
+    ph = bfp_phases(8, 576, 576)
+    assert ph["steady_bound"]["compute"] == ph["tiles"] - 1
+    assert ph["tile_compute"] == 18 * 8 * 4
+    # Small M with wide MAC lanes: the adder loop (gap), not the MACs, paces the blocks.
+    assert bfp_phases(1, 8, 512, 32, 4)["tile_compute"] == 16 * 4
+    assert bfp_phases(2, 8, 512, 32, 4)["tile_compute"] == 16 * 2 * 2
+    with pytest.raises(ValueError):
+        bfp_cycles(1, 1, 100)
+
+
+def test_ternary_structure():
+    ph = ternary_phases(8, 576, 1536)
+    assert (ph["passes"], ph["words"], ph["build"]) == (32, 192, 108)
+    assert ph["bound"]["words"] > ph["bound"]["build"]         # words hide the table builds
+    ph = ternary_phases(5, 64, 1536)
+    assert ph["bound"]["build"] >= ph["units"] - 1              # 22 words < 108-cycle builds
+
+
+def test_error_table():
+    table = model_error_table([
+        {"block": "bfp", "m": 8, "k": 576, "n": 576, "cycles": 84043},
+        {"block": "ternary", "m": 1, "k": 48, "n": 1, "cycles": 121, "params": {"g": 3}},
+        {"block": "bfp", "m": 1, "k": 576, "n": 576, "cycles": 44812,
+         "params": {"mac_lanes": 32, "out_lanes": 2}},
+    ])
+    lines = table.strip().splitlines()
+    assert lines[0].startswith("| block |") and len(lines) == 5
+    assert "| 84,043 | 84,043 | +0.00 |" in lines[2]
+    assert "mac_lanes=32, out_lanes=2" in lines[4]
