@@ -59,10 +59,19 @@ def _blocks(args) -> list[str]:
 
 
 def cmd_emit(args):
-    from .emit import write_block
-    for block in _blocks(args):
+    from .emit import write_block, write_header
+    blocks = _blocks(args)
+    if args.header:
+        blocks = [b for b in blocks if getattr(get_block(b), "REGISTERS", None)]
+        if not blocks:
+            raise UsageError(f"--header: {args.block} has no AXI4-Lite registers; blocks with "
+                             f"registers: {', '.join(n for n, c in BLOCKS.items() if getattr(c, 'REGISTERS', None))}")
+    for block in blocks:
         params = parse_params(block, args.param if block == args.block else [])
-        print(write_block(block, params, Path(args.output)))
+        if args.header:
+            print(write_header(block, params, Path(args.output)))
+        else:
+            print(write_block(block, params, Path(args.output)))
     return 0
 
 
@@ -158,6 +167,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("emit", help="write <module>.sv for a block configuration")
     block_args(p, "every block in its default configuration")
     p.add_argument("-o", "--output", default="hdl", help="output folder (default: hdl)")
+    p.add_argument("--header", action="store_true",
+                   help="write the register map as a C header <module>_regs.h instead (blocks "
+                        "with AXI4-Lite registers), for a host driver")
 
     p = sub.add_parser("synth", help="Yosys synth_xilinx for the XC7Z020: LUT/FF/DSP/BRAM")
     block_args(p, "every block in its default configuration")

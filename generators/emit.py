@@ -68,3 +68,19 @@ def write_block(block: str, params: dict | None, out_dir: Path) -> Path:
     path = out_dir / f"{name}.sv"
     path.write_text(text)
     return path
+
+
+def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
+    """(module name, C header of the block's AXI4-Lite register map)."""
+    from .axi_lite import c_header
+    from .blocks import get_block
+    name = module_name(block, params)
+    return name, c_header(get_block(block).REGISTERS, name)
+
+
+def write_header(block: str, params: dict | None, out_dir: Path) -> Path:
+    name, text = header_text(block, params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}_regs.h"
+    path.write_text(text)
+    return path
