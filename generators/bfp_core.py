@@ -138,13 +138,12 @@ class BfpCore(wiring.Component):
         busy = Signal()
         M = Signal.like(self.m)
         B = Signal.like(self.blocks)
-        N = Signal.like(self.n)
         fmt = Signal()
         sum_in = Signal()
         start = self.start & ~busy
         m.d.comb += self.busy.eq(busy)
         with m.If(start):
-            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks), N.eq(self.n),
+            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks),
                          fmt.eq(self.fmt), sum_in.eq(self.sum_in)]
         SB = Signal(range(self.bmax + 4))                 # scale words per row
         QW = Signal(range(4 * self.bmax + 1))             # qs words (64-bit) per row

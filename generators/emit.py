@@ -62,12 +62,16 @@ def emit_block(block: str, params: dict | None = None) -> tuple[str, str]:
     return name, to_verilog(build(block, params), name)
 
 
-def write_block(block: str, params: dict | None, out_dir: Path) -> Path:
-    name, text = emit_block(block, params)
+def _write(out_dir: Path, filename: str, text: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.sv"
+    path = out_dir / filename
     path.write_text(text)
     return path
+
+
+def write_block(block: str, params: dict | None, out_dir: Path) -> Path:
+    name, text = emit_block(block, params)
+    return _write(out_dir, f"{name}.sv", text)
 
 
 def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
@@ -80,7 +84,4 @@ def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
 
 def write_header(block: str, params: dict | None, out_dir: Path) -> Path:
     name, text = header_text(block, params)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}_regs.h"
-    path.write_text(text)
-    return path
+    return _write(out_dir, f"{name}_regs.h", text)

@@ -138,15 +138,19 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$74 ;
   wire \$8 ;
   wire \$9 ;
-  wire \$procmux$1558_Y ;
+  wire \$procmux$1554_Y ;
+  wire \$procmux$1555_CMP ;
+  wire [31:0] \$procmux$1556_Y ;
+  wire \$procmux$1557_CMP ;
+  wire [31:0] \$procmux$1558_Y ;
   wire \$procmux$1559_CMP ;
   wire [31:0] \$procmux$1560_Y ;
   wire \$procmux$1561_CMP ;
   wire [31:0] \$procmux$1562_Y ;
   wire \$procmux$1563_CMP ;
-  wire [31:0] \$procmux$1564_Y ;
+  wire \$procmux$1564_Y ;
   wire \$procmux$1565_CMP ;
-  wire [31:0] \$procmux$1566_Y ;
+  wire \$procmux$1566_Y ;
   wire \$procmux$1567_CMP ;
   wire \$procmux$1568_Y ;
   wire \$procmux$1569_CMP ;
@@ -154,14 +158,10 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$1571_CMP ;
   wire \$procmux$1572_Y ;
   wire \$procmux$1573_CMP ;
-  wire \$procmux$1574_Y ;
+  wire [3:0] \$procmux$1574_Y ;
   wire \$procmux$1575_CMP ;
-  wire \$procmux$1576_Y ;
+  wire [3:0] \$procmux$1576_Y ;
   wire \$procmux$1577_CMP ;
-  wire [3:0] \$procmux$1578_Y ;
-  wire \$procmux$1579_CMP ;
-  wire [3:0] \$procmux$1580_Y ;
-  wire \$procmux$1581_CMP ;
   wire [7:0] blocks;
   wire busy;
   wire ctrl;
@@ -296,18 +296,18 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \$22  = ~ busy;
   assign \$23  = \$21  & \$22 ;
   assign \$24  = ! m;
-  assign \$procmux$1558_Y  = \$procmux$1559_CMP  ? 1'h0 : busy;
-  assign \$procmux$1560_Y  = \$65  ? cycles : 32'd0;
-  assign \$procmux$1562_Y  = \$procmux$1563_CMP  ? \$procmux$1560_Y  : cycles;
-  assign \$procmux$1564_Y  = \$procmux$1565_CMP  ? \$67 [31:0] : \$procmux$1562_Y ;
-  assign \$procmux$1566_Y  = \$procmux$1567_CMP  ? 32'd0 : \$procmux$1564_Y ;
-  assign \$procmux$1568_Y  = \$procmux$1569_CMP  ? 1'h0 : done;
-  assign \$procmux$1570_Y  = \$procmux$1571_CMP  ? 1'h1 : \$procmux$1568_Y ;
+  assign \$procmux$1554_Y  = \$procmux$1555_CMP  ? 1'h0 : busy;
+  assign \$procmux$1556_Y  = \$65  ? cycles : 32'd0;
+  assign \$procmux$1558_Y  = \$procmux$1559_CMP  ? \$procmux$1556_Y  : cycles;
+  assign \$procmux$1560_Y  = \$procmux$1561_CMP  ? \$67 [31:0] : \$procmux$1558_Y ;
+  assign \$procmux$1562_Y  = \$procmux$1563_CMP  ? 32'd0 : \$procmux$1560_Y ;
+  assign \$procmux$1564_Y  = \$procmux$1565_CMP  ? 1'h0 : done;
+  assign \$procmux$1566_Y  = \$procmux$1567_CMP  ? 1'h1 : \$procmux$1564_Y ;
+  assign \$procmux$1568_Y  = \$procmux$1569_CMP  ? 1'h0 : \$procmux$1566_Y ;
+  assign \$procmux$1570_Y  = \$procmux$1571_CMP  ? \$50  : error;
   assign \$procmux$1572_Y  = \$procmux$1573_CMP  ? 1'h0 : \$procmux$1570_Y ;
-  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? \$50  : error;
-  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 1'h0 : \$procmux$1574_Y ;
-  assign \$procmux$1578_Y  = \$procmux$1579_CMP  ? { \$35 , \$34 , \$31 , \$26  } : \error$66 ;
-  assign \$procmux$1580_Y  = \$procmux$1581_CMP  ? 4'h0 : \$procmux$1578_Y ;
+  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? { \$35 , \$34 , \$31 , \$26  } : \error$66 ;
+  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 4'h0 : \$procmux$1574_Y ;
   \llmaccel_bfp.core  core (
     .blocks(\$20 [7:0]),
     .busy(busy),
@@ -315,7 +315,7 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .data_in__payload(s_axis_tdata),
     .data_in__ready(s_axis_tready),
     .data_in__valid(s_axis_tvalid),
-    .\fmt$134 (format[0]),
+    .\fmt$132 (format[0]),
     .m(m[3:0]),
     .n(n[15:0]),
     .results__payload(results__payload),
@@ -323,7 +323,7 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .results__valid(m_axis_tvalid),
     .rst(rst),
     .start(start),
-    .\sum_in$135 (sum_in)
+    .\sum_in$133 (sum_in)
   );
   \llmaccel_bfp.regs  regs (
     .clk(clk),
@@ -399,28 +399,28 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \results__payload.data  = results__payload[63:0];
   assign \results__payload.keep  = results__payload[71:64];
   assign \results__payload.last  = results__payload[72];
-  assign \$procmux$1559_CMP  = rst;
-  assign \$74  = \$procmux$1558_Y ;
-  assign \$procmux$1561_CMP  = \$66 ;
-  assign \$procmux$1563_CMP  = \$23 ;
-  assign \$procmux$1565_CMP  = busy;
-  assign \$procmux$1567_CMP  = rst;
-  assign \$73  = \$procmux$1566_Y ;
-  assign \$procmux$1569_CMP  = \$23 ;
-  assign \$procmux$1571_CMP  = \$69 ;
+  assign \$procmux$1555_CMP  = rst;
+  assign \$74  = \$procmux$1554_Y ;
+  assign \$procmux$1557_CMP  = \$66 ;
+  assign \$procmux$1559_CMP  = \$23 ;
+  assign \$procmux$1561_CMP  = busy;
+  assign \$procmux$1563_CMP  = rst;
+  assign \$73  = \$procmux$1562_Y ;
+  assign \$procmux$1565_CMP  = \$23 ;
+  assign \$procmux$1567_CMP  = \$69 ;
+  assign \$procmux$1569_CMP  = rst;
+  assign \$72  = \$procmux$1568_Y ;
+  assign \$procmux$1571_CMP  = \$23 ;
   assign \$procmux$1573_CMP  = rst;
-  assign \$72  = \$procmux$1572_Y ;
+  assign \$71  = \$procmux$1572_Y ;
   assign \$procmux$1575_CMP  = \$23 ;
   assign \$procmux$1577_CMP  = rst;
-  assign \$71  = \$procmux$1576_Y ;
-  assign \$procmux$1579_CMP  = \$23 ;
-  assign \$procmux$1581_CMP  = rst;
-  assign \$70  = \$procmux$1580_Y ;
+  assign \$70  = \$procmux$1576_Y ;
   assign \$20  = { 5'h00, k[31:5] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, blocks, data_in__ready, results__payload, busy, results__valid, \fmt$134 , m, n, \sum_in$135 , data_in__payload);
+module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, blocks, data_in__ready, results__payload, busy, results__valid, \fmt$132 , m, n, \sum_in$133 , data_in__payload);
   input data_in__valid;
   wire data_in__valid;
   input results__ready;
@@ -441,14 +441,14 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   reg busy = 1'h0;
   output results__valid;
   reg results__valid = 1'h0;
-  input \fmt$134 ;
-  wire \fmt$134 ;
+  input \fmt$132 ;
+  wire \fmt$132 ;
   input [3:0] m;
   wire [3:0] m;
   input [15:0] n;
   wire [15:0] n;
-  input \sum_in$135 ;
-  wire \sum_in$135 ;
+  input \sum_in$133 ;
+  wire \sum_in$133 ;
   input [63:0] data_in__payload;
   wire [63:0] data_in__payload;
   wire [8:0] \$1 ;
@@ -457,9 +457,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
-  wire [7:0] \$1039 ;
+  wire [7:0] \$1038 ;
   wire [2:0] \$104 ;
-  wire [8:0] \$1043 ;
+  wire [8:0] \$1042 ;
   wire [8:0] \$105 ;
   wire [9:0] \$106 ;
   wire \$107 ;
@@ -473,13 +473,13 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [31:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
-  wire [6:0] \$1168 ;
+  wire [6:0] \$1167 ;
   wire \$117 ;
-  wire [7:0] \$1172 ;
-  wire [8:0] \$1176 ;
+  wire [7:0] \$1171 ;
+  wire [8:0] \$1175 ;
+  wire [9:0] \$1179 ;
   wire [7:0] \$118 ;
-  wire [9:0] \$1180 ;
-  wire [9:0] \$1184 ;
+  wire [9:0] \$1183 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
@@ -491,10 +491,10 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire [7:0] \$1282 ;
+  wire [7:0] \$1281 ;
   wire \$129 ;
-  wire [7:0] \$1294 ;
-  wire [7:0] \$1297 ;
+  wire [7:0] \$1293 ;
+  wire [7:0] \$1296 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
@@ -992,67 +992,67 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$575 ;
   wire [3:0] \$576 ;
   wire [7:0] \$577 ;
-  wire [15:0] \$578 ;
+  wire \$578 ;
   wire \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire [9:0] \$581 ;
-  wire [3:0] \$582 ;
-  wire \$583 ;
-  wire [1:0] \$584 ;
-  wire [15:0] \$585 ;
+  wire [9:0] \$580 ;
+  wire [3:0] \$581 ;
+  wire \$582 ;
+  wire [1:0] \$583 ;
+  wire [15:0] \$584 ;
+  wire \$585 ;
   wire \$586 ;
-  wire \$587 ;
-  wire [5:0] \$588 ;
-  wire [7:0] \$589 ;
+  wire [5:0] \$587 ;
+  wire [7:0] \$588 ;
+  wire [3:0] \$589 ;
   wire \$59 ;
-  wire [3:0] \$590 ;
-  wire [1:0] \$591 ;
-  wire [15:0] \$592 ;
-  wire \$593 ;
-  wire [4:0] \$594 ;
-  wire [7:0] \$595 ;
-  wire [3:0] \$596 ;
-  wire [1:0] \$597 ;
-  wire [2:0] \$598 ;
-  wire \$599 ;
+  wire [1:0] \$590 ;
+  wire [15:0] \$591 ;
+  wire \$592 ;
+  wire [4:0] \$593 ;
+  wire [7:0] \$594 ;
+  wire [3:0] \$595 ;
+  wire [1:0] \$596 ;
+  wire [2:0] \$597 ;
+  wire \$598 ;
+  wire [6:0] \$599 ;
   wire [4:0] \$6 ;
   wire \$60 ;
-  wire [6:0] \$600 ;
-  wire [63:0] \$601 ;
-  wire [255:0] \$602 ;
-  wire [15:0] \$603 ;
-  wire [127:0] \$604 ;
-  wire [63:0] \$605 ;
-  wire \$606 ;
-  wire [6:0] \$607 ;
-  wire [15:0] \$608 ;
-  wire [63:0] \$609 ;
+  wire [63:0] \$600 ;
+  wire [255:0] \$601 ;
+  wire [15:0] \$602 ;
+  wire [127:0] \$603 ;
+  wire [63:0] \$604 ;
+  wire \$605 ;
+  wire [6:0] \$606 ;
+  wire [15:0] \$607 ;
+  wire [63:0] \$608 ;
+  wire [127:0] \$609 ;
   wire \$61 ;
   wire [127:0] \$610 ;
   wire [127:0] \$611 ;
-  wire [127:0] \$612 ;
-  wire [511:0] \$613 ;
-  wire \$614 ;
-  wire [6:0] \$615 ;
-  wire [15:0] \$616 ;
-  wire [63:0] \$617 ;
-  wire [83:0] \$618 ;
-  wire \$619 ;
+  wire [511:0] \$612 ;
+  wire \$613 ;
+  wire [6:0] \$614 ;
+  wire [15:0] \$615 ;
+  wire [63:0] \$616 ;
+  wire [83:0] \$617 ;
+  wire \$618 ;
+  wire [6:0] \$619 ;
   wire \$62 ;
-  wire [6:0] \$620 ;
-  wire [15:0] \$621 ;
-  wire [63:0] \$622 ;
-  wire \$623 ;
-  wire [83:0] \$624 ;
-  wire [1:0] \$625 ;
-  wire \$626 ;
-  wire [83:0] \$627 ;
-  wire [63:0] \$628 ;
-  wire [127:0] \$629 ;
+  wire [15:0] \$620 ;
+  wire [63:0] \$621 ;
+  wire \$622 ;
+  wire [83:0] \$623 ;
+  wire [1:0] \$624 ;
+  wire \$625 ;
+  wire [83:0] \$626 ;
+  wire [63:0] \$627 ;
+  wire [127:0] \$628 ;
+  wire [15:0] \$629 ;
   wire \$63 ;
-  wire [15:0] \$630 ;
-  wire [6:0] \$631 ;
+  wire [6:0] \$630 ;
+  wire \$631 ;
   wire \$632 ;
   wire \$633 ;
   wire \$634 ;
@@ -1060,7 +1060,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$636 ;
   wire \$637 ;
   wire \$638 ;
-  wire \$639 ;
+  wire [7:0] \$639 ;
   wire \$64 ;
   wire [7:0] \$640 ;
   wire [7:0] \$641 ;
@@ -1069,19 +1069,19 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [7:0] \$644 ;
   wire [7:0] \$645 ;
   wire [7:0] \$646 ;
-  wire [7:0] \$647 ;
+  wire \$647 ;
   wire \$648 ;
   wire \$649 ;
   wire \$65 ;
-  wire \$650 ;
+  wire [7:0] \$650 ;
   wire [7:0] \$651 ;
   wire [7:0] \$652 ;
-  wire [7:0] \$653 ;
+  wire [31:0] \$653 ;
   wire [31:0] \$654 ;
   wire [31:0] \$655 ;
   wire [31:0] \$656 ;
   wire [31:0] \$657 ;
-  wire [31:0] \$658 ;
+  wire \$658 ;
   wire \$659 ;
   wire \$66 ;
   wire \$660 ;
@@ -1090,7 +1090,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$663 ;
   wire \$664 ;
   wire \$665 ;
-  wire \$666 ;
+  wire [31:0] \$666 ;
   wire [31:0] \$667 ;
   wire [31:0] \$668 ;
   wire [31:0] \$669 ;
@@ -1099,18 +1099,17 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [31:0] \$671 ;
   wire [31:0] \$672 ;
   wire [31:0] \$673 ;
-  wire [31:0] \$674 ;
-  wire [127:0] \$675 ;
-  wire [1:0] \$676 ;
-  wire [3:0] \$677 ;
-  wire [15:0] \$678 ;
+  wire [127:0] \$674 ;
+  wire [1:0] \$675 ;
+  wire [3:0] \$676 ;
+  wire [15:0] \$677 ;
+  wire \$678 ;
   wire \$679 ;
   wire \$68 ;
-  wire \$680 ;
-  wire [63:0] \$681 ;
-  wire [7:0] \$682 ;
-  wire \$683 ;
-  wire [31:0] \$684 ;
+  wire [63:0] \$680 ;
+  wire [7:0] \$681 ;
+  wire \$682 ;
+  wire [31:0] \$683 ;
   wire \$69 ;
   wire [38:0] \$7 ;
   wire \$70 ;
@@ -1125,7 +1124,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [7:0] \$804 ;
+  wire [7:0] \$803 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
@@ -1675,32 +1674,28 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$procmux$1529_CMP ;
   wire \$procmux$1530_Y ;
   wire \$procmux$1531_CMP ;
-  wire [15:0] \$procmux$1532_Y ;
+  wire [7:0] \$procmux$1532_Y ;
   wire \$procmux$1533_CMP ;
-  wire [15:0] \$procmux$1534_Y ;
+  wire [7:0] \$procmux$1534_Y ;
   wire \$procmux$1535_CMP ;
-  wire [7:0] \$procmux$1536_Y ;
+  wire [3:0] \$procmux$1536_Y ;
   wire \$procmux$1537_CMP ;
-  wire [7:0] \$procmux$1538_Y ;
+  wire [3:0] \$procmux$1538_Y ;
   wire \$procmux$1539_CMP ;
-  wire [3:0] \$procmux$1540_Y ;
+  wire \$procmux$1540_Y ;
   wire \$procmux$1541_CMP ;
-  wire [3:0] \$procmux$1542_Y ;
+  wire \$procmux$1542_Y ;
   wire \$procmux$1543_CMP ;
   wire \$procmux$1544_Y ;
   wire \$procmux$1545_CMP ;
   wire \$procmux$1546_Y ;
   wire \$procmux$1547_CMP ;
-  wire \$procmux$1548_Y ;
+  wire [2:0] \$procmux$1548_Y ;
   wire \$procmux$1549_CMP ;
-  wire \$procmux$1550_Y ;
+  wire [2:0] \$procmux$1550_Y ;
   wire \$procmux$1551_CMP ;
   wire [2:0] \$procmux$1552_Y ;
   wire \$procmux$1553_CMP ;
-  wire [2:0] \$procmux$1554_Y ;
-  wire \$procmux$1555_CMP ;
-  wire [2:0] \$procmux$1556_Y ;
-  wire \$procmux$1557_CMP ;
   wire [31:0] \$procmux$714_Y ;
   wire \$procmux$715_CMP ;
   wire [31:0] \$procmux$716_Y ;
@@ -1982,7 +1977,6 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [6:0] \$procmux$999_Y ;
   reg [7:0] B = 8'h00;
   reg [3:0] M = 4'h0;
-  reg [15:0] N = 16'h0000;
   wire [9:0] QW;
   wire [7:0] SB;
   wire [31:0] a;
@@ -1996,11 +1990,11 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   (* init = 1'h0 *)
   wire \busy$1 ;
   wire [15:0] dw0;
-  reg [63:0] \dw0$154  = 64'h0000000000000000;
-  wire [15:0] \dw0$154[0] ;
-  wire [15:0] \dw0$154[1] ;
-  wire [15:0] \dw0$154[2] ;
-  wire [15:0] \dw0$154[3] ;
+  reg [63:0] \dw0$153  = 64'h0000000000000000;
+  wire [15:0] \dw0$153[0] ;
+  wire [15:0] \dw0$153[1] ;
+  wire [15:0] \dw0$153[2] ;
+  wire [15:0] \dw0$153[3] ;
   reg [63:0] dw1_d0 = 64'h0000000000000000;
   wire [15:0] \dw1_d0[0] ;
   wire [15:0] \dw1_d0[1] ;
@@ -2063,11 +2057,11 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   reg [1:0] ij = 2'h0;
   reg [3:0] im = 4'h0;
   wire [31:0] init0;
-  reg [127:0] \init0$152  = 128'h00000000000000000000000000000000;
-  wire [31:0] \init0$152[0] ;
-  wire [31:0] \init0$152[1] ;
-  wire [31:0] \init0$152[2] ;
-  wire [31:0] \init0$152[3] ;
+  reg [127:0] \init0$151  = 128'h00000000000000000000000000000000;
+  wire [31:0] \init0$151[0] ;
+  wire [31:0] \init0$151[1] ;
+  wire [31:0] \init0$151[2] ;
+  wire [31:0] \init0$151[3] ;
   reg [31:0] init_a0_d0 = 32'd0;
   reg [31:0] init_a0_d1 = 32'd0;
   reg [31:0] init_a0_d2 = 32'd0;
@@ -2174,24 +2168,24 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   (* init = 4'h0 *)
   wire [3:0] \read_req__0__payload$54 ;
   wire read_req__0__ready;
+  wire \read_req__0__ready$137 ;
   wire \read_req__0__ready$138 ;
   wire \read_req__0__ready$139 ;
   wire \read_req__0__ready$140 ;
-  wire \read_req__0__ready$141 ;
   wire read_req__0__valid;
   wire \read_req__0__valid$47 ;
   wire \read_req__0__valid$49 ;
   wire \read_req__0__valid$51 ;
   wire \read_req__0__valid$53 ;
   wire [63:0] read_resp__0__payload;
-  wire [255:0] \read_resp__0__payload$149 ;
-  wire [255:0] \read_resp__0__payload$149.data ;
-  wire [63:0] \read_resp__0__payload$151 ;
-  wire [63:0] \read_resp__0__payload$151.data ;
-  wire [127:0] \read_resp__0__payload$153 ;
-  wire [127:0] \read_resp__0__payload$153.data ;
-  wire [255:0] \read_resp__0__payload$155 ;
-  wire [255:0] \read_resp__0__payload$155.data ;
+  wire [255:0] \read_resp__0__payload$148 ;
+  wire [255:0] \read_resp__0__payload$148.data ;
+  wire [63:0] \read_resp__0__payload$150 ;
+  wire [63:0] \read_resp__0__payload$150.data ;
+  wire [127:0] \read_resp__0__payload$152 ;
+  wire [127:0] \read_resp__0__payload$152.data ;
+  wire [255:0] \read_resp__0__payload$154 ;
+  wire [255:0] \read_resp__0__payload$154.data ;
   wire [63:0] \read_resp__0__payload.data ;
   wire read_resp__0__ready;
   wire \read_resp__0__ready$67 ;
@@ -2205,7 +2199,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \read_resp__0__valid$62 ;
   wire [31:0] result;
   wire [31:0] \result$109 ;
-  wire [31:0] \result$195 ;
+  wire [31:0] \result$194 ;
   wire [31:0] \result$95 ;
   wire [63:0] \results__payload.data ;
   wire [7:0] \results__payload.keep ;
@@ -2457,7 +2451,6 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
       sumf0[{ te_d2[2:0], te_d2[7:6] }] <= wr__data;
   end
   assign rd__data = sumf0[{ ta_d7[2:0], ta_d7[7:6] }];
-  assign \$295  = ~ h_dx[0];
   assign \$296  = \$294  & \$295 ;
   assign \$307  = ~ h_dx[1];
   assign \$308  = ~ h_dx[0];
@@ -2483,11 +2476,11 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$331  = \$226  ? \$329  : { h_dx[15], \$330 , h_dx[9:0], 13'h0000 };
   assign b = \$221  ? \$225  : \$331 ;
   assign \$332  = 1'h0 + k;
-  assign \$1039  = \$332  * 5'h15;
-  assign value = h_sumi >> \$1039 ;
+  assign \$1038  = \$332  * 5'h15;
+  assign value = h_sumi >> \$1038 ;
   assign \$333  = 1'h0 + k;
-  assign \$1043  = \$333  * 6'h20;
-  assign init0 = h_init >> \$1043 ;
+  assign \$1042  = \$333  * 6'h20;
+  assign init0 = h_init >> \$1042 ;
   assign \$334  = mx_nan0_d7 ? 32'd2143289344 : mx_value0_d3;
   assign value0 = fmt ? \$334  : \result$95 ;
   assign \$335  = sum_in ? init_a0_d7 : 32'd0;
@@ -2514,7 +2507,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$352  = start & \$351 ;
   assign \$353  = ~ busy;
   assign \$354  = start & \$353 ;
-  assign \$355  = ~ \sum_in$135 ;
+  assign \$355  = ~ \sum_in$133 ;
   assign \$356  = data_in__valid & data_in__ready;
   assign \$357  = busy & x_loaded;
   assign \$358  = ~ tile_full;
@@ -2557,20 +2550,20 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$397  = start & \$396 ;
   assign \$398  = tile_full & swap_fill__ready;
   assign \$399  = read_req__0__valid & read_req__0__ready;
-  assign \$400  = \read_req__0__valid$47  & \read_req__0__ready$138 ;
-  assign \$401  = \read_req__0__valid$49  & \read_req__0__ready$139 ;
-  assign \$402  = \read_req__0__valid$51  & \read_req__0__ready$140 ;
-  assign \$403  = \read_req__0__valid$53  & \read_req__0__ready$141 ;
+  assign \$400  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
+  assign \$401  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
+  assign \$402  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
+  assign \$403  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
   assign \$404  = taken | { \$403 , \$402 , \$401 , \$400 , \$399  };
   assign \$405  = read_req__0__valid & read_req__0__ready;
   assign \$406  = taken[0] | \$405 ;
-  assign \$407  = \read_req__0__valid$47  & \read_req__0__ready$138 ;
+  assign \$407  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
   assign \$408  = taken[1] | \$407 ;
-  assign \$409  = \read_req__0__valid$49  & \read_req__0__ready$139 ;
+  assign \$409  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
   assign \$410  = taken[2] | \$409 ;
-  assign \$411  = \read_req__0__valid$51  & \read_req__0__ready$140 ;
+  assign \$411  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
   assign \$412  = taken[3] | \$411 ;
-  assign \$413  = \read_req__0__valid$53  & \read_req__0__ready$141 ;
+  assign \$413  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
   assign \$414  = taken[4] | \$413 ;
   assign \$415  = & { \$414 , \$412 , \$410 , \$408 , \$406  };
   assign \$416  = have_tile & \$415 ;
@@ -2608,20 +2601,20 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$448  = jb + 1'h1;
   assign \$449  = \$448  == B;
   assign \$450  = jj == 2'h3;
-  assign \$1168  = jb[1:0] * 5'h10;
-  assign \$451  = \read_resp__0__payload$151  >> \$1168 ;
+  assign \$1167  = jb[1:0] * 5'h10;
+  assign \$451  = \read_resp__0__payload$150  >> \$1167 ;
   assign \$452  = 1'h0 + jb[1:0];
-  assign \$1172  = \$452  * 5'h10;
-  assign \$453  = \read_resp__0__payload$155  >> \$1172 ;
+  assign \$1171  = \$452  * 5'h10;
+  assign \$453  = \read_resp__0__payload$154  >> \$1171 ;
   assign \$454  = 3'h4 + jb[1:0];
-  assign \$1176  = \$454  * 5'h10;
-  assign \$455  = \read_resp__0__payload$155  >> \$1176 ;
+  assign \$1175  = \$454  * 5'h10;
+  assign \$455  = \read_resp__0__payload$154  >> \$1175 ;
   assign \$456  = 4'h8 + jb[1:0];
-  assign \$1180  = \$456  * 5'h10;
-  assign \$457  = \read_resp__0__payload$155  >> \$1180 ;
+  assign \$1179  = \$456  * 5'h10;
+  assign \$457  = \read_resp__0__payload$154  >> \$1179 ;
   assign \$458  = 4'hc + jb[1:0];
-  assign \$1184  = \$458  * 5'h10;
-  assign \$459  = \read_resp__0__payload$155  >> \$1184 ;
+  assign \$1183  = \$458  * 5'h10;
+  assign \$459  = \read_resp__0__payload$154  >> \$1183 ;
   assign \$460  = $signed(xq0[7:0]) * $signed(wq0[7:0]);
   assign \$461  = $signed(xq0[15:8]) * $signed(wq0[15:8]);
   assign \$462  = $signed(xq0[23:16]) * $signed(wq0[23:16]);
@@ -2717,8 +2710,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$552  = \$549  & \$551 ;
   assign \$553  = out_rows <= 3'h4;
   assign \$554  = \$552  & \$553 ;
-  assign \$1282  = out_r * 6'h20;
-  assign \$555  = r_data >> \$1282 ;
+  assign \$1281  = out_r * 6'h20;
+  assign \$555  = r_data >> \$1281 ;
   assign \$556  = out_r + 1'h1;
   assign \$557  = out_rows < 3'h4;
   assign \$558  = \$557  ? out_rows : 16'h0004;
@@ -2728,10 +2721,10 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$562  = \$559  & \$561 ;
   assign \$563  = out_rows <= 3'h4;
   assign \$564  = \$562  & \$563 ;
-  assign \$1294  = out_r * 6'h20;
-  assign \$565  = r_data >> \$1294 ;
-  assign \$1297  = out_r * 6'h20;
-  assign \$566  = r_data >> \$1297 ;
+  assign \$1293  = out_r * 6'h20;
+  assign \$565  = r_data >> \$1293 ;
+  assign \$1296  = out_r * 6'h20;
+  assign \$566  = r_data >> \$1296 ;
   assign \$567  = out_r + 1'h1;
   assign \$568  = out_rows < 3'h4;
   assign \$569  = \$568  ? out_rows : 16'h0004;
@@ -2747,219 +2740,217 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   always_ff @(posedge clk)
     B <= \$577 ;
   always_ff @(posedge clk)
-    N <= \$578 ;
+    fmt <= \$578 ;
   always_ff @(posedge clk)
-    fmt <= \$579 ;
+    sum_in <= \$579 ;
   always_ff @(posedge clk)
-    sum_in <= \$580 ;
+    q <= \$580 ;
   always_ff @(posedge clk)
-    q <= \$581 ;
+    xm <= \$581 ;
   always_ff @(posedge clk)
-    xm <= \$582 ;
+    x_loaded <= \$582 ;
   always_ff @(posedge clk)
-    x_loaded <= \$583 ;
+    lane <= \$583 ;
   always_ff @(posedge clk)
-    lane <= \$584 ;
+    rows_to_load <= \$584 ;
   always_ff @(posedge clk)
-    rows_to_load <= \$585 ;
+    tile_full <= \$585 ;
   always_ff @(posedge clk)
-    tile_full <= \$586 ;
+    sums_done <= \$586 ;
   always_ff @(posedge clk)
-    sums_done <= \$587 ;
+    si <= \$587 ;
   always_ff @(posedge clk)
-    si <= \$588 ;
+    ib <= \$588 ;
   always_ff @(posedge clk)
-    ib <= \$589 ;
+    im <= \$589 ;
   always_ff @(posedge clk)
-    im <= \$590 ;
+    ij <= \$590 ;
   always_ff @(posedge clk)
-    ij <= \$591 ;
+    rows_to_issue <= \$591 ;
   always_ff @(posedge clk)
-    rows_to_issue <= \$592 ;
+    have_tile <= \$592 ;
   always_ff @(posedge clk)
-    have_tile <= \$593 ;
+    taken <= \$593 ;
   always_ff @(posedge clk)
-    taken <= \$594 ;
+    jb <= \$594 ;
   always_ff @(posedge clk)
-    jb <= \$595 ;
+    jm <= \$595 ;
   always_ff @(posedge clk)
-    jm <= \$596 ;
+    jj <= \$596 ;
   always_ff @(posedge clk)
-    jj <= \$597 ;
+    since <= \$597 ;
   always_ff @(posedge clk)
-    since <= \$598 ;
+    v0 <= \$598 ;
   always_ff @(posedge clk)
-    v0 <= \$599 ;
+    t0 <= \$599 ;
   always_ff @(posedge clk)
-    t0 <= \$600 ;
+    xq0 <= \$600 ;
   always_ff @(posedge clk)
-    xq0 <= \$601 ;
+    wq0 <= \$601 ;
   always_ff @(posedge clk)
-    wq0 <= \$602 ;
+    dx0 <= \$602 ;
   always_ff @(posedge clk)
-    dx0 <= \$603 ;
+    \init0$151  <= \$603 ;
   always_ff @(posedge clk)
-    \init0$152  <= \$604 ;
+    \dw0$153  <= \$604 ;
   always_ff @(posedge clk)
-    \dw0$154  <= \$605 ;
+    v1_d0 <= \$605 ;
   always_ff @(posedge clk)
-    v1_d0 <= \$606 ;
+    t1_d0 <= \$606 ;
   always_ff @(posedge clk)
-    t1_d0 <= \$607 ;
+    dx1_d0 <= \$607 ;
   always_ff @(posedge clk)
-    dx1_d0 <= \$608 ;
+    dw1_d0 <= \$608 ;
   always_ff @(posedge clk)
-    dw1_d0 <= \$609 ;
+    init_d0 <= \$609 ;
   always_ff @(posedge clk)
-    init_d0 <= \$610 ;
+    init_d1 <= \$610 ;
   always_ff @(posedge clk)
-    init_d1 <= \$611 ;
+    init_d2 <= \$611 ;
   always_ff @(posedge clk)
-    init_d2 <= \$612 ;
+    prods <= \$612 ;
   always_ff @(posedge clk)
-    prods <= \$613 ;
+    v2_d0 <= \$613 ;
   always_ff @(posedge clk)
-    v2_d0 <= \$614 ;
+    t2_d0 <= \$614 ;
   always_ff @(posedge clk)
-    t2_d0 <= \$615 ;
+    dx2_d0 <= \$615 ;
   always_ff @(posedge clk)
-    dx2_d0 <= \$616 ;
+    dw2_d0 <= \$616 ;
   always_ff @(posedge clk)
-    dw2_d0 <= \$617 ;
+    partial <= \$617 ;
   always_ff @(posedge clk)
-    partial <= \$618 ;
+    v3_d0 <= \$618 ;
   always_ff @(posedge clk)
-    v3_d0 <= \$619 ;
+    t3_d0 <= \$619 ;
   always_ff @(posedge clk)
-    t3_d0 <= \$620 ;
+    dx3_d0 <= \$620 ;
   always_ff @(posedge clk)
-    dx3_d0 <= \$621 ;
+    dw3_d0 <= \$621 ;
   always_ff @(posedge clk)
-    dw3_d0 <= \$622 ;
+    word_first <= \$622 ;
   always_ff @(posedge clk)
-    word_first <= \$623 ;
+    sumi <= \$623 ;
   always_ff @(posedge clk)
-    sumi <= \$624 ;
+    k <= \$624 ;
   always_ff @(posedge clk)
-    k <= \$625 ;
+    feeding <= \$625 ;
   always_ff @(posedge clk)
-    feeding <= \$626 ;
+    h_sumi <= \$626 ;
   always_ff @(posedge clk)
-    h_sumi <= \$627 ;
+    h_dw <= \$627 ;
   always_ff @(posedge clk)
-    h_dw <= \$628 ;
+    h_init <= \$628 ;
   always_ff @(posedge clk)
-    h_init <= \$629 ;
+    h_dx <= \$629 ;
   always_ff @(posedge clk)
-    h_dx <= \$630 ;
+    h_tag <= \$630 ;
   always_ff @(posedge clk)
-    h_tag <= \$631 ;
+    va_d0 <= \$631 ;
   always_ff @(posedge clk)
-    va_d0 <= \$632 ;
+    va_d1 <= \$632 ;
   always_ff @(posedge clk)
-    va_d1 <= \$633 ;
+    va_d2 <= \$633 ;
   always_ff @(posedge clk)
-    va_d2 <= \$634 ;
+    va_d3 <= \$634 ;
   always_ff @(posedge clk)
-    va_d3 <= \$635 ;
+    va_d4 <= \$635 ;
   always_ff @(posedge clk)
-    va_d4 <= \$636 ;
+    va_d5 <= \$636 ;
   always_ff @(posedge clk)
-    va_d5 <= \$637 ;
+    va_d6 <= \$637 ;
   always_ff @(posedge clk)
-    va_d6 <= \$638 ;
+    va_d7 <= \$638 ;
   always_ff @(posedge clk)
-    va_d7 <= \$639 ;
+    ta_d0 <= \$639 ;
   always_ff @(posedge clk)
-    ta_d0 <= \$640 ;
+    ta_d1 <= \$640 ;
   always_ff @(posedge clk)
-    ta_d1 <= \$641 ;
+    ta_d2 <= \$641 ;
   always_ff @(posedge clk)
-    ta_d2 <= \$642 ;
+    ta_d3 <= \$642 ;
   always_ff @(posedge clk)
-    ta_d3 <= \$643 ;
+    ta_d4 <= \$643 ;
   always_ff @(posedge clk)
-    ta_d4 <= \$644 ;
+    ta_d5 <= \$644 ;
   always_ff @(posedge clk)
-    ta_d5 <= \$645 ;
+    ta_d6 <= \$645 ;
   always_ff @(posedge clk)
-    ta_d6 <= \$646 ;
+    ta_d7 <= \$646 ;
   always_ff @(posedge clk)
-    ta_d7 <= \$647 ;
+    ve_d0 <= \$647 ;
   always_ff @(posedge clk)
-    ve_d0 <= \$648 ;
+    ve_d1 <= \$648 ;
   always_ff @(posedge clk)
-    ve_d1 <= \$649 ;
+    wr__en <= \$649 ;
   always_ff @(posedge clk)
-    wr__en <= \$650 ;
+    te_d0 <= \$650 ;
   always_ff @(posedge clk)
-    te_d0 <= \$651 ;
+    te_d1 <= \$651 ;
   always_ff @(posedge clk)
-    te_d1 <= \$652 ;
+    te_d2 <= \$652 ;
   always_ff @(posedge clk)
-    te_d2 <= \$653 ;
+    \a$88  <= \$653 ;
   always_ff @(posedge clk)
-    \a$88  <= \$654 ;
+    mx_value0_d0 <= \$654 ;
   always_ff @(posedge clk)
-    mx_value0_d0 <= \$655 ;
+    mx_value0_d1 <= \$655 ;
   always_ff @(posedge clk)
-    mx_value0_d1 <= \$656 ;
+    mx_value0_d2 <= \$656 ;
   always_ff @(posedge clk)
-    mx_value0_d2 <= \$657 ;
+    mx_value0_d3 <= \$657 ;
   always_ff @(posedge clk)
-    mx_value0_d3 <= \$658 ;
+    mx_nan0_d0 <= \$658 ;
   always_ff @(posedge clk)
-    mx_nan0_d0 <= \$659 ;
+    mx_nan0_d1 <= \$659 ;
   always_ff @(posedge clk)
-    mx_nan0_d1 <= \$660 ;
+    mx_nan0_d2 <= \$660 ;
   always_ff @(posedge clk)
-    mx_nan0_d2 <= \$661 ;
+    mx_nan0_d3 <= \$661 ;
   always_ff @(posedge clk)
-    mx_nan0_d3 <= \$662 ;
+    mx_nan0_d4 <= \$662 ;
   always_ff @(posedge clk)
-    mx_nan0_d4 <= \$663 ;
+    mx_nan0_d5 <= \$663 ;
   always_ff @(posedge clk)
-    mx_nan0_d5 <= \$664 ;
+    mx_nan0_d6 <= \$664 ;
   always_ff @(posedge clk)
-    mx_nan0_d6 <= \$665 ;
+    mx_nan0_d7 <= \$665 ;
   always_ff @(posedge clk)
-    mx_nan0_d7 <= \$666 ;
+    init_a0_d0 <= \$666 ;
   always_ff @(posedge clk)
-    init_a0_d0 <= \$667 ;
+    init_a0_d1 <= \$667 ;
   always_ff @(posedge clk)
-    init_a0_d1 <= \$668 ;
+    init_a0_d2 <= \$668 ;
   always_ff @(posedge clk)
-    init_a0_d2 <= \$669 ;
+    init_a0_d3 <= \$669 ;
   always_ff @(posedge clk)
-    init_a0_d3 <= \$670 ;
+    init_a0_d4 <= \$670 ;
   always_ff @(posedge clk)
-    init_a0_d4 <= \$671 ;
+    init_a0_d5 <= \$671 ;
   always_ff @(posedge clk)
-    init_a0_d5 <= \$672 ;
+    init_a0_d6 <= \$672 ;
   always_ff @(posedge clk)
-    init_a0_d6 <= \$673 ;
+    init_a0_d7 <= \$673 ;
   always_ff @(posedge clk)
-    init_a0_d7 <= \$674 ;
+    gathered <= \$674 ;
   always_ff @(posedge clk)
-    gathered <= \$675 ;
+    out_r <= \$675 ;
   always_ff @(posedge clk)
-    out_r <= \$676 ;
+    out_m <= \$676 ;
   always_ff @(posedge clk)
-    out_m <= \$677 ;
+    out_rows <= \$677 ;
   always_ff @(posedge clk)
-    out_rows <= \$678 ;
+    half_valid <= \$678 ;
   always_ff @(posedge clk)
-    half_valid <= \$679 ;
+    results__valid <= \$679 ;
   always_ff @(posedge clk)
-    results__valid <= \$680 ;
+    o_data <= \$680 ;
   always_ff @(posedge clk)
-    o_data <= \$681 ;
+    o_keep <= \$681 ;
   always_ff @(posedge clk)
-    o_keep <= \$682 ;
+    o_last <= \$682 ;
   always_ff @(posedge clk)
-    o_last <= \$683 ;
-  always_ff @(posedge clk)
-    half <= \$684 ;
+    half <= \$683 ;
   assign \$1  = B + 2'h3;
   assign \$4  = q - \$2 [7:0];
   assign \$8  = ~ x_loaded;
@@ -3069,8 +3060,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$103  = \$101  | \$102 ;
   assign accept = \$99  & \$103 ;
   assign \$104  = 1'h0 + k;
-  assign \$804  = \$104  * 5'h10;
-  assign dw0 = h_dw >> \$804 ;
+  assign \$803  = \$104  * 5'h10;
+  assign dw0 = h_dw >> \$803 ;
   assign \$105  = dw0[7:0] + h_dx[7:0];
   assign \$106  = \$105  - 9'h10a;
   assign mx_exp0 = fmt ? \$106  : 10'h000;
@@ -3225,6 +3216,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$292  = ~ h_dx[2];
   assign \$293  = \$291  & \$292 ;
   assign \$294  = ~ h_dx[1];
+  assign \$295  = ~ h_dx[0];
   assign \$procmux$1001_Y  = \$procmux$1002_CMP  ? \$procmux$999_Y  : h_tag;
   assign \$procmux$1003_Y  = \$procmux$1004_CMP  ? 7'h00 : \$procmux$1001_Y ;
   assign \$procmux$1005_Y  = \$procmux$1006_CMP  ? dx3_d0 : h_dx;
@@ -3354,9 +3346,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1253_Y  = \$procmux$1254_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1251_Y ;
   assign \$procmux$1255_Y  = \$procmux$1256_CMP  ? init_d0 : init_d1;
   assign \$procmux$1257_Y  = \$procmux$1258_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1255_Y ;
-  assign \$procmux$1259_Y  = \$procmux$1260_CMP  ? \init0$152  : init_d0;
+  assign \$procmux$1259_Y  = \$procmux$1260_CMP  ? \init0$151  : init_d0;
   assign \$procmux$1261_Y  = \$procmux$1262_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1259_Y ;
-  assign \$procmux$1263_Y  = \$procmux$1264_CMP  ? \dw0$154  : dw1_d0;
+  assign \$procmux$1263_Y  = \$procmux$1264_CMP  ? \dw0$153  : dw1_d0;
   assign \$procmux$1265_Y  = \$procmux$1266_CMP  ? 64'h0000000000000000 : \$procmux$1263_Y ;
   assign \$procmux$1267_Y  = \$procmux$1268_CMP  ? dx0 : dx1_d0;
   assign \$procmux$1269_Y  = \$procmux$1270_CMP  ? 16'h0000 : \$procmux$1267_Y ;
@@ -3364,19 +3356,19 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1273_Y  = \$procmux$1274_CMP  ? 7'h00 : \$procmux$1271_Y ;
   assign \$procmux$1275_Y  = \$procmux$1276_CMP  ? v0 : v1_d0;
   assign \$procmux$1277_Y  = \$procmux$1278_CMP  ? 1'h0 : \$procmux$1275_Y ;
-  assign \$procmux$1279_Y  = \$procmux$1280_CMP  ? \$459  : \dw0$154 [63:48];
+  assign \$procmux$1279_Y  = \$procmux$1280_CMP  ? \$459  : \dw0$153 [63:48];
   assign \$procmux$1281_Y  = \$procmux$1282_CMP  ? 16'h0000 : \$procmux$1279_Y ;
-  assign \$procmux$1283_Y  = \$procmux$1284_CMP  ? \$455  : \dw0$154 [31:16];
+  assign \$procmux$1283_Y  = \$procmux$1284_CMP  ? \$455  : \dw0$153 [31:16];
   assign \$procmux$1285_Y  = \$procmux$1286_CMP  ? 16'h0000 : \$procmux$1283_Y ;
-  assign \$procmux$1287_Y  = \$procmux$1288_CMP  ? \$453  : \dw0$154 [15:0];
+  assign \$procmux$1287_Y  = \$procmux$1288_CMP  ? \$453  : \dw0$153 [15:0];
   assign \$procmux$1289_Y  = \$procmux$1290_CMP  ? 16'h0000 : \$procmux$1287_Y ;
-  assign \$procmux$1291_Y  = \$procmux$1292_CMP  ? \$457  : \dw0$154 [47:32];
+  assign \$procmux$1291_Y  = \$procmux$1292_CMP  ? \$457  : \dw0$153 [47:32];
   assign \$procmux$1293_Y  = \$procmux$1294_CMP  ? 16'h0000 : \$procmux$1291_Y ;
-  assign \$procmux$1295_Y  = \$procmux$1296_CMP  ? \read_resp__0__payload$153  : \init0$152 ;
+  assign \$procmux$1295_Y  = \$procmux$1296_CMP  ? \read_resp__0__payload$152  : \init0$151 ;
   assign \$procmux$1297_Y  = \$procmux$1298_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1295_Y ;
   assign \$procmux$1299_Y  = \$procmux$1300_CMP  ? \$451  : dx0;
   assign \$procmux$1301_Y  = \$procmux$1302_CMP  ? 16'h0000 : \$procmux$1299_Y ;
-  assign \$procmux$1303_Y  = \$procmux$1304_CMP  ? \read_resp__0__payload$149  : wq0;
+  assign \$procmux$1303_Y  = \$procmux$1304_CMP  ? \read_resp__0__payload$148  : wq0;
   assign \$procmux$1305_Y  = \$procmux$1306_CMP  ? 256'h0000000000000000000000000000000000000000000000000000000000000000 : \$procmux$1303_Y ;
   assign \$procmux$1307_Y  = \$procmux$1308_CMP  ? read_resp__0__payload : xq0;
   assign \$procmux$1309_Y  = \$procmux$1310_CMP  ? 64'h0000000000000000 : \$procmux$1307_Y ;
@@ -3485,23 +3477,21 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1518_Y  = \$procmux$1519_CMP  ? 10'h000 : \$381 [9:0];
   assign \$procmux$1520_Y  = \$procmux$1521_CMP  ? \$procmux$1518_Y  : \$procmux$1516_Y ;
   assign \$procmux$1522_Y  = \$procmux$1523_CMP  ? 10'h000 : \$procmux$1520_Y ;
-  assign \$procmux$1524_Y  = \$procmux$1525_CMP  ? \sum_in$135  : sum_in;
+  assign \$procmux$1524_Y  = \$procmux$1525_CMP  ? \sum_in$133  : sum_in;
   assign \$procmux$1526_Y  = \$procmux$1527_CMP  ? 1'h0 : \$procmux$1524_Y ;
-  assign \$procmux$1528_Y  = \$procmux$1529_CMP  ? \fmt$134  : fmt;
+  assign \$procmux$1528_Y  = \$procmux$1529_CMP  ? \fmt$132  : fmt;
   assign \$procmux$1530_Y  = \$procmux$1531_CMP  ? 1'h0 : \$procmux$1528_Y ;
-  assign \$procmux$1532_Y  = \$procmux$1533_CMP  ? n : N;
-  assign \$procmux$1534_Y  = \$procmux$1535_CMP  ? 16'h0000 : \$procmux$1532_Y ;
-  assign \$procmux$1536_Y  = \$procmux$1537_CMP  ? blocks : B;
-  assign \$procmux$1538_Y  = \$procmux$1539_CMP  ? 8'h00 : \$procmux$1536_Y ;
-  assign \$procmux$1540_Y  = \$procmux$1541_CMP  ? m : M;
-  assign \$procmux$1542_Y  = \$procmux$1543_CMP  ? 4'h0 : \$procmux$1540_Y ;
-  assign \$procmux$1544_Y  = \$procmux$1545_CMP  ? 1'h1 : busy;
+  assign \$procmux$1532_Y  = \$procmux$1533_CMP  ? blocks : B;
+  assign \$procmux$1534_Y  = \$procmux$1535_CMP  ? 8'h00 : \$procmux$1532_Y ;
+  assign \$procmux$1536_Y  = \$procmux$1537_CMP  ? m : M;
+  assign \$procmux$1538_Y  = \$procmux$1539_CMP  ? 4'h0 : \$procmux$1536_Y ;
+  assign \$procmux$1540_Y  = \$procmux$1541_CMP  ? 1'h1 : busy;
+  assign \$procmux$1542_Y  = \$procmux$1543_CMP  ? 1'h0 : \$procmux$1540_Y ;
+  assign \$procmux$1544_Y  = \$procmux$1545_CMP  ? \$procmux$1542_Y  : \$procmux$1540_Y ;
   assign \$procmux$1546_Y  = \$procmux$1547_CMP  ? 1'h0 : \$procmux$1544_Y ;
-  assign \$procmux$1548_Y  = \$procmux$1549_CMP  ? \$procmux$1546_Y  : \$procmux$1544_Y ;
-  assign \$procmux$1550_Y  = \$procmux$1551_CMP  ? 1'h0 : \$procmux$1548_Y ;
-  assign \$procmux$1552_Y  = \$procmux$1553_CMP  ? 3'h2 : 3'h1;
-  assign \$procmux$1554_Y  = \$procmux$1555_CMP  ? 3'h3 : \$procmux$1552_Y ;
-  assign \$procmux$1556_Y  = \$procmux$1557_CMP  ? 3'h4 : \$procmux$1554_Y ;
+  assign \$procmux$1548_Y  = \$procmux$1549_CMP  ? 3'h2 : 3'h1;
+  assign \$procmux$1550_Y  = \$procmux$1551_CMP  ? 3'h3 : \$procmux$1548_Y ;
+  assign \$procmux$1552_Y  = \$procmux$1553_CMP  ? 3'h4 : \$procmux$1550_Y ;
   assign \$procmux$714_Y  = \$procmux$715_CMP  ? (* full_case = 32'd1 *) half : \$566 ;
   assign \$procmux$716_Y  = \$procmux$717_CMP  ? (* full_case = 32'd1 *) half : \$procmux$714_Y ;
   assign \$procmux$718_Y  = \$procmux$719_CMP  ? \$procmux$716_Y  : half;
@@ -3599,7 +3589,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$901_Y  = \$procmux$902_CMP  ? 32'd0 : \$procmux$899_Y ;
   assign \$procmux$903_Y  = \$procmux$904_CMP  ? \a$88  : mx_value0_d0;
   assign \$procmux$905_Y  = \$procmux$906_CMP  ? 32'd0 : \$procmux$903_Y ;
-  assign \$procmux$907_Y  = \$procmux$908_CMP  ? \result$195  : \a$88 ;
+  assign \$procmux$907_Y  = \$procmux$908_CMP  ? \result$194  : \a$88 ;
   assign \$procmux$909_Y  = \$procmux$910_CMP  ? 32'd0 : \$procmux$907_Y ;
   assign \$procmux$911_Y  = \$procmux$912_CMP  ? te_d1 : te_d2;
   assign \$procmux$913_Y  = \$procmux$914_CMP  ? 8'h00 : \$procmux$911_Y ;
@@ -3664,8 +3654,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.result_fifo  result_fifo (
     .clk(clk),
-    .\port$3578$0 (gathered[95:0]),
-    .\port$3869$0 (wr__data),
+    .\port$3576$0 (gathered[95:0]),
+    .\port$3867$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -3685,17 +3675,17 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
     .clk(clk),
     .en(adv),
     .exp(mx_exp0),
-    .result(\result$195 ),
+    .result(\result$194 ),
     .rst(rst),
     .value(value)
   );
   \llmaccel_bfp.core.w_qs  w_qs (
     .clk(clk),
-    .\port$3406$0 (ib[6:0]),
-    .\port$3410$0 (ij),
-    .read_req__0__ready(\read_req__0__ready$138 ),
+    .\port$3404$0 (ib[6:0]),
+    .\port$3408$0 (ij),
+    .read_req__0__ready(\read_req__0__ready$137 ),
     .read_req__0__valid(\read_req__0__valid$47 ),
-    .read_resp__0__payload(\read_resp__0__payload$149 ),
+    .read_resp__0__payload(\read_resp__0__payload$148 ),
     .read_resp__0__ready(accept),
     .read_resp__0__valid(\read_resp__0__valid$59 ),
     .rst(rst),
@@ -3709,9 +3699,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   \llmaccel_bfp.core.w_scales  w_scales (
     .clk(clk),
     .read_req__0__payload(\$88 [4:0]),
-    .read_req__0__ready(\read_req__0__ready$140 ),
+    .read_req__0__ready(\read_req__0__ready$139 ),
     .read_req__0__valid(\read_req__0__valid$51 ),
-    .read_resp__0__payload(\read_resp__0__payload$155 ),
+    .read_resp__0__payload(\read_resp__0__payload$154 ),
     .read_resp__0__ready(accept),
     .read_resp__0__valid(\read_resp__0__valid$61 ),
     .rst(rst),
@@ -3724,9 +3714,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   \llmaccel_bfp.core.w_sums  w_sums (
     .clk(clk),
     .read_req__0__payload(im),
-    .read_req__0__ready(\read_req__0__ready$141 ),
+    .read_req__0__ready(\read_req__0__ready$140 ),
     .read_req__0__valid(\read_req__0__valid$53 ),
-    .read_resp__0__payload(\read_resp__0__payload$153 ),
+    .read_resp__0__payload(\read_resp__0__payload$152 ),
     .read_resp__0__ready(accept),
     .read_resp__0__valid(\read_resp__0__valid$62 ),
     .rst(rst),
@@ -3738,9 +3728,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.x_qs  x_qs (
     .clk(clk),
-    .\port$3406$0 (ib[6:0]),
-    .\port$3408$0 (im[2:0]),
-    .\port$3410$0 (ij),
+    .\port$3404$0 (ib[6:0]),
+    .\port$3406$0 (im[2:0]),
+    .\port$3408$0 (ij),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -3754,10 +3744,10 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   \llmaccel_bfp.core.x_scales  x_scales (
     .clk(clk),
     .\port$175$0 (\$85 [4:0]),
-    .\port$3408$0 (im[2:0]),
-    .read_req__0__ready(\read_req__0__ready$139 ),
+    .\port$3406$0 (im[2:0]),
+    .read_req__0__ready(\read_req__0__ready$138 ),
     .read_req__0__valid(\read_req__0__valid$49 ),
-    .read_resp__0__payload(\read_resp__0__payload$151 ),
+    .read_resp__0__payload(\read_resp__0__payload$150 ),
     .read_resp__0__ready(accept),
     .read_resp__0__valid(\read_resp__0__valid$60 ),
     .rst(rst),
@@ -3896,18 +3886,18 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \wq0[3][5]  = wq0[239:232];
   assign \wq0[3][6]  = wq0[247:240];
   assign \wq0[3][7]  = wq0[255:248];
-  assign \read_resp__0__payload$149.data  = \read_resp__0__payload$149 ;
-  assign \read_resp__0__payload$151.data  = \read_resp__0__payload$151 ;
-  assign \init0$152[0]  = \init0$152 [31:0];
-  assign \init0$152[1]  = \init0$152 [63:32];
-  assign \init0$152[2]  = \init0$152 [95:64];
-  assign \init0$152[3]  = \init0$152 [127:96];
-  assign \read_resp__0__payload$153.data  = \read_resp__0__payload$153 ;
-  assign \dw0$154[0]  = \dw0$154 [15:0];
-  assign \dw0$154[1]  = \dw0$154 [31:16];
-  assign \dw0$154[2]  = \dw0$154 [47:32];
-  assign \dw0$154[3]  = \dw0$154 [63:48];
-  assign \read_resp__0__payload$155.data  = \read_resp__0__payload$155 ;
+  assign \read_resp__0__payload$148.data  = \read_resp__0__payload$148 ;
+  assign \read_resp__0__payload$150.data  = \read_resp__0__payload$150 ;
+  assign \init0$151[0]  = \init0$151 [31:0];
+  assign \init0$151[1]  = \init0$151 [63:32];
+  assign \init0$151[2]  = \init0$151 [95:64];
+  assign \init0$151[3]  = \init0$151 [127:96];
+  assign \read_resp__0__payload$152.data  = \read_resp__0__payload$152 ;
+  assign \dw0$153[0]  = \dw0$153 [15:0];
+  assign \dw0$153[1]  = \dw0$153 [31:16];
+  assign \dw0$153[2]  = \dw0$153 [47:32];
+  assign \dw0$153[3]  = \dw0$153 [63:48];
+  assign \read_resp__0__payload$154.data  = \read_resp__0__payload$154 ;
   assign \t1_d0.m  = t1_d0[3:0];
   assign \t1_d0.first  = t1_d0[4];
   assign \t1_d0.last  = t1_d0[5];
@@ -4050,463 +4040,463 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$717_CMP  = half_valid;
   assign \$procmux$719_CMP  = \$544 ;
   assign \$procmux$721_CMP  = rst;
-  assign \$684  = \$procmux$720_Y ;
+  assign \$683  = \$procmux$720_Y ;
   assign \$procmux$723_CMP  = \$554 ;
   assign \$procmux$725_CMP  = half_valid;
   assign \$procmux$727_CMP  = \$544 ;
   assign \$procmux$729_CMP  = rst;
-  assign \$683  = \$procmux$728_Y ;
+  assign \$682  = \$procmux$728_Y ;
   assign \$procmux$731_CMP  = \$554 ;
   assign \$procmux$733_CMP  = half_valid;
   assign \$procmux$735_CMP  = \$544 ;
   assign \$procmux$737_CMP  = rst;
-  assign \$682  = \$procmux$736_Y ;
+  assign \$681  = \$procmux$736_Y ;
   assign \$procmux$739_CMP  = \$554 ;
   assign \$procmux$741_CMP  = half_valid;
   assign \$procmux$743_CMP  = \$544 ;
   assign \$procmux$745_CMP  = rst;
-  assign \$681  = \$procmux$744_Y ;
+  assign \$680  = \$procmux$744_Y ;
   assign \$procmux$747_CMP  = \$539 ;
   assign \$procmux$749_CMP  = \$540 ;
   assign \$procmux$751_CMP  = \$554 ;
   assign \$procmux$753_CMP  = half_valid;
   assign \$procmux$755_CMP  = \$544 ;
   assign \$procmux$757_CMP  = rst;
-  assign \$680  = \$procmux$756_Y ;
+  assign \$679  = \$procmux$756_Y ;
   assign \$procmux$759_CMP  = \$539 ;
   assign \$procmux$762_CMP  = \$554 ;
   assign \$procmux$764_CMP  = half_valid;
   assign \$procmux$766_CMP  = \$544 ;
   assign \$procmux$768_CMP  = rst;
-  assign \$679  = \$procmux$767_Y ;
+  assign \$678  = \$procmux$767_Y ;
   assign \$procmux$770_CMP  = \$539 ;
   assign \$procmux$772_CMP  = \$573 ;
   assign \$procmux$774_CMP  = \$570 ;
   assign \$procmux$776_CMP  = \$544 ;
   assign \$procmux$778_CMP  = rst;
-  assign \$678  = \$procmux$777_Y ;
+  assign \$677  = \$procmux$777_Y ;
   assign \$procmux$780_CMP  = \$539 ;
   assign \$procmux$782_CMP  = \$573 ;
   assign \$procmux$784_CMP  = \$570 ;
   assign \$procmux$786_CMP  = \$544 ;
   assign \$procmux$788_CMP  = rst;
-  assign \$677  = \$procmux$787_Y ;
+  assign \$676  = \$procmux$787_Y ;
   assign \$procmux$790_CMP  = \$539 ;
   assign \$procmux$792_CMP  = \$570 ;
   assign \$procmux$794_CMP  = \$544 ;
   assign \$procmux$796_CMP  = rst;
-  assign \$676  = \$procmux$795_Y ;
+  assign \$675  = \$procmux$795_Y ;
   assign \$procmux$800_CMP  = \$536 ;
   assign \$procmux$802_CMP  = rst;
-  assign \$675 [127:96] = \$procmux$801_Y ;
+  assign \$674 [127:96] = \$procmux$801_Y ;
   assign \$procmux$808_CMP  = \$536 ;
   assign \$procmux$810_CMP  = rst;
-  assign \$675 [63:32] = \$procmux$809_Y ;
+  assign \$674 [63:32] = \$procmux$809_Y ;
   assign \$procmux$817_CMP  = \$536 ;
   assign \$procmux$819_CMP  = rst;
-  assign \$675 [31:0] = \$procmux$818_Y ;
+  assign \$674 [31:0] = \$procmux$818_Y ;
   assign \$procmux$824_CMP  = \$536 ;
   assign \$procmux$826_CMP  = rst;
-  assign \$675 [95:64] = \$procmux$825_Y ;
+  assign \$674 [95:64] = \$procmux$825_Y ;
   assign \$procmux$828_CMP  = adv;
   assign \$procmux$830_CMP  = rst;
-  assign \$674  = \$procmux$829_Y ;
+  assign \$673  = \$procmux$829_Y ;
   assign \$procmux$832_CMP  = adv;
   assign \$procmux$834_CMP  = rst;
-  assign \$673  = \$procmux$833_Y ;
+  assign \$672  = \$procmux$833_Y ;
   assign \$procmux$836_CMP  = adv;
   assign \$procmux$838_CMP  = rst;
-  assign \$672  = \$procmux$837_Y ;
+  assign \$671  = \$procmux$837_Y ;
   assign \$procmux$840_CMP  = adv;
   assign \$procmux$842_CMP  = rst;
-  assign \$671  = \$procmux$841_Y ;
+  assign \$670  = \$procmux$841_Y ;
   assign \$procmux$844_CMP  = adv;
   assign \$procmux$846_CMP  = rst;
-  assign \$670  = \$procmux$845_Y ;
+  assign \$669  = \$procmux$845_Y ;
   assign \$procmux$848_CMP  = adv;
   assign \$procmux$850_CMP  = rst;
-  assign \$669  = \$procmux$849_Y ;
+  assign \$668  = \$procmux$849_Y ;
   assign \$procmux$852_CMP  = adv;
   assign \$procmux$854_CMP  = rst;
-  assign \$668  = \$procmux$853_Y ;
+  assign \$667  = \$procmux$853_Y ;
   assign \$procmux$856_CMP  = adv;
   assign \$procmux$858_CMP  = rst;
-  assign \$667  = \$procmux$857_Y ;
+  assign \$666  = \$procmux$857_Y ;
   assign \$procmux$860_CMP  = adv;
   assign \$procmux$862_CMP  = rst;
-  assign \$666  = \$procmux$861_Y ;
+  assign \$665  = \$procmux$861_Y ;
   assign \$procmux$864_CMP  = adv;
   assign \$procmux$866_CMP  = rst;
-  assign \$665  = \$procmux$865_Y ;
+  assign \$664  = \$procmux$865_Y ;
   assign \$procmux$868_CMP  = adv;
   assign \$procmux$870_CMP  = rst;
-  assign \$664  = \$procmux$869_Y ;
+  assign \$663  = \$procmux$869_Y ;
   assign \$procmux$872_CMP  = adv;
   assign \$procmux$874_CMP  = rst;
-  assign \$663  = \$procmux$873_Y ;
+  assign \$662  = \$procmux$873_Y ;
   assign \$procmux$876_CMP  = adv;
   assign \$procmux$878_CMP  = rst;
-  assign \$662  = \$procmux$877_Y ;
+  assign \$661  = \$procmux$877_Y ;
   assign \$procmux$880_CMP  = adv;
   assign \$procmux$882_CMP  = rst;
-  assign \$661  = \$procmux$881_Y ;
+  assign \$660  = \$procmux$881_Y ;
   assign \$procmux$884_CMP  = adv;
   assign \$procmux$886_CMP  = rst;
-  assign \$660  = \$procmux$885_Y ;
+  assign \$659  = \$procmux$885_Y ;
   assign \$procmux$888_CMP  = adv;
   assign \$procmux$890_CMP  = rst;
-  assign \$659  = \$procmux$889_Y ;
+  assign \$658  = \$procmux$889_Y ;
   assign \$procmux$892_CMP  = adv;
   assign \$procmux$894_CMP  = rst;
-  assign \$658  = \$procmux$893_Y ;
+  assign \$657  = \$procmux$893_Y ;
   assign \$procmux$896_CMP  = adv;
   assign \$procmux$898_CMP  = rst;
-  assign \$657  = \$procmux$897_Y ;
+  assign \$656  = \$procmux$897_Y ;
   assign \$procmux$900_CMP  = adv;
   assign \$procmux$902_CMP  = rst;
-  assign \$656  = \$procmux$901_Y ;
+  assign \$655  = \$procmux$901_Y ;
   assign \$procmux$904_CMP  = adv;
   assign \$procmux$906_CMP  = rst;
-  assign \$655  = \$procmux$905_Y ;
+  assign \$654  = \$procmux$905_Y ;
   assign \$procmux$908_CMP  = adv;
   assign \$procmux$910_CMP  = rst;
-  assign \$654  = \$procmux$909_Y ;
+  assign \$653  = \$procmux$909_Y ;
   assign \$procmux$912_CMP  = adv;
   assign \$procmux$914_CMP  = rst;
-  assign \$653  = \$procmux$913_Y ;
+  assign \$652  = \$procmux$913_Y ;
   assign \$procmux$916_CMP  = adv;
   assign \$procmux$918_CMP  = rst;
-  assign \$652  = \$procmux$917_Y ;
+  assign \$651  = \$procmux$917_Y ;
   assign \$procmux$920_CMP  = adv;
   assign \$procmux$922_CMP  = rst;
-  assign \$651  = \$procmux$921_Y ;
+  assign \$650  = \$procmux$921_Y ;
   assign \$procmux$924_CMP  = adv;
   assign \$procmux$926_CMP  = rst;
-  assign \$650  = \$procmux$925_Y ;
+  assign \$649  = \$procmux$925_Y ;
   assign \$procmux$928_CMP  = adv;
   assign \$procmux$930_CMP  = rst;
-  assign \$649  = \$procmux$929_Y ;
+  assign \$648  = \$procmux$929_Y ;
   assign \$procmux$932_CMP  = adv;
   assign \$procmux$934_CMP  = rst;
-  assign \$648  = \$procmux$933_Y ;
+  assign \$647  = \$procmux$933_Y ;
   assign \$procmux$936_CMP  = adv;
   assign \$procmux$938_CMP  = rst;
-  assign \$647  = \$procmux$937_Y ;
+  assign \$646  = \$procmux$937_Y ;
   assign \$procmux$940_CMP  = adv;
   assign \$procmux$942_CMP  = rst;
-  assign \$646  = \$procmux$941_Y ;
+  assign \$645  = \$procmux$941_Y ;
   assign \$procmux$944_CMP  = adv;
   assign \$procmux$946_CMP  = rst;
-  assign \$645  = \$procmux$945_Y ;
+  assign \$644  = \$procmux$945_Y ;
   assign \$procmux$948_CMP  = adv;
   assign \$procmux$950_CMP  = rst;
-  assign \$644  = \$procmux$949_Y ;
+  assign \$643  = \$procmux$949_Y ;
   assign \$procmux$952_CMP  = adv;
   assign \$procmux$954_CMP  = rst;
-  assign \$643  = \$procmux$953_Y ;
+  assign \$642  = \$procmux$953_Y ;
   assign \$procmux$956_CMP  = adv;
   assign \$procmux$958_CMP  = rst;
-  assign \$642  = \$procmux$957_Y ;
+  assign \$641  = \$procmux$957_Y ;
   assign \$procmux$960_CMP  = adv;
   assign \$procmux$962_CMP  = rst;
-  assign \$641  = \$procmux$961_Y ;
+  assign \$640  = \$procmux$961_Y ;
   assign \$procmux$964_CMP  = adv;
   assign \$procmux$966_CMP  = rst;
-  assign \$640  = \$procmux$965_Y ;
+  assign \$639  = \$procmux$965_Y ;
   assign \$procmux$968_CMP  = adv;
   assign \$procmux$970_CMP  = rst;
-  assign \$639  = \$procmux$969_Y ;
+  assign \$638  = \$procmux$969_Y ;
   assign \$procmux$972_CMP  = adv;
   assign \$procmux$974_CMP  = rst;
-  assign \$638  = \$procmux$973_Y ;
+  assign \$637  = \$procmux$973_Y ;
   assign \$procmux$976_CMP  = adv;
   assign \$procmux$978_CMP  = rst;
-  assign \$637  = \$procmux$977_Y ;
+  assign \$636  = \$procmux$977_Y ;
   assign \$procmux$980_CMP  = adv;
   assign \$procmux$982_CMP  = rst;
-  assign \$636  = \$procmux$981_Y ;
+  assign \$635  = \$procmux$981_Y ;
   assign \$procmux$984_CMP  = adv;
   assign \$procmux$986_CMP  = rst;
-  assign \$635  = \$procmux$985_Y ;
+  assign \$634  = \$procmux$985_Y ;
   assign \$procmux$988_CMP  = adv;
   assign \$procmux$990_CMP  = rst;
-  assign \$634  = \$procmux$989_Y ;
+  assign \$633  = \$procmux$989_Y ;
   assign \$procmux$992_CMP  = adv;
   assign \$procmux$994_CMP  = rst;
-  assign \$633  = \$procmux$993_Y ;
+  assign \$632  = \$procmux$993_Y ;
   assign \$procmux$996_CMP  = adv;
   assign \$procmux$998_CMP  = rst;
-  assign \$632  = \$procmux$997_Y ;
+  assign \$631  = \$procmux$997_Y ;
   assign \$procmux$1000_CMP  = \$533 ;
   assign \$procmux$1002_CMP  = adv;
   assign \$procmux$1004_CMP  = rst;
-  assign \$631  = \$procmux$1003_Y ;
+  assign \$630  = \$procmux$1003_Y ;
   assign \$procmux$1006_CMP  = \$533 ;
   assign \$procmux$1008_CMP  = adv;
   assign \$procmux$1010_CMP  = rst;
-  assign \$630  = \$procmux$1009_Y ;
+  assign \$629  = \$procmux$1009_Y ;
   assign \$procmux$1012_CMP  = \$533 ;
   assign \$procmux$1014_CMP  = adv;
   assign \$procmux$1016_CMP  = rst;
-  assign \$629  = \$procmux$1015_Y ;
+  assign \$628  = \$procmux$1015_Y ;
   assign \$procmux$1018_CMP  = \$533 ;
   assign \$procmux$1020_CMP  = adv;
   assign \$procmux$1022_CMP  = rst;
-  assign \$628  = \$procmux$1021_Y ;
+  assign \$627  = \$procmux$1021_Y ;
   assign \$procmux$1024_CMP  = \$533 ;
   assign \$procmux$1026_CMP  = adv;
   assign \$procmux$1028_CMP  = rst;
-  assign \$627  = \$procmux$1027_Y ;
+  assign \$626  = \$procmux$1027_Y ;
   assign \$procmux$1030_CMP  = \$532 ;
   assign \$procmux$1032_CMP  = feeding;
   assign \$procmux$1034_CMP  = \$533 ;
   assign \$procmux$1036_CMP  = adv;
   assign \$procmux$1038_CMP  = \$535 ;
   assign \$procmux$1040_CMP  = rst;
-  assign \$626  = \$procmux$1039_Y ;
+  assign \$625  = \$procmux$1039_Y ;
   assign \$procmux$1042_CMP  = \$532 ;
   assign \$procmux$1044_CMP  = feeding;
   assign \$procmux$1046_CMP  = \$533 ;
   assign \$procmux$1048_CMP  = adv;
   assign \$procmux$1050_CMP  = \$535 ;
   assign \$procmux$1052_CMP  = rst;
-  assign \$625  = \$procmux$1051_Y ;
+  assign \$624  = \$procmux$1051_Y ;
   assign \$procmux$1054_CMP  = \$520 ;
   assign \$procmux$1056_CMP  = rst;
-  assign \$624 [83:63] = \$procmux$1055_Y ;
+  assign \$623 [83:63] = \$procmux$1055_Y ;
   assign \$procmux$1058_CMP  = \$520 ;
   assign \$procmux$1060_CMP  = rst;
-  assign \$624 [41:21] = \$procmux$1059_Y ;
+  assign \$623 [41:21] = \$procmux$1059_Y ;
   assign \$procmux$1062_CMP  = \$520 ;
   assign \$procmux$1064_CMP  = rst;
-  assign \$624 [20:0] = \$procmux$1063_Y ;
+  assign \$623 [20:0] = \$procmux$1063_Y ;
   assign \$procmux$1066_CMP  = \$520 ;
   assign \$procmux$1068_CMP  = rst;
-  assign \$624 [62:42] = \$procmux$1067_Y ;
+  assign \$623 [62:42] = \$procmux$1067_Y ;
   assign \$procmux$1070_CMP  = \$520 ;
   assign \$procmux$1072_CMP  = \$530 ;
   assign \$procmux$1074_CMP  = rst;
-  assign \$623  = \$procmux$1073_Y ;
+  assign \$622  = \$procmux$1073_Y ;
   assign \$procmux$1076_CMP  = adv;
   assign \$procmux$1078_CMP  = rst;
-  assign \$622  = \$procmux$1077_Y ;
+  assign \$621  = \$procmux$1077_Y ;
   assign \$procmux$1080_CMP  = adv;
   assign \$procmux$1082_CMP  = rst;
-  assign \$621  = \$procmux$1081_Y ;
+  assign \$620  = \$procmux$1081_Y ;
   assign \$procmux$1084_CMP  = adv;
   assign \$procmux$1086_CMP  = rst;
-  assign \$620  = \$procmux$1085_Y ;
+  assign \$619  = \$procmux$1085_Y ;
   assign \$procmux$1088_CMP  = adv;
   assign \$procmux$1090_CMP  = rst;
-  assign \$619  = \$procmux$1089_Y ;
+  assign \$618  = \$procmux$1089_Y ;
   assign \$procmux$1092_CMP  = adv;
   assign \$procmux$1094_CMP  = rst;
-  assign \$618 [83:63] = \$procmux$1093_Y ;
+  assign \$617 [83:63] = \$procmux$1093_Y ;
   assign \$procmux$1096_CMP  = adv;
   assign \$procmux$1098_CMP  = rst;
-  assign \$618 [41:21] = \$procmux$1097_Y ;
+  assign \$617 [41:21] = \$procmux$1097_Y ;
   assign \$procmux$1100_CMP  = adv;
   assign \$procmux$1102_CMP  = rst;
-  assign \$618 [20:0] = \$procmux$1101_Y ;
+  assign \$617 [20:0] = \$procmux$1101_Y ;
   assign \$procmux$1104_CMP  = adv;
   assign \$procmux$1106_CMP  = rst;
-  assign \$618 [62:42] = \$procmux$1105_Y ;
+  assign \$617 [62:42] = \$procmux$1105_Y ;
   assign \$procmux$1108_CMP  = adv;
   assign \$procmux$1110_CMP  = rst;
-  assign \$617  = \$procmux$1109_Y ;
+  assign \$616  = \$procmux$1109_Y ;
   assign \$procmux$1112_CMP  = adv;
   assign \$procmux$1114_CMP  = rst;
-  assign \$616  = \$procmux$1113_Y ;
+  assign \$615  = \$procmux$1113_Y ;
   assign \$procmux$1116_CMP  = adv;
   assign \$procmux$1118_CMP  = rst;
-  assign \$615  = \$procmux$1117_Y ;
+  assign \$614  = \$procmux$1117_Y ;
   assign \$procmux$1120_CMP  = adv;
   assign \$procmux$1122_CMP  = rst;
-  assign \$614  = \$procmux$1121_Y ;
+  assign \$613  = \$procmux$1121_Y ;
   assign \$procmux$1124_CMP  = adv;
   assign \$procmux$1126_CMP  = rst;
-  assign \$613 [511:496] = \$procmux$1125_Y ;
+  assign \$612 [511:496] = \$procmux$1125_Y ;
   assign \$procmux$1128_CMP  = adv;
   assign \$procmux$1130_CMP  = rst;
-  assign \$613 [479:464] = \$procmux$1129_Y ;
+  assign \$612 [479:464] = \$procmux$1129_Y ;
   assign \$procmux$1132_CMP  = adv;
   assign \$procmux$1134_CMP  = rst;
-  assign \$613 [463:448] = \$procmux$1133_Y ;
+  assign \$612 [463:448] = \$procmux$1133_Y ;
   assign \$procmux$1136_CMP  = adv;
   assign \$procmux$1138_CMP  = rst;
-  assign \$613 [447:432] = \$procmux$1137_Y ;
+  assign \$612 [447:432] = \$procmux$1137_Y ;
   assign \$procmux$1140_CMP  = adv;
   assign \$procmux$1142_CMP  = rst;
-  assign \$613 [431:416] = \$procmux$1141_Y ;
+  assign \$612 [431:416] = \$procmux$1141_Y ;
   assign \$procmux$1144_CMP  = adv;
   assign \$procmux$1146_CMP  = rst;
-  assign \$613 [415:400] = \$procmux$1145_Y ;
+  assign \$612 [415:400] = \$procmux$1145_Y ;
   assign \$procmux$1148_CMP  = adv;
   assign \$procmux$1150_CMP  = rst;
-  assign \$613 [399:384] = \$procmux$1149_Y ;
+  assign \$612 [399:384] = \$procmux$1149_Y ;
   assign \$procmux$1152_CMP  = adv;
   assign \$procmux$1154_CMP  = rst;
-  assign \$613 [383:368] = \$procmux$1153_Y ;
+  assign \$612 [383:368] = \$procmux$1153_Y ;
   assign \$procmux$1156_CMP  = adv;
   assign \$procmux$1158_CMP  = rst;
-  assign \$613 [367:352] = \$procmux$1157_Y ;
+  assign \$612 [367:352] = \$procmux$1157_Y ;
   assign \$procmux$1160_CMP  = adv;
   assign \$procmux$1162_CMP  = rst;
-  assign \$613 [351:336] = \$procmux$1161_Y ;
+  assign \$612 [351:336] = \$procmux$1161_Y ;
   assign \$procmux$1164_CMP  = adv;
   assign \$procmux$1166_CMP  = rst;
-  assign \$613 [335:320] = \$procmux$1165_Y ;
+  assign \$612 [335:320] = \$procmux$1165_Y ;
   assign \$procmux$1168_CMP  = adv;
   assign \$procmux$1170_CMP  = rst;
-  assign \$613 [319:304] = \$procmux$1169_Y ;
+  assign \$612 [319:304] = \$procmux$1169_Y ;
   assign \$procmux$1172_CMP  = adv;
   assign \$procmux$1174_CMP  = rst;
-  assign \$613 [303:288] = \$procmux$1173_Y ;
+  assign \$612 [303:288] = \$procmux$1173_Y ;
   assign \$procmux$1176_CMP  = adv;
   assign \$procmux$1178_CMP  = rst;
-  assign \$613 [287:272] = \$procmux$1177_Y ;
+  assign \$612 [287:272] = \$procmux$1177_Y ;
   assign \$procmux$1180_CMP  = adv;
   assign \$procmux$1182_CMP  = rst;
-  assign \$613 [271:256] = \$procmux$1181_Y ;
+  assign \$612 [271:256] = \$procmux$1181_Y ;
   assign \$procmux$1184_CMP  = adv;
   assign \$procmux$1186_CMP  = rst;
-  assign \$613 [255:240] = \$procmux$1185_Y ;
+  assign \$612 [255:240] = \$procmux$1185_Y ;
   assign \$procmux$1188_CMP  = adv;
   assign \$procmux$1190_CMP  = rst;
-  assign \$613 [239:224] = \$procmux$1189_Y ;
+  assign \$612 [239:224] = \$procmux$1189_Y ;
   assign \$procmux$1192_CMP  = adv;
   assign \$procmux$1194_CMP  = rst;
-  assign \$613 [223:208] = \$procmux$1193_Y ;
+  assign \$612 [223:208] = \$procmux$1193_Y ;
   assign \$procmux$1196_CMP  = adv;
   assign \$procmux$1198_CMP  = rst;
-  assign \$613 [207:192] = \$procmux$1197_Y ;
+  assign \$612 [207:192] = \$procmux$1197_Y ;
   assign \$procmux$1200_CMP  = adv;
   assign \$procmux$1202_CMP  = rst;
-  assign \$613 [191:176] = \$procmux$1201_Y ;
+  assign \$612 [191:176] = \$procmux$1201_Y ;
   assign \$procmux$1204_CMP  = adv;
   assign \$procmux$1206_CMP  = rst;
-  assign \$613 [175:160] = \$procmux$1205_Y ;
+  assign \$612 [175:160] = \$procmux$1205_Y ;
   assign \$procmux$1208_CMP  = adv;
   assign \$procmux$1210_CMP  = rst;
-  assign \$613 [159:144] = \$procmux$1209_Y ;
+  assign \$612 [159:144] = \$procmux$1209_Y ;
   assign \$procmux$1212_CMP  = adv;
   assign \$procmux$1214_CMP  = rst;
-  assign \$613 [143:128] = \$procmux$1213_Y ;
+  assign \$612 [143:128] = \$procmux$1213_Y ;
   assign \$procmux$1216_CMP  = adv;
   assign \$procmux$1218_CMP  = rst;
-  assign \$613 [127:112] = \$procmux$1217_Y ;
+  assign \$612 [127:112] = \$procmux$1217_Y ;
   assign \$procmux$1220_CMP  = adv;
   assign \$procmux$1222_CMP  = rst;
-  assign \$613 [111:96] = \$procmux$1221_Y ;
+  assign \$612 [111:96] = \$procmux$1221_Y ;
   assign \$procmux$1224_CMP  = adv;
   assign \$procmux$1226_CMP  = rst;
-  assign \$613 [95:80] = \$procmux$1225_Y ;
+  assign \$612 [95:80] = \$procmux$1225_Y ;
   assign \$procmux$1228_CMP  = adv;
   assign \$procmux$1230_CMP  = rst;
-  assign \$613 [79:64] = \$procmux$1229_Y ;
+  assign \$612 [79:64] = \$procmux$1229_Y ;
   assign \$procmux$1232_CMP  = adv;
   assign \$procmux$1234_CMP  = rst;
-  assign \$613 [63:48] = \$procmux$1233_Y ;
+  assign \$612 [63:48] = \$procmux$1233_Y ;
   assign \$procmux$1236_CMP  = adv;
   assign \$procmux$1238_CMP  = rst;
-  assign \$613 [47:32] = \$procmux$1237_Y ;
+  assign \$612 [47:32] = \$procmux$1237_Y ;
   assign \$procmux$1240_CMP  = adv;
   assign \$procmux$1242_CMP  = rst;
-  assign \$613 [31:16] = \$procmux$1241_Y ;
+  assign \$612 [31:16] = \$procmux$1241_Y ;
   assign \$procmux$1244_CMP  = adv;
   assign \$procmux$1246_CMP  = rst;
-  assign \$613 [15:0] = \$procmux$1245_Y ;
+  assign \$612 [15:0] = \$procmux$1245_Y ;
   assign \$procmux$1248_CMP  = adv;
   assign \$procmux$1250_CMP  = rst;
-  assign \$613 [495:480] = \$procmux$1249_Y ;
+  assign \$612 [495:480] = \$procmux$1249_Y ;
   assign \$procmux$1252_CMP  = adv;
   assign \$procmux$1254_CMP  = rst;
-  assign \$612  = \$procmux$1253_Y ;
+  assign \$611  = \$procmux$1253_Y ;
   assign \$procmux$1256_CMP  = adv;
   assign \$procmux$1258_CMP  = rst;
-  assign \$611  = \$procmux$1257_Y ;
+  assign \$610  = \$procmux$1257_Y ;
   assign \$procmux$1260_CMP  = adv;
   assign \$procmux$1262_CMP  = rst;
-  assign \$610  = \$procmux$1261_Y ;
+  assign \$609  = \$procmux$1261_Y ;
   assign \$procmux$1264_CMP  = adv;
   assign \$procmux$1266_CMP  = rst;
-  assign \$609  = \$procmux$1265_Y ;
+  assign \$608  = \$procmux$1265_Y ;
   assign \$procmux$1268_CMP  = adv;
   assign \$procmux$1270_CMP  = rst;
-  assign \$608  = \$procmux$1269_Y ;
+  assign \$607  = \$procmux$1269_Y ;
   assign \$procmux$1272_CMP  = adv;
   assign \$procmux$1274_CMP  = rst;
-  assign \$607  = \$procmux$1273_Y ;
+  assign \$606  = \$procmux$1273_Y ;
   assign \$procmux$1276_CMP  = adv;
   assign \$procmux$1278_CMP  = rst;
-  assign \$606  = \$procmux$1277_Y ;
+  assign \$605  = \$procmux$1277_Y ;
   assign \$procmux$1280_CMP  = adv;
   assign \$procmux$1282_CMP  = rst;
-  assign \$605 [63:48] = \$procmux$1281_Y ;
+  assign \$604 [63:48] = \$procmux$1281_Y ;
   assign \$procmux$1284_CMP  = adv;
   assign \$procmux$1286_CMP  = rst;
-  assign \$605 [31:16] = \$procmux$1285_Y ;
+  assign \$604 [31:16] = \$procmux$1285_Y ;
   assign \$procmux$1288_CMP  = adv;
   assign \$procmux$1290_CMP  = rst;
-  assign \$605 [15:0] = \$procmux$1289_Y ;
+  assign \$604 [15:0] = \$procmux$1289_Y ;
   assign \$procmux$1292_CMP  = adv;
   assign \$procmux$1294_CMP  = rst;
-  assign \$605 [47:32] = \$procmux$1293_Y ;
+  assign \$604 [47:32] = \$procmux$1293_Y ;
   assign \$procmux$1296_CMP  = adv;
   assign \$procmux$1298_CMP  = rst;
-  assign \$604  = \$procmux$1297_Y ;
+  assign \$603  = \$procmux$1297_Y ;
   assign \$procmux$1300_CMP  = adv;
   assign \$procmux$1302_CMP  = rst;
-  assign \$603  = \$procmux$1301_Y ;
+  assign \$602  = \$procmux$1301_Y ;
   assign \$procmux$1304_CMP  = adv;
   assign \$procmux$1306_CMP  = rst;
-  assign \$602  = \$procmux$1305_Y ;
+  assign \$601  = \$procmux$1305_Y ;
   assign \$procmux$1308_CMP  = adv;
   assign \$procmux$1310_CMP  = rst;
-  assign \$601  = \$procmux$1309_Y ;
+  assign \$600  = \$procmux$1309_Y ;
   assign \$procmux$1312_CMP  = adv;
   assign \$procmux$1314_CMP  = rst;
-  assign \$600 [6] = \$procmux$1313_Y ;
+  assign \$599 [6] = \$procmux$1313_Y ;
   assign \$procmux$1316_CMP  = adv;
   assign \$procmux$1318_CMP  = rst;
-  assign \$600 [4] = \$procmux$1317_Y ;
+  assign \$599 [4] = \$procmux$1317_Y ;
   assign \$procmux$1320_CMP  = adv;
   assign \$procmux$1322_CMP  = rst;
-  assign \$600 [3:0] = \$procmux$1321_Y ;
+  assign \$599 [3:0] = \$procmux$1321_Y ;
   assign \$procmux$1324_CMP  = adv;
   assign \$procmux$1326_CMP  = rst;
-  assign \$600 [5] = \$procmux$1325_Y ;
+  assign \$599 [5] = \$procmux$1325_Y ;
   assign \$procmux$1328_CMP  = adv;
   assign \$procmux$1330_CMP  = rst;
-  assign \$599  = \$procmux$1329_Y ;
+  assign \$598  = \$procmux$1329_Y ;
   assign \$procmux$1332_CMP  = \$436 ;
   assign \$procmux$1334_CMP  = adv;
   assign \$procmux$1336_CMP  = \$438 ;
   assign \$procmux$1338_CMP  = rst;
-  assign \$598  = \$procmux$1337_Y ;
+  assign \$597  = \$procmux$1337_Y ;
   assign \$procmux$1340_CMP  = \$431 ;
   assign \$procmux$1342_CMP  = \$440 ;
   assign \$procmux$1344_CMP  = accept;
   assign \$procmux$1346_CMP  = rst;
-  assign \$597  = \$procmux$1345_Y ;
+  assign \$596  = \$procmux$1345_Y ;
   assign \$procmux$1348_CMP  = \$431 ;
   assign \$procmux$1350_CMP  = \$443 ;
   assign \$procmux$1352_CMP  = \$440 ;
   assign \$procmux$1354_CMP  = accept;
   assign \$procmux$1356_CMP  = rst;
-  assign \$596  = \$procmux$1355_Y ;
+  assign \$595  = \$procmux$1355_Y ;
   assign \$procmux$1358_CMP  = \$431 ;
   assign \$procmux$1360_CMP  = \$446 ;
   assign \$procmux$1362_CMP  = \$443 ;
   assign \$procmux$1364_CMP  = \$440 ;
   assign \$procmux$1366_CMP  = accept;
   assign \$procmux$1368_CMP  = rst;
-  assign \$595  = \$procmux$1367_Y ;
+  assign \$594  = \$procmux$1367_Y ;
   assign \$procmux$1370_CMP  = have_tile;
   assign \$procmux$1372_CMP  = \$416 ;
   assign \$procmux$1374_CMP  = \$429 ;
   assign \$procmux$1376_CMP  = rst;
-  assign \$594  = \$procmux$1375_Y ;
+  assign \$593  = \$procmux$1375_Y ;
   assign \$procmux$1378_CMP  = \$397 ;
   assign \$procmux$1380_CMP  = \$398 ;
   assign \$procmux$1382_CMP  = \$424 ;
@@ -4514,45 +4504,45 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1386_CMP  = \$418 ;
   assign \$procmux$1388_CMP  = \$416 ;
   assign \$procmux$1390_CMP  = rst;
-  assign \$593  = \$procmux$1389_Y ;
+  assign \$592  = \$procmux$1389_Y ;
   assign \$procmux$1392_CMP  = \$397 ;
   assign \$procmux$1394_CMP  = \$424 ;
   assign \$procmux$1396_CMP  = \$421 ;
   assign \$procmux$1398_CMP  = \$418 ;
   assign \$procmux$1400_CMP  = \$416 ;
   assign \$procmux$1402_CMP  = rst;
-  assign \$592  = \$procmux$1401_Y ;
+  assign \$591  = \$procmux$1401_Y ;
   assign \$procmux$1404_CMP  = \$397 ;
   assign \$procmux$1406_CMP  = \$418 ;
   assign \$procmux$1408_CMP  = \$416 ;
   assign \$procmux$1410_CMP  = rst;
-  assign \$591  = \$procmux$1409_Y ;
+  assign \$590  = \$procmux$1409_Y ;
   assign \$procmux$1412_CMP  = \$397 ;
   assign \$procmux$1414_CMP  = \$421 ;
   assign \$procmux$1416_CMP  = \$418 ;
   assign \$procmux$1418_CMP  = \$416 ;
   assign \$procmux$1420_CMP  = rst;
-  assign \$590  = \$procmux$1419_Y ;
+  assign \$589  = \$procmux$1419_Y ;
   assign \$procmux$1422_CMP  = \$397 ;
   assign \$procmux$1424_CMP  = \$424 ;
   assign \$procmux$1426_CMP  = \$421 ;
   assign \$procmux$1428_CMP  = \$418 ;
   assign \$procmux$1430_CMP  = \$416 ;
   assign \$procmux$1432_CMP  = rst;
-  assign \$589  = \$procmux$1431_Y ;
+  assign \$588  = \$procmux$1431_Y ;
   assign \$procmux$1434_CMP  = \$354 ;
   assign \$procmux$1436_CMP  = \$370 ;
   assign \$procmux$1438_CMP  = \$368 ;
   assign \$procmux$1440_CMP  = \$364 ;
   assign \$procmux$1442_CMP  = rst;
-  assign \$588  = \$procmux$1441_Y ;
+  assign \$587  = \$procmux$1441_Y ;
   assign \$procmux$1444_CMP  = \$354 ;
   assign \$procmux$1446_CMP  = \$370 ;
   assign \$procmux$1448_CMP  = \$368 ;
   assign \$procmux$1450_CMP  = \$364 ;
   assign \$procmux$1452_CMP  = \$394 ;
   assign \$procmux$1454_CMP  = rst;
-  assign \$587  = \$procmux$1453_Y ;
+  assign \$586  = \$procmux$1453_Y ;
   assign \$procmux$1456_CMP  = \$354 ;
   assign \$procmux$1458_CMP  = \$393 ;
   assign \$procmux$1461_CMP  = \$385 ;
@@ -4560,62 +4550,59 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1465_CMP  = \$380 ;
   assign \$procmux$1467_CMP  = \$394 ;
   assign \$procmux$1469_CMP  = rst;
-  assign \$586  = \$procmux$1468_Y ;
+  assign \$585  = \$procmux$1468_Y ;
   assign \$procmux$1471_CMP  = \$354 ;
   assign \$procmux$1474_CMP  = \$385 ;
   assign \$procmux$1476_CMP  = \$384 ;
   assign \$procmux$1478_CMP  = \$380 ;
   assign \$procmux$1480_CMP  = rst;
-  assign \$585  = \$procmux$1479_Y ;
+  assign \$584  = \$procmux$1479_Y ;
   assign \$procmux$1482_CMP  = \$354 ;
   assign \$procmux$1484_CMP  = \$393 ;
   assign \$procmux$1487_CMP  = \$385 ;
   assign \$procmux$1489_CMP  = \$384 ;
   assign \$procmux$1491_CMP  = \$380 ;
   assign \$procmux$1493_CMP  = rst;
-  assign \$584  = \$procmux$1492_Y ;
+  assign \$583  = \$procmux$1492_Y ;
   assign \$procmux$1495_CMP  = \$354 ;
   assign \$procmux$1497_CMP  = \$388 ;
   assign \$procmux$1499_CMP  = \$385 ;
   assign \$procmux$1501_CMP  = \$384 ;
   assign \$procmux$1503_CMP  = \$380 ;
   assign \$procmux$1505_CMP  = rst;
-  assign \$583  = \$procmux$1504_Y ;
+  assign \$582  = \$procmux$1504_Y ;
   assign \$procmux$1507_CMP  = \$354 ;
   assign \$procmux$1509_CMP  = \$385 ;
   assign \$procmux$1511_CMP  = \$384 ;
   assign \$procmux$1513_CMP  = \$380 ;
   assign \$procmux$1515_CMP  = rst;
-  assign \$582  = \$procmux$1514_Y ;
+  assign \$581  = \$procmux$1514_Y ;
   assign \$procmux$1517_CMP  = \$354 ;
   assign \$procmux$1519_CMP  = \$384 ;
   assign \$procmux$1521_CMP  = \$380 ;
   assign \$procmux$1523_CMP  = rst;
-  assign \$581  = \$procmux$1522_Y ;
+  assign \$580  = \$procmux$1522_Y ;
   assign \$procmux$1525_CMP  = \$352 ;
   assign \$procmux$1527_CMP  = rst;
-  assign \$580  = \$procmux$1526_Y ;
+  assign \$579  = \$procmux$1526_Y ;
   assign \$procmux$1529_CMP  = \$352 ;
   assign \$procmux$1531_CMP  = rst;
-  assign \$579  = \$procmux$1530_Y ;
+  assign \$578  = \$procmux$1530_Y ;
   assign \$procmux$1533_CMP  = \$352 ;
   assign \$procmux$1535_CMP  = rst;
-  assign \$578  = \$procmux$1534_Y ;
+  assign \$577  = \$procmux$1534_Y ;
   assign \$procmux$1537_CMP  = \$352 ;
   assign \$procmux$1539_CMP  = rst;
-  assign \$577  = \$procmux$1538_Y ;
+  assign \$576  = \$procmux$1538_Y ;
   assign \$procmux$1541_CMP  = \$352 ;
-  assign \$procmux$1543_CMP  = rst;
-  assign \$576  = \$procmux$1542_Y ;
-  assign \$procmux$1545_CMP  = \$352 ;
-  assign \$procmux$1547_CMP  = o_last;
-  assign \$procmux$1549_CMP  = \$540 ;
-  assign \$procmux$1551_CMP  = rst;
-  assign \$575  = \$procmux$1550_Y ;
-  assign \$procmux$1553_CMP  = \$92 ;
-  assign \$procmux$1555_CMP  = \$94 ;
-  assign \$procmux$1557_CMP  = \$96 ;
-  assign gap = \$procmux$1556_Y ;
+  assign \$procmux$1543_CMP  = o_last;
+  assign \$procmux$1545_CMP  = \$540 ;
+  assign \$procmux$1547_CMP  = rst;
+  assign \$575  = \$procmux$1546_Y ;
+  assign \$procmux$1549_CMP  = \$92 ;
+  assign \$procmux$1551_CMP  = \$94 ;
+  assign \$procmux$1553_CMP  = \$96 ;
+  assign gap = \$procmux$1552_Y ;
   assign \$2  = { 2'h0, \$1 [8:2] };
   assign \$3  = { 1'h0, B, 2'h0 };
   assign \$5  = \$4 [9:0];
@@ -7097,7 +7084,7 @@ module \llmaccel_bfp.core.prod_mul0 (rst, en, a, b, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3578$0 , \port$3869$0 , r_rdy, clk);
+module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3576$0 , \port$3867$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -7108,10 +7095,10 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$3578$0 ;
-  wire [95:0] \port$3578$0 ;
-  input [31:0] \port$3869$0 ;
-  wire [31:0] \port$3869$0 ;
+  input [95:0] \port$3576$0 ;
+  wire [95:0] \port$3576$0 ;
+  input [31:0] \port$3867$0 ;
+  wire [31:0] \port$3867$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -7193,7 +7180,7 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$3869$0 , \port$3578$0  };
+      storage[w_port__addr] <= { \port$3867$0 , \port$3576$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -7257,8 +7244,8 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   assign level = w_level;
   assign r_level = w_level;
   assign produce = w_port__addr;
-  assign w_port__data = { \port$3869$0 , \port$3578$0  };
-  assign w_data = { \port$3869$0 , \port$3578$0  };
+  assign w_port__data = { \port$3867$0 , \port$3576$0  };
+  assign w_data = { \port$3867$0 , \port$3576$0  };
   assign consume = r_port__addr;
   assign r_port__data = r_data;
   assign \$procmux$232_CMP  = r_en;
@@ -9494,7 +9481,7 @@ module \llmaccel_bfp.core.to_float0 (rst, exp, value, en, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3406$0 , \port$3410$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3404$0 , \port$3408$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -9517,10 +9504,10 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   wire [296:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
-  input [6:0] \port$3406$0 ;
-  wire [6:0] \port$3406$0 ;
-  input [1:0] \port$3410$0 ;
-  wire [1:0] \port$3410$0 ;
+  input [6:0] \port$3404$0 ;
+  wire [6:0] \port$3404$0 ;
+  input [1:0] \port$3408$0 ;
+  wire [1:0] \port$3408$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -10954,7 +10941,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$signature__addr$13  = write__payload[8:0];
   assign \$signature__data$14  = write__payload[264:9];
   assign req_pb0 = \$14 [0];
-  assign read_req__0__payload = { \port$3406$0 , \port$3410$0  };
+  assign read_req__0__payload = { \port$3404$0 , \port$3408$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -11001,7 +10988,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$32  = \$29 ;
   assign \$signature__en$38  = \$29 ;
   assign \$129  = 5'h00;
-  assign \$33  = { \port$3406$0 , \port$3410$0  };
+  assign \$33  = { \port$3404$0 , \port$3408$0  };
   assign \$signature__addr$39  = \$33 ;
   assign \$34  = \$14 [0];
   assign \$36  = \$14 [0];
@@ -11015,7 +11002,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$49  = \$46 ;
   assign \$signature__en$43  = \$46 ;
   assign \$150  = 5'h00;
-  assign \$50  = { \port$3406$0 , \port$3410$0  };
+  assign \$50  = { \port$3404$0 , \port$3408$0  };
   assign \$signature__addr$44  = \$50 ;
   assign \$52  = 1'h1;
   assign \$53  = \$51 ;
@@ -12493,7 +12480,7 @@ module \llmaccel_bfp.core.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3406$0 , \port$3408$0 , \port$3410$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3404$0 , \port$3406$0 , \port$3408$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -12510,12 +12497,12 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   wire [63:0] read_resp__0__payload;
   input [83:0] write__payload;
   wire [83:0] write__payload;
-  input [6:0] \port$3406$0 ;
-  wire [6:0] \port$3406$0 ;
-  input [2:0] \port$3408$0 ;
-  wire [2:0] \port$3408$0 ;
-  input [1:0] \port$3410$0 ;
-  wire [1:0] \port$3410$0 ;
+  input [6:0] \port$3404$0 ;
+  wire [6:0] \port$3404$0 ;
+  input [2:0] \port$3406$0 ;
+  wire [2:0] \port$3406$0 ;
+  input [1:0] \port$3408$0 ;
+  wire [1:0] \port$3408$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -16777,7 +16764,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$signature__addr  = write__payload[11:0];
   assign \$signature__data  = write__payload[75:12];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3408$0 , \port$3406$0 , \port$3410$0  };
+  assign read_req__0__payload = { \port$3406$0 , \port$3404$0 , \port$3408$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -16819,7 +16806,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3408$0 , \port$3406$0 , \port$3410$0  };
+  assign \$25  = { \port$3406$0 , \port$3404$0 , \port$3408$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -16961,7 +16948,7 @@ module \llmaccel_bfp.core.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$175$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3408$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$175$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3406$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -16980,8 +16967,8 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   wire [63:0] read_resp__0__payload;
   input [79:0] write__payload;
   wire [79:0] write__payload;
-  input [2:0] \port$3408$0 ;
-  wire [2:0] \port$3408$0 ;
+  input [2:0] \port$3406$0 ;
+  wire [2:0] \port$3406$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -17403,7 +17390,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$signature__addr  = write__payload[7:0];
   assign \$signature__data  = write__payload[71:8];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3408$0 , \port$175$0  };
+  assign read_req__0__payload = { \port$3406$0 , \port$175$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -17445,7 +17432,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3408$0 , \port$175$0  };
+  assign \$25  = { \port$3406$0 , \port$175$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -17686,50 +17673,50 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire \$9 ;
-  wire \$auto$rtlil.cc:3245:Not$1585 ;
-  wire \$auto$rtlil.cc:3245:Not$1605 ;
-  wire \$auto$rtlil.cc:3245:Not$1637 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1583 ;
+  wire \$auto$rtlil.cc:3245:Not$1581 ;
+  wire \$auto$rtlil.cc:3245:Not$1601 ;
+  wire \$auto$rtlil.cc:3245:Not$1633 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1579 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1595 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$1599 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1603 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1615 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1611 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1623 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$1627 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$1631 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1635 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1647 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1643 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$1659 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$1663 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$1667 ;
-  wire \$auto$rtlil.cc:3294:Or$1595 ;
-  wire \$auto$rtlil.cc:3294:Or$1659 ;
+  wire \$auto$rtlil.cc:3294:Or$1591 ;
+  wire \$auto$rtlil.cc:3294:Or$1655 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$1583 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$1585 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1587 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1589 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$1591 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1593 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1597 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$1601 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$1603 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$1605 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1607 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1609 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$1611 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1613 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$1615 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1617 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1619 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1621 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$1623 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1625 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$1629 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$1633 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$1635 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$1637 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1639 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1641 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$1643 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1645 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$1647 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1649 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1651 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1653 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$1655 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1657 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1661 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$1665 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$1669 ;
   wire \$procmux$100_CMP ;
   wire [7:0] \$procmux$101_Y ;
   wire \$procmux$102_CMP ;
@@ -18023,50 +18010,50 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
     s_axil_rdata <= \$34 ;
   always_ff @(posedge clk)
     s_axil_rresp <= \$35 ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$1583  = | { \$procmux$184_CMP , \$procmux$183_CMP , \$procmux$182_CMP , \$procmux$181_CMP , \$procmux$180_CMP , \$procmux$179_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1603  = | { \$procmux$30_CMP , \$procmux$29_CMP , \$procmux$28_CMP , \$procmux$27_CMP , \$procmux$26_CMP , \$procmux$25_CMP , \$procmux$24_CMP , \$procmux$23_CMP , \$procmux$22_CMP , \$procmux$21_CMP , \$procmux$20_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1635  = | { \$procmux$14_CMP , \$procmux$13_CMP , \$procmux$12_CMP , \$procmux$11_CMP , \$procmux$10_CMP , \$procmux$9_CMP , \$procmux$8_CMP , \$procmux$7_CMP , \$procmux$6_CMP , \$procmux$5_CMP , \$procmux$4_CMP , \$procmux$3_CMP  };
-  assign \$auto$rtlil.cc:3245:Not$1585  = ~ \$auto$rtlil.cc:3249:ReduceOr$1583 ;
-  assign \$auto$rtlil.cc:3245:Not$1605  = ~ \$auto$rtlil.cc:3249:ReduceOr$1603 ;
-  assign \$auto$rtlil.cc:3245:Not$1637  = ~ \$auto$rtlil.cc:3249:ReduceOr$1635 ;
-  assign \$auto$rtlil.cc:3294:Or$1595  = \$procmux$183_CMP  | \$procmux$182_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$1659  = \$procmux$13_CMP  | \$procmux$12_CMP ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$1599  = | { \$procmux$179_CMP , \$procmux$180_CMP , \$procmux$181_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1615  = | { \$procmux$20_CMP , \$procmux$21_CMP , \$procmux$22_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1627  = | { \$procmux$26_CMP , \$procmux$27_CMP , \$procmux$28_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1631  = | { \$auto$rtlil.cc:3249:ReduceOr$1615 , \$procmux$23_CMP , \$procmux$24_CMP , \$procmux$25_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1647  = | { \$procmux$3_CMP , \$procmux$4_CMP , \$procmux$5_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1663  = | { \$procmux$9_CMP , \$procmux$10_CMP , \$procmux$11_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$1667  = | { \$auto$rtlil.cc:3249:ReduceOr$1647 , \$procmux$6_CMP , \$procmux$7_CMP , \$procmux$8_CMP  };
-  assign \$auto$rtlil.cc:3381:Mux$1587  = \$procmux$180_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1589  = \$procmux$179_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1587 ;
-  assign \$auto$rtlil.cc:3381:Mux$1591  = \$procmux$182_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1593  = \$procmux$184_CMP  ? 2'h0 : 2'h2;
-  assign \$auto$rtlil.cc:3381:Mux$1597  = \$auto$rtlil.cc:3294:Or$1595  ? \$auto$rtlil.cc:3381:Mux$1591  : \$auto$rtlil.cc:3381:Mux$1593 ;
-  assign \$auto$rtlil.cc:3381:Mux$1601  = \$auto$rtlil.cc:3249:ReduceOr$1599  ? \$auto$rtlil.cc:3381:Mux$1589  : \$auto$rtlil.cc:3381:Mux$1597 ;
-  assign \$auto$rtlil.cc:3381:Mux$1607  = \$procmux$21_CMP  ? 32'd4096 : 32'd525320;
-  assign \$auto$rtlil.cc:3381:Mux$1609  = \$procmux$20_CMP  ? { 31'h00000000, sum_in } : \$auto$rtlil.cc:3381:Mux$1607 ;
-  assign \$auto$rtlil.cc:3381:Mux$1611  = \$procmux$24_CMP  ? cycles : n;
-  assign \$auto$rtlil.cc:3381:Mux$1613  = \$procmux$23_CMP  ? 32'd1280131585 : \$auto$rtlil.cc:3381:Mux$1611 ;
-  assign \$auto$rtlil.cc:3381:Mux$1617  = \$auto$rtlil.cc:3249:ReduceOr$1615  ? \$auto$rtlil.cc:3381:Mux$1609  : \$auto$rtlil.cc:3381:Mux$1613 ;
-  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$27_CMP  ? m : format;
-  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$1619 ;
-  assign \$auto$rtlil.cc:3381:Mux$1623  = \$procmux$30_CMP  ? { 29'h00000000, \port$3360$0 , \port$3362$0 , \port$3378$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$1625  = \$procmux$29_CMP  ? { 28'h0000000, error } : \$auto$rtlil.cc:3381:Mux$1623 ;
-  assign \$auto$rtlil.cc:3381:Mux$1629  = \$auto$rtlil.cc:3249:ReduceOr$1627  ? \$auto$rtlil.cc:3381:Mux$1621  : \$auto$rtlil.cc:3381:Mux$1625 ;
-  assign \$auto$rtlil.cc:3381:Mux$1633  = \$auto$rtlil.cc:3249:ReduceOr$1631  ? \$auto$rtlil.cc:3381:Mux$1617  : \$auto$rtlil.cc:3381:Mux$1629 ;
-  assign \$auto$rtlil.cc:3381:Mux$1639  = \$procmux$4_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1641  = \$procmux$3_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1639 ;
-  assign \$auto$rtlil.cc:3381:Mux$1643  = \$procmux$7_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1645  = \$procmux$6_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1643 ;
-  assign \$auto$rtlil.cc:3381:Mux$1649  = \$auto$rtlil.cc:3249:ReduceOr$1647  ? \$auto$rtlil.cc:3381:Mux$1641  : \$auto$rtlil.cc:3381:Mux$1645 ;
-  assign \$auto$rtlil.cc:3381:Mux$1651  = \$procmux$10_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1653  = \$procmux$9_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1651 ;
-  assign \$auto$rtlil.cc:3381:Mux$1655  = \$procmux$12_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$1657  = \$procmux$14_CMP  ? 2'h0 : 2'h2;
-  assign \$auto$rtlil.cc:3381:Mux$1661  = \$auto$rtlil.cc:3294:Or$1659  ? \$auto$rtlil.cc:3381:Mux$1655  : \$auto$rtlil.cc:3381:Mux$1657 ;
-  assign \$auto$rtlil.cc:3381:Mux$1665  = \$auto$rtlil.cc:3249:ReduceOr$1663  ? \$auto$rtlil.cc:3381:Mux$1653  : \$auto$rtlil.cc:3381:Mux$1661 ;
-  assign \$auto$rtlil.cc:3381:Mux$1669  = \$auto$rtlil.cc:3249:ReduceOr$1667  ? \$auto$rtlil.cc:3381:Mux$1649  : \$auto$rtlil.cc:3381:Mux$1665 ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$1579  = | { \$procmux$184_CMP , \$procmux$183_CMP , \$procmux$182_CMP , \$procmux$181_CMP , \$procmux$180_CMP , \$procmux$179_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1599  = | { \$procmux$30_CMP , \$procmux$29_CMP , \$procmux$28_CMP , \$procmux$27_CMP , \$procmux$26_CMP , \$procmux$25_CMP , \$procmux$24_CMP , \$procmux$23_CMP , \$procmux$22_CMP , \$procmux$21_CMP , \$procmux$20_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1631  = | { \$procmux$14_CMP , \$procmux$13_CMP , \$procmux$12_CMP , \$procmux$11_CMP , \$procmux$10_CMP , \$procmux$9_CMP , \$procmux$8_CMP , \$procmux$7_CMP , \$procmux$6_CMP , \$procmux$5_CMP , \$procmux$4_CMP , \$procmux$3_CMP  };
+  assign \$auto$rtlil.cc:3245:Not$1581  = ~ \$auto$rtlil.cc:3249:ReduceOr$1579 ;
+  assign \$auto$rtlil.cc:3245:Not$1601  = ~ \$auto$rtlil.cc:3249:ReduceOr$1599 ;
+  assign \$auto$rtlil.cc:3245:Not$1633  = ~ \$auto$rtlil.cc:3249:ReduceOr$1631 ;
+  assign \$auto$rtlil.cc:3294:Or$1591  = \$procmux$183_CMP  | \$procmux$182_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$1655  = \$procmux$13_CMP  | \$procmux$12_CMP ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$1595  = | { \$procmux$179_CMP , \$procmux$180_CMP , \$procmux$181_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1611  = | { \$procmux$20_CMP , \$procmux$21_CMP , \$procmux$22_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1623  = | { \$procmux$26_CMP , \$procmux$27_CMP , \$procmux$28_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1627  = | { \$auto$rtlil.cc:3249:ReduceOr$1611 , \$procmux$23_CMP , \$procmux$24_CMP , \$procmux$25_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1643  = | { \$procmux$3_CMP , \$procmux$4_CMP , \$procmux$5_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1659  = | { \$procmux$9_CMP , \$procmux$10_CMP , \$procmux$11_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$1663  = | { \$auto$rtlil.cc:3249:ReduceOr$1643 , \$procmux$6_CMP , \$procmux$7_CMP , \$procmux$8_CMP  };
+  assign \$auto$rtlil.cc:3381:Mux$1583  = \$procmux$180_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1585  = \$procmux$179_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1583 ;
+  assign \$auto$rtlil.cc:3381:Mux$1587  = \$procmux$182_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1589  = \$procmux$184_CMP  ? 2'h0 : 2'h2;
+  assign \$auto$rtlil.cc:3381:Mux$1593  = \$auto$rtlil.cc:3294:Or$1591  ? \$auto$rtlil.cc:3381:Mux$1587  : \$auto$rtlil.cc:3381:Mux$1589 ;
+  assign \$auto$rtlil.cc:3381:Mux$1597  = \$auto$rtlil.cc:3249:ReduceOr$1595  ? \$auto$rtlil.cc:3381:Mux$1585  : \$auto$rtlil.cc:3381:Mux$1593 ;
+  assign \$auto$rtlil.cc:3381:Mux$1603  = \$procmux$21_CMP  ? 32'd4096 : 32'd525320;
+  assign \$auto$rtlil.cc:3381:Mux$1605  = \$procmux$20_CMP  ? { 31'h00000000, sum_in } : \$auto$rtlil.cc:3381:Mux$1603 ;
+  assign \$auto$rtlil.cc:3381:Mux$1607  = \$procmux$24_CMP  ? cycles : n;
+  assign \$auto$rtlil.cc:3381:Mux$1609  = \$procmux$23_CMP  ? 32'd1280131585 : \$auto$rtlil.cc:3381:Mux$1607 ;
+  assign \$auto$rtlil.cc:3381:Mux$1613  = \$auto$rtlil.cc:3249:ReduceOr$1611  ? \$auto$rtlil.cc:3381:Mux$1605  : \$auto$rtlil.cc:3381:Mux$1609 ;
+  assign \$auto$rtlil.cc:3381:Mux$1615  = \$procmux$27_CMP  ? m : format;
+  assign \$auto$rtlil.cc:3381:Mux$1617  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$1615 ;
+  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3360$0 , \port$3362$0 , \port$3378$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 28'h0000000, error } : \$auto$rtlil.cc:3381:Mux$1619 ;
+  assign \$auto$rtlil.cc:3381:Mux$1625  = \$auto$rtlil.cc:3249:ReduceOr$1623  ? \$auto$rtlil.cc:3381:Mux$1617  : \$auto$rtlil.cc:3381:Mux$1621 ;
+  assign \$auto$rtlil.cc:3381:Mux$1629  = \$auto$rtlil.cc:3249:ReduceOr$1627  ? \$auto$rtlil.cc:3381:Mux$1613  : \$auto$rtlil.cc:3381:Mux$1625 ;
+  assign \$auto$rtlil.cc:3381:Mux$1635  = \$procmux$4_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1637  = \$procmux$3_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1635 ;
+  assign \$auto$rtlil.cc:3381:Mux$1639  = \$procmux$7_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1641  = \$procmux$6_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1639 ;
+  assign \$auto$rtlil.cc:3381:Mux$1645  = \$auto$rtlil.cc:3249:ReduceOr$1643  ? \$auto$rtlil.cc:3381:Mux$1637  : \$auto$rtlil.cc:3381:Mux$1641 ;
+  assign \$auto$rtlil.cc:3381:Mux$1647  = \$procmux$10_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1649  = \$procmux$9_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$1647 ;
+  assign \$auto$rtlil.cc:3381:Mux$1651  = \$procmux$12_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$1653  = \$procmux$14_CMP  ? 2'h0 : 2'h2;
+  assign \$auto$rtlil.cc:3381:Mux$1657  = \$auto$rtlil.cc:3294:Or$1655  ? \$auto$rtlil.cc:3381:Mux$1651  : \$auto$rtlil.cc:3381:Mux$1653 ;
+  assign \$auto$rtlil.cc:3381:Mux$1661  = \$auto$rtlil.cc:3249:ReduceOr$1659  ? \$auto$rtlil.cc:3381:Mux$1649  : \$auto$rtlil.cc:3381:Mux$1657 ;
+  assign \$auto$rtlil.cc:3381:Mux$1665  = \$auto$rtlil.cc:3249:ReduceOr$1663  ? \$auto$rtlil.cc:3381:Mux$1645  : \$auto$rtlil.cc:3381:Mux$1661 ;
   assign \$procmux$100_CMP  = aw_word == 10'h005;
   assign \$procmux$101_Y  = \$procmux$102_CMP  ? \$procmux$99_Y  : k[7:0];
   assign \$procmux$103_Y  = \$procmux$104_CMP  ? 8'h00 : \$procmux$101_Y ;
@@ -18326,7 +18313,7 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$228_CMP  = \$15 ;
   assign \$procmux$230_CMP  = rst;
   assign \$19  = \$procmux$229_Y ;
-  assign \$procmux$178_Y  = \$auto$rtlil.cc:3381:Mux$1601 ;
-  assign \$procmux$19_Y  = \$auto$rtlil.cc:3381:Mux$1633 ;
-  assign \$procmux$2_Y  = \$auto$rtlil.cc:3381:Mux$1669 ;
+  assign \$procmux$178_Y  = \$auto$rtlil.cc:3381:Mux$1597 ;
+  assign \$procmux$19_Y  = \$auto$rtlil.cc:3381:Mux$1629 ;
+  assign \$procmux$2_Y  = \$auto$rtlil.cc:3381:Mux$1665 ;
 endmodule

@@ -99,6 +99,16 @@ def scaled(values, exps):
     return np.where(ok, y.view(np.uint32), np.uint32(0x3F800000)).astype(np.uint32)
 
 
+def with_specials(rng, parts, m):
+    """`parts` (pairs of operand arrays) and m pairs of specials against random and structured
+    operands, either order, joined into two arrays."""
+    s = rng.choice(SPECIALS, m)
+    o = np.where(rng.random(m) < 0.5, random_bits(rng, m), structured(rng, m))
+    swap = rng.random(m) < 0.5
+    parts = parts + [(np.where(swap, s, o), np.where(swap, o, s))]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
 # -- multiplier ---------------------------------------------------------------------------------
 
 def mul_corners(rng, n):
@@ -141,15 +151,7 @@ def mul_corners(rng, n):
     parts.append((np.where(swap, sub, big), np.where(swap, big, sub)))
     # everything structured against everything structured
     parts.append((structured(rng, k), structured(rng, k)))
-    # specials against random and structured operands
-    m = n - 5 * k
-    s = rng.choice(SPECIALS, m)
-    o = np.where(rng.random(m) < 0.5, random_bits(rng, m), structured(rng, m))
-    swap = rng.random(m) < 0.5
-    parts.append((np.where(swap, s, o), np.where(swap, o, s)))
-    a = np.concatenate([x for x, _ in parts])
-    b = np.concatenate([y for _, y in parts])
-    return a, b
+    return with_specials(rng, parts, n - 5 * k)
 
 
 # -- adder --------------------------------------------------------------------------------------
@@ -192,15 +194,7 @@ def add_corners(rng, n):
     b = structured(rng, k, exps=e[1]) & ~SIGN
     neg = (rng.random(k) < 0.5).astype(np.uint32) << 31
     parts.append((a | neg, b | neg))
-    # specials against random and structured operands
-    m = n - 5 * k
-    s = rng.choice(SPECIALS, m)
-    o = np.where(rng.random(m) < 0.5, random_bits(rng, m), structured(rng, m))
-    swap = rng.random(m) < 0.5
-    parts.append((np.where(swap, s, o), np.where(swap, o, s)))
-    a = np.concatenate([x for x, _ in parts])
-    b = np.concatenate([y for _, y in parts])
-    return a, b
+    return with_specials(rng, parts, n - 5 * k)
 
 
 def binary_operands(unit, rng, n, random_share=0.3):

@@ -12,7 +12,8 @@ class JobError(ValueError):
     """Bad input files: exit status 2, one line."""
 
 
-def load_matrix(path: str, what: str) -> np.ndarray:
+def load_npy(path: str, what: str) -> np.ndarray:
+    """One array from a .npy file, or a JobError saying why not."""
     try:
         array = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -21,6 +22,11 @@ def load_matrix(path: str, what: str) -> np.ndarray:
         raise JobError(f"{what} file {path!r} is not a NumPy .npy array") from None
     if not isinstance(array, np.ndarray):
         raise JobError(f"{what} file {path!r} holds several arrays; give one .npy array")
+    return array
+
+
+def load_matrix(path: str, what: str) -> np.ndarray:
+    array = load_npy(path, what)
     if array.dtype != np.int8:
         raise JobError(f"{what} must be int8, not {array.dtype} ({path})")
     if array.ndim != 2 or 0 in array.shape:
@@ -79,12 +85,7 @@ def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> st
 def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
     """A .npy of raw llama.cpp rows: uint8 [rows, blocks * block bytes]."""
     from golden.bfp_layout import BLOCK_BYTES
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise JobError(f"{what} file {path!r} not found") from None
-    except (ValueError, OSError, EOFError):
-        raise JobError(f"{what} file {path!r} is not a NumPy .npy array") from None
+    array = load_npy(path, what)
     if array.dtype != np.uint8:
         raise JobError(f"{what} must be raw {fmt} blocks as uint8, not {array.dtype} ({path})")
     if array.ndim != 2 or 0 in array.shape:

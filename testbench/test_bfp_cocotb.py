@@ -3,7 +3,7 @@
 run."""
 import pytest
 
-from testbench import runner
+from testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -15,22 +15,11 @@ CONFIGS = {
 
 
 def _run(sim, config, testcase, stall):
-    params = CONFIGS[config]
-    name = f"{testcase}[{sim}-{config}-{stall}]"
-    seed = runner.seed_for(name)
-    print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
-    build = runner.build("bfp", params, sim)
-    result = runner.run(build, "testbench.cocotb_bfp", testcase, seed=seed, params=params,
-                        env={"LLMACCEL_STALL": str(stall)}, tag=f"{testcase}-{stall}")
-    for record in result.results:
-        print(record)
-    assert result.ok, (f"{name} failed with seed={seed}; log {result.log}\n"
-                       + runner.failure_excerpt(result))
+    run_case("bfp", "testbench.cocotb_bfp", CONFIGS[config], sim, config, testcase, stall)
 
 
 def _grouped(*sets):
-    return [pytest.param(sim, config, *rest, marks=pytest.mark.xdist_group(f"b-{sim}-{config}"))
-            for sim in runner.SIMULATORS for config, *rest in sets]
+    return grouped("b-", *sets)
 
 
 @pytest.mark.cocotb

@@ -12,6 +12,7 @@ from generators.bfp_core import BfpCore
 from generators.params import ParamError
 from golden import bfp as golden
 from golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from testbench.bfp_data import random_rows
 from testbench.runner import seed_for
 
 
@@ -30,21 +31,6 @@ from testbench.runner import seed_for
 def test_parameter_messages(params, message):
     with pytest.raises(ParamError, match=f"^{re.escape(message)}$"):
         BfpCore(**params)
-
-
-def random_rows(rng, rows, blocks, fmt, specials=0.2):
-    qs = rng.integers(-128, 128, (rows, blocks, 32)).astype(np.int8)
-    if fmt == "q8_0":
-        d = (rng.standard_normal((rows, blocks)) * 0.05).astype(np.float16).view(np.uint16)
-        pool = np.array([0x0000, 0x8000, 0x0001, 0x03FF, 0x7BFF, 0x7C00, 0xFC00, 0x7E00], np.uint16)
-        d = np.where(rng.random(d.shape) < specials, rng.choice(pool, d.shape), d).astype("<u2")
-        head = d.view(np.uint8).reshape(rows, blocks, 2)
-    else:
-        e = rng.integers(100, 150, (rows, blocks))
-        pool = np.array([0, 1, 127, 254, 255])
-        e = np.where(rng.random(e.shape) < specials, rng.choice(pool, e.shape), e)
-        head = e.astype(np.uint8).reshape(rows, blocks, 1)
-    return np.concatenate([head, qs.view(np.uint8)], axis=2).reshape(rows, -1)
 
 
 def run_core(params, jobs, seed, stall):
@@ -114,7 +100,8 @@ def test_core_matmuls(config, stall, request):
     for fmt, m, blocks, n in (("q8_0", 1, 2, 3), ("mxint8", config["m_max"], 3, 2),
                               ("q8_0", config["m_max"], 1, 4)):
         blocks = min(blocks, config["k_max"] // 32)
-        jobs.append((fmt, random_rows(rng, n, blocks, fmt), random_rows(rng, m, blocks, fmt)))
+        jobs.append((fmt, random_rows(rng, n, blocks, fmt, specials=0.2),
+                     random_rows(rng, m, blocks, fmt, specials=0.2)))
     for (fmt, w, x), y in zip(jobs, run_core(config, jobs, seed, stall)):
         want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
         a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
@@ -133,7 +120,8 @@ def test_k_split_continues_the_sums(config, request):
     rng = np.random.default_rng(seed)
     for fmt in ("q8_0", "mxint8"):
         m, n, blocks = config["m_max"], 6, 5
-        w, x = random_rows(rng, n, blocks, fmt), random_rows(rng, m, blocks, fmt)
+        w = random_rows(rng, n, blocks, fmt, specials=0.2)
+        x = random_rows(rng, m, blocks, fmt, specials=0.2)
         bpb = 34 if fmt == "q8_0" else 33
         y = np.zeros((m, n), np.float32)
         for b0, b1 in ((0, 2), (2, 4), (4, 5)):

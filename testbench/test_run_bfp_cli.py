@@ -28,6 +28,8 @@ def files(tmp_path):
     put("x_k96", bfp.quantize_q8_0(rng.standard_normal((2, 96)).astype(np.float32)))
     put("x_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
     put("w_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
+    paths["npz"] = str(tmp_path / "two.npz")
+    np.savez(paths["npz"], a=np.zeros(3), b=np.zeros(3))
     paths["text"] = str(tmp_path / "text.npy")
     (tmp_path / "text.npy").write_text("not an array")
     paths["out"] = str(tmp_path / "y.npy")
@@ -42,6 +44,7 @@ def files(tmp_path):
     ("w", "x_k96", [], "K disagrees: weights have 64 values per row, acts 96"),
     ("w", "x", ["--format", "mxint8"], "weights: rows of 68 bytes are not whole mxint8 blocks"),
     ("text", "x", [], "is not a NumPy .npy array"),
+    ("npz", "x", [], "holds several arrays; give one .npy array"),
     ("missing", "x", [], "not found"),
 ])
 def test_bad_files(files, capsys, w, x, extra, message):

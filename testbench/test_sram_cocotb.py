@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from testbench import runner
+from testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -21,24 +21,12 @@ TXNS = int(os.environ.get("TXNS", "1500"))
 
 
 def _run(sim, config, testcase, stall=0.3, txns=TXNS):
-    params = CONFIGS[config]
-    name = f"{testcase}[{sim}-{config}-{stall}]"
-    seed = runner.seed_for(name)
-    print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
-    build = runner.build("sram", params, sim)
-    result = runner.run(build, "testbench.cocotb_sram", testcase, seed=seed, params=params,
-                        env={"LLMACCEL_STALL": str(stall), "LLMACCEL_TXNS": str(txns)},
-                        tag=f"{testcase}-{stall}")
-    for record in result.results:
-        print(record)
-    assert result.ok, (f"{name} failed with seed={seed}; log {result.log}\n"
-                       + runner.failure_excerpt(result))
-    return result
+    return run_case("sram", "testbench.cocotb_sram", CONFIGS[config], sim, config, testcase,
+                    stall, env={"LLMACCEL_TXNS": str(txns)})
 
 
 def _grouped(*sets):
-    return [pytest.param(sim, config, *rest, marks=pytest.mark.xdist_group(f"{sim}-{config}"))
-            for sim in runner.SIMULATORS for config, *rest in sets]
+    return grouped("", *sets)
 
 
 @pytest.mark.cocotb

@@ -2,7 +2,7 @@
 cocotb_ternary.py), bit-exact against golden.ternary.matmul. SEED=N reproduces a run."""
 import pytest
 
-from testbench import runner
+from testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -15,22 +15,11 @@ CONFIGS = {
 
 
 def _run(sim, config, testcase, stall):
-    params = CONFIGS[config]
-    name = f"{testcase}[{sim}-{config}-{stall}]"
-    seed = runner.seed_for(name)
-    print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
-    build = runner.build("ternary", params, sim)
-    result = runner.run(build, "testbench.cocotb_ternary", testcase, seed=seed, params=params,
-                        env={"LLMACCEL_STALL": str(stall)}, tag=f"{testcase}-{stall}")
-    for record in result.results:
-        print(record)
-    assert result.ok, (f"{name} failed with seed={seed}; log {result.log}\n"
-                       + runner.failure_excerpt(result))
+    run_case("ternary", "testbench.cocotb_ternary", CONFIGS[config], sim, config, testcase, stall)
 
 
 def _grouped(*sets):
-    return [pytest.param(sim, config, *rest, marks=pytest.mark.xdist_group(f"t-{sim}-{config}"))
-            for sim in runner.SIMULATORS for config, *rest in sets]
+    return grouped("t-", *sets)
 
 
 @pytest.mark.cocotb
