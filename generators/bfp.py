@@ -16,31 +16,15 @@ from amaranth.lib.wiring import In, Out
 from .axi_lite import AxiLiteRegisters, Register
 from .bfp_core import BfpCore
 from .params import resolve
+from .top import REGISTERS as CORE_REGISTERS
 
 ID_VALUE = 0x4C4D4201   # "LMB" + interface version 1: a driver checks it before anything else
 
-REGISTERS = (
-    Register("ctrl", 0x00, "pulse", 1, "write 1: start a matmul with M, K, N and FORMAT "
-             "(ignored while busy)"),
-    Register("status", 0x04, "ro", 3, "bit 0 busy; bit 1 done (the last matmul delivered its "
-             "last result; cleared by a start); bit 2 error (the last start was refused)"),
-    Register("error", 0x08, "ro", 4, "why the last start was refused: bit 0 M is 0 or above "
-             "M_MAX; bit 1 K is not a positive multiple of 32 or above K_MAX; bit 2 N is 0 or "
-             "above 65535; bit 3 FORMAT is not 0 or 1"),
-    Register("format", 0x0C, "rw", 32, "0 Q8_0 (fp16 scale), 1 MXINT8 (E8M0 scale)"),
-    Register("m", 0x10, "rw", 32, "M: rows of X (1 .. M_MAX)"),
-    Register("k", 0x14, "rw", 32, "K: the dot-product length, a multiple of 32 (32 .. K_MAX)"),
-    Register("n", 0x18, "rw", 32, "N: rows of W (1 .. 65535)"),
-    Register("cycles", 0x1C, "ro", 32, "clock cycles of the last matmul from its start to its "
-             "last result word accepted (counts while busy; wraps)"),
-    Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel BFP accelerator, interface 1"),
-    Register("params", 0x24, "ro", 32, "bits 7..0 mac_lanes, 15..8 out_lanes, 23..16 M_MAX"),
-    Register("k_max", 0x28, "ro", 32, "K_MAX: the largest K"),
-    Register("sum_in", 0x2C, "rw", 1, "1: each tile of OUT_LANES rows of W is preceded in the "
-             "input stream by its M * OUT_LANES starting sums (float32, one per word), so a K "
-             "above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
-             "start at +0"),
-)
+# The standalone block's map is the core's (generators/top.py, the one map) without the ternary
+# engine's registers, under its own ID.
+REGISTERS = tuple(r for r in CORE_REGISTERS if r.name in (
+    "ctrl", "status", "error", "format", "m", "k", "n", "cycles", "params", "k_max", "sum_in")
+) + (Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel BFP accelerator, interface 1"),)
 
 
 class BfpAccelerator(wiring.Component):
@@ -78,7 +62,7 @@ class BfpAccelerator(wiring.Component):
         bad_k = (regs.k == 0) | (regs.k[:5] != 0) | (regs.k > p["k_max"])
         bad_n = (regs.n == 0) | (regs.n >= 1 << BfpCore.N_BITS)
         bad_fmt = regs.format > 1
-        errors = Signal(4)
+        errors = Signal(5)
         done = Signal()
         error = Signal()
         cycles = Signal(32)

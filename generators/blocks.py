@@ -4,8 +4,10 @@ from .params import ParamError, resolve
 from .bfp import BfpAccelerator
 from .sram import SramController
 from .ternary import TernaryAccelerator
+from .top import LlmAccelerator
 
-BLOCKS = {cls.BLOCK: cls for cls in (SramController, TernaryAccelerator, BfpAccelerator)}
+BLOCKS = {cls.BLOCK: cls for cls in (SramController, TernaryAccelerator, BfpAccelerator,
+                                          LlmAccelerator)}
 
 
 def get_block(name: str):

@@ -131,7 +131,7 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [3:0] \$70 ;
+  wire [4:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
   wire [31:0] \$73 ;
@@ -158,9 +158,9 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$1571_CMP ;
   wire \$procmux$1572_Y ;
   wire \$procmux$1573_CMP ;
-  wire [3:0] \$procmux$1574_Y ;
+  wire [4:0] \$procmux$1574_Y ;
   wire \$procmux$1575_CMP ;
-  wire [3:0] \$procmux$1576_Y ;
+  wire [4:0] \$procmux$1576_Y ;
   wire \$procmux$1577_CMP ;
   wire [7:0] blocks;
   wire busy;
@@ -174,9 +174,9 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire data_in__valid;
   reg done = 1'h0;
   reg error = 1'h0;
-  reg [3:0] \error$66  = 4'h0;
-  (* init = 4'h0 *)
-  wire [3:0] errors;
+  reg [4:0] \error$66  = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] errors;
   wire fmt;
   wire [31:0] format;
   wire [31:0] id;
@@ -306,8 +306,8 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \$procmux$1568_Y  = \$procmux$1569_CMP  ? 1'h0 : \$procmux$1566_Y ;
   assign \$procmux$1570_Y  = \$procmux$1571_CMP  ? \$50  : error;
   assign \$procmux$1572_Y  = \$procmux$1573_CMP  ? 1'h0 : \$procmux$1570_Y ;
-  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? { \$35 , \$34 , \$31 , \$26  } : \error$66 ;
-  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 4'h0 : \$procmux$1574_Y ;
+  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? { 1'h0, \$35 , \$34 , \$31 , \$26  } : \error$66 ;
+  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 5'h00 : \$procmux$1574_Y ;
   \llmaccel_bfp.core  core (
     .blocks(\$20 [7:0]),
     .busy(busy),
@@ -17602,8 +17602,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_wready;
   output s_axil_arready;
   wire s_axil_arready;
-  input [3:0] error;
-  wire [3:0] error;
+  input [4:0] error;
+  wire [4:0] error;
   input \port$3360$0 ;
   wire \port$3360$0 ;
   input \port$3362$0 ;
@@ -18039,7 +18039,7 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$1615  = \$procmux$27_CMP  ? m : format;
   assign \$auto$rtlil.cc:3381:Mux$1617  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$1615 ;
   assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3360$0 , \port$3362$0 , \port$3378$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 28'h0000000, error } : \$auto$rtlil.cc:3381:Mux$1619 ;
+  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$1619 ;
   assign \$auto$rtlil.cc:3381:Mux$1625  = \$auto$rtlil.cc:3249:ReduceOr$1623  ? \$auto$rtlil.cc:3381:Mux$1617  : \$auto$rtlil.cc:3381:Mux$1621 ;
   assign \$auto$rtlil.cc:3381:Mux$1629  = \$auto$rtlil.cc:3249:ReduceOr$1627  ? \$auto$rtlil.cc:3381:Mux$1613  : \$auto$rtlil.cc:3381:Mux$1625 ;
   assign \$auto$rtlil.cc:3381:Mux$1635  = \$procmux$4_CMP  ? 2'h0 : 2'h0;

@@ -9,7 +9,6 @@ with w, x and fmt for `llmaccel run bfp`; Y goes to LLMACCEL_OUT).
 """
 import json
 import os
-import random
 import struct
 import time
 
@@ -17,12 +16,12 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
-                           AxiStreamSink, AxiStreamSource)
+from cocotbext.axi import AxiStreamFrame
 
 from generators.bfp import ID_VALUE, REGISTERS
 from golden import bfp as golden
 from golden.bfp_layout import FORMATS, canonical_nan, output_order, pack_input
+from host.sim_backend import CocotbBackend
 from testbench.bfp_data import F16_CLASSES, random_rows
 
 REG = {r.name: r.offset for r in REGISTERS}
@@ -43,28 +42,20 @@ def report(record):
             f.write(json.dumps(record) + "\n")
 
 
-def pause_gen(rng: random.Random, probability: float):
-    while True:
-        yield probability > 0 and rng.random() < probability
-
-
 class BfpBench:
-    def __init__(self, dut, params, rng, stall):
+    """The bfp block's AXI ports through the driver's simulation back end (host/sim_backend.py:
+    the same AXI-Lite master, stream source and sink, and stall generators)."""
+
+    def __init__(self, dut, params, seed, stall):
         self.dut = dut
         self.params = params
-        self.stall = stall
-        self.rng = rng
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
-        for log in (self.axil.write_if.log, self.axil.read_if.log, self.source.log, self.sink.log):
-            log.setLevel("WARNING")
+        self.io = CocotbBackend(dut, stall, seed)
+        self.axil, self.source, self.sink = self.io.axil, self.io.source, self.io.sink
         self.set_stall(stall)
 
     def set_stall(self, stall):
         self.stall = stall
-        self.source.set_pause_generator(pause_gen(self.rng, stall))
-        self.sink.set_pause_generator(pause_gen(self.rng, stall))
+        self.io.set_stall(stall)
 
     async def write(self, name, value):
         resp = await self.axil.write(REG[name], struct.pack("<I", value & 0xFFFFFFFF))
@@ -113,7 +104,7 @@ async def start(dut, stall=None):
     params = params_from_env()
     dut._log.info(f"seed={seed} stall={stall} params={params}")
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    bench = BfpBench(dut, params, random.Random(seed), stall)
+    bench = BfpBench(dut, params, seed, stall)
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0

@@ -1,0 +1,245 @@
+"""The llmaccel core for the PYNQ-Z1 (the `top` block): the BFP engine (generators/bfp_core.py)
+and the ternary LUT engine (generators/ternary.py), each built on the SRAM controller
+(generators/sram.py), behind one AXI shell: one AXI4-Lite register file (REGISTERS below: the one
+register map the hardware, the C header, the docs and the host driver all come from) and one
+64-bit AXI4-Stream in and out, so a Zynq design needs one AXI DMA for both engines.
+
+Use: write ENGINE (0 BFP, 1 ternary), M, K, N (and FORMAT, SUM_IN for BFP), write 1 to CTRL, then
+stream the engine's input and take its results (host/ packs and unpacks both):
+- BFP: golden/bfp_layout.py's words, exactly as the `bfp` block takes them.
+- Ternary: the engine's activation beats, then its weight beats (golden/ternary_layout.py), each
+  beat as ceil(bits / 64) little-endian 64-bit words (generators/stream_upsizer.py). Results: the
+  engine's int32 values in its order (row of X, then N padded to whole beats of ROWS), two per
+  word (generators/value_packer.py), `tkeep` 0x0F on a final word holding one, `tlast` on it.
+The core turns M, K, N into the ternary engine's command (passes = ceil(K / (lanes * g)),
+words = ceil(N / rows)) with exact multiply-and-shift divisions by those constants.
+A start with a bad shape, format or engine is refused: STATUS.error rises, ERROR says why, no
+data is taken. `rst` is synchronous and active high (invert the Zynq's peripheral_aresetn).
+"""
+import dataclasses
+
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .axi_lite import AxiLiteRegisters, Register
+from .bfp_core import BfpCore
+from .params import resolve
+from .stream_upsizer import StreamUpsizer, WORD_BITS
+from .ternary import TernaryAccelerator
+from .value_packer import ValuePacker
+
+ID_VALUE = 0x4C4D5401   # "LMT" + interface version 1: a driver checks it before anything else
+ENGINES = {"bfp": 0, "ternary": 1}
+FORMATS = {"q8_0": 0, "mxint8": 1}
+ERROR_BITS = {"m": 0, "k": 1, "n": 2, "format": 3, "engine": 4}
+
+REGISTERS = (
+    Register("ctrl", 0x00, "pulse", 1, "write 1: start a matmul on ENGINE with M, K, N (and "
+             "FORMAT, SUM_IN for BFP); ignored while busy"),
+    Register("status", 0x04, "ro", 3, "bit 0 busy; bit 1 done (the last matmul delivered its "
+             "last result word; cleared by a start); bit 2 error (the last start was refused)"),
+    Register("error", 0x08, "ro", 5, "why the last start was refused: bit 0 M is 0 or above the "
+             "engine's M_MAX; bit 1 K is bad (BFP: not a positive multiple of 32 or above K_MAX; "
+             "ternary: 0 or above TERN_K_MAX); bit 2 N is bad (BFP: 0 or above 65535; ternary: 0 "
+             "or above TERN_N_MAX); bit 3 FORMAT is not 0 or 1 (BFP); bit 4 ENGINE is not 0 or 1"),
+    Register("format", 0x0C, "rw", 32, "BFP: 0 Q8_0 (fp16 scale), 1 MXINT8 (E8M0 scale)"),
+    Register("m", 0x10, "rw", 32, "M: rows of X"),
+    Register("k", 0x14, "rw", 32, "K: the dot-product length (BFP: a multiple of 32)"),
+    Register("n", 0x18, "rw", 32, "N: rows of W (outputs per row of X)"),
+    Register("cycles", 0x1C, "ro", 32, "clock cycles of the last matmul from its start to its "
+             "last result word accepted (counts while busy; wraps)"),
+    Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel core (BFP + ternary), "
+             "interface 1"),
+    Register("params", 0x24, "ro", 32, "BFP: bits 7..0 mac_lanes, 15..8 out_lanes, 23..16 "
+             "M_MAX"),
+    Register("k_max", 0x28, "ro", 32, "BFP: K_MAX, the largest K"),
+    Register("sum_in", 0x2C, "rw", 1, "BFP: 1: each tile of OUT_LANES rows of W is preceded in "
+             "the input stream by its M * OUT_LANES starting sums (float32, one per word), so a "
+             "K above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
+             "start at +0"),
+    Register("engine", 0x30, "rw", 32, "0 BFP (Q8_0 / MXINT8 blocks), 1 ternary (int8 x "
+             "{-1, 0, +1})"),
+    Register("tern_geometry", 0x34, "ro", 32, "ternary: bits 3..0 g (trits per table), 7..4 "
+             "ROWS (weight rows per beat, int32 results per result beat), 16..8 LANES (groups "
+             "per beat; a pass covers LANES * g values of K)"),
+    Register("tern_m_max", 0x38, "ro", 32, "ternary: M_MAX, the largest M"),
+    Register("tern_k_max", 0x3C, "ro", 32, "ternary: K_MAX, the largest K"),
+    Register("tern_n_max", 0x40, "ro", 32, "ternary: N_MAX, the largest N"),
+)
+
+
+def _prefixed(params, prefix, skip=()):
+    return tuple(dataclasses.replace(p, name=prefix + p.name) for p in params
+                 if p.name not in skip)
+
+
+def divide_by_constant(value, divisor: int, max_value: int):
+    """floor(value / divisor) for 0 <= value <= max_value as one multiply and shift, the
+    constants checked here for every value in range (an exact division, no divider)."""
+    values = np.arange(max_value + 1, dtype=np.int64)
+    for shift in range(64):
+        mult = -(-(1 << shift) // divisor)
+        if max_value * mult < 1 << 62 and np.array_equal((values * mult) >> shift,
+                                                        values // divisor):
+            return (value * mult) >> shift
+    raise ValueError(f"no exact multiply-and-shift for division by {divisor} up to {max_value}")
+
+
+class LlmAccelerator(wiring.Component):
+    BLOCK = "top"
+    SUMMARY = "the PYNQ-Z1 core: BFP and ternary engines behind one AXI4-Lite + AXI4-Stream shell"
+    PARAMS = (_prefixed(BfpCore.PARAMS, "bfp_")
+              + _prefixed(TernaryAccelerator.PARAMS, "tern_", skip=("act_bits",)))
+    REGISTERS = REGISTERS
+
+    def __init__(self, **params):
+        self.params = p = resolve(self.PARAMS, params)
+        self.bfp = BfpCore(**{k[4:]: v for k, v in p.items() if k.startswith("bfp_")})
+        self.tern = TernaryAccelerator(**{k[5:]: v for k, v in p.items()
+                                          if k.startswith("tern_")})
+        self.regs = AxiLiteRegisters(REGISTERS)
+        self.act_words = -(-self.tern.act_word_bits // WORD_BITS)
+        self.weight_words = -(-self.tern.weight_word_bits // WORD_BITS)
+        axil = {name: member for name, member in self.regs.signature.members.items()
+                if name.startswith("s_axil_")}
+        super().__init__({
+            **axil,
+            "s_axis_tdata": In(64), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
+            "s_axis_tlast": In(1),
+            "m_axis_tdata": Out(64), "m_axis_tkeep": Out(8), "m_axis_tvalid": Out(1),
+            "m_axis_tready": In(1), "m_axis_tlast": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, regs, bfp, tern = self.params, self.regs, self.bfp, self.tern
+        m.submodules.regs = regs
+        m.submodules.bfp = bfp
+        m.submodules.ternary = tern
+        m.submodules.acts_in = acts_in = StreamUpsizer(tern.act_word_bits)
+        m.submodules.weights_in = weights_in = StreamUpsizer(tern.weight_word_bits)
+        m.submodules.results_out = results_out = ValuePacker(tern.rows)
+        for name, member in regs.signature.members.items():
+            if name.startswith("s_axil_"):
+                ours, theirs = getattr(self, name), getattr(regs, name)
+                m.d.comb += (theirs.eq(ours) if member.flow == In else ours.eq(theirs))
+
+        # ---- start: check the shape for the chosen engine -------------------------------------
+        use_tern = regs.engine == ENGINES["ternary"]
+        m_max = Mux(use_tern, p["tern_m_max"], p["bfp_m_max"])
+        bad_m = (regs.m == 0) | (regs.m > m_max)
+        bad_k = (regs.k == 0) | Mux(use_tern, regs.k > p["tern_k_max"],
+                                    (regs.k[:5] != 0) | (regs.k > p["bfp_k_max"]))
+        bad_n = (regs.n == 0) | Mux(use_tern, regs.n > p["tern_n_max"],
+                                    regs.n >= 1 << BfpCore.N_BITS)
+        bad_fmt = ~use_tern & (regs.format > 1)
+        bad_engine = regs.engine > 1
+        bad = bad_m | bad_k | bad_n | bad_fmt | bad_engine
+
+        tern_cmd = Signal()          # the ternary command waits for the engine to take it
+        act_words_left = Signal(range(tern.m_max * tern.passes_max * self.act_words + 1))
+        tern_busy = tern_cmd | tern.busy | results_out.words_out.valid
+        busy = bfp.busy | tern_busy
+        go = regs.ctrl_strobe & regs.ctrl[0] & ~busy
+        active_tern = Signal()       # the engine the stream belongs to, latched at the start
+        errors, error, done, cycles = Signal(5), Signal(), Signal(), Signal(32)
+        with m.If(go):
+            m.d.sync += [errors.eq(Cat(bad_m, bad_k, bad_n, bad_fmt, bad_engine)),
+                         error.eq(bad), done.eq(0)]
+            with m.If(~bad):
+                m.d.sync += [cycles.eq(0), active_tern.eq(use_tern)]
+        was_busy = Signal()
+        m.d.sync += was_busy.eq(busy)
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+        with m.If(was_busy & ~busy):
+            m.d.sync += done.eq(1)
+
+        # ---- BFP engine ------------------------------------------------------------------------
+        m.d.comb += [
+            bfp.start.eq(go & ~bad & ~use_tern),
+            bfp.m.eq(regs.m), bfp.blocks.eq(regs.k >> 5), bfp.n.eq(regs.n),
+            bfp.fmt.eq(regs.format[0]), bfp.sum_in.eq(regs.sum_in),
+        ]
+
+        # ---- ternary engine: the command from M, K, N ------------------------------------------
+        slice_ = tern.slice
+        passes = divide_by_constant(regs.k[:len(Const(p["tern_k_max"]))] + (slice_ - 1),
+                                    slice_, p["tern_k_max"] + slice_ - 1)
+        words = divide_by_constant(regs.n[:len(Const(p["tern_n_max"]))] + (tern.rows - 1),
+                                   tern.rows, p["tern_n_max"] + tern.rows - 1)
+        cmd = tern.cmd.payload
+        with m.If(go & ~bad & use_tern):
+            m.d.sync += [tern_cmd.eq(1), cmd.m.eq(regs.m), cmd.passes.eq(passes),
+                         cmd.words.eq(words)]
+        m.d.comb += tern.cmd.valid.eq(tern_cmd)
+        with m.If(tern.cmd.valid & tern.cmd.ready):
+            # The first M * passes beats of the stream are activations, the rest weights.
+            m.d.sync += [tern_cmd.eq(0),
+                         act_words_left.eq(cmd.m * cmd.passes * self.act_words)]
+        to_acts = act_words_left != 0
+        tern_in = Signal()
+        m.d.comb += tern_in.eq(active_tern & tern.busy)
+        m.d.comb += [
+            acts_in.words_in.valid.eq(self.s_axis_tvalid & tern_in & to_acts),
+            acts_in.words_in.payload.eq(self.s_axis_tdata),
+            weights_in.words_in.valid.eq(self.s_axis_tvalid & tern_in & ~to_acts),
+            weights_in.words_in.payload.eq(self.s_axis_tdata),
+            tern.acts.valid.eq(acts_in.beats_out.valid),
+            tern.acts.payload.eq(acts_in.beats_out.payload),
+            acts_in.beats_out.ready.eq(tern.acts.ready),
+            tern.weights.valid.eq(weights_in.beats_out.valid),
+            tern.weights.payload.eq(weights_in.beats_out.payload),
+            weights_in.beats_out.ready.eq(tern.weights.ready),
+        ]
+        with m.If(acts_in.words_in.valid & acts_in.words_in.ready):
+            m.d.sync += act_words_left.eq(act_words_left - 1)
+        # Results: ROWS int32 values per beat (sign-extended from the accumulator width).
+        m.d.comb += [
+            results_out.beats_in.valid.eq(tern.results.valid),
+            results_out.beats_in.payload.data.eq(
+                Cat(*(_sext32(tern.results.payload.y[r]) for r in range(tern.rows)))),
+            results_out.beats_in.payload.last.eq(tern.results.payload.last),
+            tern.results.ready.eq(results_out.beats_in.ready),
+        ]
+
+        # ---- the shared AXI4-Stream ------------------------------------------------------------
+        word_ready = Mux(active_tern, Mux(to_acts, acts_in.words_in.ready,
+                                          weights_in.words_in.ready) & tern_in,
+                         bfp.data_in.ready)
+        out = results_out.words_out.payload
+        m.d.comb += [
+            bfp.data_in.valid.eq(self.s_axis_tvalid & ~active_tern),
+            bfp.data_in.payload.eq(self.s_axis_tdata),
+            self.s_axis_tready.eq(word_ready),
+            self.m_axis_tvalid.eq(Mux(active_tern, results_out.words_out.valid,
+                                      bfp.results.valid)),
+            self.m_axis_tdata.eq(Mux(active_tern, out.data, bfp.results.payload.data)),
+            self.m_axis_tkeep.eq(Mux(active_tern, out.keep, bfp.results.payload.keep)),
+            self.m_axis_tlast.eq(Mux(active_tern, out.last, bfp.results.payload.last)),
+            results_out.words_out.ready.eq(active_tern & self.m_axis_tready),
+            bfp.results.ready.eq(~active_tern & self.m_axis_tready),
+        ]
+
+        # ---- registers -------------------------------------------------------------------------
+        m.d.comb += [
+            regs.status.eq(Cat(busy, done, error)),
+            regs.error.eq(errors),
+            regs.cycles.eq(cycles),
+            regs.id.eq(ID_VALUE),
+            regs.params.eq(p["bfp_mac_lanes"] | p["bfp_out_lanes"] << 8 | p["bfp_m_max"] << 16),
+            regs.k_max.eq(p["bfp_k_max"]),
+            regs.tern_geometry.eq(tern.g | tern.rows << 4 | tern.lanes << 8),
+            regs.tern_m_max.eq(tern.m_max),
+            regs.tern_k_max.eq(p["tern_k_max"]),
+            regs.tern_n_max.eq(p["tern_n_max"]),
+        ]
+        return m
+
+
+def _sext32(value):
+    """A signed accumulator (at most 32 bits: generators/ternary.py sizes it) as 32 bits."""
+    bits = value.as_unsigned()
+    return Cat(bits, bits[-1].replicate(32 - len(bits)))

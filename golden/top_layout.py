@@ -1,0 +1,64 @@
+"""The top-level core's stream layout for the ternary engine (generators/top.py): the engine's
+activation and weight beats (golden/ternary_layout.py) carried as 64-bit AXI4-Stream words, and its
+int32 results back into Y[M, N]. The BFP engine's layout is golden/bfp_layout.py's, unchanged.
+
+Input: the M x passes activation beats, then the weight beats of the passes not skipped; a beat
+of b bits goes as ceil(b / 64) words, little-endian (bit i of the beat is bit i % 64 of word
+i // 64), the bits past b zero. Output: the engine's result beats (per row of X, N padded to a
+whole number of beats of ROWS values) as one dense run of int32, two per word, the first in bits
+0..31; an odd count leaves the final word half full (its upper half 0).
+"""
+import numpy as np
+
+from golden.ternary_layout import code_bits, pack_acts, pack_weights, zero_tiles
+
+WORD_BITS = 64
+
+
+def beat_words(bits: int) -> int:
+    return -(-bits // WORD_BITS)
+
+
+def act_beat_bits(g: int, lanes: int, act_bits: int = 8) -> int:
+    """An activation beat: lanes * g values and the skip flag, whole bytes (generators/ternary.py)."""
+    return -(-(lanes * g * act_bits + 1) // 8) * 8
+
+
+def weight_beat_bits(g: int, lanes: int, rows: int) -> int:
+    return -(-(rows * lanes * code_bits(g)) // 8) * 8
+
+
+def beats_to_bytes(beats: list[int], bits: int) -> bytes:
+    """Beats of `bits` bits -> their words' bytes (little-endian, each beat padded to whole words)."""
+    size = beat_words(bits) * WORD_BITS // 8
+    for b in beats:
+        if b < 0 or b >> bits:
+            raise ValueError(f"a beat does not fit in {bits} bits")
+    return b"".join(int(b).to_bytes(size, "little") for b in beats)
+
+
+def ternary_input(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
+                  act_bits: int = 8) -> bytes:
+    """X int8 [M, K] and trits W int8 [N, K] -> the input stream of one ternary matmul (with the
+    all-zero K-slices of W flagged and left out, golden/ternary_layout.zero_tiles)."""
+    skip = zero_tiles(w, g, lanes)
+    acts = pack_acts(x, g, lanes, act_bits, skip)
+    weights = pack_weights(w, g, lanes, rows, skip)
+    return (beats_to_bytes(acts, act_beat_bits(g, lanes, act_bits))
+            + beats_to_bytes(weights, weight_beat_bits(g, lanes, rows)))
+
+
+def ternary_result_values(m: int, n: int, rows: int) -> int:
+    """int32 values in the output stream: per row of X, N rounded up to whole beats."""
+    return m * -(-n // rows) * rows
+
+
+def ternary_output(data: bytes, m: int, n: int, rows: int) -> np.ndarray:
+    """The output stream's bytes (as an AXI DMA writes them: whole words) -> int32 Y [M, N]."""
+    values = ternary_result_values(m, n, rows)
+    words = -(-values // 2)
+    if len(data) != words * 8:
+        raise ValueError(f"expected {words} result words ({values} int32) for M = {m}, N = {n}, "
+                         f"got {len(data)} bytes")
+    flat = np.frombuffer(data[:values * 4], dtype="<i4")
+    return flat.reshape(m, -1)[:, :n].astype(np.int32)

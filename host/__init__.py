@@ -1,0 +1,2 @@
+"""Host side of llmaccel: the driver of the top-level core (host/driver.py) and its back ends, the
+cocotb simulation (host/sim_backend.py) and PYNQ on the board (host/pynq_backend.py)."""

@@ -1,0 +1,171 @@
+"""The host driver of the llmaccel core (generators/top.py): one API for both engines, over any back
+end that can read and write a 32-bit register and move one stream transfer.
+
+    acc = Accelerator(backend)
+    y = acc.matmul_q8_0(w_raw, x_raw)     # llama.cpp Q8_0 rows -> float32 [M, N], bit-exact
+    y = acc.matmul_ternary(w, x)          # trits int8 [N, K], int8 [M, K] -> int32 [M, N]
+    acc.read("status"); acc.write("engine", 1)
+
+A back end provides `read32(offset) -> int`, `write32(offset, value)` and
+`stream(data: bytes, out_bytes: int) -> bytes` (send the input words, return the output packet as
+whole 64-bit words). host/sim_backend.py drives the simulated core through cocotb;
+host/pynq_backend.py drives the board through PYNQ's MMIO and AXI DMA.
+
+Shapes beyond the core's buffers are split here, exactly: rows of X in groups of M_MAX (rows are
+independent), N in groups (columns are independent), and K in parts: the BFP engine continues
+each part's float32 sums through SUM_IN (the same additions in the same order as one pass), the
+ternary engine's int32 partial sums are added here (integer addition is exact).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from generators.top import ENGINES, ERROR_BITS, FORMATS, ID_VALUE, REGISTERS
+from golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
+from golden.top_layout import ternary_input, ternary_output, ternary_result_values
+
+OFFSETS = {r.name: r.offset for r in REGISTERS}
+STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
+BFP_N_MAX = 65535
+DONE_POLLS = 100
+
+
+class AcceleratorError(RuntimeError):
+    """The core refused a start, is not an llmaccel core, or did not finish."""
+
+
+@dataclass
+class Run:
+    """One start of the core: what ran and the CYCLES register after it."""
+    engine: str
+    m: int
+    n: int
+    k: int
+    cycles: int
+
+
+class Accelerator:
+    def __init__(self, backend):
+        self.backend = backend
+        ident = self.read("id")
+        if ident != ID_VALUE:
+            raise AcceleratorError(f"ID register reads {ident:#010x}, not {ID_VALUE:#010x}: "
+                                   "not an llmaccel core (or the wrong address)")
+        params = self.read("params")
+        self.bfp = {"mac_lanes": params & 0xFF, "out_lanes": params >> 8 & 0xFF,
+                    "m_max": params >> 16 & 0xFF, "k_max": self.read("k_max")}
+        geometry = self.read("tern_geometry")
+        self.ternary = {"g": geometry & 0xF, "rows": geometry >> 4 & 0xF,
+                        "lanes": geometry >> 8 & 0x1FF, "m_max": self.read("tern_m_max"),
+                        "k_max": self.read("tern_k_max"), "n_max": self.read("tern_n_max")}
+        self.runs: list[Run] = []
+
+    # ---- registers -----------------------------------------------------------------------------
+    def read(self, name: str) -> int:
+        return self.backend.read32(self._offset(name))
+
+    def write(self, name: str, value: int) -> None:
+        self.backend.write32(self._offset(name), int(value) & 0xFFFFFFFF)
+
+    @staticmethod
+    def _offset(name: str) -> int:
+        try:
+            return OFFSETS[name]
+        except KeyError:
+            raise ValueError(f"no register {name!r}; registers: {', '.join(OFFSETS)}") from None
+
+    def _start(self, engine: str, m: int, k: int, n: int, **extra) -> None:
+        for name, value in (("engine", ENGINES[engine]), ("m", m), ("k", k), ("n", n),
+                            *extra.items()):
+            self.write(name, value)
+        self.write("ctrl", 1)
+        if self.read("status") & STATUS_ERROR:
+            error = self.read("error")
+            why = [name for name, bit in ERROR_BITS.items() if error >> bit & 1]
+            raise AcceleratorError(f"the core refused {engine} M={m} K={k} N={n}: bad "
+                                   f"{', '.join(why)} (ERROR = {error:#x})")
+
+    def _finish(self, engine: str, m: int, n: int, k: int) -> int:
+        for _ in range(DONE_POLLS):
+            status = self.read("status")
+            if status & STATUS_DONE and not status & STATUS_BUSY:
+                cycles = self.read("cycles")
+                self.runs.append(Run(engine, m, n, k, cycles))
+                return cycles
+        raise AcceleratorError(f"the core is still busy after its results (STATUS = {status:#x})")
+
+    # ---- BFP -----------------------------------------------------------------------------------
+    def matmul_q8_0(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+        """Y = X . W^T on llama.cpp Q8_0 rows (uint8 [rows, K / 32 * 34]): float32 [M, N], bit for
+        bit llama.cpp's ggml_vec_dot_q8_0_q8_0 (golden.bfp.matmul_q8_0)."""
+        return self._matmul_bfp(w_raw, x_raw, "q8_0")
+
+    def matmul_mxint8(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+        """Y = X . W^T on OCP MXINT8 rows (uint8 [rows, K / 32 * 33]): float32 [M, N]."""
+        return self._matmul_bfp(w_raw, x_raw, "mxint8")
+
+    def _matmul_bfp(self, w_raw, x_raw, fmt) -> np.ndarray:
+        bpb = BLOCK_BYTES[fmt]
+        for name, a in (("weights", w_raw), ("activations", x_raw)):
+            if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 2 or not a.size:
+                raise ValueError(f"{name} must be raw {fmt} rows: a non-empty 2-D uint8 array")
+            if a.shape[1] % bpb:
+                raise ValueError(f"{name}: {a.shape[1]} bytes per row is not a whole number of "
+                                 f"{bpb}-byte {fmt} blocks")
+        if w_raw.shape[1] != x_raw.shape[1]:
+            raise ValueError(f"K disagrees: weights have {w_raw.shape[1] // bpb * 32} values per "
+                             f"row, activations {x_raw.shape[1] // bpb * 32}")
+        p = self.bfp
+        y = np.empty((x_raw.shape[0], w_raw.shape[0]), dtype=np.float32)
+        step = p["k_max"] // 32 * bpb
+        for m0 in range(0, x_raw.shape[0], p["m_max"]):
+            for n0 in range(0, w_raw.shape[0], BFP_N_MAX):
+                x, w = x_raw[m0:m0 + p["m_max"]], w_raw[n0:n0 + BFP_N_MAX]
+                part = None
+                for c0 in range(0, w.shape[1], step):
+                    part = self._run_bfp(w[:, c0:c0 + step], x[:, c0:c0 + step], fmt, part)
+                y[m0:m0 + x.shape[0], n0:n0 + w.shape[0]] = part
+        return y
+
+    def _run_bfp(self, w, x, fmt, sums):
+        m, n, k = x.shape[0], w.shape[0], w.shape[1] // BLOCK_BYTES[fmt] * 32
+        self._start("bfp", m, k, n, format=FORMATS[fmt], sum_in=int(sums is not None))
+        data = pack_input(w, x, fmt, sums, self.bfp["out_lanes"])
+        out = self.backend.stream(data, output_words(m, n) * 8)
+        self._finish("bfp", m, n, k)
+        return unpack_output(out, m, n, self.bfp["out_lanes"])
+
+    # ---- ternary -------------------------------------------------------------------------------
+    def matmul_ternary(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Y = X . W^T with trits W int8 [N, K] in {-1, 0, +1} and X int8 [M, K]: int32 [M, N],
+        exact (golden.ternary.matmul)."""
+        if not isinstance(w, np.ndarray) or w.dtype != np.int8 or w.ndim != 2 or not w.size:
+            raise ValueError("weights must be a non-empty 2-D int8 array of trits")
+        if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2 or not x.size:
+            raise ValueError("activations must be a non-empty 2-D int8 array")
+        if ((w < -1) | (w > 1)).any():
+            n, k = np.argwhere((w < -1) | (w > 1))[0]
+            raise ValueError(f"weights must be trits in {{-1, 0, +1}}: W[{n}, {k}] = {w[n, k]}")
+        if w.shape[1] != x.shape[1]:
+            raise ValueError(f"K disagrees: weights [N, K] = {list(w.shape)}, activations "
+                             f"[M, K] = {list(x.shape)}")
+        p = self.ternary
+        acc = np.zeros((x.shape[0], w.shape[0]), dtype=np.int64)
+        for m0 in range(0, x.shape[0], p["m_max"]):
+            for n0 in range(0, w.shape[0], p["n_max"]):
+                for k0 in range(0, w.shape[1], p["k_max"]):
+                    xs = x[m0:m0 + p["m_max"], k0:k0 + p["k_max"]]
+                    ws = w[n0:n0 + p["n_max"], k0:k0 + p["k_max"]]
+                    acc[m0:m0 + xs.shape[0], n0:n0 + ws.shape[0]] += self._run_ternary(ws, xs)
+        if acc.size and (acc.min() < -(1 << 31) or acc.max() >= 1 << 31):
+            raise ValueError("the result overflows int32 (K too long for int8 activations)")
+        return acc.astype(np.int32)
+
+    def _run_ternary(self, w, x):
+        p = self.ternary
+        m, n, k = x.shape[0], w.shape[0], x.shape[1]
+        self._start("ternary", m, k, n)
+        data = ternary_input(x, w, p["g"], p["lanes"], p["rows"])
+        out = self.backend.stream(data, -(-ternary_result_values(m, n, p["rows"]) // 2) * 8)
+        self._finish("ternary", m, n, k)
+        return ternary_output(out, m, n, p["rows"])

@@ -1,0 +1,85 @@
+"""The driver's simulation back end: the emitted Verilog of the core under cocotb (Verilator or
+Icarus), its AXI4-Lite port driven by cocotbext-axi's master and its AXI4-Stream ports by a source
+and a sink, optionally with random stalls on both streams.
+
+The driver (host/driver.py) is ordinary blocking code; cocotb runs it in a thread started with
+`cocotb.task.bridge`, and each call here blocks that thread until the simulated transaction is
+over (`cocotb.task.resume`), so the same driver code runs on the board and in simulation:
+
+    from cocotb.task import bridge
+    backend = CocotbBackend(dut)
+    await backend.reset()
+    y = await bridge(lambda: Accelerator(backend).matmul_q8_0(w, x))()
+"""
+import random
+import struct
+
+from cocotb.clock import Clock
+from cocotb.task import resume
+from cocotb.triggers import ClockCycles, with_timeout
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
+                           AxiStreamSink, AxiStreamSource)
+
+CLOCK_NS = 10
+# A stream transfer may take at most this many cycles per word moved (stalls included).
+CYCLES_PER_WORD_LIMIT = 64
+TIMEOUT_FLOOR = 200_000
+
+
+def _pauses(rng: random.Random, probability: float):
+    while True:
+        yield probability > 0 and rng.random() < probability
+
+
+class CocotbBackend:
+    def __init__(self, dut, stall: float = 0.0, seed: int = 1):
+        self.dut = dut
+        self.rng = random.Random(seed)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
+        for log in (self.axil.write_if.log, self.axil.read_if.log, self.source.log, self.sink.log):
+            log.setLevel("WARNING")
+        self.set_stall(stall)
+
+    def set_stall(self, probability: float) -> None:
+        """Random pauses on both streams: each cycle the source holds back and the sink refuses
+        with this probability."""
+        self.source.set_pause_generator(_pauses(self.rng, probability))
+        self.sink.set_pause_generator(_pauses(self.rng, probability))
+
+    async def reset(self, cycles: int = 3) -> None:
+        """Start the clock (once) and hold `rst` high for `cycles` cycles."""
+        if not getattr(self, "_clock", None):
+            self._clock = Clock(self.dut.clk, CLOCK_NS, unit="ns")
+            self._clock.start()
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, cycles)
+        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, 2)
+
+    @resume
+    async def read32(self, offset: int) -> int:
+        resp = await self.axil.read(offset, 4)
+        return struct.unpack("<I", resp.data)[0]
+
+    @resume
+    async def write32(self, offset: int, value: int) -> None:
+        await self.axil.write(offset, struct.pack("<I", value & 0xFFFFFFFF))
+
+    @resume
+    async def stream(self, data: bytes, out_bytes: int) -> bytes:
+        """Send `data` as one packet and return the output packet padded to whole words (as an
+        AXI DMA writes it: cocotbext-axi's sink drops the bytes whose tkeep bit is 0)."""
+        await self.source.send(AxiStreamFrame(data))
+        words = (len(data) + out_bytes) // 8
+        limit = max(TIMEOUT_FLOOR, words * CYCLES_PER_WORD_LIMIT)
+        frame = await with_timeout(self.sink.recv(), limit * CLOCK_NS, "ns")
+        got = bytes(frame.tdata)
+        got += bytes(-len(got) % 8)
+        if len(got) != out_bytes:
+            raise RuntimeError(f"the core sent {len(got)} result bytes, the driver expected "
+                               f"{out_bytes}")
+        if not self.sink.empty():
+            raise RuntimeError("the core sent more than one result packet")
+        return got

@@ -1,0 +1,221 @@
+"""cocotb tests of the top-level core's emitted Verilog (block `top`) through the host driver
+(host/driver.py) and its simulation back end (host/sim_backend.py): the driver's blocking calls run
+in a cocotb bridge thread, exactly the code a board runs with the PYNQ back end. Every result is
+compared against the golden models: float32 bit for bit (NaN as the canonical quiet NaN) for the
+BFP engine, int32 exactly for the ternary engine.
+
+Run through testbench/runner.py (pytest: testbench/test_top_cocotb.py; `llmaccel sim` for the
+layer job). Environment: LLMACCEL_PARAMS (block parameters, JSON), LLMACCEL_STALL, LLMACCEL_SEED,
+LLMACCEL_RESULT (JSON lines), LLMACCEL_JOB / LLMACCEL_OUT / LLMACCEL_PROGRESS (the layer job).
+"""
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+from cocotb.task import bridge
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from generators.top import ERROR_BITS, ID_VALUE
+from golden import bfp as golden_bfp
+from cocotbext.axi import AxiStreamFrame
+
+from golden.bfp_layout import pack_input
+from golden.ternary import matmul as golden_ternary
+from golden.top_layout import ternary_input
+from host.driver import Accelerator, AcceleratorError
+from host.sim_backend import CocotbBackend
+from testbench.bfp_data import random_rows
+from testbench.cocotb_bfp import exact
+
+BFP_MATMUL = {"q8_0": golden_bfp.matmul_q8_0, "mxint8": golden_bfp.matmul_mxint8}
+
+
+def report(record):
+    path = os.environ.get("LLMACCEL_RESULT")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+async def start(dut, stall=None):
+    """Clock, reset and a driver on the simulation back end: (backend, driver, seed, stall)."""
+    seed = int(os.environ.get("LLMACCEL_SEED", "1"))
+    stall = float(os.environ.get("LLMACCEL_STALL", "0.3")) if stall is None else stall
+    dut._log.info(f"seed={seed} stall={stall} params={os.environ.get('LLMACCEL_PARAMS', '{}')}")
+    backend = CocotbBackend(dut, stall, seed)
+    await backend.reset()
+    acc = await bridge(Accelerator)(backend)
+    return backend, acc, seed, stall
+
+
+def same_ints(y, want, label):
+    if y.dtype != np.int32 or not np.array_equal(y, want):
+        i = tuple(np.argwhere(y != want)[0])
+        raise AssertionError(f"{label}: Y{i} = {y[i]}, golden {want[i]}; "
+                             f"{np.count_nonzero(y != want)} of {y.size} differ")
+
+
+def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
+    """int8 X [M, K] and trits W [N, K]; a fraction of whole K-slices of W zeroed (the engine
+    skips those passes)."""
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-1, 2, (n, k)).astype(np.int8)
+    w[rng.random(w.shape) < sparsity] = 0
+    for s in range(0, k, slice_):
+        if rng.random() < zero_slices:
+            w[:, s:s + slice_] = 0
+    return x, w
+
+
+@cocotb.test()
+async def random_matmuls(dut):
+    """Both engines in turn on random shapes, beyond the buffers too (the driver splits M, N and
+    K), Q8_0 and MXINT8 with special scales, ternary with sparse and skipped K-slices."""
+    backend, acc, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    bp, tp = acc.bfp, acc.ternary
+    slice_ = tp["lanes"] * tp["g"]
+    cases = int(os.environ.get("LLMACCEL_CASES", "4"))
+    t0, runs = time.perf_counter(), 0
+    for i in range(cases):
+        fmt = ("q8_0", "mxint8")[i % 2]
+        m = int(rng.integers(1, bp["m_max"] + 2))
+        n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
+        blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
+        if i == cases - 1:    # K beyond K_MAX: parts continued through SUM_IN
+            blocks = bp["k_max"] // 32 + 1
+        x = random_rows(rng, m, blocks, fmt, specials=0.05)
+        w = random_rows(rng, n, blocks, fmt, specials=0.05)
+        fn = acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8
+        y = await bridge(fn)(w, x)
+        exact(y, BFP_MATMUL[fmt](w, x), f"bfp {fmt} case {i} M={m} N={n} K={32 * blocks}")
+
+        m = int(rng.integers(1, tp["m_max"] + 2))
+        n = int(rng.integers(1, 3 * tp["rows"] + 4))
+        k = int(rng.integers(1, min(tp["k_max"], 4 * slice_) + 1))
+        if i == cases - 1:    # K and N beyond the maxima
+            k, n = tp["k_max"] + int(rng.integers(1, slice_ + 1)), min(tp["n_max"] + 2, 64)
+        x, w = random_ternary(rng, m, n, k, sparsity=float(rng.random()), zero_slices=0.3,
+                              slice_=slice_)
+        y = await bridge(acc.matmul_ternary)(w, x)
+        same_ints(y, golden_ternary(x, w), f"ternary case {i} M={m} N={n} K={k}")
+    runs = len(acc.runs)
+    cycles = sum(r.cycles for r in acc.runs)
+    report({"test": "random_matmuls", "seed": seed, "stall": stall, "matmuls": 2 * cases,
+            "runs": runs, "cycles": cycles, "wall_seconds": round(time.perf_counter() - t0, 2)})
+
+
+@cocotb.test()
+async def registers(dut):
+    """The ID and parameter registers, and every refusal: each bad M, K, N, FORMAT and ENGINE
+    sets its ERROR bit and STATUS.error, and the core takes no data; a good start clears them."""
+    backend, acc, seed, stall = await start(dut)
+    assert await bridge(acc.read)("id") == ID_VALUE
+    bp, tp = acc.bfp, acc.ternary
+    bad = {
+        "bfp": [("m", dict(m=0)), ("m", dict(m=bp["m_max"] + 1)), ("k", dict(k=0)),
+                ("k", dict(k=48)), ("k", dict(k=bp["k_max"] + 32)), ("n", dict(n=0)),
+                ("n", dict(n=1 << 16)), ("format", dict(format=2))],
+        "ternary": [("m", dict(m=0)), ("m", dict(m=tp["m_max"] + 1)), ("k", dict(k=0)),
+                    ("k", dict(k=tp["k_max"] + 1)), ("n", dict(n=0)),
+                    ("n", dict(n=tp["n_max"] + 1))],
+    }
+    good = {"m": 1, "k": 32, "n": 1, "format": 0}
+
+    def refuse(engine, why, change):
+        acc.write("engine", {"bfp": 0, "ternary": 1}[engine])
+        for name, value in {**good, **change}.items():
+            acc.write(name, value)
+        acc.write("sum_in", 0)
+        acc.write("ctrl", 1)
+        status, error = acc.read("status"), acc.read("error")
+        assert status == 0b100, f"{engine} {change}: STATUS = {status:#x}, expected error only"
+        assert error == 1 << ERROR_BITS[why], f"{engine} {change}: ERROR = {error:#x}"
+
+    for engine, cases in bad.items():
+        for why, change in cases:
+            await bridge(refuse)(engine, why, change)
+            dut.s_axis_tvalid.value = 1       # a refused start takes no data
+            for _ in range(4):
+                await RisingEdge(dut.clk)
+                assert not dut.s_axis_tready.value, f"{engine} {change}: tready after a refusal"
+            dut.s_axis_tvalid.value = 0
+    await bridge(refuse)("bfp", "engine", {"engine": 2})
+    # a good start after the refusals clears STATUS.error and ERROR
+    rng = np.random.default_rng(seed)
+    x, w = random_ternary(rng, 2, 5, 50)
+    same_ints(await bridge(acc.matmul_ternary)(w, x), golden_ternary(x, w), "after refusals")
+    assert await bridge(acc.read)("error") == 0
+    assert await bridge(acc.read)("status") == 0b010
+    with_bad = random_rows(rng, 1, 1, "q8_0")
+    try:
+        await bridge(acc.matmul_q8_0)(with_bad, random_rows(rng, bp["m_max"] + 1, 2, "q8_0"))
+    except ValueError as e:
+        assert "K disagrees" in str(e)
+    else:
+        raise AssertionError("the driver took rows of different K")
+    report({"test": "registers", "seed": seed})
+
+
+@cocotb.test()
+async def reset_mid_matmul(dut):
+    """A reset in the middle of each engine's input stream: the next matmuls are exact."""
+    backend, acc, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    tp, bp = acc.ternary, acc.bfp
+    for engine in ("ternary", "bfp"):
+        m = min(2, (bp if engine == "bfp" else tp)["m_max"])
+        if engine == "ternary":
+            k, n = min(200, tp["k_max"]), min(7, tp["n_max"])
+            x, w = random_ternary(rng, m, n, k)
+            data = ternary_input(x, w, tp["g"], tp["lanes"], tp["rows"])
+            await bridge(acc._start)("ternary", m, k, n)
+        else:
+            blocks = min(3, bp["k_max"] // 32)
+            x, w = random_rows(rng, m, blocks, "q8_0"), random_rows(rng, 7, blocks, "q8_0")
+            data = pack_input(w, x, "q8_0")
+            await bridge(acc._start)("bfp", m, 32 * blocks, 7, format=0, sum_in=0)
+        await backend.source.send(AxiStreamFrame(data[:len(data) // 2 // 8 * 8]))
+        await ClockCycles(dut.clk, 100)
+        assert await bridge(acc.read)("status") & 1, f"{engine}: not busy mid-matmul"
+        await backend.reset()
+        assert await bridge(acc.read)("status") == 0, "STATUS after reset"
+        x, w = random_ternary(rng, 3, 8, 100)
+        same_ints(await bridge(acc.matmul_ternary)(w, x), golden_ternary(x, w),
+                  f"ternary after a reset in {engine}")
+        x, w = random_rows(rng, 2, 2, "q8_0"), random_rows(rng, 5, 2, "q8_0")
+        exact(await bridge(acc.matmul_q8_0)(w, x), golden_bfp.matmul_q8_0(w, x),
+                  f"bfp after a reset in {engine}")
+    report({"test": "reset_mid_matmul", "seed": seed})
+
+
+@cocotb.test()
+async def run_layer(dut):
+    """The `llmaccel sim` job: the matmuls listed in LLMACCEL_JOB (an .npz: for i = 0.. n-1,
+    `engine_i`, `w_i`, `x_i`) through the driver; Y_i and the cycles of each to LLMACCEL_OUT;
+    progress ("done total") to LLMACCEL_PROGRESS after each."""
+    job = os.environ.get("LLMACCEL_JOB")
+    if not job:
+        return
+    backend, acc, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL", "0")))
+    data = np.load(job)
+    count = int(data["count"])
+    progress = os.environ.get("LLMACCEL_PROGRESS")
+    out = {}
+    t0 = time.perf_counter()
+    for i in range(count):
+        engine, w, x = str(data[f"engine_{i}"]), data[f"w_{i}"], data[f"x_{i}"]
+        first = len(acc.runs)
+        fn = acc.matmul_q8_0 if engine == "bfp" else acc.matmul_ternary
+        out[f"y_{i}"] = await bridge(fn)(w, x)
+        out[f"cycles_{i}"] = np.array(sum(r.cycles for r in acc.runs[first:]))
+        out[f"runs_{i}"] = np.array(len(acc.runs) - first)
+        if progress:
+            with open(progress, "w") as f:
+                f.write(f"{i + 1} {count} {time.perf_counter() - t0:.1f}\n")
+    np.savez(os.environ["LLMACCEL_OUT"], **out)
+    report({"test": "run_layer", "matmuls": count, "seed": seed,
+            "cycles": int(sum(r.cycles for r in acc.runs)),
+            "wall_seconds": round(time.perf_counter() - t0, 2)})
