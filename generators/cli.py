@@ -123,6 +123,14 @@ def cmd_sim(args):
     return 0 if ok else 1
 
 
+def cmd_decode(args):
+    from testbench.layer_sim import run_layer_sim
+    if not 0 <= args.layer < 30:
+        raise UsageError(f"--layer must be 0 .. 29 (SmolLM2-135M has 30 layers), not {args.layer}")
+    _, exact = run_layer_sim(args.layer, args.sim, Path(args.output))
+    return 0 if exact else 1
+
+
 def cmd_bench(args):
     from testbench.bench import run_bench
     sims = args.sims.split(",")
@@ -182,6 +190,12 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--transactions", type=int, default=2000)
 
+    p = sub.add_parser("decode", help="one decode step of a SmolLM2-135M layer on the simulated "
+                                      "core, both engines (make sim): reports/sim.md")
+    p.add_argument("--layer", type=int, default=0, help="transformer layer (default 0)")
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
+
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")
     p.add_argument("block", help="ternary or bfp")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE")
@@ -202,7 +216,7 @@ def build_parser() -> Parser:
 
 
 COMMANDS = {"list": cmd_list, "emit": cmd_emit, "synth": cmd_synth, "sim": cmd_sim,
-            "bench": cmd_bench, "run": cmd_run}
+            "bench": cmd_bench, "run": cmd_run, "decode": cmd_decode}
 
 
 def main(argv=None) -> int:

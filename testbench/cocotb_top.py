@@ -193,29 +193,40 @@ async def reset_mid_matmul(dut):
 
 @cocotb.test()
 async def run_layer(dut):
-    """The `llmaccel sim` job: the matmuls listed in LLMACCEL_JOB (an .npz: for i = 0.. n-1,
-    `engine_i`, `w_i`, `x_i`) through the driver; Y_i and the cycles of each to LLMACCEL_OUT;
-    progress ("done total") to LLMACCEL_PROGRESS after each."""
-    job = os.environ.get("LLMACCEL_JOB")
-    if not job:
+    """The `llmaccel decode` job (make sim): one decode step of SmolLM2-135M's layer
+    LLMACCEL_LAYER through the driver, all seven projections on the BFP engine (Q8_0), then on
+    the ternary engine (absmean trits); every projection's record to LLMACCEL_OUT (.npz), and
+    "done total engine projection seconds" to LLMACCEL_PROGRESS after each."""
+    if "LLMACCEL_LAYER" not in os.environ:
         return
+    from golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer
+    from host.decode import ENGINES
     backend, acc, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL", "0")))
-    data = np.load(job)
-    count = int(data["count"])
-    progress = os.environ.get("LLMACCEL_PROGRESS")
+    layer = int(os.environ["LLMACCEL_LAYER"])
+    model = SmolLM2()
+    weights = {name: model.weight(f"blk.{layer}.{t}.weight") for name, t in PROJECTIONS.items()}
+    total = len(ENGINES) * len(PROJECTIONS)
+    progress_file = os.environ.get("LLMACCEL_PROGRESS")
+    t0, done = time.perf_counter(), []
+
+    def progress(engine, name):
+        done.append(name)
+        if progress_file:
+            with open(progress_file, "w") as f:
+                f.write(f"{len(done)} {total} {engine} {name} {time.perf_counter() - t0:.1f}\n")
+
     out = {}
-    t0 = time.perf_counter()
-    for i in range(count):
-        engine, w, x = str(data[f"engine_{i}"]), data[f"w_{i}"], data[f"x_{i}"]
-        first = len(acc.runs)
-        fn = acc.matmul_q8_0 if engine == "bfp" else acc.matmul_ternary
-        out[f"y_{i}"] = await bridge(fn)(w, x)
-        out[f"cycles_{i}"] = np.array(sum(r.cycles for r in acc.runs[first:]))
-        out[f"runs_{i}"] = np.array(len(acc.runs) - first)
-        if progress:
-            with open(progress, "w") as f:
-                f.write(f"{i + 1} {count} {time.perf_counter() - t0:.1f}\n")
+    for engine, cls in ENGINES.items():
+        proj = await bridge(cls)(weights, acc, progress)
+        result = await bridge(decode_layer)(model, proj, layer)
+        out[f"{engine}_out"] = result["out"]
+        for i, r in enumerate(proj.records):
+            for key in ("x", "raw", "y"):
+                out[f"{engine}_{i}_{key}"] = r[key]
+            out[f"{engine}_{i}_name"] = np.array(r["name"])
+            out[f"{engine}_{i}_cycles"] = np.array(r["cycles"])
+            out[f"{engine}_{i}_runs"] = np.array(r["runs"])
     np.savez(os.environ["LLMACCEL_OUT"], **out)
-    report({"test": "run_layer", "matmuls": count, "seed": seed,
-            "cycles": int(sum(r.cycles for r in acc.runs)),
+    report({"test": "run_layer", "layer": layer, "seed": seed,
+            "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs),
             "wall_seconds": round(time.perf_counter() - t0, 2)})

@@ -1,0 +1,17 @@
+"""The driver's API computed by the golden models instead of the hardware: what the core must
+return, bit for bit, for the same calls (golden/bfp.py, golden/ternary.py). A host program can
+run its model on it to get the expected numbers, then on the core, and compare."""
+import numpy as np
+
+from golden import bfp, ternary
+
+
+class ReferenceAccelerator:
+    def matmul_q8_0(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+        return bfp.matmul_q8_0(w_raw, x_raw)
+
+    def matmul_mxint8(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+        return bfp.matmul_mxint8(w_raw, x_raw)
+
+    def matmul_ternary(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return ternary.matmul(x, w)
