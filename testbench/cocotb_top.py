@@ -230,3 +230,28 @@ async def run_layer(dut):
     report({"test": "run_layer", "layer": layer, "seed": seed,
             "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs),
             "wall_seconds": round(time.perf_counter() - t0, 2)})
+
+
+@cocotb.test()
+async def run_shapes(dut):
+    """Benches: LLMACCEL_SHAPES (JSON list of [engine, M, N, K]) on seeded random data through
+    the driver with unstalled streams, each result checked against the golden model; one record
+    per shape with the CYCLES summed over the core's runs."""
+    shapes = json.loads(os.environ.get("LLMACCEL_SHAPES", "[]"))
+    if not shapes:
+        return
+    backend, acc, seed, stall = await start(dut, stall=0.0)
+    rng = np.random.default_rng(seed)
+    for engine, m, n, k in shapes:
+        first = len(acc.runs)
+        if engine == "bfp":
+            x, w = random_rows(rng, m, k // 32, "q8_0"), random_rows(rng, n, k // 32, "q8_0")
+            exact(await bridge(acc.matmul_q8_0)(w, x), golden_bfp.matmul_q8_0(w, x),
+                  f"bfp {m}x{n}x{k}")
+        else:
+            x, w = random_ternary(rng, m, n, k, sparsity=0.3)
+            same_ints(await bridge(acc.matmul_ternary)(w, x), golden_ternary(x, w),
+                      f"ternary {m}x{n}x{k}")
+        runs = acc.runs[first:]
+        report({"engine": engine, "m": m, "n": n, "k": k, "runs": len(runs),
+                "cycles": sum(r.cycles for r in runs)})

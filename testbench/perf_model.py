@@ -90,9 +90,15 @@ TERNARY_PASS_BUBBLE = 1
 
 
 def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
-                   double_buffer: int = 1, lanes_per_builder: int = 4) -> dict:
+                   double_buffer: int = 1, lanes_per_builder: int = 4, act_cycles: int = 1,
+                   weight_cycles: int = 1, packed_results: bool = False) -> dict:
     """The model's structure for one matmul, walked unit by unit (a unit = one row of X against
-    one pass's tile): returns the total (key "total") and which bound held how often."""
+    one pass's tile): returns the total (key "total") and which bound held how often.
+
+    `act_cycles` / `weight_cycles`: cycles an activation / weight beat takes to arrive (1 on the
+    `ternary` block's own wide streams; its words per beat behind the top core's 64-bit stream).
+    `packed_results`: the results leave two int32 per cycle (the top core's ValuePacker), so a
+    unit of the last pass lasts rows / 2 cycles per word when rows > 2."""
     if m <= 0 or n <= 0 or k <= 0:
         raise ValueError(f"need M, N, K >= 1: {m=} {n=} {k=}")
     passes = _ceil_div(k, lanes * g)          # K-slices of lanes x g activations
@@ -100,8 +106,8 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     build = 3 ** g * min(lanes_per_builder, lanes) if g > 1 else 1
     two_tables = bool(double_buffer) and g > 1
     # cmd beat, then the M x passes activation slices one a cycle; weights only after them.
-    acts_done = 1 + m * passes
-    tile_full = acts_done + words             # tile 0 loads alone
+    acts_done = 1 + m * passes * act_cycles
+    tile_full = acts_done + words * weight_cycles   # tile 0 loads alone
     want = acts_done                          # the engine asks for a tile
     build_start = acts_done                   # the first table builds as soon as X is in
     ends = []
@@ -109,7 +115,10 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     bound = {"build": 0, "words": 0, "tile_load": 0}
     for j in range(passes):
         swap = max(tile_full, want)           # ping-pong swap: tile full and previous one done
-        tile_full = swap + words              # the next tile loads while this one computes
+        tile_full = swap + words * weight_cycles  # the next tile loads while this one computes
+        # The last pass sends results: at two int32 a cycle, `rows` per word can be slower.
+        unit = (max(words, _ceil_div(words * rows, 2)) if packed_results and j == passes - 1
+                else words)
         for i in range(m):
             built = build_start + build
             cands = {"build": built}
@@ -120,7 +129,7 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
             which = max(cands, key=cands.get)
             bound[which] += 1
             start = cands[which]
-            prev_end = start + words          # the tile's words stream past the table
+            prev_end = start + unit           # the tile's words stream past the table
             ends.append(prev_end)
             # The next table builds once this build is over and a table buffer is free (double
             # buffered: the one read before this unit; single: this unit's own, a cycle after
@@ -160,3 +169,51 @@ def model_error_table(measured) -> str:
         lines.append(f"| {r['block']} | {ptxt} | {r['m']} | {r['k']} | {r['n']} | "
                      f"{r['cycles']:,} | {model:,} | {err:+.2f} |")
     return "\n".join(lines) + "\n"
+
+
+# ---- the top-level core (generators/top.py) through the host driver (host/driver.py) -----------
+# From CTRL's start to the ternary engine's first activation beat: the command's register and
+# handshake, and the driver's STATUS read before it streams (the BFP engine's is in BFP_FIXED).
+TOP_TERNARY_START = 5
+TOP_DEFAULTS = {"bfp": {"mac_lanes": 8, "out_lanes": 4, "k_max": 4096, "m_max": 8},
+                "ternary": {"g": 3, "lanes": 16, "rows": 3, "k_max": 1536, "n_max": 1536,
+                            "m_max": 8}}
+BFP_N_MAX = 65535
+
+
+def _parts(total: int, step: int) -> list[int]:
+    return [min(step, total - i) for i in range(0, total, step)]
+
+
+def top_ternary_run_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16,
+                           rows: int = 3) -> int:
+    """One run of the ternary engine behind the top core's 64-bit stream (within its maxima)."""
+    act_bits = _ceil_div(lanes * g * 8 + 1, 8) * 8
+    weight_bits = _ceil_div(rows * lanes * ((3 ** g - 1).bit_length()), 8) * 8
+    return TOP_TERNARY_START + ternary_phases(
+        m, n, k, g, lanes, rows, act_cycles=_ceil_div(act_bits, 64),
+        weight_cycles=_ceil_div(weight_bits, 64), packed_results=True)["total"]
+
+
+def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None) -> int:
+    """Cycles of the top core for Y[M, N] = X[M, K] . W[N, K]^T as the host driver runs it: the
+    sum of the CYCLES of its runs (M, N and K split beyond the maxima as host/driver.py splits
+    them; BFP K parts also stream M x out_lanes starting sums per tile, counted as stream words).
+    Host time between runs (register writes, packing) is not in it."""
+    if engine not in TOP_DEFAULTS:
+        raise ValueError(f"engine must be 'bfp' or 'ternary', not {engine!r}")
+    p = {**TOP_DEFAULTS[engine], **(params or {})}
+    total = 0
+    if engine == "bfp":
+        for mp in _parts(m, p["m_max"]):
+            for np_ in _parts(n, BFP_N_MAX):
+                for i, kp in enumerate(_parts(k, p["k_max"])):
+                    total += bfp_cycles(mp, np_, kp, p["mac_lanes"], p["out_lanes"])
+                    if i:
+                        total += mp * p["out_lanes"] * _ceil_div(np_, p["out_lanes"])
+        return total
+    for mp in _parts(m, p["m_max"]):
+        for np_ in _parts(n, p["n_max"]):
+            for kp in _parts(k, p["k_max"]):
+                total += top_ternary_run_cycles(mp, np_, kp, p["g"], p["lanes"], p["rows"])
+    return total

@@ -6,7 +6,7 @@ that moves the cycle counts away from the model fails these tests (re-measure, t
 import pytest
 
 from testbench.perf_model import (bfp_cycles, bfp_phases, model_error_table, ternary_cycles,
-                                  ternary_phases)
+                                  ternary_phases, top_cycles)
 
 # BFP (Q8_0, Verilator, unstalled streams, CYCLES register).
 # Source "bench": reports/bench/bfp.json at commit 393b8c7 (make bench, K x N = 576 x 576 and
@@ -120,3 +120,33 @@ def test_error_table():
     assert lines[0].startswith("| block |") and len(lines) == 5
     assert "| 84,043 | 84,043 | +0.00 |" in lines[2]
     assert "mac_lanes=32, out_lanes=2" in lines[4]
+
+
+# The top core through the host driver (Verilator, unstalled streams, the CYCLES registers of the
+# driver's runs summed; seeded random data): source "layer" = `llmaccel decode` (SmolLM2-135M
+# layer 0, M = 1), source "shapes" = testbench/cocotb_top.py run_shapes, both at commit c776c64
+# plus the run_shapes test. Key (engine, M, N, K) -> cycles; shapes beyond the maxima (ternary
+# N > 1536 or K > 1536, BFP K > 4096 or M > 8) are split by the driver into several runs.
+TOP = {
+    ("bfp", 1, 576, 576): 44676, ("bfp", 1, 192, 576): 15012, ("bfp", 1, 1536, 576): 118836,
+    ("bfp", 1, 576, 1536): 118075, ("bfp", 1, 576, 4096): 314575, ("bfp", 1, 576, 8192): 629726,
+    ("bfp", 9, 64, 256): 6840, ("bfp", 8, 576, 576): 84043,
+    ("ternary", 1, 576, 576): 9604, ("ternary", 1, 192, 576): 3268,
+    ("ternary", 1, 1536, 576): 25444, ("ternary", 1, 576, 1536): 25104,
+    ("ternary", 2, 576, 576): 9976, ("ternary", 4, 576, 576): 10731,
+    ("ternary", 8, 576, 576): 20667, ("ternary", 8, 1536, 576): 53947,
+    ("ternary", 1, 10, 50): 253, ("ternary", 3, 100, 1000): 7374,
+    ("ternary", 8, 576, 1536): 52527, ("ternary", 1, 2048, 1536): 88929,
+    ("ternary", 1, 576, 2048): 33933,
+}
+
+
+@pytest.mark.parametrize("key", list(TOP))
+def test_top_model(key):
+    engine, m, n, k = key
+    assert top_cycles(engine, m, n, k) == TOP[key]
+
+
+def test_top_model_rejects_unknown_engine():
+    with pytest.raises(ValueError, match="engine must be 'bfp' or 'ternary', not 'fp8'"):
+        top_cycles("fp8", 1, 1, 32)
