@@ -4,10 +4,10 @@
 #   vivado -mode batch -source constraints/build_bd.tcl \
 #          -tclargs [TOP [VERILOG [OUT_DIR]]]
 #
-# TOP defaults to llmaccel_bfp, VERILOG to hdl/llmaccel_bfp.sv, OUT_DIR to build/pynq_z1 (relative
-# paths are taken from the current directory; the defaults from the repository root). TOP must have
-# the bfp accelerator's ports: clk, rst (synchronous, active high), s_axil_* (AXI4-Lite slave),
-# s_axis_* (AXI4-Stream in), m_axis_* (AXI4-Stream out).
+# TOP defaults to llmaccel_top (the core: BFP and ternary engines), VERILOG to hdl/llmaccel_top.sv,
+# OUT_DIR to build/pynq_z1 (relative paths are taken from the current directory; the defaults from
+# the repository root). TOP must have the core's ports: clk, rst (synchronous, active high),
+# s_axil_* (AXI4-Lite slave), s_axis_* (AXI4-Stream in), m_axis_* (AXI4-Stream out).
 #
 # The block design:
 #   processing_system7 (FCLK_CLK0 = 100 MHz for everything)
@@ -22,8 +22,8 @@
 
 # ---------------------------------------------------------------- arguments
 set repo [file dirname [file dirname [file normalize [info script]]]]
-set top     llmaccel_bfp
-set verilog [file join $repo hdl llmaccel_bfp.sv]
+set top     llmaccel_top
+set verilog [file join $repo hdl llmaccel_top.sv]
 set out_dir [file join $repo build pynq_z1]
 if {[llength $argv] > 0} { set top     [lindex $argv 0] }
 if {[llength $argv] > 1} { set verilog [file normalize [lindex $argv 1]] }

@@ -1,5 +1,5 @@
 # PYNQ-Z1 (XC7Z020-1CLG400C): constraints for an llmaccel core in a Zynq block design
-# (constraints/build_bd.tcl), e.g. the bfp accelerator beside an AXI DMA.
+# (constraints/build_bd.tcl), e.g. the llmaccel core (llmaccel_top) beside an AXI DMA.
 #
 # Clock: the core runs on the Zynq PS clock FCLK_CLK0, set to 100 MHz (10.000 ns) in the
 # processing_system7 IP (CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ 100). The PS7 IP ships its own XDC,

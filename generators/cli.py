@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from .blocks import BLOCKS, get_block
+from .blocks import BLOCKS, get_block, module_name
 from .params import ParamError, resolve
 
 
@@ -99,6 +99,15 @@ def cmd_synth(args):
         summary = summary_table(reports)
         (Path(args.report_dir) / "summary.md").write_text(summary)
         print(summary, end="")
+    default_top = [r for r in reports if r["top"] == module_name("top")]
+    if default_top:   # the core's fit: the default and one scaling step
+        from .synth import SCALED_TOP, fit_markdown
+        name, verilog = emit_block("top", SCALED_TOP)
+        scaled = synthesize(verilog, name, Path("build") / "synth" / name)
+        text = fit_markdown(default_top[0], scaled, SCALED_TOP)
+        print(text)
+        if args.report_dir:
+            (Path(args.report_dir) / "fit.md").write_text(text)
     return 0
 
 
@@ -138,7 +147,7 @@ def cmd_bench(args):
         if sim not in ("verilator", "icarus"):
             raise UsageError(f"--sims takes verilator and/or icarus, not {sim!r}")
     blocks = _blocks(args) if (args.block or args.all) else list(BLOCKS)
-    return run_bench(blocks, sims, Path(args.output), args.transactions)
+    return run_bench(blocks, sims, Path(args.output), args.transactions, Path(args.summary))
 
 
 def cmd_run(args):
@@ -211,7 +220,9 @@ def build_parser() -> Parser:
     block_args(p, "every block (the default)")
     p.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
     p.add_argument("--transactions", type=int, default=10000)
-    p.add_argument("-o", "--output", default="reports/bench", help="report folder")
+    p.add_argument("-o", "--output", default="reports/bench", help="folder of the per-block reports")
+    p.add_argument("--summary", default="reports",
+                   help="folder of the core's bench.md and plots (block top; default reports)")
     return parser
 
 

@@ -39,9 +39,14 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int) -> int:
+def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int,
+              summary_dir: Path = Path("reports")) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for block in blocks:
+        if block == "top":  # the core: model vs simulation, tokens/s, plots, reports/bench.md
+            from testbench.bench_top import run_top_bench
+            run_top_bench(summary_dir)
+            continue
         if block == "ternary":  # its own benchmark: cycles and area over g and lanes
             from testbench.bench_ternary import run_ternary_bench
             run_ternary_bench(out)

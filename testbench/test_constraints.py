@@ -163,10 +163,10 @@ def test_stubbed_sequence_defaults(tmp_path):
     (root / "hdl").mkdir()
     shutil.copy(SCRIPT, root / "constraints")
     shutil.copy(XDC, root / "constraints")
-    shutil.copy(REPO / "hdl" / "llmaccel_bfp.sv", root / "hdl")
+    shutil.copy(REPO / "hdl" / "llmaccel_top.sv", root / "hdl")
     calls, out = _run_stubbed(tmp_path, [], script=root / "constraints" / "build_bd.tcl")
-    _check_sequence(calls, "llmaccel_bfp")
-    assert str(root / "hdl" / "llmaccel_bfp.sv") in calls[_index(calls, "add_files", ".sv")]
+    _check_sequence(calls, "llmaccel_top")
+    assert str(root / "hdl" / "llmaccel_top.sv") in calls[_index(calls, "add_files", ".sv")]
     # No board files: the manual DDR settings are applied.
     _index(calls, "set_property", "PCW_UIPARAM_DDR_PARTNO")
     assert "build_bd: wrote" in out
@@ -175,7 +175,7 @@ def test_stubbed_sequence_defaults(tmp_path):
 
 def test_stubbed_sequence_args_and_board(tmp_path):
     out_dir = tmp_path / "out"
-    verilog = REPO / "hdl" / "llmaccel_bfp.sv"
+    verilog = REPO / "hdl" / "llmaccel_top.sv"
     calls, _ = _run_stubbed(tmp_path, ["my_top", str(verilog), str(out_dir)],
                             board="www.digilentinc.com:pynq-z1:part0:1.0")
     _check_sequence(calls, "my_top")
