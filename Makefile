@@ -16,10 +16,10 @@ SEEDS ?= 1 2 3 4 5 6 7 8
 .PHONY: help install tools sim test regress synth bench verilog clean
 
 help:
-	@echo "make sim      emit every block and simulate it briefly under Verilator against its golden model"
+	@echo "make sim      one decode step of SmolLM2-135M layer 0 on the simulated core (both engines): reports/sim.md"
 	@echo "make test     golden-model tests, Amaranth-simulator tests, cocotb tests under Verilator and Icarus"
-	@echo "make synth    Yosys synthesis for the PYNQ-Z1 (XC7Z020): reports/synth/"
-	@echo "make bench    simulator build time and cycles/s: reports/bench/"
+	@echo "make synth    Yosys synthesis for the PYNQ-Z1 (XC7Z020): reports/synth/ (fit.md: the core's fit)"
+	@echo "make bench    cycle model vs simulation, projected tokens/s, plots: reports/bench.md; per block: reports/bench/"
 	@echo "make verilog  refresh hdl/ with every block's default configuration"
 	@echo "make regress  the cocotb suites over many seeds and longer traffic (SEEDS=..., TXNS=...)"
 
@@ -53,7 +53,7 @@ tools:
 	fi
 
 sim: $(STAMP)
-	$(WITH_VERILATOR) $(LLMACCEL) sim --all --sim verilator
+	$(WITH_VERILATOR) $(LLMACCEL) decode --sim verilator -o reports
 
 # pytest exits 5 when it collected nothing; that is not a failure of the code.
 test: install
@@ -70,7 +70,7 @@ synth: $(STAMP)
 	$(LLMACCEL) synth --all --report-dir reports/synth
 
 bench: install
-	$(WITH_VERILATOR) $(LLMACCEL) bench --all -o reports/bench
+	$(WITH_VERILATOR) $(LLMACCEL) bench --all -o reports/bench --summary reports
 
 verilog: $(STAMP)
 	$(LLMACCEL) emit --all -o hdl

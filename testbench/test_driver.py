@@ -1,0 +1,101 @@
+"""host/driver.py without a simulator: its checks of the core's identity and of the caller's
+arrays (each a clear error before anything reaches the core), and the register names. The driver
+against the real core is testbench/test_top_cocotb.py."""
+import re
+
+import numpy as np
+import pytest
+
+from generators.top import ID_VALUE, REGISTERS, LlmAccelerator
+from generators.params import ParamError
+from host.driver import Accelerator, AcceleratorError
+
+
+class Registers:
+    """A register file holding what the default core reads back (no data path: tests that reach
+    the stream fail loudly)."""
+
+    def __init__(self, ident=ID_VALUE):
+        self.values = {r.offset: 0 for r in REGISTERS}
+        by = {r.name: r.offset for r in REGISTERS}
+        self.values.update({by["id"]: ident, by["params"]: 8 | 4 << 8 | 8 << 16,
+                            by["k_max"]: 4096, by["tern_geometry"]: 3 | 3 << 4 | 16 << 8,
+                            by["tern_m_max"]: 8, by["tern_k_max"]: 1536, by["tern_n_max"]: 1536})
+
+    def read32(self, offset):
+        return self.values[offset]
+
+    def write32(self, offset, value):
+        self.values[offset] = value
+
+    def stream(self, data, out_bytes):
+        raise AssertionError("the driver streamed data it should have refused")
+
+
+def test_reads_the_geometry():
+    acc = Accelerator(Registers())
+    assert acc.bfp == {"mac_lanes": 8, "out_lanes": 4, "m_max": 8, "k_max": 4096}
+    assert acc.ternary == {"g": 3, "rows": 3, "lanes": 16, "m_max": 8, "k_max": 1536,
+                           "n_max": 1536}
+
+
+def test_wrong_id():
+    with pytest.raises(AcceleratorError, match="ID register reads 0xdeadbeef, not 0x4c4d5401"):
+        Accelerator(Registers(0xDEADBEEF))
+
+
+def test_register_names():
+    acc = Accelerator(Registers())
+    acc.write("m", 3)
+    assert acc.read("m") == 3
+    with pytest.raises(ValueError, match="no register 'start'; registers: ctrl, status"):
+        acc.read("start")
+
+
+@pytest.mark.parametrize("w,x,message", [
+    (np.zeros((2, 34), np.int8), np.zeros((1, 34), np.uint8),
+     "weights must be raw q8_0 rows: a non-empty 2-D uint8 array"),
+    (np.zeros((2, 35), np.uint8), np.zeros((1, 35), np.uint8),
+     "weights: 35 bytes per row is not a whole number of 34-byte q8_0 blocks"),
+    (np.zeros((2, 68), np.uint8), np.zeros((1, 34), np.uint8),
+     "K disagrees: weights have 64 values per row, activations 32"),
+])
+def test_q8_0_input_errors(w, x, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Accelerator(Registers()).matmul_q8_0(w, x)
+
+
+@pytest.mark.parametrize("w,x,message", [
+    (np.zeros((2, 4), np.int16), np.zeros((1, 4), np.int8),
+     "weights must be a non-empty 2-D int8 array of trits"),
+    (np.array([[0, 2]], np.int8), np.zeros((1, 2), np.int8),
+     "weights must be trits in {-1, 0, +1}: W[0, 1] = 2"),
+    (np.zeros((2, 4), np.int8), np.zeros((1, 4), np.float32),
+     "activations must be a non-empty 2-D int8 array"),
+    (np.zeros((2, 4), np.int8), np.zeros((1, 5), np.int8),
+     "K disagrees: weights [N, K] = [2, 4], activations [M, K] = [1, 5]"),
+])
+def test_ternary_input_errors(w, x, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Accelerator(Registers()).matmul_ternary(w, x)
+
+
+def test_refused_start_names_the_bad_field():
+    class Refusing(Registers):
+        def write32(self, offset, value):
+            super().write32(offset, value)
+            if offset == 0:                                 # CTRL: refuse with "bad K"
+                self.values[0x04], self.values[0x08] = 0b100, 0b10
+
+    with pytest.raises(AcceleratorError, match=r"refused ternary M=1 K=4 N=2: bad k \(ERROR = 0x2\)"):
+        Accelerator(Refusing()).matmul_ternary(np.zeros((2, 4), np.int8), np.zeros((1, 4), np.int8))
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"bfp_mac_lanes": 3}, "bfp_mac_lanes must be a power of two from 8 to 32, not 3"),
+    ({"tern_g": 5}, "tern_g must be an integer from 1 to 4, not 5"),
+    ({"act_bits": 4}, "unknown parameter 'act_bits'"),
+])
+def test_core_parameter_messages(params, message):
+    with pytest.raises(ParamError, match=re.escape(message)):
+        LlmAccelerator(**params)
