@@ -211,9 +211,10 @@ async def run_layer(dut):
 
     def progress(engine, name):
         done.append(name)
-        if progress_file:
-            with open(progress_file, "w") as f:
+        if progress_file:     # written whole, then renamed: the reader never sees half a line
+            with open(progress_file + ".tmp", "w") as f:
                 f.write(f"{len(done)} {total} {engine} {name} {time.perf_counter() - t0:.1f}\n")
+            os.replace(progress_file + ".tmp", progress_file)
 
     out = {}
     for engine, cls in ENGINES.items():

@@ -27,7 +27,7 @@ BAR = 28
 
 def _bar(done: int, total: int, label: str, seconds: float) -> str:
     filled = BAR * done // total
-    return f"[{'#' * filled}{'.' * (BAR - filled)}] {done:2d}/{total} {label:<14} {seconds:6.1f} s"
+    return f"[{'#' * filled}{'.' * (BAR - filled)}] {done:2d}/{total} {label:<19} {seconds:6.1f} s"
 
 
 class Progress:
@@ -38,26 +38,28 @@ class Progress:
         self.path, self.total = path, total
         self.stop = threading.Event()
         self.tty = sys.stderr.isatty()
-        self.last = ""
+        self.last = None
         self.t0 = time.perf_counter()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _show(self, text: str):
-        if text == self.last:
+    def _show(self, done: int, label: str):
+        # a terminal gets the clock ticking on one line; a log gets one line per step
+        if not self.tty and (done, label) == self.last:
             return
-        self.last = text
+        self.last = (done, label)
+        text = _bar(done, self.total, label, time.perf_counter() - self.t0)
         print(("\r" + text) if self.tty else text, end="" if self.tty else "\n", file=sys.stderr,
               flush=True)
 
     def _run(self):
         while not self.stop.wait(0.5):
             try:
-                done, total, engine, name, _ = self.path.read_text().split()
-                self._show(_bar(int(done), int(total), f"{engine} {name}",
-                                time.perf_counter() - self.t0))
-            except (OSError, ValueError):
-                if self.tty:
-                    self._show(_bar(0, self.total, "starting", time.perf_counter() - self.t0))
+                done, _, engine, name, _ = self.path.read_text().split()
+            except OSError:              # no projection finished yet
+                if self.last is None or self.tty:
+                    self._show(0, "starting")
+                continue
+            self._show(int(done), f"{engine} {name} done")
 
     def __enter__(self):
         self.thread.start()
@@ -82,7 +84,7 @@ def cosine(y: np.ndarray, ref: np.ndarray) -> float:
 def simulate(layer: int, sim: str, params: dict) -> tuple[dict, dict, str, float]:
     """Build the core, run the job with a progress bar: (the job's arrays, its record, module,
     build seconds)."""
-    print(f"building the core's simulation ({sim}; the first build takes a minute or two)...",
+    print(f"building the core's simulation ({sim}; about 20 s with Verilator, reused later)...",
           file=sys.stderr, flush=True)
     b = runner.build("top", params, sim)
     with tempfile.TemporaryDirectory() as tmp:
