@@ -19,7 +19,7 @@ data is taken. `rst` is synchronous and active high (invert the Zynq's periphera
 import dataclasses
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -118,8 +118,12 @@ class LlmAccelerator(wiring.Component):
         m.submodules.regs = regs
         m.submodules.bfp = bfp
         m.submodules.ternary = tern
-        m.submodules.acts_in = acts_in = StreamUpsizer(tern.act_word_bits)
-        m.submodules.weights_in = weights_in = StreamUpsizer(tern.weight_word_bits)
+        # A start empties the input gearboxes: words a host sent beyond the last run's input
+        # (and that the run took in) must not become the start of the next run's beats.
+        fresh = Signal()
+        m.submodules.acts_in = acts_in = ResetInserter(fresh)(StreamUpsizer(tern.act_word_bits))
+        m.submodules.weights_in = weights_in = ResetInserter(fresh)(
+            StreamUpsizer(tern.weight_word_bits))
         m.submodules.results_out = results_out = ValuePacker(tern.rows)
         for name, member in regs.signature.members.items():
             if name.startswith("s_axil_"):
@@ -143,6 +147,7 @@ class LlmAccelerator(wiring.Component):
         tern_busy = tern_cmd | tern.busy | results_out.words_out.valid
         busy = bfp.busy | tern_busy
         go = regs.ctrl_strobe & regs.ctrl[0] & ~busy
+        m.d.comb += fresh.eq(go)
         active_tern = Signal()       # the engine the stream belongs to, latched at the start
         errors, error, done, cycles = Signal(5), Signal(), Signal(), Signal(32)
         with m.If(go):

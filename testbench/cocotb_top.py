@@ -23,7 +23,7 @@ from cocotbext.axi import AxiStreamFrame
 
 from golden.bfp_layout import pack_input
 from golden.ternary import matmul as golden_ternary
-from golden.top_layout import ternary_input
+from golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
 from host.driver import Accelerator, AcceleratorError
 from host.sim_backend import CocotbBackend
 from testbench.bfp_data import random_rows
@@ -189,6 +189,34 @@ async def reset_mid_matmul(dut):
         exact(await bridge(acc.matmul_q8_0)(w, x), golden_bfp.matmul_q8_0(w, x),
                   f"bfp after a reset in {engine}")
     report({"test": "reset_mid_matmul", "seed": seed})
+
+
+@cocotb.test()
+async def extra_words(dut):
+    """A host that sends more words than a ternary run needs: the run's result is still right,
+    and the words the core took in beyond it (up to a weight beat's worth, all it can hold) do
+    not leak into the next run."""
+    backend, acc, seed, stall = await start(dut)
+    rng = np.random.default_rng(seed)
+    tp = acc.ternary
+    beat = beat_words(weight_beat_bits(tp["g"], tp["lanes"], tp["rows"]))
+    for extra in sorted({1, beat}):
+        m, n, k = min(2, tp["m_max"]), min(5, tp["n_max"]), min(70, tp["k_max"])
+        x, w = random_ternary(rng, m, n, k)
+        await bridge(acc._start)("ternary", m, k, n)
+        data = ternary_input(x, w, tp["g"], tp["lanes"], tp["rows"]) + bytes(range(8)) * extra
+        await backend.source.send(AxiStreamFrame(data))
+        frame = await backend.sink.recv()
+        got = bytes(frame.tdata) + bytes(-len(frame.tdata) % 8)
+        same_ints(ternary_output(got, m, n, tp["rows"]), golden_ternary(x, w),
+                  f"the run with {extra} extra words")
+        backend.source.clear()
+        for _ in range(20):
+            await RisingEdge(dut.clk)
+        x, w = random_ternary(rng, m, n, k)
+        same_ints(await bridge(acc.matmul_ternary)(w, x), golden_ternary(x, w),
+                  f"the run after {extra} extra words")
+    report({"test": "extra_words", "seed": seed})
 
 
 @cocotb.test()

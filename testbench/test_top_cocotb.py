@@ -28,6 +28,7 @@ def test_random_matmuls(sim, config, stall):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,testcase",
                          grouped("top-", *[(c, t) for c in CONFIGS
-                                           for t in ("registers", "reset_mid_matmul")]))
+                                           for t in ("registers", "reset_mid_matmul",
+                                                     "extra_words")]))
 def test_directed(sim, config, testcase):
     _run(sim, config, testcase, 0.3)
