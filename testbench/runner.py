@@ -9,6 +9,7 @@ Used by the pytest suites, `llmaccel sim` and `llmaccel bench`. Environment:
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -103,6 +104,10 @@ def build_verilog(module: str, verilog: str, sim: str | None = None, *,
         stamp = directory / ".built"
         if not force and source.exists() and source.read_text() == verilog and stamp.exists():
             return Build(sim, module, directory, 0.0, waves)
+        if force:   # from scratch: the simulators' make would otherwise reuse their objects
+            for old in directory.iterdir():
+                if old.name != ".lock":
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
         stamp.unlink(missing_ok=True)
         source.write_text(verilog)
         args = []
