@@ -9,11 +9,11 @@ STATUS.error rises, ERROR says why, no data is taken. The input's `tlast` is not
 registers say how many words come) and is ignored. `rst` is synchronous and active high (invert
 the Zynq's peripheral_aresetn).
 """
-from amaranth import Cat, Module, Signal
+from amaranth import Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from .axi_lite import AxiLiteRegisters, Register
+from .axi_shell import connect_registers, run_control, shell_ports
 from .bfp_core import BfpCore
 from .params import resolve
 from .top import REGISTERS as CORE_REGISTERS
@@ -37,54 +37,26 @@ class BfpAccelerator(wiring.Component):
         self.params = resolve(self.PARAMS, params)
         self.core = BfpCore(**self.params)
         self.regs = AxiLiteRegisters(REGISTERS)
-        axil = {name: member for name, member in self.regs.signature.members.items()
-                if name.startswith("s_axil_")}
-        super().__init__({
-            **axil,
-            "s_axis_tdata": In(64), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
-            "s_axis_tlast": In(1),
-            "m_axis_tdata": Out(64), "m_axis_tkeep": Out(8), "m_axis_tvalid": Out(1),
-            "m_axis_tready": In(1), "m_axis_tlast": Out(1),
-        })
+        super().__init__(shell_ports(self.regs))
 
     def elaborate(self, platform):
         m = Module()
         core, regs = self.core, self.regs
         m.submodules.core = core
         m.submodules.regs = regs
-        for name, member in regs.signature.members.items():
-            if name.startswith("s_axil_"):
-                ours, theirs = getattr(self, name), getattr(regs, name)
-                m.d.comb += (theirs.eq(ours) if member.flow == In else ours.eq(theirs))
+        connect_registers(m, self, regs)
 
         p = self.params
-        bad_m = (regs.m == 0) | (regs.m > p["m_max"])
-        bad_k = (regs.k == 0) | (regs.k[:5] != 0) | (regs.k > p["k_max"])
-        bad_n = (regs.n == 0) | (regs.n >= 1 << BfpCore.N_BITS)
-        bad_fmt = regs.format > 1
-        errors = Signal(5)
-        done = Signal()
-        error = Signal()
-        cycles = Signal(32)
-        go = regs.ctrl_strobe & regs.ctrl[0] & ~core.busy
-        bad = bad_m | bad_k | bad_n | bad_fmt
-        with m.If(go):
-            m.d.sync += [errors.eq(Cat(bad_m, bad_k, bad_n, bad_fmt)), error.eq(bad), done.eq(0)]
-            with m.If(~bad):
-                m.d.sync += cycles.eq(0)
-        was_busy = Signal()
-        m.d.sync += was_busy.eq(core.busy)
-        with m.If(core.busy):
-            m.d.sync += cycles.eq(cycles + 1)
-        with m.If(was_busy & ~core.busy):
-            m.d.sync += done.eq(1)
+        _, start = run_control(m, regs, core.busy, [
+            (regs.m == 0) | (regs.m > p["m_max"]),                              # M
+            (regs.k == 0) | (regs.k[:5] != 0) | (regs.k > p["k_max"]),          # K
+            (regs.n == 0) | (regs.n >= 1 << BfpCore.N_BITS),                    # N
+            regs.format > 1,                                                     # FORMAT
+        ])
         m.d.comb += [
-            core.start.eq(go & ~bad),
+            core.start.eq(start),
             core.m.eq(regs.m), core.blocks.eq(regs.k >> 5), core.n.eq(regs.n),
             core.fmt.eq(regs.format[0]), core.sum_in.eq(regs.sum_in),
-            regs.status.eq(Cat(core.busy, done, error)),
-            regs.error.eq(errors),
-            regs.cycles.eq(cycles),
             regs.id.eq(ID_VALUE),
             regs.params.eq(p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16),
             regs.k_max.eq(p["k_max"]),

@@ -21,7 +21,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .fp_formats import capped_leading_zeros, place, round_pack, shift_plan
-from .fp_formats import fp16_to_fp32  # noqa: F401  (also importable from here)
 from .params import Param, resolve
 
 

@@ -34,7 +34,7 @@ Accumulators are ACC_BITS wide: any sum of k_max products of an int8 and a trit 
 from amaranth import Cat, Module, Signal, Mux, ResetSignal, signed, unsigned
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib.wiring import In, Out
 
 from .params import Param, resolve
 from .sram import SramController

@@ -21,9 +21,9 @@ import dataclasses
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from .axi_lite import AxiLiteRegisters, Register
+from .axi_shell import connect_registers, run_control, shell_ports
 from .bfp_core import BfpCore
 from .params import resolve
 from .stream_upsizer import StreamUpsizer, WORD_BITS
@@ -101,16 +101,7 @@ class LlmAccelerator(wiring.Component):
                                           if k.startswith("tern_")})
         self.regs = AxiLiteRegisters(REGISTERS)
         self.act_words = -(-self.tern.act_word_bits // WORD_BITS)
-        self.weight_words = -(-self.tern.weight_word_bits // WORD_BITS)
-        axil = {name: member for name, member in self.regs.signature.members.items()
-                if name.startswith("s_axil_")}
-        super().__init__({
-            **axil,
-            "s_axis_tdata": In(64), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
-            "s_axis_tlast": In(1),
-            "m_axis_tdata": Out(64), "m_axis_tkeep": Out(8), "m_axis_tvalid": Out(1),
-            "m_axis_tready": In(1), "m_axis_tlast": Out(1),
-        })
+        super().__init__(shell_ports(self.regs))
 
     def elaborate(self, platform):
         m = Module()
@@ -125,46 +116,31 @@ class LlmAccelerator(wiring.Component):
         m.submodules.weights_in = weights_in = ResetInserter(fresh)(
             StreamUpsizer(tern.weight_word_bits))
         m.submodules.results_out = results_out = ValuePacker(tern.rows)
-        for name, member in regs.signature.members.items():
-            if name.startswith("s_axil_"):
-                ours, theirs = getattr(self, name), getattr(regs, name)
-                m.d.comb += (theirs.eq(ours) if member.flow == In else ours.eq(theirs))
+        connect_registers(m, self, regs)
 
         # ---- start: check the shape for the chosen engine -------------------------------------
         use_tern = regs.engine == ENGINES["ternary"]
         m_max = Mux(use_tern, p["tern_m_max"], p["bfp_m_max"])
-        bad_m = (regs.m == 0) | (regs.m > m_max)
-        bad_k = (regs.k == 0) | Mux(use_tern, regs.k > p["tern_k_max"],
-                                    (regs.k[:5] != 0) | (regs.k > p["bfp_k_max"]))
-        bad_n = (regs.n == 0) | Mux(use_tern, regs.n > p["tern_n_max"],
-                                    regs.n >= 1 << BfpCore.N_BITS)
-        bad_fmt = ~use_tern & (regs.format > 1)
-        bad_engine = regs.engine > 1
-        bad = bad_m | bad_k | bad_n | bad_fmt | bad_engine
-
         tern_cmd = Signal()          # the ternary command waits for the engine to take it
         act_words_left = Signal(range(tern.m_max * tern.passes_max * self.act_words + 1))
         tern_busy = tern_cmd | tern.busy | results_out.words_out.valid
-        busy = bfp.busy | tern_busy
-        go = regs.ctrl_strobe & regs.ctrl[0] & ~busy
+        go, start = run_control(m, regs, bfp.busy | tern_busy, [
+            (regs.m == 0) | (regs.m > m_max),                                   # M
+            (regs.k == 0) | Mux(use_tern, regs.k > p["tern_k_max"],             # K
+                                (regs.k[:5] != 0) | (regs.k > p["bfp_k_max"])),
+            (regs.n == 0) | Mux(use_tern, regs.n > p["tern_n_max"],             # N
+                                regs.n >= 1 << BfpCore.N_BITS),
+            ~use_tern & (regs.format > 1),                                       # FORMAT
+            regs.engine > 1,                                                     # ENGINE
+        ])
         m.d.comb += fresh.eq(go)
         active_tern = Signal()       # the engine the stream belongs to, latched at the start
-        errors, error, done, cycles = Signal(5), Signal(), Signal(), Signal(32)
-        with m.If(go):
-            m.d.sync += [errors.eq(Cat(bad_m, bad_k, bad_n, bad_fmt, bad_engine)),
-                         error.eq(bad), done.eq(0)]
-            with m.If(~bad):
-                m.d.sync += [cycles.eq(0), active_tern.eq(use_tern)]
-        was_busy = Signal()
-        m.d.sync += was_busy.eq(busy)
-        with m.If(busy):
-            m.d.sync += cycles.eq(cycles + 1)
-        with m.If(was_busy & ~busy):
-            m.d.sync += done.eq(1)
+        with m.If(start):
+            m.d.sync += active_tern.eq(use_tern)
 
         # ---- BFP engine ------------------------------------------------------------------------
         m.d.comb += [
-            bfp.start.eq(go & ~bad & ~use_tern),
+            bfp.start.eq(start & ~use_tern),
             bfp.m.eq(regs.m), bfp.blocks.eq(regs.k >> 5), bfp.n.eq(regs.n),
             bfp.fmt.eq(regs.format[0]), bfp.sum_in.eq(regs.sum_in),
         ]
@@ -176,7 +152,7 @@ class LlmAccelerator(wiring.Component):
         words = divide_by_constant(regs.n[:len(Const(p["tern_n_max"]))] + (tern.rows - 1),
                                    tern.rows, p["tern_n_max"] + tern.rows - 1)
         cmd = tern.cmd.payload
-        with m.If(go & ~bad & use_tern):
+        with m.If(start & use_tern):
             m.d.sync += [tern_cmd.eq(1), cmd.m.eq(regs.m), cmd.passes.eq(passes),
                          cmd.words.eq(words)]
         m.d.comb += tern.cmd.valid.eq(tern_cmd)
@@ -230,9 +206,6 @@ class LlmAccelerator(wiring.Component):
 
         # ---- registers -------------------------------------------------------------------------
         m.d.comb += [
-            regs.status.eq(Cat(busy, done, error)),
-            regs.error.eq(errors),
-            regs.cycles.eq(cycles),
             regs.id.eq(ID_VALUE),
             regs.params.eq(p["bfp_mac_lanes"] | p["bfp_out_lanes"] << 8 | p["bfp_m_max"] << 16),
             regs.k_max.eq(p["bfp_k_max"]),

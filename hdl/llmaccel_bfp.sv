@@ -73,10 +73,10 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
+  wire [31:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [31:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
@@ -121,21 +121,15 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
+  wire [32:0] \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
+  wire [3:0] \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [32:0] \$67 ;
+  wire [31:0] \$67 ;
   wire \$68 ;
-  wire \$69 ;
   wire \$7 ;
-  wire [4:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire [31:0] \$73 ;
-  wire \$74 ;
   wire \$8 ;
   wire \$9 ;
   wire \$procmux$1554_Y ;
@@ -158,34 +152,33 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$1571_CMP ;
   wire \$procmux$1572_Y ;
   wire \$procmux$1573_CMP ;
-  wire [4:0] \$procmux$1574_Y ;
+  wire [3:0] \$procmux$1574_Y ;
   wire \$procmux$1575_CMP ;
-  wire [4:0] \$procmux$1576_Y ;
+  wire [3:0] \$procmux$1576_Y ;
   wire \$procmux$1577_CMP ;
+  reg \$signal  = 1'h0;
+  reg \$signal$52  = 1'h0;
+  reg [3:0] \$signal$54  = 4'h0;
+  (* init = 32'd0 *)
+  wire [31:0] \$signal$56 ;
   wire [7:0] blocks;
   wire busy;
   wire ctrl;
   wire ctrl_strobe;
   reg [31:0] cycles = 32'd0;
-  (* init = 32'd0 *)
-  wire [31:0] \cycles$69 ;
   wire [63:0] data_in__payload;
   wire data_in__ready;
   wire data_in__valid;
-  reg done = 1'h0;
-  reg error = 1'h0;
-  reg [4:0] \error$66  = 5'h00;
-  (* init = 5'h00 *)
-  wire [4:0] errors;
+  wire [4:0] error;
   wire fmt;
   wire [31:0] format;
   wire [31:0] id;
   wire [31:0] k;
   wire [31:0] k_max;
   wire [31:0] m;
-  wire [3:0] \m$57 ;
+  wire [3:0] \m$64 ;
   wire [31:0] n;
-  wire [15:0] \n$59 ;
+  wire [15:0] \n$66 ;
   wire [31:0] params;
   wire [72:0] results__payload;
   wire [63:0] \results__payload.data ;
@@ -215,63 +208,51 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire start;
   wire [2:0] status;
   wire sum_in;
-  wire \sum_in$62 ;
+  wire \sum_in$69 ;
   reg was_busy = 1'h0;
-  assign \$25  = m > 4'h8;
-  assign \$26  = \$24  | \$25 ;
-  assign \$27  = ! k;
-  assign \$28  = | k[4:0];
-  assign \$29  = \$27  | \$28 ;
-  assign \$30  = k > 13'h1000;
-  assign \$31  = \$29  | \$30 ;
-  assign \$32  = ! n;
-  assign \$33  = n >= 17'h10000;
-  assign \$34  = \$32  | \$33 ;
-  assign \$35  = format > 1'h1;
-  assign \$36  = ! m;
-  assign \$37  = m > 4'h8;
-  assign \$38  = \$36  | \$37 ;
-  assign \$39  = ! k;
-  assign \$40  = | k[4:0];
+  assign \$31  = n >= 17'h10000;
+  assign \$32  = \$30  | \$31 ;
+  assign \$33  = format > 1'h1;
+  assign \$34  = ! m;
+  assign \$35  = m > 4'h8;
+  assign \$36  = \$34  | \$35 ;
+  assign \$37  = ! k;
+  assign \$38  = | k[4:0];
+  assign \$39  = \$37  | \$38 ;
+  assign \$40  = k > 13'h1000;
   assign \$41  = \$39  | \$40 ;
-  assign \$42  = k > 13'h1000;
-  assign \$43  = \$41  | \$42 ;
-  assign \$44  = \$38  | \$43 ;
-  assign \$45  = ! n;
-  assign \$46  = n >= 17'h10000;
-  assign \$47  = \$45  | \$46 ;
-  assign \$48  = \$44  | \$47 ;
-  assign \$49  = format > 1'h1;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = ! m;
-  assign \$52  = m > 4'h8;
-  assign \$53  = \$51  | \$52 ;
-  assign \$54  = ! k;
-  assign \$55  = | k[4:0];
-  assign \$56  = \$54  | \$55 ;
-  assign \$57  = k > 13'h1000;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \$53  | \$58 ;
-  assign \$60  = ! n;
-  assign \$61  = n >= 17'h10000;
-  assign \$62  = \$60  | \$61 ;
-  assign \$63  = \$59  | \$62 ;
-  assign \$64  = format > 1'h1;
-  assign \$65  = \$63  | \$64 ;
-  assign \$66  = ~ \$65 ;
-  assign \$67  = cycles + 1'h1;
-  assign \$68  = ~ busy;
-  assign \$69  = was_busy & \$68 ;
+  assign \$42  = ! n;
+  assign \$43  = n >= 17'h10000;
+  assign \$44  = \$42  | \$43 ;
+  assign \$45  = format > 1'h1;
+  assign \$46  = | { \$45 , \$44 , \$41 , \$36  };
+  assign \$47  = ! m;
+  assign \$48  = m > 4'h8;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = ! k;
+  assign \$51  = | k[4:0];
+  assign \$52  = \$50  | \$51 ;
+  assign \$53  = k > 13'h1000;
+  assign \$54  = \$52  | \$53 ;
+  assign \$55  = ! n;
+  assign \$56  = n >= 17'h10000;
+  assign \$57  = \$55  | \$56 ;
+  assign \$58  = format > 1'h1;
+  assign \$59  = | { \$58 , \$57 , \$54 , \$49  };
+  assign \$60  = ~ \$59 ;
+  assign \$61  = cycles + 1'h1;
+  assign \$62  = ~ busy;
+  assign \$63  = was_busy & \$62 ;
   always_ff @(posedge clk)
-    \error$66  <= \$70 ;
+    \$signal$54  <= \$64 ;
   always_ff @(posedge clk)
-    error <= \$71 ;
+    \$signal$52  <= \$65 ;
   always_ff @(posedge clk)
-    done <= \$72 ;
+    \$signal  <= \$66 ;
   always_ff @(posedge clk)
-    cycles <= \$73 ;
+    cycles <= \$67 ;
   always_ff @(posedge clk)
-    was_busy <= \$74 ;
+    was_busy <= \$68 ;
   assign \$1  = ctrl_strobe & ctrl;
   assign \$2  = ~ busy;
   assign \$3  = \$1  & \$2 ;
@@ -283,33 +264,39 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \$9  = \$7  | \$8 ;
   assign \$10  = k > 13'h1000;
   assign \$11  = \$9  | \$10 ;
-  assign \$12  = \$6  | \$11 ;
-  assign \$13  = ! n;
-  assign \$14  = n >= 17'h10000;
-  assign \$15  = \$13  | \$14 ;
-  assign \$16  = \$12  | \$15 ;
-  assign \$17  = format > 1'h1;
-  assign \$18  = \$16  | \$17 ;
-  assign \$19  = ~ \$18 ;
-  assign start = \$3  & \$19 ;
-  assign \$21  = ctrl_strobe & ctrl;
-  assign \$22  = ~ busy;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = ! m;
+  assign \$12  = ! n;
+  assign \$13  = n >= 17'h10000;
+  assign \$14  = \$12  | \$13 ;
+  assign \$15  = format > 1'h1;
+  assign \$16  = | { \$15 , \$14 , \$11 , \$6  };
+  assign \$17  = ~ \$16 ;
+  assign start = \$3  & \$17 ;
+  assign \$19  = ctrl_strobe & ctrl;
+  assign \$20  = ~ busy;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = ! m;
+  assign \$23  = m > 4'h8;
+  assign \$24  = \$22  | \$23 ;
+  assign \$25  = ! k;
+  assign \$26  = | k[4:0];
+  assign \$27  = \$25  | \$26 ;
+  assign \$28  = k > 13'h1000;
+  assign \$29  = \$27  | \$28 ;
+  assign \$30  = ! n;
   assign \$procmux$1554_Y  = \$procmux$1555_CMP  ? 1'h0 : busy;
-  assign \$procmux$1556_Y  = \$65  ? cycles : 32'd0;
+  assign \$procmux$1556_Y  = \$59  ? cycles : 32'd0;
   assign \$procmux$1558_Y  = \$procmux$1559_CMP  ? \$procmux$1556_Y  : cycles;
-  assign \$procmux$1560_Y  = \$procmux$1561_CMP  ? \$67 [31:0] : \$procmux$1558_Y ;
+  assign \$procmux$1560_Y  = \$procmux$1561_CMP  ? \$61 [31:0] : \$procmux$1558_Y ;
   assign \$procmux$1562_Y  = \$procmux$1563_CMP  ? 32'd0 : \$procmux$1560_Y ;
-  assign \$procmux$1564_Y  = \$procmux$1565_CMP  ? 1'h0 : done;
+  assign \$procmux$1564_Y  = \$procmux$1565_CMP  ? 1'h0 : \$signal ;
   assign \$procmux$1566_Y  = \$procmux$1567_CMP  ? 1'h1 : \$procmux$1564_Y ;
   assign \$procmux$1568_Y  = \$procmux$1569_CMP  ? 1'h0 : \$procmux$1566_Y ;
-  assign \$procmux$1570_Y  = \$procmux$1571_CMP  ? \$50  : error;
+  assign \$procmux$1570_Y  = \$procmux$1571_CMP  ? \$46  : \$signal$52 ;
   assign \$procmux$1572_Y  = \$procmux$1573_CMP  ? 1'h0 : \$procmux$1570_Y ;
-  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? { 1'h0, \$35 , \$34 , \$31 , \$26  } : \error$66 ;
-  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 5'h00 : \$procmux$1574_Y ;
+  assign \$procmux$1574_Y  = \$procmux$1575_CMP  ? { \$33 , \$32 , \$29 , \$24  } : \$signal$54 ;
+  assign \$procmux$1576_Y  = \$procmux$1577_CMP  ? 4'h0 : \$procmux$1574_Y ;
   \llmaccel_bfp.core  core (
-    .blocks(\$20 [7:0]),
+    .blocks(\$18 [7:0]),
     .busy(busy),
     .clk(clk),
     .data_in__payload(s_axis_tdata),
@@ -330,14 +317,14 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .ctrl(ctrl),
     .ctrl_strobe(ctrl_strobe),
     .cycles(cycles),
-    .error(\error$66 ),
     .format(format),
     .k(k),
     .m(m),
     .n(n),
-    .\port$3360$0 (error),
-    .\port$3362$0 (done),
-    .\port$3378$0 (busy),
+    .\port$3352$0 (\$signal$54 ),
+    .\port$3354$0 (\$signal$52 ),
+    .\port$3356$0 (\$signal ),
+    .\port$3372$0 (busy),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
     .s_axil_arready(s_axil_arready),
@@ -377,14 +364,14 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \s_axil_rresp$46  = s_axil_rresp;
   assign \s_axil_rvalid$47  = s_axil_rvalid;
   assign \s_axil_rready$48  = s_axil_rready;
-  assign \m$57  = m[3:0];
-  assign blocks = \$20 [7:0];
-  assign \n$59  = n[15:0];
+  assign status = { \$signal$52 , \$signal , busy };
+  assign error = { 1'h0, \$signal$54  };
+  assign \$signal$56  = cycles;
+  assign \m$64  = m[3:0];
+  assign blocks = \$18 [7:0];
+  assign \n$66  = n[15:0];
   assign fmt = format[0];
-  assign \sum_in$62  = sum_in;
-  assign status = { error, done, busy };
-  assign errors = \error$66 ;
-  assign \cycles$69  = cycles;
+  assign \sum_in$69  = sum_in;
   assign id = 32'd1280131585;
   assign params = 32'd525320;
   assign k_max = 32'd4096;
@@ -400,23 +387,23 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \results__payload.keep  = results__payload[71:64];
   assign \results__payload.last  = results__payload[72];
   assign \$procmux$1555_CMP  = rst;
-  assign \$74  = \$procmux$1554_Y ;
-  assign \$procmux$1557_CMP  = \$66 ;
-  assign \$procmux$1559_CMP  = \$23 ;
+  assign \$68  = \$procmux$1554_Y ;
+  assign \$procmux$1557_CMP  = \$60 ;
+  assign \$procmux$1559_CMP  = \$21 ;
   assign \$procmux$1561_CMP  = busy;
   assign \$procmux$1563_CMP  = rst;
-  assign \$73  = \$procmux$1562_Y ;
-  assign \$procmux$1565_CMP  = \$23 ;
-  assign \$procmux$1567_CMP  = \$69 ;
+  assign \$67  = \$procmux$1562_Y ;
+  assign \$procmux$1565_CMP  = \$21 ;
+  assign \$procmux$1567_CMP  = \$63 ;
   assign \$procmux$1569_CMP  = rst;
-  assign \$72  = \$procmux$1568_Y ;
-  assign \$procmux$1571_CMP  = \$23 ;
+  assign \$66  = \$procmux$1568_Y ;
+  assign \$procmux$1571_CMP  = \$21 ;
   assign \$procmux$1573_CMP  = rst;
-  assign \$71  = \$procmux$1572_Y ;
-  assign \$procmux$1575_CMP  = \$23 ;
+  assign \$65  = \$procmux$1572_Y ;
+  assign \$procmux$1575_CMP  = \$21 ;
   assign \$procmux$1577_CMP  = rst;
-  assign \$70  = \$procmux$1576_Y ;
-  assign \$20  = { 5'h00, k[31:5] };
+  assign \$64  = \$procmux$1576_Y ;
+  assign \$18  = { 5'h00, k[31:5] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3654,8 +3641,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.result_fifo  result_fifo (
     .clk(clk),
-    .\port$3576$0 (gathered[95:0]),
-    .\port$3867$0 (wr__data),
+    .\port$3570$0 (gathered[95:0]),
+    .\port$3861$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -3681,8 +3668,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.w_qs  w_qs (
     .clk(clk),
-    .\port$3404$0 (ib[6:0]),
-    .\port$3408$0 (ij),
+    .\port$3398$0 (ib[6:0]),
+    .\port$3402$0 (ij),
     .read_req__0__ready(\read_req__0__ready$137 ),
     .read_req__0__valid(\read_req__0__valid$47 ),
     .read_resp__0__payload(\read_resp__0__payload$148 ),
@@ -3728,9 +3715,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.x_qs  x_qs (
     .clk(clk),
-    .\port$3404$0 (ib[6:0]),
-    .\port$3406$0 (im[2:0]),
-    .\port$3408$0 (ij),
+    .\port$3398$0 (ib[6:0]),
+    .\port$3400$0 (im[2:0]),
+    .\port$3402$0 (ij),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -3743,8 +3730,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.x_scales  x_scales (
     .clk(clk),
-    .\port$175$0 (\$85 [4:0]),
-    .\port$3406$0 (im[2:0]),
+    .\port$169$0 (\$85 [4:0]),
+    .\port$3400$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$138 ),
     .read_req__0__valid(\read_req__0__valid$49 ),
     .read_resp__0__payload(\read_resp__0__payload$150 ),
@@ -7084,7 +7071,7 @@ module \llmaccel_bfp.core.prod_mul0 (rst, en, a, b, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3576$0 , \port$3867$0 , r_rdy, clk);
+module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3570$0 , \port$3861$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -7095,10 +7082,10 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$3576$0 ;
-  wire [95:0] \port$3576$0 ;
-  input [31:0] \port$3867$0 ;
-  wire [31:0] \port$3867$0 ;
+  input [95:0] \port$3570$0 ;
+  wire [95:0] \port$3570$0 ;
+  input [31:0] \port$3861$0 ;
+  wire [31:0] \port$3861$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -7180,7 +7167,7 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$3867$0 , \port$3576$0  };
+      storage[w_port__addr] <= { \port$3861$0 , \port$3570$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -7244,8 +7231,8 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   assign level = w_level;
   assign r_level = w_level;
   assign produce = w_port__addr;
-  assign w_port__data = { \port$3867$0 , \port$3576$0  };
-  assign w_data = { \port$3867$0 , \port$3576$0  };
+  assign w_port__data = { \port$3861$0 , \port$3570$0  };
+  assign w_data = { \port$3861$0 , \port$3570$0  };
   assign consume = r_port__addr;
   assign r_port__data = r_data;
   assign \$procmux$232_CMP  = r_en;
@@ -9481,7 +9468,7 @@ module \llmaccel_bfp.core.to_float0 (rst, exp, value, en, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3404$0 , \port$3408$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3398$0 , \port$3402$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -9504,10 +9491,10 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   wire [296:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
-  input [6:0] \port$3404$0 ;
-  wire [6:0] \port$3404$0 ;
-  input [1:0] \port$3408$0 ;
-  wire [1:0] \port$3408$0 ;
+  input [6:0] \port$3398$0 ;
+  wire [6:0] \port$3398$0 ;
+  input [1:0] \port$3402$0 ;
+  wire [1:0] \port$3402$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -10941,7 +10928,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$signature__addr$13  = write__payload[8:0];
   assign \$signature__data$14  = write__payload[264:9];
   assign req_pb0 = \$14 [0];
-  assign read_req__0__payload = { \port$3404$0 , \port$3408$0  };
+  assign read_req__0__payload = { \port$3398$0 , \port$3402$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -10988,7 +10975,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$32  = \$29 ;
   assign \$signature__en$38  = \$29 ;
   assign \$129  = 5'h00;
-  assign \$33  = { \port$3404$0 , \port$3408$0  };
+  assign \$33  = { \port$3398$0 , \port$3402$0  };
   assign \$signature__addr$39  = \$33 ;
   assign \$34  = \$14 [0];
   assign \$36  = \$14 [0];
@@ -11002,7 +10989,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$49  = \$46 ;
   assign \$signature__en$43  = \$46 ;
   assign \$150  = 5'h00;
-  assign \$50  = { \port$3404$0 , \port$3408$0  };
+  assign \$50  = { \port$3398$0 , \port$3402$0  };
   assign \$signature__addr$44  = \$50 ;
   assign \$52  = 1'h1;
   assign \$53  = \$51 ;
@@ -12480,7 +12467,7 @@ module \llmaccel_bfp.core.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3404$0 , \port$3406$0 , \port$3408$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3398$0 , \port$3400$0 , \port$3402$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -12497,12 +12484,12 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   wire [63:0] read_resp__0__payload;
   input [83:0] write__payload;
   wire [83:0] write__payload;
-  input [6:0] \port$3404$0 ;
-  wire [6:0] \port$3404$0 ;
-  input [2:0] \port$3406$0 ;
-  wire [2:0] \port$3406$0 ;
-  input [1:0] \port$3408$0 ;
-  wire [1:0] \port$3408$0 ;
+  input [6:0] \port$3398$0 ;
+  wire [6:0] \port$3398$0 ;
+  input [2:0] \port$3400$0 ;
+  wire [2:0] \port$3400$0 ;
+  input [1:0] \port$3402$0 ;
+  wire [1:0] \port$3402$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -16764,7 +16751,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$signature__addr  = write__payload[11:0];
   assign \$signature__data  = write__payload[75:12];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3406$0 , \port$3404$0 , \port$3408$0  };
+  assign read_req__0__payload = { \port$3400$0 , \port$3398$0 , \port$3402$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -16806,7 +16793,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3406$0 , \port$3404$0 , \port$3408$0  };
+  assign \$25  = { \port$3400$0 , \port$3398$0 , \port$3402$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -16948,15 +16935,15 @@ module \llmaccel_bfp.core.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$175$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3406$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$169$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3400$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [4:0] \port$175$0 ;
-  wire [4:0] \port$175$0 ;
+  input [4:0] \port$169$0 ;
+  wire [4:0] \port$169$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -16967,8 +16954,8 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   wire [63:0] read_resp__0__payload;
   input [79:0] write__payload;
   wire [79:0] write__payload;
-  input [2:0] \port$3406$0 ;
-  wire [2:0] \port$3406$0 ;
+  input [2:0] \port$3400$0 ;
+  wire [2:0] \port$3400$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -17390,7 +17377,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$signature__addr  = write__payload[7:0];
   assign \$signature__data  = write__payload[71:8];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3406$0 , \port$175$0  };
+  assign read_req__0__payload = { \port$3400$0 , \port$169$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -17432,7 +17419,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3406$0 , \port$175$0  };
+  assign \$25  = { \port$3400$0 , \port$169$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -17574,7 +17561,7 @@ module \llmaccel_bfp.core.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_arready, error, \port$3360$0 , \port$3362$0 , cycles, \port$3378$0 , ctrl, ctrl_strobe, s_axil_bvalid
+module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_arready, \port$3352$0 , \port$3354$0 , \port$3356$0 , cycles, \port$3372$0 , ctrl, ctrl_strobe, s_axil_bvalid
 , s_axil_bresp, format, m, k, n, sum_in, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
@@ -17602,16 +17589,16 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_wready;
   output s_axil_arready;
   wire s_axil_arready;
-  input [4:0] error;
-  wire [4:0] error;
-  input \port$3360$0 ;
-  wire \port$3360$0 ;
-  input \port$3362$0 ;
-  wire \port$3362$0 ;
+  input [3:0] \port$3352$0 ;
+  wire [3:0] \port$3352$0 ;
+  input \port$3354$0 ;
+  wire \port$3354$0 ;
+  input \port$3356$0 ;
+  wire \port$3356$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
-  input \port$3378$0 ;
-  wire \port$3378$0 ;
+  input \port$3372$0 ;
+  wire \port$3372$0 ;
   output ctrl;
   reg ctrl = 1'h0;
   output ctrl_strobe;
@@ -17947,6 +17934,7 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire \$procmux$9_CMP ;
   reg aw_held = 1'h0;
   reg [9:0] aw_word = 10'h000;
+  wire [4:0] error;
   wire [31:0] id;
   wire [31:0] k_max;
   wire [31:0] params;
@@ -18038,8 +18026,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$1613  = \$auto$rtlil.cc:3249:ReduceOr$1611  ? \$auto$rtlil.cc:3381:Mux$1605  : \$auto$rtlil.cc:3381:Mux$1609 ;
   assign \$auto$rtlil.cc:3381:Mux$1615  = \$procmux$27_CMP  ? m : format;
   assign \$auto$rtlil.cc:3381:Mux$1617  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$1615 ;
-  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3360$0 , \port$3362$0 , \port$3378$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$1619 ;
+  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3354$0 , \port$3356$0 , \port$3372$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 28'h0000000, \port$3352$0  } : \$auto$rtlil.cc:3381:Mux$1619 ;
   assign \$auto$rtlil.cc:3381:Mux$1625  = \$auto$rtlil.cc:3249:ReduceOr$1623  ? \$auto$rtlil.cc:3381:Mux$1617  : \$auto$rtlil.cc:3381:Mux$1621 ;
   assign \$auto$rtlil.cc:3381:Mux$1629  = \$auto$rtlil.cc:3249:ReduceOr$1627  ? \$auto$rtlil.cc:3381:Mux$1613  : \$auto$rtlil.cc:3381:Mux$1625 ;
   assign \$auto$rtlil.cc:3381:Mux$1635  = \$procmux$4_CMP  ? 2'h0 : 2'h0;
@@ -18201,7 +18189,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$99_Y  = \$procmux$100_CMP  ? \$procmux$97_Y  : k[7:0];
   assign \$procmux$9_CMP  = s_axil_araddr[11:2] == (* full_case = 32'd1 *) 10'h005;
   assign strobed = { \$8 , \$7 , \$6 , \$5  };
-  assign status = { \port$3360$0 , \port$3362$0 , \port$3378$0  };
+  assign status = { \port$3354$0 , \port$3356$0 , \port$3372$0  };
+  assign error = { 1'h0, \port$3352$0  };
   assign id = 32'd1280131585;
   assign params = 32'd525320;
   assign k_max = 32'd4096;

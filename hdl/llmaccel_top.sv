@@ -79,13 +79,13 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
+  wire [3:0] \$112 ;
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire [3:0] \$118 ;
+  wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
@@ -109,10 +109,10 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$137 ;
   wire \$138 ;
   wire \$139 ;
-  wire [3:0] \$14 ;
+  wire \$14 ;
   wire \$140 ;
   wire \$141 ;
-  wire \$142 ;
+  wire [32:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
@@ -123,11 +123,11 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire [32:0] \$152 ;
+  wire \$152 ;
   wire \$153 ;
   wire \$154 ;
   wire \$155 ;
-  wire \$156 ;
+  wire [3:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
@@ -138,11 +138,11 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire [3:0] \$166 ;
+  wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire \$17 ;
+  wire [3:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
@@ -165,37 +165,58 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$188 ;
   wire \$189 ;
   wire \$19 ;
-  wire \$190 ;
+  wire [3:0] \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
   wire \$194 ;
   wire \$195 ;
-  wire [11:0] \$196 ;
-  wire [21:0] \$197 ;
-  wire [21:0] \$198 ;
-  wire [11:0] \$199 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [21:0] \$200 ;
-  wire [21:0] \$201 ;
+  wire \$200 ;
+  wire \$201 ;
   wire \$202 ;
-  wire [9:0] \$203 ;
-  wire [12:0] \$204 ;
+  wire \$203 ;
+  wire \$204 ;
   wire \$205 ;
-  wire [11:0] \$206 ;
-  wire [4:0] \$207 ;
+  wire \$206 ;
+  wire \$207 ;
   wire \$208 ;
   wire \$209 ;
   wire \$21 ;
-  wire [31:0] \$210 ;
+  wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
-  wire [19:0] \$214 ;
-  wire [10:0] \$215 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [11:0] \$217 ;
+  wire [21:0] \$218 ;
+  wire [21:0] \$219 ;
   wire \$22 ;
+  wire [11:0] \$220 ;
+  wire [21:0] \$221 ;
+  wire [21:0] \$222 ;
+  wire \$223 ;
+  wire [9:0] \$224 ;
+  wire [12:0] \$225 ;
+  wire \$226 ;
+  wire [11:0] \$227 ;
+  wire [4:0] \$228 ;
+  wire \$229 ;
   wire \$23 ;
+  wire \$230 ;
+  wire [31:0] \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire [19:0] \$235 ;
+  wire [10:0] \$236 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
@@ -239,10 +260,10 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$60 ;
   wire \$61 ;
   wire \$62 ;
-  wire \$63 ;
+  wire [3:0] \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [3:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
@@ -265,11 +286,11 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
+  wire [3:0] \$87 ;
   wire \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [3:0] \$90 ;
+  wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
@@ -309,7 +330,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$2825_CMP ;
   wire \$procmux$2826_Y ;
   wire \$procmux$2827_CMP ;
-  wire \$procmux$2828_Y ;
+  wire [31:0] \$procmux$2828_Y ;
   wire \$procmux$2829_CMP ;
   wire [31:0] \$procmux$2830_Y ;
   wire \$procmux$2831_CMP ;
@@ -317,7 +338,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$2833_CMP ;
   wire [31:0] \$procmux$2834_Y ;
   wire \$procmux$2835_CMP ;
-  wire [31:0] \$procmux$2836_Y ;
+  wire \$procmux$2836_Y ;
   wire \$procmux$2837_CMP ;
   wire \$procmux$2838_Y ;
   wire \$procmux$2839_CMP ;
@@ -327,18 +348,16 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$procmux$2843_CMP ;
   wire \$procmux$2844_Y ;
   wire \$procmux$2845_CMP ;
-  wire \$procmux$2846_Y ;
+  wire [4:0] \$procmux$2846_Y ;
   wire \$procmux$2847_CMP ;
   wire [4:0] \$procmux$2848_Y ;
   wire \$procmux$2849_CMP ;
-  wire [4:0] \$procmux$2850_Y ;
-  wire \$procmux$2851_CMP ;
   reg \$signal  = 1'h0;
-  reg \$signal$106  = 1'h0;
+  reg \$signal$55  = 1'h0;
   (* init = 5'h00 *)
-  wire [4:0] \$signal$108 ;
+  wire [4:0] \$signal$57 ;
   (* init = 32'd0 *)
-  wire [31:0] \$signal$110 ;
+  wire [31:0] \$signal$59 ;
   reg [10:0] act_words_left = 11'h000;
   reg active_tern = 1'h0;
   wire [384:0] acts__payload;
@@ -400,14 +419,14 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire beats_in__ready;
   wire beats_in__valid;
   wire [391:0] beats_out__payload;
-  wire [239:0] \beats_out__payload$85 ;
+  wire [239:0] \beats_out__payload$92 ;
   wire beats_out__ready;
-  wire \beats_out__ready$86 ;
+  wire \beats_out__ready$93 ;
   wire beats_out__valid;
-  wire \beats_out__valid$83 ;
+  wire \beats_out__valid$90 ;
   wire [7:0] blocks;
   wire busy;
-  wire \busy$54 ;
+  wire \busy$52 ;
   reg [19:0] cmd__payload = 20'h00000;
   wire [3:0] \cmd__payload.m ;
   wire [5:0] \cmd__payload.passes ;
@@ -430,24 +449,24 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire [31:0] k;
   wire [31:0] k_max;
   wire [31:0] m;
-  wire [3:0] \m$62 ;
+  wire [3:0] \m$69 ;
   wire [31:0] n;
-  wire [15:0] \n$64 ;
+  wire [15:0] \n$71 ;
   wire [31:0] params;
   wire [57:0] results__payload;
-  wire [72:0] \results__payload$100 ;
-  wire [63:0] \results__payload$100.data ;
-  wire [7:0] \results__payload$100.keep ;
-  wire \results__payload$100.last ;
+  wire [72:0] \results__payload$107 ;
+  wire [63:0] \results__payload$107.data ;
+  wire [7:0] \results__payload$107.keep ;
+  wire \results__payload$107.last ;
   wire \results__payload.last ;
   wire [56:0] \results__payload.y ;
   wire signed [18:0] \results__payload.y[0] ;
   wire signed [18:0] \results__payload.y[1] ;
   wire signed [18:0] \results__payload.y[2] ;
   wire results__ready;
-  wire \results__ready$103 ;
+  wire \results__ready$110 ;
   wire results__valid;
-  wire \results__valid$99 ;
+  wire \results__valid$106 ;
   wire [11:0] \s_axil_araddr$41 ;
   wire [2:0] \s_axil_arprot$42 ;
   wire \s_axil_arready$44 ;
@@ -470,7 +489,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire start;
   wire [2:0] status;
   wire sum_in;
-  wire \sum_in$67 ;
+  wire \sum_in$74 ;
   reg tern_cmd = 1'h0;
   wire [31:0] tern_geometry;
   wire tern_in;
@@ -530,273 +549,292 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire weights__ready;
   wire weights__valid;
   wire [63:0] words_in__payload;
-  wire [63:0] \words_in__payload$75 ;
+  wire [63:0] \words_in__payload$82 ;
   wire words_in__ready;
-  wire \words_in__ready$98 ;
+  wire \words_in__ready$105 ;
   wire words_in__valid;
-  wire \words_in__valid$74 ;
+  wire \words_in__valid$81 ;
   wire [72:0] words_out__payload;
   wire [63:0] \words_out__payload.data ;
   wire [7:0] \words_out__payload.keep ;
   wire \words_out__payload.last ;
   wire words_out__ready;
   wire words_out__valid;
-  assign \$1  = ctrl_strobe & ctrl;
-  assign \$2  = tern_cmd | \busy$54 ;
-  assign \$3  = \$2  | words_out__valid;
-  assign \$4  = busy | \$3 ;
-  assign \$5  = ~ \$4 ;
-  assign fresh = \$1  & \$5 ;
-  assign \$6  = ctrl_strobe & ctrl;
-  assign \$7  = tern_cmd | \busy$54 ;
-  assign \$8  = \$7  | words_out__valid;
-  assign \$9  = busy | \$8 ;
-  assign \$10  = ~ \$9 ;
-  assign \$11  = \$6  & \$10 ;
-  assign \$12  = ! m;
-  assign \$13  = engine == 1'h1;
-  assign \$15  = m > 4'h8;
-  assign \$16  = \$12  | \$15 ;
-  assign \$17  = ! k;
-  assign \$18  = engine == 1'h1;
-  assign \$19  = k > 11'h600;
-  assign \$20  = | k[4:0];
-  assign \$21  = k > 13'h1000;
-  assign \$22  = \$20  | \$21 ;
-  assign \$23  = \$18  ? \$19  : \$22 ;
-  assign \$24  = \$17  | \$23 ;
-  assign \$25  = \$16  | \$24 ;
-  assign \$26  = ! n;
-  assign \$27  = engine == 1'h1;
-  assign \$28  = n > 11'h600;
-  assign \$29  = n >= 17'h10000;
-  assign \$30  = \$27  ? \$28  : \$29 ;
-  assign \$31  = \$26  | \$30 ;
-  assign \$32  = \$25  | \$31 ;
-  assign \$33  = engine == 1'h1;
-  assign \$34  = ~ \$33 ;
-  assign \$35  = format > 1'h1;
-  assign \$36  = \$34  & \$35 ;
-  assign \$37  = \$32  | \$36 ;
+  assign \$1  = tern_cmd | \busy$52 ;
+  assign \$2  = \$1  | words_out__valid;
+  assign \$3  = busy | \$2 ;
+  assign \$4  = ctrl_strobe & ctrl;
+  assign \$5  = tern_cmd | \busy$52 ;
+  assign \$6  = \$5  | words_out__valid;
+  assign \$7  = busy | \$6 ;
+  assign \$8  = ~ \$7 ;
+  assign fresh = \$4  & \$8 ;
+  assign \$9  = ctrl_strobe & ctrl;
+  assign \$10  = tern_cmd | \busy$52 ;
+  assign \$11  = \$10  | words_out__valid;
+  assign \$12  = busy | \$11 ;
+  assign \$13  = ~ \$12 ;
+  assign \$14  = \$9  & \$13 ;
+  assign \$15  = ! m;
+  assign \$16  = engine == 1'h1;
+  assign \$18  = m > 4'h8;
+  assign \$19  = \$15  | \$18 ;
+  assign \$20  = ! k;
+  assign \$21  = engine == 1'h1;
+  assign \$22  = k > 11'h600;
+  assign \$23  = | k[4:0];
+  assign \$24  = k > 13'h1000;
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = \$21  ? \$22  : \$25 ;
+  assign \$27  = \$20  | \$26 ;
+  assign \$28  = ! n;
+  assign \$29  = engine == 1'h1;
+  assign \$30  = n > 11'h600;
+  assign \$31  = n >= 17'h10000;
+  assign \$32  = \$29  ? \$30  : \$31 ;
+  assign \$33  = \$28  | \$32 ;
+  assign \$34  = engine == 1'h1;
+  assign \$35  = ~ \$34 ;
+  assign \$36  = format > 1'h1;
+  assign \$37  = \$35  & \$36 ;
   assign \$38  = engine > 1'h1;
-  assign \$39  = \$37  | \$38 ;
+  assign \$39  = | { \$38 , \$37 , \$33 , \$27 , \$19  };
   assign \$40  = ~ \$39 ;
-  assign \$41  = \$11  & \$40 ;
+  assign \$41  = \$14  & \$40 ;
   assign \$42  = engine == 1'h1;
   assign \$43  = ~ \$42 ;
   assign start = \$41  & \$43 ;
-  assign tern_in = active_tern & \busy$54 ;
+  assign tern_in = active_tern & \busy$52 ;
   assign \$45  = s_axis_tvalid & tern_in;
   assign \$46  = | act_words_left;
   assign words_in__valid = \$45  & \$46 ;
   assign \$47  = s_axis_tvalid & tern_in;
   assign \$48  = | act_words_left;
   assign \$49  = ~ \$48 ;
-  assign \words_in__valid$74  = \$47  & \$49 ;
+  assign \words_in__valid$81  = \$47  & \$49 ;
   assign \$50  = ~ active_tern;
   assign data_in__valid = s_axis_tvalid & \$50 ;
   assign \$51  = | act_words_left;
-  assign \$52  = \$51  ? \words_in__ready$98  : words_in__ready;
+  assign \$52  = \$51  ? \words_in__ready$105  : words_in__ready;
   assign \$53  = \$52  & tern_in;
   assign s_axis_tready = active_tern ? \$53  : data_in__ready;
-  assign m_axis_tvalid = active_tern ? words_out__valid : \results__valid$99 ;
-  assign m_axis_tdata = active_tern ? words_out__payload[63:0] : \results__payload$100 [63:0];
-  assign m_axis_tkeep = active_tern ? words_out__payload[71:64] : \results__payload$100 [71:64];
-  assign m_axis_tlast = active_tern ? words_out__payload[72] : \results__payload$100 [72];
+  assign m_axis_tvalid = active_tern ? words_out__valid : \results__valid$106 ;
+  assign m_axis_tdata = active_tern ? words_out__payload[63:0] : \results__payload$107 [63:0];
+  assign m_axis_tkeep = active_tern ? words_out__payload[71:64] : \results__payload$107 [71:64];
+  assign m_axis_tlast = active_tern ? words_out__payload[72] : \results__payload$107 [72];
   assign words_out__ready = active_tern & m_axis_tready;
   assign \$54  = ~ active_tern;
-  assign \results__ready$103  = \$54  & m_axis_tready;
-  assign \$55  = tern_cmd | \busy$54 ;
-  assign \$56  = \$55  | words_out__valid;
-  assign \$57  = busy | \$56 ;
-  assign \$58  = ctrl_strobe & ctrl;
-  assign \$59  = tern_cmd | \busy$54 ;
-  assign \$60  = \$59  | words_out__valid;
-  assign \$61  = busy | \$60 ;
-  assign \$62  = ~ \$61 ;
-  assign \$63  = \$58  & \$62 ;
-  assign \$64  = ! m;
-  assign \$65  = engine == 1'h1;
-  assign \$67  = m > 4'h8;
-  assign \$68  = \$64  | \$67 ;
-  assign \$69  = ! k;
-  assign \$70  = engine == 1'h1;
-  assign \$71  = k > 11'h600;
-  assign \$72  = | k[4:0];
-  assign \$73  = k > 13'h1000;
-  assign \$74  = \$72  | \$73 ;
-  assign \$75  = \$70  ? \$71  : \$74 ;
-  assign \$76  = \$69  | \$75 ;
-  assign \$77  = ! n;
-  assign \$78  = engine == 1'h1;
-  assign \$79  = n > 11'h600;
-  assign \$80  = n >= 17'h10000;
-  assign \$81  = \$78  ? \$79  : \$80 ;
-  assign \$82  = \$77  | \$81 ;
-  assign \$83  = engine == 1'h1;
-  assign \$84  = ~ \$83 ;
-  assign \$85  = format > 1'h1;
-  assign \$86  = \$84  & \$85 ;
-  assign \$87  = engine > 1'h1;
-  assign \$88  = ! m;
-  assign \$89  = engine == 1'h1;
-  assign \$91  = m > 4'h8;
-  assign \$92  = \$88  | \$91 ;
-  assign \$93  = ! k;
-  assign \$94  = engine == 1'h1;
-  assign \$95  = k > 11'h600;
-  assign \$96  = | k[4:0];
-  assign \$97  = k > 13'h1000;
-  assign \$98  = \$96  | \$97 ;
-  assign \$99  = \$94  ? \$95  : \$98 ;
-  assign \$100  = \$93  | \$99 ;
-  assign \$101  = \$92  | \$100 ;
-  assign \$102  = ! n;
-  assign \$103  = engine == 1'h1;
-  assign \$104  = n > 11'h600;
-  assign \$105  = n >= 17'h10000;
-  assign \$106  = \$103  ? \$104  : \$105 ;
-  assign \$107  = \$102  | \$106 ;
-  assign \$108  = \$101  | \$107 ;
-  assign \$109  = engine == 1'h1;
-  assign \$110  = ~ \$109 ;
-  assign \$111  = format > 1'h1;
-  assign \$112  = \$110  & \$111 ;
-  assign \$113  = \$108  | \$112 ;
-  assign \$114  = engine > 1'h1;
-  assign \$115  = \$113  | \$114 ;
-  assign \$116  = ! m;
-  assign \$117  = engine == 1'h1;
-  assign \$119  = m > 4'h8;
-  assign \$120  = \$116  | \$119 ;
-  assign \$121  = ! k;
-  assign \$122  = engine == 1'h1;
-  assign \$123  = k > 11'h600;
-  assign \$124  = | k[4:0];
-  assign \$125  = k > 13'h1000;
-  assign \$126  = \$124  | \$125 ;
-  assign \$127  = \$122  ? \$123  : \$126 ;
-  assign \$128  = \$121  | \$127 ;
-  assign \$129  = \$120  | \$128 ;
-  assign \$130  = ! n;
-  assign \$131  = engine == 1'h1;
-  assign \$132  = n > 11'h600;
-  assign \$133  = n >= 17'h10000;
-  assign \$134  = \$131  ? \$132  : \$133 ;
-  assign \$135  = \$130  | \$134 ;
-  assign \$136  = \$129  | \$135 ;
-  assign \$137  = engine == 1'h1;
-  assign \$138  = ~ \$137 ;
-  assign \$139  = format > 1'h1;
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = \$136  | \$140 ;
-  assign \$142  = engine > 1'h1;
-  assign \$143  = \$141  | \$142 ;
-  assign \$144  = ~ \$143 ;
-  assign \$145  = engine == 1'h1;
-  assign \$146  = tern_cmd | \busy$54 ;
-  assign \$147  = \$146  | words_out__valid;
-  assign \$148  = busy | \$147 ;
-  assign \$149  = tern_cmd | \busy$54 ;
+  assign \results__ready$110  = \$54  & m_axis_tready;
+  assign \$55  = ctrl_strobe & ctrl;
+  assign \$56  = tern_cmd | \busy$52 ;
+  assign \$57  = \$56  | words_out__valid;
+  assign \$58  = busy | \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$55  & \$59 ;
+  assign \$61  = ! m;
+  assign \$62  = engine == 1'h1;
+  assign \$64  = m > 4'h8;
+  assign \$65  = \$61  | \$64 ;
+  assign \$66  = ! k;
+  assign \$67  = engine == 1'h1;
+  assign \$68  = k > 11'h600;
+  assign \$69  = | k[4:0];
+  assign \$70  = k > 13'h1000;
+  assign \$71  = \$69  | \$70 ;
+  assign \$72  = \$67  ? \$68  : \$71 ;
+  assign \$73  = \$66  | \$72 ;
+  assign \$74  = ! n;
+  assign \$75  = engine == 1'h1;
+  assign \$76  = n > 11'h600;
+  assign \$77  = n >= 17'h10000;
+  assign \$78  = \$75  ? \$76  : \$77 ;
+  assign \$79  = \$74  | \$78 ;
+  assign \$80  = engine == 1'h1;
+  assign \$81  = ~ \$80 ;
+  assign \$82  = format > 1'h1;
+  assign \$83  = \$81  & \$82 ;
+  assign \$84  = engine > 1'h1;
+  assign \$85  = ! m;
+  assign \$86  = engine == 1'h1;
+  assign \$88  = m > 4'h8;
+  assign \$89  = \$85  | \$88 ;
+  assign \$90  = ! k;
+  assign \$91  = engine == 1'h1;
+  assign \$92  = k > 11'h600;
+  assign \$93  = | k[4:0];
+  assign \$94  = k > 13'h1000;
+  assign \$95  = \$93  | \$94 ;
+  assign \$96  = \$91  ? \$92  : \$95 ;
+  assign \$97  = \$90  | \$96 ;
+  assign \$98  = ! n;
+  assign \$99  = engine == 1'h1;
+  assign \$100  = n > 11'h600;
+  assign \$101  = n >= 17'h10000;
+  assign \$102  = \$99  ? \$100  : \$101 ;
+  assign \$103  = \$98  | \$102 ;
+  assign \$104  = engine == 1'h1;
+  assign \$105  = ~ \$104 ;
+  assign \$106  = format > 1'h1;
+  assign \$107  = \$105  & \$106 ;
+  assign \$108  = engine > 1'h1;
+  assign \$109  = | { \$108 , \$107 , \$103 , \$97 , \$89  };
+  assign \$110  = ! m;
+  assign \$111  = engine == 1'h1;
+  assign \$113  = m > 4'h8;
+  assign \$114  = \$110  | \$113 ;
+  assign \$115  = ! k;
+  assign \$116  = engine == 1'h1;
+  assign \$117  = k > 11'h600;
+  assign \$118  = | k[4:0];
+  assign \$119  = k > 13'h1000;
+  assign \$120  = \$118  | \$119 ;
+  assign \$121  = \$116  ? \$117  : \$120 ;
+  assign \$122  = \$115  | \$121 ;
+  assign \$123  = ! n;
+  assign \$124  = engine == 1'h1;
+  assign \$125  = n > 11'h600;
+  assign \$126  = n >= 17'h10000;
+  assign \$127  = \$124  ? \$125  : \$126 ;
+  assign \$128  = \$123  | \$127 ;
+  assign \$129  = engine == 1'h1;
+  assign \$130  = ~ \$129 ;
+  assign \$131  = format > 1'h1;
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = engine > 1'h1;
+  assign \$134  = | { \$133 , \$132 , \$128 , \$122 , \$114  };
+  assign \$135  = ~ \$134 ;
+  assign \$136  = tern_cmd | \busy$52 ;
+  assign \$137  = \$136  | words_out__valid;
+  assign \$138  = busy | \$137 ;
+  assign \$139  = tern_cmd | \busy$52 ;
+  assign \$140  = \$139  | words_out__valid;
+  assign \$141  = busy | \$140 ;
+  assign \$142  = cycles + 1'h1;
+  assign \$143  = tern_cmd | \busy$52 ;
+  assign \$144  = \$143  | words_out__valid;
+  assign \$145  = busy | \$144 ;
+  assign \$146  = ~ \$145 ;
+  assign \$147  = was_busy & \$146 ;
+  assign \$148  = ctrl_strobe & ctrl;
+  assign \$149  = tern_cmd | \busy$52 ;
   assign \$150  = \$149  | words_out__valid;
   assign \$151  = busy | \$150 ;
-  assign \$152  = cycles + 1'h1;
-  assign \$153  = tern_cmd | \busy$54 ;
-  assign \$154  = \$153  | words_out__valid;
-  assign \$155  = busy | \$154 ;
-  assign \$156  = ~ \$155 ;
-  assign \$157  = was_busy & \$156 ;
-  assign \$158  = ctrl_strobe & ctrl;
-  assign \$159  = tern_cmd | \busy$54 ;
-  assign \$160  = \$159  | words_out__valid;
-  assign \$161  = busy | \$160 ;
-  assign \$162  = ~ \$161 ;
-  assign \$163  = \$158  & \$162 ;
-  assign \$164  = ! m;
-  assign \$165  = engine == 1'h1;
-  assign \$167  = m > 4'h8;
-  assign \$168  = \$164  | \$167 ;
-  assign \$169  = ! k;
-  assign \$170  = engine == 1'h1;
-  assign \$171  = k > 11'h600;
-  assign \$172  = | k[4:0];
-  assign \$173  = k > 13'h1000;
-  assign \$174  = \$172  | \$173 ;
-  assign \$175  = \$170  ? \$171  : \$174 ;
-  assign \$176  = \$169  | \$175 ;
-  assign \$177  = \$168  | \$176 ;
-  assign \$178  = ! n;
-  assign \$179  = engine == 1'h1;
-  assign \$180  = n > 11'h600;
-  assign \$181  = n >= 17'h10000;
-  assign \$182  = \$179  ? \$180  : \$181 ;
-  assign \$183  = \$178  | \$182 ;
-  assign \$184  = \$177  | \$183 ;
-  assign \$185  = engine == 1'h1;
+  assign \$152  = ~ \$151 ;
+  assign \$153  = \$148  & \$152 ;
+  assign \$154  = ! m;
+  assign \$155  = engine == 1'h1;
+  assign \$157  = m > 4'h8;
+  assign \$158  = \$154  | \$157 ;
+  assign \$159  = ! k;
+  assign \$160  = engine == 1'h1;
+  assign \$161  = k > 11'h600;
+  assign \$162  = | k[4:0];
+  assign \$163  = k > 13'h1000;
+  assign \$164  = \$162  | \$163 ;
+  assign \$165  = \$160  ? \$161  : \$164 ;
+  assign \$166  = \$159  | \$165 ;
+  assign \$167  = ! n;
+  assign \$168  = engine == 1'h1;
+  assign \$169  = n > 11'h600;
+  assign \$170  = n >= 17'h10000;
+  assign \$171  = \$168  ? \$169  : \$170 ;
+  assign \$172  = \$167  | \$171 ;
+  assign \$173  = engine == 1'h1;
+  assign \$174  = ~ \$173 ;
+  assign \$175  = format > 1'h1;
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = engine > 1'h1;
+  assign \$178  = | { \$177 , \$176 , \$172 , \$166 , \$158  };
+  assign \$179  = ~ \$178 ;
+  assign \$180  = \$153  & \$179 ;
+  assign \$181  = engine == 1'h1;
+  assign \$182  = ctrl_strobe & ctrl;
+  assign \$183  = tern_cmd | \busy$52 ;
+  assign \$184  = \$183  | words_out__valid;
+  assign \$185  = busy | \$184 ;
   assign \$186  = ~ \$185 ;
-  assign \$187  = format > 1'h1;
-  assign \$188  = \$186  & \$187 ;
-  assign \$189  = \$184  | \$188 ;
-  assign \$190  = engine > 1'h1;
-  assign \$191  = \$189  | \$190 ;
-  assign \$192  = ~ \$191 ;
-  assign \$193  = \$163  & \$192 ;
+  assign \$187  = \$182  & \$186 ;
+  assign \$188  = ! m;
+  assign \$189  = engine == 1'h1;
+  assign \$191  = m > 4'h8;
+  assign \$192  = \$188  | \$191 ;
+  assign \$193  = ! k;
   assign \$194  = engine == 1'h1;
-  assign \$195  = \$193  & \$194 ;
-  assign \$196  = k[10:0] + 6'h2f;
-  assign \$197  = \$196  * 10'h2ab;
-  assign \$199  = n[10:0] + 2'h2;
-  assign \$200  = \$199  * 10'h2ab;
-  assign \$202  = tern_cmd & cmd__ready;
-  assign \$203  = cmd__payload[3:0] * cmd__payload[19:14];
-  assign \$204  = \$203  * 3'h7;
-  assign \$205  = words_in__valid & \words_in__ready$98 ;
-  assign \$206  = act_words_left - 1'h1;
+  assign \$195  = k > 11'h600;
+  assign \$196  = | k[4:0];
+  assign \$197  = k > 13'h1000;
+  assign \$198  = \$196  | \$197 ;
+  assign \$199  = \$194  ? \$195  : \$198 ;
+  assign \$200  = \$193  | \$199 ;
+  assign \$201  = ! n;
+  assign \$202  = engine == 1'h1;
+  assign \$203  = n > 11'h600;
+  assign \$204  = n >= 17'h10000;
+  assign \$205  = \$202  ? \$203  : \$204 ;
+  assign \$206  = \$201  | \$205 ;
+  assign \$207  = engine == 1'h1;
+  assign \$208  = ~ \$207 ;
+  assign \$209  = format > 1'h1;
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = engine > 1'h1;
+  assign \$212  = | { \$211 , \$210 , \$206 , \$200 , \$192  };
+  assign \$213  = ~ \$212 ;
+  assign \$214  = \$187  & \$213 ;
+  assign \$215  = engine == 1'h1;
+  assign \$216  = \$214  & \$215 ;
+  assign \$217  = k[10:0] + 6'h2f;
+  assign \$218  = \$217  * 10'h2ab;
+  assign \$220  = n[10:0] + 2'h2;
+  assign \$221  = \$220  * 10'h2ab;
+  assign \$223  = tern_cmd & cmd__ready;
+  assign \$224  = cmd__payload[3:0] * cmd__payload[19:14];
+  assign \$225  = \$224  * 3'h7;
+  assign \$226  = words_in__valid & \words_in__ready$105 ;
+  assign \$227  = act_words_left - 1'h1;
   always_ff @(posedge clk)
-    error <= \$207 ;
+    error <= \$228 ;
   always_ff @(posedge clk)
-    \$signal$106  <= \$208 ;
+    \$signal$55  <= \$229 ;
   always_ff @(posedge clk)
-    \$signal  <= \$209 ;
+    \$signal  <= \$230 ;
   always_ff @(posedge clk)
-    cycles <= \$210 ;
+    cycles <= \$231 ;
   always_ff @(posedge clk)
-    active_tern <= \$211 ;
+    was_busy <= \$232 ;
   always_ff @(posedge clk)
-    was_busy <= \$212 ;
+    active_tern <= \$233 ;
   always_ff @(posedge clk)
-    tern_cmd <= \$213 ;
+    tern_cmd <= \$234 ;
   always_ff @(posedge clk)
-    cmd__payload <= \$214 ;
+    cmd__payload <= \$235 ;
   always_ff @(posedge clk)
-    act_words_left <= \$215 ;
-  assign \$procmux$2798_Y  = \$procmux$2799_CMP  ? \$204 [10:0] : act_words_left;
-  assign \$procmux$2800_Y  = \$procmux$2801_CMP  ? \$206 [10:0] : \$procmux$2798_Y ;
+    act_words_left <= \$236 ;
+  assign \$procmux$2798_Y  = \$procmux$2799_CMP  ? \$225 [10:0] : act_words_left;
+  assign \$procmux$2800_Y  = \$procmux$2801_CMP  ? \$227 [10:0] : \$procmux$2798_Y ;
   assign \$procmux$2802_Y  = \$procmux$2803_CMP  ? 11'h000 : \$procmux$2800_Y ;
-  assign \$procmux$2804_Y  = \$procmux$2805_CMP  ? \$198 [5:0] : cmd__payload[19:14];
+  assign \$procmux$2804_Y  = \$procmux$2805_CMP  ? \$219 [5:0] : cmd__payload[19:14];
   assign \$procmux$2806_Y  = \$procmux$2807_CMP  ? 6'h00 : \$procmux$2804_Y ;
   assign \$procmux$2808_Y  = \$procmux$2809_CMP  ? m[3:0] : cmd__payload[3:0];
   assign \$procmux$2810_Y  = \$procmux$2811_CMP  ? 4'h0 : \$procmux$2808_Y ;
-  assign \$procmux$2812_Y  = \$procmux$2813_CMP  ? \$201 [9:0] : cmd__payload[13:4];
+  assign \$procmux$2812_Y  = \$procmux$2813_CMP  ? \$222 [9:0] : cmd__payload[13:4];
   assign \$procmux$2814_Y  = \$procmux$2815_CMP  ? 10'h000 : \$procmux$2812_Y ;
   assign \$procmux$2816_Y  = \$procmux$2817_CMP  ? 1'h1 : tern_cmd;
   assign \$procmux$2818_Y  = \$procmux$2819_CMP  ? 1'h0 : \$procmux$2816_Y ;
   assign \$procmux$2820_Y  = \$procmux$2821_CMP  ? 1'h0 : \$procmux$2818_Y ;
-  assign \$procmux$2822_Y  = \$procmux$2823_CMP  ? 1'h0 : \$148 ;
-  assign \$procmux$2824_Y  = \$143  ? active_tern : \$145 ;
-  assign \$procmux$2826_Y  = \$procmux$2827_CMP  ? \$procmux$2824_Y  : active_tern;
-  assign \$procmux$2828_Y  = \$procmux$2829_CMP  ? 1'h0 : \$procmux$2826_Y ;
-  assign \$procmux$2830_Y  = \$143  ? cycles : 32'd0;
-  assign \$procmux$2832_Y  = \$procmux$2833_CMP  ? \$procmux$2830_Y  : cycles;
-  assign \$procmux$2834_Y  = \$procmux$2835_CMP  ? \$152 [31:0] : \$procmux$2832_Y ;
-  assign \$procmux$2836_Y  = \$procmux$2837_CMP  ? 32'd0 : \$procmux$2834_Y ;
-  assign \$procmux$2838_Y  = \$procmux$2839_CMP  ? 1'h0 : \$signal ;
-  assign \$procmux$2840_Y  = \$procmux$2841_CMP  ? 1'h1 : \$procmux$2838_Y ;
-  assign \$procmux$2842_Y  = \$procmux$2843_CMP  ? 1'h0 : \$procmux$2840_Y ;
-  assign \$procmux$2844_Y  = \$procmux$2845_CMP  ? \$115  : \$signal$106 ;
-  assign \$procmux$2846_Y  = \$procmux$2847_CMP  ? 1'h0 : \$procmux$2844_Y ;
-  assign \$procmux$2848_Y  = \$procmux$2849_CMP  ? { \$87 , \$86 , \$82 , \$76 , \$68  } : error;
-  assign \$procmux$2850_Y  = \$procmux$2851_CMP  ? 5'h00 : \$procmux$2848_Y ;
+  assign \$procmux$2822_Y  = \$procmux$2823_CMP  ? \$181  : active_tern;
+  assign \$procmux$2824_Y  = \$procmux$2825_CMP  ? 1'h0 : \$procmux$2822_Y ;
+  assign \$procmux$2826_Y  = \$procmux$2827_CMP  ? 1'h0 : \$138 ;
+  assign \$procmux$2828_Y  = \$134  ? cycles : 32'd0;
+  assign \$procmux$2830_Y  = \$procmux$2831_CMP  ? \$procmux$2828_Y  : cycles;
+  assign \$procmux$2832_Y  = \$procmux$2833_CMP  ? \$142 [31:0] : \$procmux$2830_Y ;
+  assign \$procmux$2834_Y  = \$procmux$2835_CMP  ? 32'd0 : \$procmux$2832_Y ;
+  assign \$procmux$2836_Y  = \$procmux$2837_CMP  ? 1'h0 : \$signal ;
+  assign \$procmux$2838_Y  = \$procmux$2839_CMP  ? 1'h1 : \$procmux$2836_Y ;
+  assign \$procmux$2840_Y  = \$procmux$2841_CMP  ? 1'h0 : \$procmux$2838_Y ;
+  assign \$procmux$2842_Y  = \$procmux$2843_CMP  ? \$109  : \$signal$55 ;
+  assign \$procmux$2844_Y  = \$procmux$2845_CMP  ? 1'h0 : \$procmux$2842_Y ;
+  assign \$procmux$2846_Y  = \$procmux$2847_CMP  ? { \$84 , \$83 , \$79 , \$73 , \$65  } : error;
+  assign \$procmux$2848_Y  = \$procmux$2849_CMP  ? 5'h00 : \$procmux$2846_Y ;
   \llmaccel_top.acts_in  acts_in (
     .beats_out__payload(beats_out__payload),
     .beats_out__ready(beats_out__ready),
@@ -805,7 +843,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .fresh(fresh),
     .rst(rst),
     .words_in__payload(s_axis_tdata),
-    .words_in__ready(\words_in__ready$98 ),
+    .words_in__ready(\words_in__ready$105 ),
     .words_in__valid(words_in__valid)
   );
   \llmaccel_top.bfp  bfp (
@@ -818,9 +856,9 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .\fmt$132 (format[0]),
     .m(m[3:0]),
     .n(n[15:0]),
-    .results__payload(\results__payload$100 ),
-    .results__ready(\results__ready$103 ),
-    .results__valid(\results__valid$99 ),
+    .results__payload(\results__payload$107 ),
+    .results__ready(\results__ready$110 ),
+    .results__valid(\results__valid$106 ),
     .rst(rst),
     .start(start),
     .\sum_in$133 (sum_in)
@@ -836,9 +874,9 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .k(k),
     .m(m),
     .n(n),
-    .\port$4356$0 (\$signal$106 ),
-    .\port$4358$0 (\$signal ),
-    .\port$70$0 (\$57 ),
+    .\port$3$0 (\$3 ),
+    .\port$4379$0 (\$signal$55 ),
+    .\port$4381$0 (\$signal ),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
     .s_axil_arready(s_axil_arready),
@@ -873,7 +911,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .acts__payload(beats_out__payload[384:0]),
     .acts__ready(beats_out__ready),
     .acts__valid(acts__valid),
-    .busy(\busy$54 ),
+    .busy(\busy$52 ),
     .clk(clk),
     .cmd__payload(cmd__payload),
     .cmd__ready(cmd__ready),
@@ -883,19 +921,19 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .results__valid(beats_in__valid),
     .rst(rst),
     .weights__payload(weights__payload),
-    .weights__ready(\beats_out__ready$86 ),
+    .weights__ready(\beats_out__ready$93 ),
     .weights__valid(weights__valid)
   );
   \llmaccel_top.weights_in  weights_in (
     .beats_out__payload(weights__payload),
-    .beats_out__ready(\beats_out__ready$86 ),
+    .beats_out__ready(\beats_out__ready$93 ),
     .beats_out__valid(weights__valid),
     .clk(clk),
     .fresh(fresh),
     .rst(rst),
     .words_in__payload(s_axis_tdata),
     .words_in__ready(words_in__ready),
-    .words_in__valid(\words_in__valid$74 )
+    .words_in__valid(\words_in__valid$81 )
   );
   assign \s_axil_awaddr$30  = s_axil_awaddr;
   assign \s_axil_awprot$31  = s_axil_awprot;
@@ -916,26 +954,26 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \s_axil_rresp$46  = s_axil_rresp;
   assign \s_axil_rvalid$47  = s_axil_rvalid;
   assign \s_axil_rready$48  = s_axil_rready;
-  assign \m$62  = m[3:0];
+  assign status = { \$signal$55 , \$signal , \$3  };
+  assign \$signal$57  = error;
+  assign \$signal$59  = cycles;
+  assign \m$69  = m[3:0];
   assign blocks = \$44 [7:0];
-  assign \n$64  = n[15:0];
+  assign \n$71  = n[15:0];
   assign fmt = format[0];
-  assign \sum_in$67  = sum_in;
+  assign \sum_in$74  = sum_in;
   assign cmd__valid = tern_cmd;
   assign words_in__payload = s_axis_tdata;
-  assign \words_in__payload$75  = s_axis_tdata;
+  assign \words_in__payload$82  = s_axis_tdata;
   assign beats_out__valid = acts__valid;
   assign acts__payload = beats_out__payload[384:0];
   assign acts__ready = beats_out__ready;
-  assign \beats_out__valid$83  = weights__valid;
-  assign \beats_out__payload$85  = weights__payload;
-  assign weights__ready = \beats_out__ready$86 ;
+  assign \beats_out__valid$90  = weights__valid;
+  assign \beats_out__payload$92  = weights__payload;
+  assign weights__ready = \beats_out__ready$93 ;
   assign results__valid = beats_in__valid;
   assign beats_in__ready = results__ready;
   assign data_in__payload = s_axis_tdata;
-  assign status = { \$signal$106 , \$signal , \$57  };
-  assign \$signal$108  = error;
-  assign \$signal$110  = cycles;
   assign id = 32'd1280136193;
   assign params = 32'd525320;
   assign k_max = 32'd4096;
@@ -1048,9 +1086,9 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \results__payload.y[1]  = results__payload[37:19];
   assign \results__payload.y[2]  = results__payload[56:38];
   assign \results__payload.last  = results__payload[57];
-  assign \results__payload$100.data  = \results__payload$100 [63:0];
-  assign \results__payload$100.keep  = \results__payload$100 [71:64];
-  assign \results__payload$100.last  = \results__payload$100 [72];
+  assign \results__payload$107.data  = \results__payload$107 [63:0];
+  assign \results__payload$107.keep  = \results__payload$107 [71:64];
+  assign \results__payload$107.last  = \results__payload$107 [72];
   assign \words_out__payload.data  = words_out__payload[63:0];
   assign \words_out__payload.keep  = words_out__payload[71:64];
   assign \words_out__payload.last  = words_out__payload[72];
@@ -1059,52 +1097,52 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \cmd__payload.passes  = cmd__payload[19:14];
   assign beats_in__payload[96] = results__payload[57];
   assign beats_in__payload[95:0] = { results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56], results__payload[56:37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37], results__payload[37:18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18], results__payload[18:0] };
-  assign \$procmux$2799_CMP  = \$202 ;
-  assign \$procmux$2801_CMP  = \$205 ;
+  assign \$procmux$2799_CMP  = \$223 ;
+  assign \$procmux$2801_CMP  = \$226 ;
   assign \$procmux$2803_CMP  = rst;
-  assign \$215  = \$procmux$2802_Y ;
-  assign \$procmux$2805_CMP  = \$195 ;
+  assign \$236  = \$procmux$2802_Y ;
+  assign \$procmux$2805_CMP  = \$216 ;
   assign \$procmux$2807_CMP  = rst;
-  assign \$214 [19:14] = \$procmux$2806_Y ;
-  assign \$procmux$2809_CMP  = \$195 ;
+  assign \$235 [19:14] = \$procmux$2806_Y ;
+  assign \$procmux$2809_CMP  = \$216 ;
   assign \$procmux$2811_CMP  = rst;
-  assign \$214 [3:0] = \$procmux$2810_Y ;
-  assign \$procmux$2813_CMP  = \$195 ;
+  assign \$235 [3:0] = \$procmux$2810_Y ;
+  assign \$procmux$2813_CMP  = \$216 ;
   assign \$procmux$2815_CMP  = rst;
-  assign \$214 [13:4] = \$procmux$2814_Y ;
-  assign \$procmux$2817_CMP  = \$195 ;
-  assign \$procmux$2819_CMP  = \$202 ;
+  assign \$235 [13:4] = \$procmux$2814_Y ;
+  assign \$procmux$2817_CMP  = \$216 ;
+  assign \$procmux$2819_CMP  = \$223 ;
   assign \$procmux$2821_CMP  = rst;
-  assign \$213  = \$procmux$2820_Y ;
-  assign \$procmux$2823_CMP  = rst;
-  assign \$212  = \$procmux$2822_Y ;
-  assign \$procmux$2825_CMP  = \$144 ;
-  assign \$procmux$2827_CMP  = \$63 ;
-  assign \$procmux$2829_CMP  = rst;
-  assign \$211  = \$procmux$2828_Y ;
-  assign \$procmux$2831_CMP  = \$144 ;
-  assign \$procmux$2833_CMP  = \$63 ;
-  assign \$procmux$2835_CMP  = \$151 ;
-  assign \$procmux$2837_CMP  = rst;
-  assign \$210  = \$procmux$2836_Y ;
-  assign \$procmux$2839_CMP  = \$63 ;
-  assign \$procmux$2841_CMP  = \$157 ;
-  assign \$procmux$2843_CMP  = rst;
-  assign \$209  = \$procmux$2842_Y ;
-  assign \$procmux$2845_CMP  = \$63 ;
-  assign \$procmux$2847_CMP  = rst;
-  assign \$208  = \$procmux$2846_Y ;
-  assign \$procmux$2849_CMP  = \$63 ;
-  assign \$procmux$2851_CMP  = rst;
-  assign \$207  = \$procmux$2850_Y ;
-  assign \$14  = 4'h8;
+  assign \$234  = \$procmux$2820_Y ;
+  assign \$procmux$2823_CMP  = \$180 ;
+  assign \$procmux$2825_CMP  = rst;
+  assign \$233  = \$procmux$2824_Y ;
+  assign \$procmux$2827_CMP  = rst;
+  assign \$232  = \$procmux$2826_Y ;
+  assign \$procmux$2829_CMP  = \$135 ;
+  assign \$procmux$2831_CMP  = \$60 ;
+  assign \$procmux$2833_CMP  = \$141 ;
+  assign \$procmux$2835_CMP  = rst;
+  assign \$231  = \$procmux$2834_Y ;
+  assign \$procmux$2837_CMP  = \$60 ;
+  assign \$procmux$2839_CMP  = \$147 ;
+  assign \$procmux$2841_CMP  = rst;
+  assign \$230  = \$procmux$2840_Y ;
+  assign \$procmux$2843_CMP  = \$60 ;
+  assign \$procmux$2845_CMP  = rst;
+  assign \$229  = \$procmux$2844_Y ;
+  assign \$procmux$2847_CMP  = \$60 ;
+  assign \$procmux$2849_CMP  = rst;
+  assign \$228  = \$procmux$2848_Y ;
+  assign \$17  = 4'h8;
   assign \$44  = { 5'h00, k[31:5] };
-  assign \$66  = 4'h8;
-  assign \$90  = 4'h8;
-  assign \$118  = 4'h8;
-  assign \$166  = 4'h8;
-  assign \$198  = { 15'h0000, \$197 [21:15] };
-  assign \$201  = { 11'h000, \$200 [21:11] };
+  assign \$63  = 4'h8;
+  assign \$87  = 4'h8;
+  assign \$112  = 4'h8;
+  assign \$156  = 4'h8;
+  assign \$190  = 4'h8;
+  assign \$219  = { 15'h0000, \$218 [21:15] };
+  assign \$222  = { 11'h000, \$221 [21:11] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4427,8 +4465,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.result_fifo  result_fifo (
     .clk(clk),
-    .\port$4618$0 (gathered[95:0]),
-    .\port$4909$0 (wr__data),
+    .\port$4641$0 (gathered[95:0]),
+    .\port$4932$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -4454,8 +4492,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.w_qs  w_qs (
     .clk(clk),
-    .\port$4446$0 (ib[6:0]),
-    .\port$4450$0 (ij),
+    .\port$4469$0 (ib[6:0]),
+    .\port$4473$0 (ij),
     .read_req__0__ready(\read_req__0__ready$137 ),
     .read_req__0__valid(\read_req__0__valid$47 ),
     .read_resp__0__payload(\read_resp__0__payload$148 ),
@@ -4501,9 +4539,9 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.x_qs  x_qs (
     .clk(clk),
-    .\port$4446$0 (ib[6:0]),
-    .\port$4448$0 (im[2:0]),
-    .\port$4450$0 (ij),
+    .\port$4469$0 (ib[6:0]),
+    .\port$4471$0 (im[2:0]),
+    .\port$4473$0 (ij),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -4516,8 +4554,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.x_scales  x_scales (
     .clk(clk),
-    .\port$422$0 (\$85 [4:0]),
-    .\port$4448$0 (im[2:0]),
+    .\port$445$0 (\$85 [4:0]),
+    .\port$4471$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$138 ),
     .read_req__0__valid(\read_req__0__valid$49 ),
     .read_resp__0__payload(\read_resp__0__payload$150 ),
@@ -7857,7 +7895,7 @@ module \llmaccel_top.bfp.prod_mul0 (rst, en, a, b, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4618$0 , \port$4909$0 , r_rdy, clk);
+module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4641$0 , \port$4932$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -7868,10 +7906,10 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4618
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$4618$0 ;
-  wire [95:0] \port$4618$0 ;
-  input [31:0] \port$4909$0 ;
-  wire [31:0] \port$4909$0 ;
+  input [95:0] \port$4641$0 ;
+  wire [95:0] \port$4641$0 ;
+  input [31:0] \port$4932$0 ;
+  wire [31:0] \port$4932$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -7953,7 +7991,7 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4618
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$4909$0 , \port$4618$0  };
+      storage[w_port__addr] <= { \port$4932$0 , \port$4641$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -8017,8 +8055,8 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4618
   assign level = w_level;
   assign r_level = w_level;
   assign produce = w_port__addr;
-  assign w_port__data = { \port$4909$0 , \port$4618$0  };
-  assign w_data = { \port$4909$0 , \port$4618$0  };
+  assign w_port__data = { \port$4932$0 , \port$4641$0  };
+  assign w_data = { \port$4932$0 , \port$4641$0  };
   assign consume = r_port__addr;
   assign r_port__data = r_data;
   assign \$procmux$1199_CMP  = r_en;
@@ -10254,7 +10292,7 @@ module \llmaccel_top.bfp.to_float0 (rst, exp, value, en, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$4446$0 , \port$4450$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$4469$0 , \port$4473$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -10277,10 +10315,10 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   wire [296:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
-  input [6:0] \port$4446$0 ;
-  wire [6:0] \port$4446$0 ;
-  input [1:0] \port$4450$0 ;
-  wire [1:0] \port$4450$0 ;
+  input [6:0] \port$4469$0 ;
+  wire [6:0] \port$4469$0 ;
+  input [1:0] \port$4473$0 ;
+  wire [1:0] \port$4473$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -11714,7 +11752,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$signature__addr$13  = write__payload[8:0];
   assign \$signature__data$14  = write__payload[264:9];
   assign req_pb0 = \$14 [0];
-  assign read_req__0__payload = { \port$4446$0 , \port$4450$0  };
+  assign read_req__0__payload = { \port$4469$0 , \port$4473$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -11761,7 +11799,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$32  = \$29 ;
   assign \$signature__en$38  = \$29 ;
   assign \$129  = 5'h00;
-  assign \$33  = { \port$4446$0 , \port$4450$0  };
+  assign \$33  = { \port$4469$0 , \port$4473$0  };
   assign \$signature__addr$39  = \$33 ;
   assign \$34  = \$14 [0];
   assign \$36  = \$14 [0];
@@ -11775,7 +11813,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$49  = \$46 ;
   assign \$signature__en$43  = \$46 ;
   assign \$150  = 5'h00;
-  assign \$50  = { \port$4446$0 , \port$4450$0  };
+  assign \$50  = { \port$4469$0 , \port$4473$0  };
   assign \$signature__addr$44  = \$50 ;
   assign \$52  = 1'h1;
   assign \$53  = \$51 ;
@@ -13253,7 +13291,7 @@ module \llmaccel_top.bfp.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_da
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4446$0 , \port$4448$0 , \port$4450$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4469$0 , \port$4471$0 , \port$4473$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -13270,12 +13308,12 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   wire [63:0] read_resp__0__payload;
   input [83:0] write__payload;
   wire [83:0] write__payload;
-  input [6:0] \port$4446$0 ;
-  wire [6:0] \port$4446$0 ;
-  input [2:0] \port$4448$0 ;
-  wire [2:0] \port$4448$0 ;
-  input [1:0] \port$4450$0 ;
-  wire [1:0] \port$4450$0 ;
+  input [6:0] \port$4469$0 ;
+  wire [6:0] \port$4469$0 ;
+  input [2:0] \port$4471$0 ;
+  wire [2:0] \port$4471$0 ;
+  input [1:0] \port$4473$0 ;
+  wire [1:0] \port$4473$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -17537,7 +17575,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign \$signature__addr  = write__payload[11:0];
   assign \$signature__data  = write__payload[75:12];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$4448$0 , \port$4446$0 , \port$4450$0  };
+  assign read_req__0__payload = { \port$4471$0 , \port$4469$0 , \port$4473$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -17579,7 +17617,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$4448$0 , \port$4446$0 , \port$4450$0  };
+  assign \$25  = { \port$4471$0 , \port$4469$0 , \port$4473$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -17721,15 +17759,15 @@ module \llmaccel_top.bfp.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_data
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$422$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4448$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$445$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4471$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [4:0] \port$422$0 ;
-  wire [4:0] \port$422$0 ;
+  input [4:0] \port$445$0 ;
+  wire [4:0] \port$445$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -17740,8 +17778,8 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   wire [63:0] read_resp__0__payload;
   input [79:0] write__payload;
   wire [79:0] write__payload;
-  input [2:0] \port$4448$0 ;
-  wire [2:0] \port$4448$0 ;
+  input [2:0] \port$4471$0 ;
+  wire [2:0] \port$4471$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -18163,7 +18201,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign \$signature__addr  = write__payload[7:0];
   assign \$signature__data  = write__payload[71:8];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$4448$0 , \port$422$0  };
+  assign read_req__0__payload = { \port$4471$0 , \port$445$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -18205,7 +18243,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$4448$0 , \port$422$0  };
+  assign \$25  = { \port$4471$0 , \port$445$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -18347,7 +18385,7 @@ module \llmaccel_top.bfp.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$70$0 , s_axil_awready, s_axil_wready, s_axil_arready, error, \port$4356$0 , \port$4358$0 , cycles, ctrl, ctrl_strobe, s_axil_bvalid
+module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_arready, error, \port$4379$0 , \port$4381$0 , cycles, ctrl, ctrl_strobe, s_axil_bvalid
 , s_axil_bresp, format, m, k, n, sum_in, engine, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
@@ -18369,8 +18407,8 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire clk;
   input rst;
   wire rst;
-  input \port$70$0 ;
-  wire \port$70$0 ;
+  input \port$3$0 ;
+  wire \port$3$0 ;
   output s_axil_awready;
   wire s_axil_awready;
   output s_axil_wready;
@@ -18379,10 +18417,10 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_arready;
   input [4:0] error;
   wire [4:0] error;
-  input \port$4356$0 ;
-  wire \port$4356$0 ;
-  input \port$4358$0 ;
-  wire \port$4358$0 ;
+  input \port$4379$0 ;
+  wire \port$4379$0 ;
+  input \port$4381$0 ;
+  wire \port$4381$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
   output ctrl;
@@ -18449,69 +18487,69 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire [7:0] \$7 ;
   wire [7:0] \$8 ;
   wire \$9 ;
-  wire \$auto$rtlil.cc:3245:Not$2987 ;
-  wire \$auto$rtlil.cc:3245:Not$3011 ;
-  wire \$auto$rtlil.cc:3245:Not$3061 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2985 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3005 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3009 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3029 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3051 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3055 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3059 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3081 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3103 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$3107 ;
-  wire \$auto$rtlil.cc:3294:Or$2993 ;
-  wire \$auto$rtlil.cc:3294:Or$3001 ;
-  wire \$auto$rtlil.cc:3294:Or$3017 ;
-  wire \$auto$rtlil.cc:3294:Or$3025 ;
-  wire \$auto$rtlil.cc:3294:Or$3037 ;
-  wire \$auto$rtlil.cc:3294:Or$3047 ;
-  wire \$auto$rtlil.cc:3294:Or$3067 ;
-  wire \$auto$rtlil.cc:3294:Or$3077 ;
-  wire \$auto$rtlil.cc:3294:Or$3089 ;
-  wire \$auto$rtlil.cc:3294:Or$3099 ;
+  wire \$auto$rtlil.cc:3245:Not$2985 ;
+  wire \$auto$rtlil.cc:3245:Not$3009 ;
+  wire \$auto$rtlil.cc:3245:Not$3059 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2983 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3003 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3007 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3027 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3049 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3053 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3057 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3079 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3101 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$3105 ;
+  wire \$auto$rtlil.cc:3294:Or$2991 ;
+  wire \$auto$rtlil.cc:3294:Or$2999 ;
+  wire \$auto$rtlil.cc:3294:Or$3015 ;
+  wire \$auto$rtlil.cc:3294:Or$3023 ;
+  wire \$auto$rtlil.cc:3294:Or$3035 ;
+  wire \$auto$rtlil.cc:3294:Or$3045 ;
+  wire \$auto$rtlil.cc:3294:Or$3065 ;
+  wire \$auto$rtlil.cc:3294:Or$3075 ;
+  wire \$auto$rtlil.cc:3294:Or$3087 ;
+  wire \$auto$rtlil.cc:3294:Or$3097 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$2987 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$2989 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$2991 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$2993 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$2995 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$2997 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$2999 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3003 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3007 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3001 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3005 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3011 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3013 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3015 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3017 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3019 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3021 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3023 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3027 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3025 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3029 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3031 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3033 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3035 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3037 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3039 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3041 ;
   wire [31:0] \$auto$rtlil.cc:3381:Mux$3043 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3045 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3049 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3053 ;
-  wire [31:0] \$auto$rtlil.cc:3381:Mux$3057 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3047 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3051 ;
+  wire [31:0] \$auto$rtlil.cc:3381:Mux$3055 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3061 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3063 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3065 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3067 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3069 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3071 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3073 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3075 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3079 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3077 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3081 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3083 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3085 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3087 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3089 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3091 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3093 ;
   wire [1:0] \$auto$rtlil.cc:3381:Mux$3095 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3097 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3101 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3105 ;
-  wire [1:0] \$auto$rtlil.cc:3381:Mux$3109 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3099 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3103 ;
+  wire [1:0] \$auto$rtlil.cc:3381:Mux$3107 ;
   wire [1:0] \$procmux$2522_Y ;
   wire \$procmux$2523_CMP ;
   wire \$procmux$2524_CMP ;
@@ -18854,69 +18892,69 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
     s_axil_rdata <= \$35 ;
   always_ff @(posedge clk)
     s_axil_rresp <= \$36 ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$2985  = | { \$procmux$2751_CMP , \$procmux$2750_CMP , \$procmux$2749_CMP , \$procmux$2748_CMP , \$procmux$2747_CMP , \$procmux$2746_CMP , \$procmux$2745_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3009  = | { \$procmux$2560_CMP , \$procmux$2559_CMP , \$procmux$2558_CMP , \$procmux$2557_CMP , \$procmux$2556_CMP , \$procmux$2555_CMP , \$procmux$2554_CMP , \$procmux$2553_CMP , \$procmux$2552_CMP , \$procmux$2551_CMP , \$procmux$2550_CMP , \$procmux$2549_CMP , \$procmux$2548_CMP , \$procmux$2547_CMP , \$procmux$2546_CMP , \$procmux$2545_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3059  = | { \$procmux$2539_CMP , \$procmux$2538_CMP , \$procmux$2537_CMP , \$procmux$2536_CMP , \$procmux$2535_CMP , \$procmux$2534_CMP , \$procmux$2533_CMP , \$procmux$2532_CMP , \$procmux$2531_CMP , \$procmux$2530_CMP , \$procmux$2529_CMP , \$procmux$2528_CMP , \$procmux$2527_CMP , \$procmux$2526_CMP , \$procmux$2525_CMP , \$procmux$2524_CMP , \$procmux$2523_CMP  };
-  assign \$auto$rtlil.cc:3245:Not$2987  = ~ \$auto$rtlil.cc:3249:ReduceOr$2985 ;
-  assign \$auto$rtlil.cc:3245:Not$3011  = ~ \$auto$rtlil.cc:3249:ReduceOr$3009 ;
-  assign \$auto$rtlil.cc:3245:Not$3061  = ~ \$auto$rtlil.cc:3249:ReduceOr$3059 ;
-  assign \$auto$rtlil.cc:3294:Or$2993  = \$procmux$2746_CMP  | \$procmux$2745_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3001  = \$procmux$2750_CMP  | \$procmux$2749_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3017  = \$procmux$2546_CMP  | \$procmux$2545_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3025  = \$procmux$2550_CMP  | \$procmux$2549_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3037  = \$procmux$2554_CMP  | \$procmux$2553_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3047  = \$procmux$2558_CMP  | \$procmux$2557_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3067  = \$procmux$2524_CMP  | \$procmux$2523_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3077  = \$procmux$2528_CMP  | \$procmux$2527_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3089  = \$procmux$2533_CMP  | \$procmux$2532_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$3099  = \$procmux$2537_CMP  | \$procmux$2536_CMP ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$3005  = | { \$auto$rtlil.cc:3294:Or$2993 , \$procmux$2747_CMP , \$procmux$2748_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3029  = | { \$auto$rtlil.cc:3294:Or$3017 , \$procmux$2547_CMP , \$procmux$2548_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3051  = | { \$auto$rtlil.cc:3294:Or$3037 , \$procmux$2555_CMP , \$procmux$2556_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3055  = | { \$auto$rtlil.cc:3249:ReduceOr$3029 , \$auto$rtlil.cc:3294:Or$3025 , \$procmux$2551_CMP , \$procmux$2552_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3081  = | { \$auto$rtlil.cc:3294:Or$3067 , \$procmux$2525_CMP , \$procmux$2526_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3103  = | { \$auto$rtlil.cc:3294:Or$3089 , \$procmux$2534_CMP , \$procmux$2535_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$3107  = | { \$auto$rtlil.cc:3249:ReduceOr$3081 , \$auto$rtlil.cc:3294:Or$3077 , \$procmux$2529_CMP , \$procmux$2530_CMP , \$procmux$2531_CMP  };
-  assign \$auto$rtlil.cc:3381:Mux$2989  = \$procmux$2745_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$2991  = \$procmux$2747_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$2995  = \$auto$rtlil.cc:3294:Or$2993  ? \$auto$rtlil.cc:3381:Mux$2989  : \$auto$rtlil.cc:3381:Mux$2991 ;
-  assign \$auto$rtlil.cc:3381:Mux$2997  = \$procmux$2749_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$2999  = \$procmux$2751_CMP  ? 2'h0 : 2'h2;
-  assign \$auto$rtlil.cc:3381:Mux$3003  = \$auto$rtlil.cc:3294:Or$3001  ? \$auto$rtlil.cc:3381:Mux$2997  : \$auto$rtlil.cc:3381:Mux$2999 ;
-  assign \$auto$rtlil.cc:3381:Mux$3007  = \$auto$rtlil.cc:3249:ReduceOr$3005  ? \$auto$rtlil.cc:3381:Mux$2995  : \$auto$rtlil.cc:3381:Mux$3003 ;
-  assign \$auto$rtlil.cc:3381:Mux$3013  = \$procmux$2545_CMP  ? 32'd1536 : 32'd1536;
-  assign \$auto$rtlil.cc:3381:Mux$3015  = \$procmux$2547_CMP  ? 32'd8 : 32'd4147;
-  assign \$auto$rtlil.cc:3381:Mux$3019  = \$auto$rtlil.cc:3294:Or$3017  ? \$auto$rtlil.cc:3381:Mux$3013  : \$auto$rtlil.cc:3381:Mux$3015 ;
-  assign \$auto$rtlil.cc:3381:Mux$3021  = \$procmux$2549_CMP  ? engine : { 31'h00000000, sum_in };
-  assign \$auto$rtlil.cc:3381:Mux$3023  = \$procmux$2551_CMP  ? 32'd4096 : 32'd525320;
-  assign \$auto$rtlil.cc:3381:Mux$3027  = \$auto$rtlil.cc:3294:Or$3025  ? \$auto$rtlil.cc:3381:Mux$3021  : \$auto$rtlil.cc:3381:Mux$3023 ;
-  assign \$auto$rtlil.cc:3381:Mux$3031  = \$auto$rtlil.cc:3249:ReduceOr$3029  ? \$auto$rtlil.cc:3381:Mux$3019  : \$auto$rtlil.cc:3381:Mux$3027 ;
-  assign \$auto$rtlil.cc:3381:Mux$3033  = \$procmux$2553_CMP  ? 32'd1280136193 : cycles;
-  assign \$auto$rtlil.cc:3381:Mux$3035  = \$procmux$2555_CMP  ? n : k;
-  assign \$auto$rtlil.cc:3381:Mux$3039  = \$auto$rtlil.cc:3294:Or$3037  ? \$auto$rtlil.cc:3381:Mux$3033  : \$auto$rtlil.cc:3381:Mux$3035 ;
-  assign \$auto$rtlil.cc:3381:Mux$3041  = \$procmux$2557_CMP  ? m : format;
-  assign \$auto$rtlil.cc:3381:Mux$3043  = \$procmux$2560_CMP  ? { 29'h00000000, \port$4356$0 , \port$4358$0 , \port$70$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$3045  = \$procmux$2559_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$3043 ;
-  assign \$auto$rtlil.cc:3381:Mux$3049  = \$auto$rtlil.cc:3294:Or$3047  ? \$auto$rtlil.cc:3381:Mux$3041  : \$auto$rtlil.cc:3381:Mux$3045 ;
-  assign \$auto$rtlil.cc:3381:Mux$3053  = \$auto$rtlil.cc:3249:ReduceOr$3051  ? \$auto$rtlil.cc:3381:Mux$3039  : \$auto$rtlil.cc:3381:Mux$3049 ;
-  assign \$auto$rtlil.cc:3381:Mux$3057  = \$auto$rtlil.cc:3249:ReduceOr$3055  ? \$auto$rtlil.cc:3381:Mux$3031  : \$auto$rtlil.cc:3381:Mux$3053 ;
-  assign \$auto$rtlil.cc:3381:Mux$3063  = \$procmux$2523_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3065  = \$procmux$2525_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3069  = \$auto$rtlil.cc:3294:Or$3067  ? \$auto$rtlil.cc:3381:Mux$3063  : \$auto$rtlil.cc:3381:Mux$3065 ;
-  assign \$auto$rtlil.cc:3381:Mux$3071  = \$procmux$2527_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3073  = \$procmux$2530_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3075  = \$procmux$2529_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$3073 ;
-  assign \$auto$rtlil.cc:3381:Mux$3079  = \$auto$rtlil.cc:3294:Or$3077  ? \$auto$rtlil.cc:3381:Mux$3071  : \$auto$rtlil.cc:3381:Mux$3075 ;
-  assign \$auto$rtlil.cc:3381:Mux$3083  = \$auto$rtlil.cc:3249:ReduceOr$3081  ? \$auto$rtlil.cc:3381:Mux$3069  : \$auto$rtlil.cc:3381:Mux$3079 ;
-  assign \$auto$rtlil.cc:3381:Mux$3085  = \$procmux$2532_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3087  = \$procmux$2534_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3091  = \$auto$rtlil.cc:3294:Or$3089  ? \$auto$rtlil.cc:3381:Mux$3085  : \$auto$rtlil.cc:3381:Mux$3087 ;
-  assign \$auto$rtlil.cc:3381:Mux$3093  = \$procmux$2536_CMP  ? 2'h0 : 2'h0;
-  assign \$auto$rtlil.cc:3381:Mux$3095  = \$procmux$2539_CMP  ? 2'h0 : 2'h2;
-  assign \$auto$rtlil.cc:3381:Mux$3097  = \$procmux$2538_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$3095 ;
-  assign \$auto$rtlil.cc:3381:Mux$3101  = \$auto$rtlil.cc:3294:Or$3099  ? \$auto$rtlil.cc:3381:Mux$3093  : \$auto$rtlil.cc:3381:Mux$3097 ;
-  assign \$auto$rtlil.cc:3381:Mux$3105  = \$auto$rtlil.cc:3249:ReduceOr$3103  ? \$auto$rtlil.cc:3381:Mux$3091  : \$auto$rtlil.cc:3381:Mux$3101 ;
-  assign \$auto$rtlil.cc:3381:Mux$3109  = \$auto$rtlil.cc:3249:ReduceOr$3107  ? \$auto$rtlil.cc:3381:Mux$3083  : \$auto$rtlil.cc:3381:Mux$3105 ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$2983  = | { \$procmux$2751_CMP , \$procmux$2750_CMP , \$procmux$2749_CMP , \$procmux$2748_CMP , \$procmux$2747_CMP , \$procmux$2746_CMP , \$procmux$2745_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3007  = | { \$procmux$2560_CMP , \$procmux$2559_CMP , \$procmux$2558_CMP , \$procmux$2557_CMP , \$procmux$2556_CMP , \$procmux$2555_CMP , \$procmux$2554_CMP , \$procmux$2553_CMP , \$procmux$2552_CMP , \$procmux$2551_CMP , \$procmux$2550_CMP , \$procmux$2549_CMP , \$procmux$2548_CMP , \$procmux$2547_CMP , \$procmux$2546_CMP , \$procmux$2545_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3057  = | { \$procmux$2539_CMP , \$procmux$2538_CMP , \$procmux$2537_CMP , \$procmux$2536_CMP , \$procmux$2535_CMP , \$procmux$2534_CMP , \$procmux$2533_CMP , \$procmux$2532_CMP , \$procmux$2531_CMP , \$procmux$2530_CMP , \$procmux$2529_CMP , \$procmux$2528_CMP , \$procmux$2527_CMP , \$procmux$2526_CMP , \$procmux$2525_CMP , \$procmux$2524_CMP , \$procmux$2523_CMP  };
+  assign \$auto$rtlil.cc:3245:Not$2985  = ~ \$auto$rtlil.cc:3249:ReduceOr$2983 ;
+  assign \$auto$rtlil.cc:3245:Not$3009  = ~ \$auto$rtlil.cc:3249:ReduceOr$3007 ;
+  assign \$auto$rtlil.cc:3245:Not$3059  = ~ \$auto$rtlil.cc:3249:ReduceOr$3057 ;
+  assign \$auto$rtlil.cc:3294:Or$2991  = \$procmux$2746_CMP  | \$procmux$2745_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2999  = \$procmux$2750_CMP  | \$procmux$2749_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3015  = \$procmux$2546_CMP  | \$procmux$2545_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3023  = \$procmux$2550_CMP  | \$procmux$2549_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3035  = \$procmux$2554_CMP  | \$procmux$2553_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3045  = \$procmux$2558_CMP  | \$procmux$2557_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3065  = \$procmux$2524_CMP  | \$procmux$2523_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3075  = \$procmux$2528_CMP  | \$procmux$2527_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3087  = \$procmux$2533_CMP  | \$procmux$2532_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$3097  = \$procmux$2537_CMP  | \$procmux$2536_CMP ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$3003  = | { \$auto$rtlil.cc:3294:Or$2991 , \$procmux$2747_CMP , \$procmux$2748_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3027  = | { \$auto$rtlil.cc:3294:Or$3015 , \$procmux$2547_CMP , \$procmux$2548_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3049  = | { \$auto$rtlil.cc:3294:Or$3035 , \$procmux$2555_CMP , \$procmux$2556_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3053  = | { \$auto$rtlil.cc:3249:ReduceOr$3027 , \$auto$rtlil.cc:3294:Or$3023 , \$procmux$2551_CMP , \$procmux$2552_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3079  = | { \$auto$rtlil.cc:3294:Or$3065 , \$procmux$2525_CMP , \$procmux$2526_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3101  = | { \$auto$rtlil.cc:3294:Or$3087 , \$procmux$2534_CMP , \$procmux$2535_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$3105  = | { \$auto$rtlil.cc:3249:ReduceOr$3079 , \$auto$rtlil.cc:3294:Or$3075 , \$procmux$2529_CMP , \$procmux$2530_CMP , \$procmux$2531_CMP  };
+  assign \$auto$rtlil.cc:3381:Mux$2987  = \$procmux$2745_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$2989  = \$procmux$2747_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$2993  = \$auto$rtlil.cc:3294:Or$2991  ? \$auto$rtlil.cc:3381:Mux$2987  : \$auto$rtlil.cc:3381:Mux$2989 ;
+  assign \$auto$rtlil.cc:3381:Mux$2995  = \$procmux$2749_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$2997  = \$procmux$2751_CMP  ? 2'h0 : 2'h2;
+  assign \$auto$rtlil.cc:3381:Mux$3001  = \$auto$rtlil.cc:3294:Or$2999  ? \$auto$rtlil.cc:3381:Mux$2995  : \$auto$rtlil.cc:3381:Mux$2997 ;
+  assign \$auto$rtlil.cc:3381:Mux$3005  = \$auto$rtlil.cc:3249:ReduceOr$3003  ? \$auto$rtlil.cc:3381:Mux$2993  : \$auto$rtlil.cc:3381:Mux$3001 ;
+  assign \$auto$rtlil.cc:3381:Mux$3011  = \$procmux$2545_CMP  ? 32'd1536 : 32'd1536;
+  assign \$auto$rtlil.cc:3381:Mux$3013  = \$procmux$2547_CMP  ? 32'd8 : 32'd4147;
+  assign \$auto$rtlil.cc:3381:Mux$3017  = \$auto$rtlil.cc:3294:Or$3015  ? \$auto$rtlil.cc:3381:Mux$3011  : \$auto$rtlil.cc:3381:Mux$3013 ;
+  assign \$auto$rtlil.cc:3381:Mux$3019  = \$procmux$2549_CMP  ? engine : { 31'h00000000, sum_in };
+  assign \$auto$rtlil.cc:3381:Mux$3021  = \$procmux$2551_CMP  ? 32'd4096 : 32'd525320;
+  assign \$auto$rtlil.cc:3381:Mux$3025  = \$auto$rtlil.cc:3294:Or$3023  ? \$auto$rtlil.cc:3381:Mux$3019  : \$auto$rtlil.cc:3381:Mux$3021 ;
+  assign \$auto$rtlil.cc:3381:Mux$3029  = \$auto$rtlil.cc:3249:ReduceOr$3027  ? \$auto$rtlil.cc:3381:Mux$3017  : \$auto$rtlil.cc:3381:Mux$3025 ;
+  assign \$auto$rtlil.cc:3381:Mux$3031  = \$procmux$2553_CMP  ? 32'd1280136193 : cycles;
+  assign \$auto$rtlil.cc:3381:Mux$3033  = \$procmux$2555_CMP  ? n : k;
+  assign \$auto$rtlil.cc:3381:Mux$3037  = \$auto$rtlil.cc:3294:Or$3035  ? \$auto$rtlil.cc:3381:Mux$3031  : \$auto$rtlil.cc:3381:Mux$3033 ;
+  assign \$auto$rtlil.cc:3381:Mux$3039  = \$procmux$2557_CMP  ? m : format;
+  assign \$auto$rtlil.cc:3381:Mux$3041  = \$procmux$2560_CMP  ? { 29'h00000000, \port$4379$0 , \port$4381$0 , \port$3$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$3043  = \$procmux$2559_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$3041 ;
+  assign \$auto$rtlil.cc:3381:Mux$3047  = \$auto$rtlil.cc:3294:Or$3045  ? \$auto$rtlil.cc:3381:Mux$3039  : \$auto$rtlil.cc:3381:Mux$3043 ;
+  assign \$auto$rtlil.cc:3381:Mux$3051  = \$auto$rtlil.cc:3249:ReduceOr$3049  ? \$auto$rtlil.cc:3381:Mux$3037  : \$auto$rtlil.cc:3381:Mux$3047 ;
+  assign \$auto$rtlil.cc:3381:Mux$3055  = \$auto$rtlil.cc:3249:ReduceOr$3053  ? \$auto$rtlil.cc:3381:Mux$3029  : \$auto$rtlil.cc:3381:Mux$3051 ;
+  assign \$auto$rtlil.cc:3381:Mux$3061  = \$procmux$2523_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3063  = \$procmux$2525_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3067  = \$auto$rtlil.cc:3294:Or$3065  ? \$auto$rtlil.cc:3381:Mux$3061  : \$auto$rtlil.cc:3381:Mux$3063 ;
+  assign \$auto$rtlil.cc:3381:Mux$3069  = \$procmux$2527_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3071  = \$procmux$2530_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3073  = \$procmux$2529_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$3071 ;
+  assign \$auto$rtlil.cc:3381:Mux$3077  = \$auto$rtlil.cc:3294:Or$3075  ? \$auto$rtlil.cc:3381:Mux$3069  : \$auto$rtlil.cc:3381:Mux$3073 ;
+  assign \$auto$rtlil.cc:3381:Mux$3081  = \$auto$rtlil.cc:3249:ReduceOr$3079  ? \$auto$rtlil.cc:3381:Mux$3067  : \$auto$rtlil.cc:3381:Mux$3077 ;
+  assign \$auto$rtlil.cc:3381:Mux$3083  = \$procmux$2532_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3085  = \$procmux$2534_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3089  = \$auto$rtlil.cc:3294:Or$3087  ? \$auto$rtlil.cc:3381:Mux$3083  : \$auto$rtlil.cc:3381:Mux$3085 ;
+  assign \$auto$rtlil.cc:3381:Mux$3091  = \$procmux$2536_CMP  ? 2'h0 : 2'h0;
+  assign \$auto$rtlil.cc:3381:Mux$3093  = \$procmux$2539_CMP  ? 2'h0 : 2'h2;
+  assign \$auto$rtlil.cc:3381:Mux$3095  = \$procmux$2538_CMP  ? 2'h0 : \$auto$rtlil.cc:3381:Mux$3093 ;
+  assign \$auto$rtlil.cc:3381:Mux$3099  = \$auto$rtlil.cc:3294:Or$3097  ? \$auto$rtlil.cc:3381:Mux$3091  : \$auto$rtlil.cc:3381:Mux$3095 ;
+  assign \$auto$rtlil.cc:3381:Mux$3103  = \$auto$rtlil.cc:3249:ReduceOr$3101  ? \$auto$rtlil.cc:3381:Mux$3089  : \$auto$rtlil.cc:3381:Mux$3099 ;
+  assign \$auto$rtlil.cc:3381:Mux$3107  = \$auto$rtlil.cc:3249:ReduceOr$3105  ? \$auto$rtlil.cc:3381:Mux$3081  : \$auto$rtlil.cc:3381:Mux$3103 ;
   assign \$procmux$2523_CMP  = s_axil_araddr[11:2] == (* full_case = 32'd1 *) 10'h010;
   assign \$procmux$2524_CMP  = s_axil_araddr[11:2] == (* full_case = 32'd1 *) 10'h00f;
   assign \$procmux$2525_CMP  = s_axil_araddr[11:2] == (* full_case = 32'd1 *) 10'h00e;
@@ -19095,7 +19133,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$2794_Y  = \$procmux$2795_CMP  ? 1'h0 : \$procmux$2792_Y ;
   assign \$procmux$2796_Y  = \$procmux$2797_CMP  ? 1'h0 : \$procmux$2794_Y ;
   assign strobed = { \$8 , \$7 , \$6 , \$5  };
-  assign status = { \port$4356$0 , \port$4358$0 , \port$70$0  };
+  assign status = { \port$4379$0 , \port$4381$0 , \port$3$0  };
   assign id = 32'd1280136193;
   assign params = 32'd525320;
   assign k_max = 32'd4096;
@@ -19227,9 +19265,9 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$2795_CMP  = \$15 ;
   assign \$procmux$2797_CMP  = rst;
   assign \$19  = \$procmux$2796_Y ;
-  assign \$procmux$2744_Y  = \$auto$rtlil.cc:3381:Mux$3007 ;
-  assign \$procmux$2544_Y  = \$auto$rtlil.cc:3381:Mux$3057 ;
-  assign \$procmux$2522_Y  = \$auto$rtlil.cc:3381:Mux$3109 ;
+  assign \$procmux$2744_Y  = \$auto$rtlil.cc:3381:Mux$3005 ;
+  assign \$procmux$2544_Y  = \$auto$rtlil.cc:3381:Mux$3055 ;
+  assign \$procmux$2522_Y  = \$auto$rtlil.cc:3381:Mux$3107 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -26024,72 +26062,72 @@ module \llmaccel_top.ternary.engine (rst, acts__valid, sums__ready, acts__ready,
   wire [1:0] \$97 ;
   wire [1:0] \$98 ;
   wire \$99 ;
-  wire \$auto$rtlil.cc:3245:Not$2855 ;
-  wire \$auto$rtlil.cc:3245:Not$2931 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2853 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2865 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2881 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2885 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2901 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2917 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2921 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2925 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2929 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2953 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2977 ;
-  wire \$auto$rtlil.cc:3249:ReduceOr$2981 ;
-  wire \$auto$rtlil.cc:3294:Or$2877 ;
-  wire \$auto$rtlil.cc:3294:Or$2897 ;
-  wire \$auto$rtlil.cc:3294:Or$2913 ;
-  wire \$auto$rtlil.cc:3294:Or$2939 ;
-  wire \$auto$rtlil.cc:3294:Or$2949 ;
-  wire \$auto$rtlil.cc:3294:Or$2963 ;
-  wire \$auto$rtlil.cc:3294:Or$2973 ;
+  wire \$auto$rtlil.cc:3245:Not$2853 ;
+  wire \$auto$rtlil.cc:3245:Not$2929 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2851 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2863 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2879 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2883 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2899 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2915 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2919 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2923 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2927 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2951 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2975 ;
+  wire \$auto$rtlil.cc:3249:ReduceOr$2979 ;
+  wire \$auto$rtlil.cc:3294:Or$2875 ;
+  wire \$auto$rtlil.cc:3294:Or$2895 ;
+  wire \$auto$rtlil.cc:3294:Or$2911 ;
+  wire \$auto$rtlil.cc:3294:Or$2937 ;
+  wire \$auto$rtlil.cc:3294:Or$2947 ;
+  wire \$auto$rtlil.cc:3294:Or$2961 ;
+  wire \$auto$rtlil.cc:3294:Or$2971 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2855 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2857 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2859 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2861 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2863 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2865 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2867 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2869 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2871 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2873 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2875 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2879 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2883 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2877 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2881 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2885 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2887 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2889 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2891 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2893 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2895 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2899 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2897 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2901 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2903 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2905 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2907 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2909 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2911 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2915 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2919 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2923 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2927 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2913 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2917 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2921 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2925 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2931 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2933 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2935 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2937 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2939 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2941 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2943 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2945 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2947 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2951 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2949 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2953 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2955 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2957 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2959 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2961 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2963 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2965 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2967 ;
   wire [2:0] \$auto$rtlil.cc:3381:Mux$2969 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2971 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2975 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2979 ;
-  wire [2:0] \$auto$rtlil.cc:3381:Mux$2983 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2973 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2977 ;
+  wire [2:0] \$auto$rtlil.cc:3381:Mux$2981 ;
   wire [13:0] \$procmux$117_Y ;
   wire \$procmux$118_CMP ;
   wire [13:0] \$procmux$119_Y ;
@@ -28927,72 +28965,72 @@ module \llmaccel_top.ternary.engine (rst, acts__valid, sums__ready, acts__ready,
     out_last <= \$256 ;
   always_ff @(posedge clk)
     sums <= \$257 ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$2853  = | { \$procmux$937_CMP , \$procmux$936_CMP , \$procmux$935_CMP , \$procmux$934_CMP , \$procmux$933_CMP , \$procmux$932_CMP , \$procmux$931_CMP , \$procmux$930_CMP , \$procmux$929_CMP , \$procmux$928_CMP , \$procmux$927_CMP , \$procmux$926_CMP , \$procmux$925_CMP , \$procmux$924_CMP , \$procmux$923_CMP , \$procmux$922_CMP , \$procmux$921_CMP , \$procmux$920_CMP , \$procmux$919_CMP , \$procmux$918_CMP , \$procmux$917_CMP , \$procmux$916_CMP , \$procmux$915_CMP , \$procmux$914_CMP , \$procmux$913_CMP , \$procmux$912_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2929  = | { \$procmux$910_CMP , \$procmux$909_CMP , \$procmux$908_CMP , \$procmux$907_CMP , \$procmux$906_CMP , \$procmux$905_CMP , \$procmux$904_CMP , \$procmux$903_CMP , \$procmux$902_CMP , \$procmux$901_CMP , \$procmux$900_CMP , \$procmux$899_CMP , \$procmux$898_CMP , \$procmux$897_CMP , \$procmux$896_CMP , \$procmux$895_CMP , \$procmux$894_CMP , \$procmux$893_CMP , \$procmux$892_CMP  };
-  assign \$auto$rtlil.cc:3245:Not$2855  = ~ \$auto$rtlil.cc:3249:ReduceOr$2853 ;
-  assign \$auto$rtlil.cc:3245:Not$2931  = ~ \$auto$rtlil.cc:3249:ReduceOr$2929 ;
-  assign \$auto$rtlil.cc:3294:Or$2877  = \$procmux$922_CMP  | \$procmux$921_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2897  = \$procmux$929_CMP  | \$procmux$928_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2913  = \$procmux$936_CMP  | \$procmux$935_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2939  = \$procmux$893_CMP  | \$procmux$892_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2949  = \$procmux$898_CMP  | \$procmux$897_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2963  = \$procmux$903_CMP  | \$procmux$902_CMP ;
-  assign \$auto$rtlil.cc:3294:Or$2973  = \$procmux$908_CMP  | \$procmux$907_CMP ;
-  assign \$auto$rtlil.cc:3249:ReduceOr$2865  = | { \$procmux$912_CMP , \$procmux$913_CMP , \$procmux$914_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2881  = | { \$procmux$918_CMP , \$procmux$919_CMP , \$procmux$920_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2885  = | { \$auto$rtlil.cc:3249:ReduceOr$2865 , \$procmux$915_CMP , \$procmux$916_CMP , \$procmux$917_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2901  = | { \$procmux$925_CMP , \$procmux$926_CMP , \$procmux$927_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2917  = | { \$procmux$932_CMP , \$procmux$933_CMP , \$procmux$934_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2921  = | { \$auto$rtlil.cc:3249:ReduceOr$2901 , \$auto$rtlil.cc:3294:Or$2897 , \$procmux$930_CMP , \$procmux$931_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2925  = | { \$auto$rtlil.cc:3249:ReduceOr$2885 , \$auto$rtlil.cc:3249:ReduceOr$2881 , \$auto$rtlil.cc:3294:Or$2877 , \$procmux$923_CMP , \$procmux$924_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2953  = | { \$auto$rtlil.cc:3294:Or$2939 , \$procmux$894_CMP , \$procmux$895_CMP , \$procmux$896_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2977  = | { \$auto$rtlil.cc:3294:Or$2963 , \$procmux$904_CMP , \$procmux$905_CMP , \$procmux$906_CMP  };
-  assign \$auto$rtlil.cc:3249:ReduceOr$2981  = | { \$auto$rtlil.cc:3249:ReduceOr$2953 , \$auto$rtlil.cc:3294:Or$2949 , \$procmux$899_CMP , \$procmux$900_CMP , \$procmux$901_CMP  };
-  assign \$auto$rtlil.cc:3381:Mux$2857  = \$procmux$913_CMP  ? 3'h6 : 3'h7;
-  assign \$auto$rtlil.cc:3381:Mux$2859  = \$procmux$912_CMP  ? 3'h7 : \$auto$rtlil.cc:3381:Mux$2857 ;
-  assign \$auto$rtlil.cc:3381:Mux$2861  = \$procmux$916_CMP  ? 3'h4 : 3'h5;
-  assign \$auto$rtlil.cc:3381:Mux$2863  = \$procmux$915_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2861 ;
-  assign \$auto$rtlil.cc:3381:Mux$2867  = \$auto$rtlil.cc:3249:ReduceOr$2865  ? \$auto$rtlil.cc:3381:Mux$2859  : \$auto$rtlil.cc:3381:Mux$2863 ;
-  assign \$auto$rtlil.cc:3381:Mux$2869  = \$procmux$919_CMP  ? 3'h6 : 3'h7;
-  assign \$auto$rtlil.cc:3381:Mux$2871  = \$procmux$918_CMP  ? 3'h7 : \$auto$rtlil.cc:3381:Mux$2869 ;
-  assign \$auto$rtlil.cc:3381:Mux$2873  = \$procmux$921_CMP  ? 3'h3 : 3'h2;
-  assign \$auto$rtlil.cc:3381:Mux$2875  = \$procmux$923_CMP  ? 3'h3 : 3'h1;
-  assign \$auto$rtlil.cc:3381:Mux$2879  = \$auto$rtlil.cc:3294:Or$2877  ? \$auto$rtlil.cc:3381:Mux$2873  : \$auto$rtlil.cc:3381:Mux$2875 ;
-  assign \$auto$rtlil.cc:3381:Mux$2883  = \$auto$rtlil.cc:3249:ReduceOr$2881  ? \$auto$rtlil.cc:3381:Mux$2871  : \$auto$rtlil.cc:3381:Mux$2879 ;
-  assign \$auto$rtlil.cc:3381:Mux$2887  = \$auto$rtlil.cc:3249:ReduceOr$2885  ? \$auto$rtlil.cc:3381:Mux$2867  : \$auto$rtlil.cc:3381:Mux$2883 ;
-  assign \$auto$rtlil.cc:3381:Mux$2889  = \$procmux$926_CMP  ? 3'h3 : 3'h2;
-  assign \$auto$rtlil.cc:3381:Mux$2891  = \$procmux$925_CMP  ? 3'h1 : \$auto$rtlil.cc:3381:Mux$2889 ;
-  assign \$auto$rtlil.cc:3381:Mux$2893  = \$procmux$928_CMP  ? 3'h3 : 3'h7;
-  assign \$auto$rtlil.cc:3381:Mux$2895  = \$procmux$930_CMP  ? 3'h6 : 3'h7;
-  assign \$auto$rtlil.cc:3381:Mux$2899  = \$auto$rtlil.cc:3294:Or$2897  ? \$auto$rtlil.cc:3381:Mux$2893  : \$auto$rtlil.cc:3381:Mux$2895 ;
-  assign \$auto$rtlil.cc:3381:Mux$2903  = \$auto$rtlil.cc:3249:ReduceOr$2901  ? \$auto$rtlil.cc:3381:Mux$2891  : \$auto$rtlil.cc:3381:Mux$2899 ;
-  assign \$auto$rtlil.cc:3381:Mux$2905  = \$procmux$933_CMP  ? 3'h4 : 3'h5;
-  assign \$auto$rtlil.cc:3381:Mux$2907  = \$procmux$932_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2905 ;
-  assign \$auto$rtlil.cc:3381:Mux$2909  = \$procmux$935_CMP  ? 3'h7 : 3'h6;
-  assign \$auto$rtlil.cc:3381:Mux$2911  = \$procmux$937_CMP  ? 3'h7 : 3'h0;
-  assign \$auto$rtlil.cc:3381:Mux$2915  = \$auto$rtlil.cc:3294:Or$2913  ? \$auto$rtlil.cc:3381:Mux$2909  : \$auto$rtlil.cc:3381:Mux$2911 ;
-  assign \$auto$rtlil.cc:3381:Mux$2919  = \$auto$rtlil.cc:3249:ReduceOr$2917  ? \$auto$rtlil.cc:3381:Mux$2907  : \$auto$rtlil.cc:3381:Mux$2915 ;
-  assign \$auto$rtlil.cc:3381:Mux$2923  = \$auto$rtlil.cc:3249:ReduceOr$2921  ? \$auto$rtlil.cc:3381:Mux$2903  : \$auto$rtlil.cc:3381:Mux$2919 ;
-  assign \$auto$rtlil.cc:3381:Mux$2927  = \$auto$rtlil.cc:3249:ReduceOr$2925  ? \$auto$rtlil.cc:3381:Mux$2887  : \$auto$rtlil.cc:3381:Mux$2923 ;
-  assign \$auto$rtlil.cc:3381:Mux$2933  = \$procmux$892_CMP  ? 3'h1 : 3'h1;
-  assign \$auto$rtlil.cc:3381:Mux$2935  = \$procmux$895_CMP  ? 3'h2 : 3'h3;
-  assign \$auto$rtlil.cc:3381:Mux$2937  = \$procmux$894_CMP  ? 3'h2 : \$auto$rtlil.cc:3381:Mux$2935 ;
-  assign \$auto$rtlil.cc:3381:Mux$2941  = \$auto$rtlil.cc:3294:Or$2939  ? \$auto$rtlil.cc:3381:Mux$2933  : \$auto$rtlil.cc:3381:Mux$2937 ;
-  assign \$auto$rtlil.cc:3381:Mux$2943  = \$procmux$897_CMP  ? 3'h1 : 3'h1;
-  assign \$auto$rtlil.cc:3381:Mux$2945  = \$procmux$900_CMP  ? 3'h2 : 3'h3;
-  assign \$auto$rtlil.cc:3381:Mux$2947  = \$procmux$899_CMP  ? 3'h2 : \$auto$rtlil.cc:3381:Mux$2945 ;
-  assign \$auto$rtlil.cc:3381:Mux$2951  = \$auto$rtlil.cc:3294:Or$2949  ? \$auto$rtlil.cc:3381:Mux$2943  : \$auto$rtlil.cc:3381:Mux$2947 ;
-  assign \$auto$rtlil.cc:3381:Mux$2955  = \$auto$rtlil.cc:3249:ReduceOr$2953  ? \$auto$rtlil.cc:3381:Mux$2941  : \$auto$rtlil.cc:3381:Mux$2951 ;
-  assign \$auto$rtlil.cc:3381:Mux$2957  = \$procmux$902_CMP  ? 3'h4 : 3'h4;
-  assign \$auto$rtlil.cc:3381:Mux$2959  = \$procmux$905_CMP  ? 3'h4 : 3'h4;
-  assign \$auto$rtlil.cc:3381:Mux$2961  = \$procmux$904_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2959 ;
-  assign \$auto$rtlil.cc:3381:Mux$2965  = \$auto$rtlil.cc:3294:Or$2963  ? \$auto$rtlil.cc:3381:Mux$2957  : \$auto$rtlil.cc:3381:Mux$2961 ;
-  assign \$auto$rtlil.cc:3381:Mux$2967  = \$procmux$907_CMP  ? 3'h5 : 3'h6;
-  assign \$auto$rtlil.cc:3381:Mux$2969  = \$procmux$910_CMP  ? 3'h7 : 3'h0;
-  assign \$auto$rtlil.cc:3381:Mux$2971  = \$procmux$909_CMP  ? 3'h6 : \$auto$rtlil.cc:3381:Mux$2969 ;
-  assign \$auto$rtlil.cc:3381:Mux$2975  = \$auto$rtlil.cc:3294:Or$2973  ? \$auto$rtlil.cc:3381:Mux$2967  : \$auto$rtlil.cc:3381:Mux$2971 ;
-  assign \$auto$rtlil.cc:3381:Mux$2979  = \$auto$rtlil.cc:3249:ReduceOr$2977  ? \$auto$rtlil.cc:3381:Mux$2965  : \$auto$rtlil.cc:3381:Mux$2975 ;
-  assign \$auto$rtlil.cc:3381:Mux$2983  = \$auto$rtlil.cc:3249:ReduceOr$2981  ? \$auto$rtlil.cc:3381:Mux$2955  : \$auto$rtlil.cc:3381:Mux$2979 ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$2851  = | { \$procmux$937_CMP , \$procmux$936_CMP , \$procmux$935_CMP , \$procmux$934_CMP , \$procmux$933_CMP , \$procmux$932_CMP , \$procmux$931_CMP , \$procmux$930_CMP , \$procmux$929_CMP , \$procmux$928_CMP , \$procmux$927_CMP , \$procmux$926_CMP , \$procmux$925_CMP , \$procmux$924_CMP , \$procmux$923_CMP , \$procmux$922_CMP , \$procmux$921_CMP , \$procmux$920_CMP , \$procmux$919_CMP , \$procmux$918_CMP , \$procmux$917_CMP , \$procmux$916_CMP , \$procmux$915_CMP , \$procmux$914_CMP , \$procmux$913_CMP , \$procmux$912_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2927  = | { \$procmux$910_CMP , \$procmux$909_CMP , \$procmux$908_CMP , \$procmux$907_CMP , \$procmux$906_CMP , \$procmux$905_CMP , \$procmux$904_CMP , \$procmux$903_CMP , \$procmux$902_CMP , \$procmux$901_CMP , \$procmux$900_CMP , \$procmux$899_CMP , \$procmux$898_CMP , \$procmux$897_CMP , \$procmux$896_CMP , \$procmux$895_CMP , \$procmux$894_CMP , \$procmux$893_CMP , \$procmux$892_CMP  };
+  assign \$auto$rtlil.cc:3245:Not$2853  = ~ \$auto$rtlil.cc:3249:ReduceOr$2851 ;
+  assign \$auto$rtlil.cc:3245:Not$2929  = ~ \$auto$rtlil.cc:3249:ReduceOr$2927 ;
+  assign \$auto$rtlil.cc:3294:Or$2875  = \$procmux$922_CMP  | \$procmux$921_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2895  = \$procmux$929_CMP  | \$procmux$928_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2911  = \$procmux$936_CMP  | \$procmux$935_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2937  = \$procmux$893_CMP  | \$procmux$892_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2947  = \$procmux$898_CMP  | \$procmux$897_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2961  = \$procmux$903_CMP  | \$procmux$902_CMP ;
+  assign \$auto$rtlil.cc:3294:Or$2971  = \$procmux$908_CMP  | \$procmux$907_CMP ;
+  assign \$auto$rtlil.cc:3249:ReduceOr$2863  = | { \$procmux$912_CMP , \$procmux$913_CMP , \$procmux$914_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2879  = | { \$procmux$918_CMP , \$procmux$919_CMP , \$procmux$920_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2883  = | { \$auto$rtlil.cc:3249:ReduceOr$2863 , \$procmux$915_CMP , \$procmux$916_CMP , \$procmux$917_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2899  = | { \$procmux$925_CMP , \$procmux$926_CMP , \$procmux$927_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2915  = | { \$procmux$932_CMP , \$procmux$933_CMP , \$procmux$934_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2919  = | { \$auto$rtlil.cc:3249:ReduceOr$2899 , \$auto$rtlil.cc:3294:Or$2895 , \$procmux$930_CMP , \$procmux$931_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2923  = | { \$auto$rtlil.cc:3249:ReduceOr$2883 , \$auto$rtlil.cc:3249:ReduceOr$2879 , \$auto$rtlil.cc:3294:Or$2875 , \$procmux$923_CMP , \$procmux$924_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2951  = | { \$auto$rtlil.cc:3294:Or$2937 , \$procmux$894_CMP , \$procmux$895_CMP , \$procmux$896_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2975  = | { \$auto$rtlil.cc:3294:Or$2961 , \$procmux$904_CMP , \$procmux$905_CMP , \$procmux$906_CMP  };
+  assign \$auto$rtlil.cc:3249:ReduceOr$2979  = | { \$auto$rtlil.cc:3249:ReduceOr$2951 , \$auto$rtlil.cc:3294:Or$2947 , \$procmux$899_CMP , \$procmux$900_CMP , \$procmux$901_CMP  };
+  assign \$auto$rtlil.cc:3381:Mux$2855  = \$procmux$913_CMP  ? 3'h6 : 3'h7;
+  assign \$auto$rtlil.cc:3381:Mux$2857  = \$procmux$912_CMP  ? 3'h7 : \$auto$rtlil.cc:3381:Mux$2855 ;
+  assign \$auto$rtlil.cc:3381:Mux$2859  = \$procmux$916_CMP  ? 3'h4 : 3'h5;
+  assign \$auto$rtlil.cc:3381:Mux$2861  = \$procmux$915_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2859 ;
+  assign \$auto$rtlil.cc:3381:Mux$2865  = \$auto$rtlil.cc:3249:ReduceOr$2863  ? \$auto$rtlil.cc:3381:Mux$2857  : \$auto$rtlil.cc:3381:Mux$2861 ;
+  assign \$auto$rtlil.cc:3381:Mux$2867  = \$procmux$919_CMP  ? 3'h6 : 3'h7;
+  assign \$auto$rtlil.cc:3381:Mux$2869  = \$procmux$918_CMP  ? 3'h7 : \$auto$rtlil.cc:3381:Mux$2867 ;
+  assign \$auto$rtlil.cc:3381:Mux$2871  = \$procmux$921_CMP  ? 3'h3 : 3'h2;
+  assign \$auto$rtlil.cc:3381:Mux$2873  = \$procmux$923_CMP  ? 3'h3 : 3'h1;
+  assign \$auto$rtlil.cc:3381:Mux$2877  = \$auto$rtlil.cc:3294:Or$2875  ? \$auto$rtlil.cc:3381:Mux$2871  : \$auto$rtlil.cc:3381:Mux$2873 ;
+  assign \$auto$rtlil.cc:3381:Mux$2881  = \$auto$rtlil.cc:3249:ReduceOr$2879  ? \$auto$rtlil.cc:3381:Mux$2869  : \$auto$rtlil.cc:3381:Mux$2877 ;
+  assign \$auto$rtlil.cc:3381:Mux$2885  = \$auto$rtlil.cc:3249:ReduceOr$2883  ? \$auto$rtlil.cc:3381:Mux$2865  : \$auto$rtlil.cc:3381:Mux$2881 ;
+  assign \$auto$rtlil.cc:3381:Mux$2887  = \$procmux$926_CMP  ? 3'h3 : 3'h2;
+  assign \$auto$rtlil.cc:3381:Mux$2889  = \$procmux$925_CMP  ? 3'h1 : \$auto$rtlil.cc:3381:Mux$2887 ;
+  assign \$auto$rtlil.cc:3381:Mux$2891  = \$procmux$928_CMP  ? 3'h3 : 3'h7;
+  assign \$auto$rtlil.cc:3381:Mux$2893  = \$procmux$930_CMP  ? 3'h6 : 3'h7;
+  assign \$auto$rtlil.cc:3381:Mux$2897  = \$auto$rtlil.cc:3294:Or$2895  ? \$auto$rtlil.cc:3381:Mux$2891  : \$auto$rtlil.cc:3381:Mux$2893 ;
+  assign \$auto$rtlil.cc:3381:Mux$2901  = \$auto$rtlil.cc:3249:ReduceOr$2899  ? \$auto$rtlil.cc:3381:Mux$2889  : \$auto$rtlil.cc:3381:Mux$2897 ;
+  assign \$auto$rtlil.cc:3381:Mux$2903  = \$procmux$933_CMP  ? 3'h4 : 3'h5;
+  assign \$auto$rtlil.cc:3381:Mux$2905  = \$procmux$932_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2903 ;
+  assign \$auto$rtlil.cc:3381:Mux$2907  = \$procmux$935_CMP  ? 3'h7 : 3'h6;
+  assign \$auto$rtlil.cc:3381:Mux$2909  = \$procmux$937_CMP  ? 3'h7 : 3'h0;
+  assign \$auto$rtlil.cc:3381:Mux$2913  = \$auto$rtlil.cc:3294:Or$2911  ? \$auto$rtlil.cc:3381:Mux$2907  : \$auto$rtlil.cc:3381:Mux$2909 ;
+  assign \$auto$rtlil.cc:3381:Mux$2917  = \$auto$rtlil.cc:3249:ReduceOr$2915  ? \$auto$rtlil.cc:3381:Mux$2905  : \$auto$rtlil.cc:3381:Mux$2913 ;
+  assign \$auto$rtlil.cc:3381:Mux$2921  = \$auto$rtlil.cc:3249:ReduceOr$2919  ? \$auto$rtlil.cc:3381:Mux$2901  : \$auto$rtlil.cc:3381:Mux$2917 ;
+  assign \$auto$rtlil.cc:3381:Mux$2925  = \$auto$rtlil.cc:3249:ReduceOr$2923  ? \$auto$rtlil.cc:3381:Mux$2885  : \$auto$rtlil.cc:3381:Mux$2921 ;
+  assign \$auto$rtlil.cc:3381:Mux$2931  = \$procmux$892_CMP  ? 3'h1 : 3'h1;
+  assign \$auto$rtlil.cc:3381:Mux$2933  = \$procmux$895_CMP  ? 3'h2 : 3'h3;
+  assign \$auto$rtlil.cc:3381:Mux$2935  = \$procmux$894_CMP  ? 3'h2 : \$auto$rtlil.cc:3381:Mux$2933 ;
+  assign \$auto$rtlil.cc:3381:Mux$2939  = \$auto$rtlil.cc:3294:Or$2937  ? \$auto$rtlil.cc:3381:Mux$2931  : \$auto$rtlil.cc:3381:Mux$2935 ;
+  assign \$auto$rtlil.cc:3381:Mux$2941  = \$procmux$897_CMP  ? 3'h1 : 3'h1;
+  assign \$auto$rtlil.cc:3381:Mux$2943  = \$procmux$900_CMP  ? 3'h2 : 3'h3;
+  assign \$auto$rtlil.cc:3381:Mux$2945  = \$procmux$899_CMP  ? 3'h2 : \$auto$rtlil.cc:3381:Mux$2943 ;
+  assign \$auto$rtlil.cc:3381:Mux$2949  = \$auto$rtlil.cc:3294:Or$2947  ? \$auto$rtlil.cc:3381:Mux$2941  : \$auto$rtlil.cc:3381:Mux$2945 ;
+  assign \$auto$rtlil.cc:3381:Mux$2953  = \$auto$rtlil.cc:3249:ReduceOr$2951  ? \$auto$rtlil.cc:3381:Mux$2939  : \$auto$rtlil.cc:3381:Mux$2949 ;
+  assign \$auto$rtlil.cc:3381:Mux$2955  = \$procmux$902_CMP  ? 3'h4 : 3'h4;
+  assign \$auto$rtlil.cc:3381:Mux$2957  = \$procmux$905_CMP  ? 3'h4 : 3'h4;
+  assign \$auto$rtlil.cc:3381:Mux$2959  = \$procmux$904_CMP  ? 3'h5 : \$auto$rtlil.cc:3381:Mux$2957 ;
+  assign \$auto$rtlil.cc:3381:Mux$2963  = \$auto$rtlil.cc:3294:Or$2961  ? \$auto$rtlil.cc:3381:Mux$2955  : \$auto$rtlil.cc:3381:Mux$2959 ;
+  assign \$auto$rtlil.cc:3381:Mux$2965  = \$procmux$907_CMP  ? 3'h5 : 3'h6;
+  assign \$auto$rtlil.cc:3381:Mux$2967  = \$procmux$910_CMP  ? 3'h7 : 3'h0;
+  assign \$auto$rtlil.cc:3381:Mux$2969  = \$procmux$909_CMP  ? 3'h6 : \$auto$rtlil.cc:3381:Mux$2967 ;
+  assign \$auto$rtlil.cc:3381:Mux$2973  = \$auto$rtlil.cc:3294:Or$2971  ? \$auto$rtlil.cc:3381:Mux$2965  : \$auto$rtlil.cc:3381:Mux$2969 ;
+  assign \$auto$rtlil.cc:3381:Mux$2977  = \$auto$rtlil.cc:3249:ReduceOr$2975  ? \$auto$rtlil.cc:3381:Mux$2963  : \$auto$rtlil.cc:3381:Mux$2973 ;
+  assign \$auto$rtlil.cc:3381:Mux$2981  = \$auto$rtlil.cc:3249:ReduceOr$2979  ? \$auto$rtlil.cc:3381:Mux$2953  : \$auto$rtlil.cc:3381:Mux$2977 ;
   assign \$procmux$117_Y  = \$2  ? sums[41:28] : node2_l3_0;
   assign \$procmux$119_Y  = \$procmux$120_CMP  ? 14'h0000 : \$procmux$117_Y ;
   assign \$procmux$121_Y  = \$2  ? sums[13:0] : node0_l3_0;
@@ -30236,8 +30274,8 @@ module \llmaccel_top.ternary.engine (rst, acts__valid, sums__ready, acts__ready,
   assign set_built[0] = \$procmux$960_Y ;
   assign \$17  = build_buf;
   assign \$20  = front;
-  assign \$procmux$911_Y  = \$auto$rtlil.cc:3381:Mux$2927 ;
-  assign \$procmux$891_Y  = \$auto$rtlil.cc:3381:Mux$2983 ;
+  assign \$procmux$911_Y  = \$auto$rtlil.cc:3381:Mux$2925 ;
+  assign \$procmux$891_Y  = \$auto$rtlil.cc:3381:Mux$2981 ;
 endmodule
 
 (* generator = "Amaranth" *)

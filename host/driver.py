@@ -6,6 +6,9 @@ end that can read and write a 32-bit register and move one stream transfer.
     y = acc.matmul_ternary(w, x)          # trits int8 [N, K], int8 [M, K] -> int32 [M, N]
     acc.read("status"); acc.write("engine", 1)
 
+It also drives the `bfp` block alone (its map is the core's without the ternary registers):
+the ID register tells which, and `matmul_ternary` is then refused.
+
 A back end provides `read32(offset) -> int`, `write32(offset, value)` and
 `stream(data: bytes, out_bytes: int) -> bytes` (send the input words, return the output packet as
 whole 64-bit words). host/sim_backend.py drives the simulated core through cocotb;
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators.bfp import ID_VALUE as BFP_ID_VALUE
 from generators.top import ENGINES, ERROR_BITS, FORMATS, ID_VALUE, REGISTERS
 from golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
 from golden.top_layout import ternary_input, ternary_output, ternary_result_values
@@ -48,17 +52,21 @@ class Accelerator:
     def __init__(self, backend):
         self.backend = backend
         ident = self.read("id")
-        if ident != ID_VALUE:
-            raise AcceleratorError(f"ID register reads {ident:#010x}, not {ID_VALUE:#010x}: "
-                                   "not an llmaccel core (or the wrong address)")
+        if ident not in (ID_VALUE, BFP_ID_VALUE):
+            raise AcceleratorError(f"ID register reads {ident:#010x}, not {ID_VALUE:#010x} (the "
+                                   f"core) or {BFP_ID_VALUE:#010x} (the bfp block alone): not an "
+                                   "llmaccel core (or the wrong address)")
         params = self.read("params")
         self.bfp = {"mac_lanes": params & 0xFF, "out_lanes": params >> 8 & 0xFF,
                     "m_max": params >> 16 & 0xFF, "k_max": self.read("k_max")}
+        self.runs: list[Run] = []
+        self.ternary = None          # the bfp block alone has no ternary engine (nor ENGINE)
+        if ident == BFP_ID_VALUE:
+            return
         geometry = self.read("tern_geometry")
         self.ternary = {"g": geometry & 0xF, "rows": geometry >> 4 & 0xF,
                         "lanes": geometry >> 8 & 0x1FF, "m_max": self.read("tern_m_max"),
                         "k_max": self.read("tern_k_max"), "n_max": self.read("tern_n_max")}
-        self.runs: list[Run] = []
 
     # ---- registers -----------------------------------------------------------------------------
     def read(self, name: str) -> int:
@@ -75,8 +83,8 @@ class Accelerator:
             raise ValueError(f"no register {name!r}; registers: {', '.join(OFFSETS)}") from None
 
     def _start(self, engine: str, m: int, k: int, n: int, **extra) -> None:
-        for name, value in (("engine", ENGINES[engine]), ("m", m), ("k", k), ("n", n),
-                            *extra.items()):
+        engine_reg = (("engine", ENGINES[engine]),) if self.ternary is not None else ()
+        for name, value in (*engine_reg, ("m", m), ("k", k), ("n", n), *extra.items()):
             self.write(name, value)
         self.write("ctrl", 1)
         if self.read("status") & STATUS_ERROR:
@@ -139,6 +147,8 @@ class Accelerator:
     def matmul_ternary(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Y = X . W^T with trits W int8 [N, K] in {-1, 0, +1} and X int8 [M, K]: int32 [M, N],
         exact (golden.ternary.matmul)."""
+        if self.ternary is None:
+            raise AcceleratorError("this is the bfp block alone: it has no ternary engine")
         if not isinstance(w, np.ndarray) or w.dtype != np.int8 or w.ndim != 2 or not w.size:
             raise ValueError("weights must be a non-empty 2-D int8 array of trits")
         if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2 or not x.size:

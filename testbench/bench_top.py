@@ -105,8 +105,8 @@ def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
         "builds, compute, results) and takes the bound that holds at each step; the constants "
         "are the engines' fixed pipeline latencies. Simulated: the CYCLES registers of the "
         "core's runs (the driver splits shapes beyond the buffers into several runs and sums "
-        f"them), Verilator, unstalled streams, seeded random data, every result checked "
-        f"against the golden model.",
+        "them), Verilator, unstalled streams, seeded random data, every result checked "
+        "against the golden model.",
         "",
         table,
         f"Simulation: {cycles_total:,} cycles in {sim_s:.0f} s ({cycles_total / sim_s:,.0f} "

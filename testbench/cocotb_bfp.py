@@ -15,12 +15,14 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
+from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from generators.bfp import ID_VALUE, REGISTERS
 from golden import bfp as golden
-from golden.bfp_layout import FORMATS, canonical_nan, output_order, pack_input
+from golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from host.driver import Accelerator
 from host.sim_backend import CocotbBackend
 from testbench.bfp_data import F16_CLASSES, random_rows
 
@@ -71,25 +73,22 @@ class BfpBench:
             await self.write(name, value)
         await self.write("ctrl", 1)
 
-    async def matmul(self, w_raw, x_raw, fmt, timeout_cycles=None, sums=None):
-        """One matmul through the AXI interfaces: (Y float32 [M, N], cycles from CYCLES).
-        With `sums` (float32 [M, N]) the sums start from them (SUM_IN)."""
+    async def matmul(self, w_raw, x_raw, fmt):
+        """One matmul through the AXI interfaces, the done flag checked five cycles after the
+        last result: (Y float32 [M, N], cycles from CYCLES)."""
         m, n = x_raw.shape[0], w_raw.shape[0]
         k = x_raw.shape[1] // BLOCK_BYTES[fmt] * 32
-        await self.start(m, k, n, fmt, int(sums is not None))
+        await self.start(m, k, n, fmt)
         status = await self.read("status")
         assert status & 0b100 == 0, f"start refused: ERROR = {await self.read('error'):#x}"
-        data = pack_input(w_raw, x_raw, fmt, sums, self.params["out_lanes"])
+        data = pack_input(w_raw, x_raw, fmt)
         await self.source.send(AxiStreamFrame(data))
         words = len(data) // 8
-        limit = timeout_cycles or (words * 4 + m * n * 8 * (k // 32) + 10_000)
+        limit = words * 4 + m * n * 8 * (k // 32) + 10_000
         frame = await with_timeout(self.sink.recv(), limit * 10, "ns")
         got = bytes(frame.tdata)
         assert len(got) == 4 * m * n, f"{len(got)} result bytes, expected {4 * m * n}"
-        flat = np.frombuffer(got, dtype="<f4")
-        y = np.empty((m, n), dtype=np.float32)
-        order = output_order(m, n, self.params["out_lanes"])
-        y[order[:, 0], order[:, 1]] = flat
+        y = unpack_output(got + bytes(-len(got) % 8), m, n, self.params["out_lanes"])
         for _ in range(5):
             await RisingEdge(self.dut.clk)
         status = await self.read("status")
@@ -191,16 +190,12 @@ async def scale_classes(dut):
     report({"test": "scale_classes", "seed": seed, "stall": stall})
 
 
-async def split_matmul(bench, w, x, fmt, timeout_cycles=None):
-    """K in parts of at most k_max, each continuing the last one's sums (SUM_IN)."""
-    bpb, step = BLOCK_BYTES[fmt], bench.params["k_max"] // 32
-    blocks = x.shape[1] // bpb
-    y, cycles = None, 0
-    for b0 in range(0, blocks, step):
-        cols = slice(b0 * bpb, min(blocks, b0 + step) * bpb)
-        y, c = await bench.matmul(w[:, cols], x[:, cols], fmt, timeout_cycles, sums=y)
-        cycles += c
-    return y, cycles, -(-blocks // step)
+async def driver_matmul(bench, w, x, fmt):
+    """Y through the host driver (host/driver.py), which runs M beyond m_max in groups of rows and
+    K beyond k_max in parts, each continuing the last one's sums (SUM_IN): (Y, its runs)."""
+    acc = await bridge(Accelerator)(bench.io)
+    y = await bridge(acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8)(w, x)
+    return y, acc.runs
 
 
 @cocotb.test()
@@ -216,7 +211,8 @@ async def k_split(dut):
         blocks = 2 * kb + int(rng.integers(1, min(kb, 4) + 1))   # three parts, the last short
         x = random_rows(rng, m, blocks, fmt, specials=0.05)
         w = random_rows(rng, n, blocks, fmt, specials=0.05)
-        y, _, parts = await split_matmul(bench, w, x, fmt)
+        y, runs = await driver_matmul(bench, w, x, fmt)
+        parts = len(runs)
         assert parts == 3
         exact(y, MATMUL[fmt](w, x), f"{fmt} K = {32 * blocks} in {parts} parts")
     report({"test": "k_split", "seed": seed, "stall": stall})
@@ -298,15 +294,10 @@ async def run_job(dut):
     data = np.load(job)
     w, x, fmt = data["w"], data["x"], str(data["fmt"])
     t0 = time.perf_counter()
-    mt = bench.params["m_max"]
-    parts, cycles, runs = [], 0, 0
-    for m0 in range(0, x.shape[0], mt):  # rows of X are independent: tiling M is exact
-        y, c, k_parts = await split_matmul(bench, w, x[m0:m0 + mt], fmt, 100_000_000)
-        parts.append(y)
-        cycles += c
-        runs += k_parts
-    np.save(os.environ["LLMACCEL_OUT"], np.concatenate(parts, axis=0))
-    report({"test": "run_job", "cycles": cycles, "tiles": runs, "m": int(x.shape[0]),
+    y, runs = await driver_matmul(bench, w, x, fmt)
+    np.save(os.environ["LLMACCEL_OUT"], y)
+    cycles = sum(r.cycles for r in runs)
+    report({"test": "run_job", "cycles": cycles, "tiles": len(runs), "m": int(x.shape[0]),
             "n": int(w.shape[0]),
             "k": int(x.shape[1] // BLOCK_BYTES[fmt] * 32), "format": fmt,
             "wall_seconds": round(time.perf_counter() - t0, 2)})

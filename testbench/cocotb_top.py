@@ -24,7 +24,7 @@ from cocotbext.axi import AxiStreamFrame
 from golden.bfp_layout import pack_input
 from golden.ternary import matmul as golden_ternary
 from golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
-from host.driver import Accelerator, AcceleratorError
+from host.driver import Accelerator
 from host.sim_backend import CocotbBackend
 from testbench.bfp_data import random_rows
 from testbench.cocotb_bfp import exact

@@ -7,7 +7,6 @@ The simulation runs in its own process (cocotb); this one draws a progress bar f
 job rewrites after each projection.
 """
 import json
-import os
 import sys
 import tempfile
 import threading

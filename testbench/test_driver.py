@@ -99,3 +99,17 @@ def test_refused_start_names_the_bad_field():
 def test_core_parameter_messages(params, message):
     with pytest.raises(ParamError, match=re.escape(message)):
         LlmAccelerator(**params)
+
+
+def test_drives_the_bfp_block_alone():
+    from generators.bfp import ID_VALUE as BFP_ID
+
+    class BfpBlock(Registers):
+        def write32(self, offset, value):
+            assert offset != 0x30, "the bfp block has no ENGINE register"
+            super().write32(offset, value)
+
+    acc = Accelerator(BfpBlock(BFP_ID))
+    assert acc.ternary is None and acc.bfp["out_lanes"] == 4
+    with pytest.raises(AcceleratorError, match="the bfp block alone: it has no ternary engine"):
+        acc.matmul_ternary(np.zeros((2, 4), np.int8), np.zeros((1, 4), np.int8))

@@ -40,7 +40,7 @@ def test_derived_widths():
 def run_engine(params, passes, seed, stall):
     """Drive `passes` (list of (x, w)) through the engine with random stalls; return the sums."""
     dut = TernaryEngine(**params)
-    g, lanes, rows = dut.g, dut.lanes, dut.rows
+    g, rows = dut.g, dut.rows
     rng = random.Random(seed)
     got = []
     total = sum(len(w) for _, w in passes) // rows
