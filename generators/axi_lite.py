@@ -28,11 +28,12 @@ While `rst` is high every ready and valid output is low; reset returns rw regist
 values and drops the pulse strobes and any half-received transaction.
 """
 import re
-from dataclasses import dataclass
 
 from amaranth import Cat, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from llmaccel.golden.register_maps import Register
 
 ACCESS_KINDS = ("rw", "ro", "pulse")
 DEFAULT_ADDR_BITS = 12     # 4 KiB: the smallest range Vivado's address editor assigns
@@ -54,17 +55,6 @@ _HDL_KEYWORDS = frozenset("""
 
 class RegisterMapError(ValueError):
     """The register map (or the address width) cannot be built."""
-
-
-@dataclass(frozen=True)
-class Register:
-    """One 32-bit word of the map. `width` bits are used (LSB first); the rest read as 0."""
-    name: str
-    offset: int
-    access: str
-    width: int = 32
-    doc: str = ""
-    init: int = 0
 
 
 def _is_int(value) -> bool:

@@ -12,20 +12,12 @@ the Zynq's peripheral_aresetn).
 from amaranth import Module
 from amaranth.lib import wiring
 
-from .axi_lite import AxiLiteRegisters, Register
+from llmaccel.golden.register_maps import BFP_ID_VALUE as ID_VALUE, BFP_REGISTERS as REGISTERS
+
+from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
 from .bfp_core import BfpCore
 from .params import resolve
-from .top import REGISTERS as CORE_REGISTERS
-
-ID_VALUE = 0x4C4D4201   # "LMB" + interface version 1: a driver checks it before anything else
-
-# The standalone block's map is the core's (generators/top.py, the one map) without the ternary
-# engine's registers, under its own ID.
-REGISTERS = tuple(r for r in CORE_REGISTERS if r.name in (
-    "ctrl", "status", "error", "format", "m", "k", "n", "cycles", "params", "k_max", "sum_in")
-) + (Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel BFP accelerator, interface 1"),)
-
 
 class BfpAccelerator(wiring.Component):
     BLOCK = "bfp"

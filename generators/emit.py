@@ -62,26 +62,9 @@ def emit_block(block: str, params: dict | None = None) -> tuple[str, str]:
     return name, to_verilog(build(block, params), name)
 
 
-def _write(out_dir: Path, filename: str, text: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / filename
-    path.write_text(text)
-    return path
-
-
-def write_block(block: str, params: dict | None, out_dir: Path) -> Path:
-    name, text = emit_block(block, params)
-    return _write(out_dir, f"{name}.sv", text)
-
-
 def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
     """(module name, C header of the block's AXI4-Lite register map)."""
     from .axi_lite import c_header
     from .blocks import get_block
     name = module_name(block, params)
     return name, c_header(get_block(block).REGISTERS, name)
-
-
-def write_header(block: str, params: dict | None, out_dir: Path) -> Path:
-    name, text = header_text(block, params)
-    return _write(out_dir, f"{name}_regs.h", text)

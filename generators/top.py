@@ -22,53 +22,16 @@ import numpy as np
 from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 
-from .axi_lite import AxiLiteRegisters, Register
+from llmaccel.golden.register_maps import (CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS,
+                                           ENGINES)
+
+from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
 from .bfp_core import BfpCore
 from .params import resolve
 from .stream_upsizer import StreamUpsizer, WORD_BITS
 from .ternary import TernaryAccelerator
 from .value_packer import ValuePacker
-
-ID_VALUE = 0x4C4D5401   # "LMT" + interface version 1: a driver checks it before anything else
-ENGINES = {"bfp": 0, "ternary": 1}
-FORMATS = {"q8_0": 0, "mxint8": 1}
-ERROR_BITS = {"m": 0, "k": 1, "n": 2, "format": 3, "engine": 4}
-
-REGISTERS = (
-    Register("ctrl", 0x00, "pulse", 1, "write 1: start a matmul on ENGINE with M, K, N (and "
-             "FORMAT, SUM_IN for BFP); ignored while busy"),
-    Register("status", 0x04, "ro", 3, "bit 0 busy; bit 1 done (the last matmul delivered its "
-             "last result word; cleared by a start); bit 2 error (the last start was refused)"),
-    Register("error", 0x08, "ro", 5, "why the last start was refused: bit 0 M is 0 or above the "
-             "engine's M_MAX; bit 1 K is bad (BFP: not a positive multiple of 32 or above K_MAX; "
-             "ternary: 0 or above TERN_K_MAX); bit 2 N is bad (BFP: 0 or above 65535; ternary: 0 "
-             "or above TERN_N_MAX); bit 3 FORMAT is not 0 or 1 (BFP); bit 4 ENGINE is not 0 or 1"),
-    Register("format", 0x0C, "rw", 32, "BFP: 0 Q8_0 (fp16 scale), 1 MXINT8 (E8M0 scale)"),
-    Register("m", 0x10, "rw", 32, "M: rows of X"),
-    Register("k", 0x14, "rw", 32, "K: the dot-product length (BFP: a multiple of 32)"),
-    Register("n", 0x18, "rw", 32, "N: rows of W (outputs per row of X)"),
-    Register("cycles", 0x1C, "ro", 32, "clock cycles of the last matmul from its start to its "
-             "last result word accepted (counts while busy; wraps)"),
-    Register("id", 0x20, "ro", 32, f"0x{ID_VALUE:08X}: llmaccel core (BFP + ternary), "
-             "interface 1"),
-    Register("params", 0x24, "ro", 32, "BFP: bits 7..0 mac_lanes, 15..8 out_lanes, 23..16 "
-             "M_MAX"),
-    Register("k_max", 0x28, "ro", 32, "BFP: K_MAX, the largest K"),
-    Register("sum_in", 0x2C, "rw", 1, "BFP: 1: each tile of OUT_LANES rows of W is preceded in "
-             "the input stream by its M * OUT_LANES starting sums (float32, one per word), so a "
-             "K above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
-             "start at +0"),
-    Register("engine", 0x30, "rw", 32, "0 BFP (Q8_0 / MXINT8 blocks), 1 ternary (int8 x "
-             "{-1, 0, +1})"),
-    Register("tern_geometry", 0x34, "ro", 32, "ternary: bits 3..0 g (trits per table), 7..4 "
-             "ROWS (weight rows per beat, int32 results per result beat), 16..8 LANES (groups "
-             "per beat; a pass covers LANES * g values of K)"),
-    Register("tern_m_max", 0x38, "ro", 32, "ternary: M_MAX, the largest M"),
-    Register("tern_k_max", 0x3C, "ro", 32, "ternary: K_MAX, the largest K"),
-    Register("tern_n_max", 0x40, "ro", 32, "ternary: N_MAX, the largest N"),
-)
-
 
 def _prefixed(params, prefix, skip=()):
     return tuple(dataclasses.replace(p, name=prefix + p.name) for p in params

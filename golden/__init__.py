@@ -1,1 +1,2 @@
-"""Bit-exact NumPy/Python reference models. Nothing here imports the hardware generators."""
+"""Bit-exact NumPy/Python reference models, formats, stream layouts and register maps
+(llmaccel.golden): the lowest layer; nothing here imports another layer or Amaranth."""

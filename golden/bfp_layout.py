@@ -22,7 +22,7 @@ model's NaNs to it, so results compare bit for bit.
 """
 import numpy as np
 
-from golden.bfp import MXINT8_BYTES, Q8_0_BYTES, QK
+from .bfp import MXINT8_BYTES, Q8_0_BYTES, QK
 
 FORMATS = {"q8_0": 0, "mxint8": 1}       # the FORMAT register's codes
 BLOCK_BYTES = {"q8_0": Q8_0_BYTES, "mxint8": MXINT8_BYTES}

@@ -10,7 +10,7 @@ whole number of beats of ROWS values) as one dense run of int32, two per word, t
 """
 import numpy as np
 
-from golden.ternary_layout import code_bits, pack_acts, pack_weights, zero_tiles
+from .ternary_layout import code_bits, pack_acts, pack_weights, zero_tiles
 
 WORD_BITS = 64
 

@@ -15,8 +15,8 @@ the core's cycles and runs) for the report and for checking the engine against t
 """
 import numpy as np
 
-from golden.bfp import quantize_q8_0
-from golden.ternary import absmean_ternarize, dequantize, quantize_acts_absmax
+from llmaccel.golden.bfp import quantize_q8_0
+from llmaccel.golden.ternary import absmean_ternarize, dequantize, quantize_acts_absmax
 
 
 class _Projections:

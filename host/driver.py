@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.bfp import ID_VALUE as BFP_ID_VALUE
-from generators.top import ENGINES, ERROR_BITS, FORMATS, ID_VALUE, REGISTERS
-from golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
-from golden.top_layout import ternary_input, ternary_output, ternary_result_values
+from llmaccel.golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
+from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
+from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
+from llmaccel.golden.top_layout import ternary_input, ternary_output, ternary_result_values
 
 OFFSETS = {r.name: r.offset for r in REGISTERS}
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4

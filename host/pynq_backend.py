@@ -6,8 +6,8 @@ NOT TESTED HERE: no board and no Vivado were available where this was written. I
 that what it does can be read at a glance; the driver above it (host/driver.py) is the part the
 simulation tests cover.
 
-    from host.driver import Accelerator
-    from host.pynq_backend import PynqBackend
+    from llmaccel.host.driver import Accelerator
+    from llmaccel.host.pynq_backend import PynqBackend
     acc = Accelerator(PynqBackend("llmaccel.bit"))
     y = acc.matmul_q8_0(w_raw, x_raw)
 

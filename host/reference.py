@@ -3,7 +3,7 @@ return, bit for bit, for the same calls (golden/bfp.py, golden/ternary.py). A ho
 run its model on it to get the expected numbers, then on the core, and compare."""
 import numpy as np
 
-from golden import bfp, ternary
+from llmaccel.golden import bfp, ternary
 
 
 class ReferenceAccelerator:

@@ -1,4 +1,4 @@
-"""cocotb benches, their pytest runners, and the unit tests of golden/ and generators/."""
+"""cocotb benches, bus models, the cocotb runner, and the tests of every layer (llmaccel.testbench)."""
 
 import warnings
 

@@ -10,7 +10,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from generators.axi_lite import AxiLiteRegisters, Register, axi_lite_members
+from llmaccel.generators.axi_lite import AxiLiteRegisters, Register, axi_lite_members
 
 MODULE = "llmaccel_axil_loopback"
 ADDR_BITS = 8

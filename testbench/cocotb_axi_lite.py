@@ -23,7 +23,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from testbench.axi_lite_loopback import (ADDR_BITS, BY_WORD, DEPENDS, MAP, SLVERR,
+from llmaccel.testbench.axi_lite_loopback import (ADDR_BITS, BY_WORD, DEPENDS, MAP, SLVERR,
                                          LoopbackModel)
 
 SPACE = 1 << ADDR_BITS

@@ -19,12 +19,12 @@ from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
-from generators.bfp import ID_VALUE, REGISTERS
-from golden import bfp as golden
-from golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
-from host.driver import Accelerator
-from host.sim_backend import CocotbBackend
-from testbench.bfp_data import F16_CLASSES, random_rows
+from llmaccel.generators.bfp import ID_VALUE, REGISTERS
+from llmaccel.golden import bfp as golden
+from llmaccel.golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from llmaccel.host.driver import Accelerator
+from llmaccel.host.sim_backend import CocotbBackend
+from llmaccel.testbench.bfp_data import F16_CLASSES, random_rows
 
 REG = {r.name: r.offset for r in REGISTERS}
 MATMUL = {"q8_0": golden.matmul_q8_0, "mxint8": golden.matmul_mxint8}
@@ -32,8 +32,8 @@ BLOCK_BYTES = {"q8_0": golden.Q8_0_BYTES, "mxint8": golden.MXINT8_BYTES}
 
 
 def params_from_env() -> dict:
-    from generators.bfp import BfpAccelerator
-    from generators.params import resolve
+    from llmaccel.generators.bfp import BfpAccelerator
+    from llmaccel.generators.params import resolve
     return resolve(BfpAccelerator.PARAMS, json.loads(os.environ.get("LLMACCEL_PARAMS", "{}")))
 
 

@@ -4,7 +4,7 @@ printed, a failure reported with the end of the simulation log; and the parametr
 keeps one configuration's cases on one pytest-xdist worker, so its build is made once."""
 import pytest
 
-from testbench import runner
+from llmaccel.testbench import runner
 
 
 def run_case(block: str, test_module: str, params: dict, sim: str, config: str, testcase: str,

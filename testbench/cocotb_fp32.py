@@ -24,8 +24,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from testbench import fp32_vectors as V
-from testbench.fp32_harness import Fp32Harness
+from llmaccel.testbench import fp32_vectors as V
+from llmaccel.testbench.fp32_harness import Fp32Harness
 
 
 def report(record):

@@ -15,9 +15,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from generators.sram import SramController
-from golden.sram import SramModel, Write, ReadResult
-from testbench.streams import (ClockedLoop, InOrderScoreboard, StreamPort, StreamSink,
+from llmaccel.generators.sram import SramController
+from llmaccel.golden.sram import SramModel, Write, ReadResult
+from llmaccel.testbench.streams import (ClockedLoop, InOrderScoreboard, StreamPort, StreamSink,
                                StreamSource, random_pause, Agent)
 
 

@@ -15,11 +15,11 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
-from generators.ternary import TernaryAccelerator
-from golden.ternary import matmul
-from golden.ternary_layout import (pack_acts, pack_weights, shape_plan, unpack_results,
+from llmaccel.generators.ternary import TernaryAccelerator
+from llmaccel.golden.ternary import matmul
+from llmaccel.golden.ternary_layout import (pack_acts, pack_weights, shape_plan, unpack_results,
                                    zero_tiles)
-from testbench.streams import ClockedLoop, StreamPort, StreamSink, StreamSource, random_pause
+from llmaccel.testbench.streams import ClockedLoop, StreamPort, StreamSink, StreamSource, random_pause
 
 
 class TernaryBench:

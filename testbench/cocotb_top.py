@@ -17,17 +17,17 @@ import numpy as np
 from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from generators.top import ERROR_BITS, ID_VALUE
-from golden import bfp as golden_bfp
+from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
+from llmaccel.golden import bfp as golden_bfp
 from cocotbext.axi import AxiStreamFrame
 
-from golden.bfp_layout import pack_input
-from golden.ternary import matmul as golden_ternary
-from golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
-from host.driver import Accelerator
-from host.sim_backend import CocotbBackend
-from testbench.bfp_data import random_rows
-from testbench.cocotb_bfp import exact
+from llmaccel.golden.bfp_layout import pack_input
+from llmaccel.golden.ternary import matmul as golden_ternary
+from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
+from llmaccel.host.driver import Accelerator
+from llmaccel.host.sim_backend import CocotbBackend
+from llmaccel.testbench.bfp_data import random_rows
+from llmaccel.testbench.cocotb_bfp import exact
 
 BFP_MATMUL = {"q8_0": golden_bfp.matmul_q8_0, "mxint8": golden_bfp.matmul_mxint8}
 
@@ -227,8 +227,8 @@ async def run_layer(dut):
     "done total engine projection seconds" to LLMACCEL_PROGRESS after each."""
     if "LLMACCEL_LAYER" not in os.environ:
         return
-    from golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer
-    from host.decode import ENGINES
+    from llmaccel.golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer
+    from llmaccel.host.decode import ENGINES
     backend, acc, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL", "0")))
     layer = int(os.environ["LLMACCEL_LAYER"])
     model = SmolLM2()

@@ -13,9 +13,9 @@ from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from generators.fp32_add import Fp32Adder
-from generators.fp32_from_int import Fp32FromInt
-from generators.fp32_mul import Fp32Multiplier
+from llmaccel.generators.fp32_add import Fp32Adder
+from llmaccel.generators.fp32_from_int import Fp32FromInt
+from llmaccel.generators.fp32_mul import Fp32Multiplier
 
 UNITS = {"mul": Fp32Multiplier, "add": Fp32Adder, "from_int": Fp32FromInt}
 

@@ -11,7 +11,7 @@ exactly the canonical quiet NaN 0x7FC00000; every other result is compared bit f
 """
 import numpy as np
 
-from golden.fp32 import ldexp_f64
+from llmaccel.golden.fp32 import ldexp_f64
 
 QNAN = 0x7FC00000
 SIGN = np.uint32(0x80000000)

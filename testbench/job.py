@@ -1,55 +1,12 @@
-"""`llmaccel run ternary`: a user's matrices through the RTL simulation of the accelerator."""
+"""Matrices through the cocotb benches of the `ternary` and `bfp` blocks: a job file in, Y out.
+Used by `llmaccel run` (llmaccel/flows/run.py), the benches and the real-weight tests."""
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from golden.ternary import matmul
-from testbench import runner
-
-
-class JobError(ValueError):
-    """Bad input files: exit status 2, one line."""
-
-
-def load_npy(path: str, what: str) -> np.ndarray:
-    """One array from a .npy file, or a JobError saying why not."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise JobError(f"{what} file {path!r} not found") from None
-    except (ValueError, OSError, EOFError):
-        raise JobError(f"{what} file {path!r} is not a NumPy .npy array") from None
-    if not isinstance(array, np.ndarray):
-        raise JobError(f"{what} file {path!r} holds several arrays; give one .npy array")
-    return array
-
-
-def load_matrix(path: str, what: str) -> np.ndarray:
-    array = load_npy(path, what)
-    if array.dtype != np.int8:
-        raise JobError(f"{what} must be int8, not {array.dtype} ({path})")
-    if array.ndim != 2 or 0 in array.shape:
-        raise JobError(f"{what} must be a non-empty 2-D array, not shape {array.shape} ({path})")
-    return array
-
-
-def check_ternary_job(w: np.ndarray, x: np.ndarray, params: dict):
-    bad = np.argwhere((w < -1) | (w > 1))
-    if len(bad):
-        n, k = bad[0]
-        raise JobError(f"weights must be trits in {{-1, 0, 1}}: W[{n}, {k}] = {w[n, k]}")
-    if x.shape[1] != w.shape[1]:
-        raise JobError(f"K disagrees: weights [N, K] = {list(w.shape)}, acts [M, K] = "
-                       f"{list(x.shape)}")
-    lo, hi = -(1 << (params["act_bits"] - 1)), (1 << (params["act_bits"] - 1)) - 1
-    bad = np.argwhere((x < lo) | (x > hi))
-    if len(bad):
-        i, k = bad[0]
-        raise JobError(f"acts must fit act_bits = {params['act_bits']} ({lo} .. {hi}): "
-                       f"X[{i}, {k}] = {x[i, k]}")
-    if x.shape[1] * (1 << (params["act_bits"] - 1)) >= 1 << 31:
-        raise JobError(f"K = {x.shape[1]} could overflow the int32 result")
+from llmaccel.golden.bfp_layout import canonical_nan
+from llmaccel.testbench import runner
 
 
 def simulate_ternary(x: np.ndarray, w: np.ndarray, params: dict, sim: str, tag: str):
@@ -59,53 +16,13 @@ def simulate_ternary(x: np.ndarray, w: np.ndarray, params: dict, sim: str, tag: 
     with tempfile.TemporaryDirectory() as tmp:
         job, y_path = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
         np.savez(job, x=x, w=w)
-        result = runner.run(b, "testbench.cocotb_ternary", "run_job", seed=1, params=params,
+        result = runner.run(b, "llmaccel.testbench.cocotb_ternary", "run_job", seed=1, params=params,
                             tag=tag, env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path)})
         if not result.ok or not y_path.exists():
             raise RuntimeError(f"simulation failed: see {result.log}\n"
                                + runner.failure_excerpt(result))
         y = np.load(y_path)
     return y, (result.results[0] if result.results else {}), b.module
-
-
-def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> str:
-    w = load_matrix(weights, "weights")
-    x = load_matrix(acts, "acts")
-    check_ternary_job(w, x, params)
-    y, rec, module = simulate_ternary(x, w, params, sim, "run")
-    np.save(out, y)
-    exact = np.array_equal(y, matmul(x, w))
-    tiles = f" in {rec['tiles']} tiles" if rec.get("tiles", 1) > 1 else ""
-    return (f"Y int32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "
-            f"on {module} ({sim}), "
-            f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact
-
-
-# --- BFP: llama.cpp Q8_0 / MXINT8 rows ---------------------------------------------------------------
-def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
-    """A .npy of raw llama.cpp rows: uint8 [rows, blocks * block bytes]."""
-    from golden.bfp_layout import BLOCK_BYTES
-    array = load_npy(path, what)
-    if array.dtype != np.uint8:
-        raise JobError(f"{what} must be raw {fmt} blocks as uint8, not {array.dtype} ({path})")
-    if array.ndim != 2 or 0 in array.shape:
-        raise JobError(f"{what} must be a non-empty 2-D array [rows, bytes], not shape "
-                       f"{array.shape} ({path})")
-    bpb = BLOCK_BYTES[fmt]
-    if array.shape[1] % bpb:
-        raise JobError(f"{what}: rows of {array.shape[1]} bytes are not whole {fmt} blocks "
-                       f"({bpb} bytes per 32 values, so K must be a multiple of 32) ({path})")
-    return array
-
-
-def check_bfp_job(w: np.ndarray, x: np.ndarray, fmt: str, params: dict):
-    from golden.bfp_layout import BLOCK_BYTES
-    bpb = BLOCK_BYTES[fmt]
-    if w.shape[1] != x.shape[1]:
-        raise JobError(f"K disagrees: weights have {w.shape[1] // bpb * 32} values per row, "
-                       f"acts {x.shape[1] // bpb * 32}")
-    if w.shape[0] >= 1 << 16:
-        raise JobError(f"N = {w.shape[0]} rows of weights: at most 65535 per run")
 
 
 def simulate_bfp(w: np.ndarray, x: np.ndarray, fmt: str, params: dict, sim: str, tag: str,
@@ -117,7 +34,7 @@ def simulate_bfp(w: np.ndarray, x: np.ndarray, fmt: str, params: dict, sim: str,
     with tempfile.TemporaryDirectory() as tmp:
         job, y_path = Path(tmp) / "job.npz", Path(tmp) / "y.npy"
         np.savez(job, w=w, x=x, fmt=np.array(fmt))
-        result = runner.run(b, "testbench.cocotb_bfp", "run_job", seed=1, params=params, tag=tag,
+        result = runner.run(b, "llmaccel.testbench.cocotb_bfp", "run_job", seed=1, params=params, tag=tag,
                             env={"LLMACCEL_JOB": str(job), "LLMACCEL_OUT": str(y_path),
                                  "LLMACCEL_STALL": str(stall)})
         if not result.ok or not y_path.exists():
@@ -128,20 +45,4 @@ def simulate_bfp(w: np.ndarray, x: np.ndarray, fmt: str, params: dict, sim: str,
 
 
 def bit_exact(y: np.ndarray, want: np.ndarray) -> bool:
-    from golden.bfp_layout import canonical_nan
     return np.array_equal(canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32))
-
-
-def run_bfp(weights: str, acts: str, out: str, fmt: str, sim: str, params: dict):
-    from golden.bfp import matmul_mxint8, matmul_q8_0
-    w = load_raw_rows(weights, "weights", fmt)
-    x = load_raw_rows(acts, "acts", fmt)
-    check_bfp_job(w, x, fmt, params)
-    y, rec, module = simulate_bfp(w, x, fmt, params, sim, "run")
-    np.save(out, y)
-    want = (matmul_q8_0 if fmt == "q8_0" else matmul_mxint8)(w, x)
-    exact = bit_exact(y, want)
-    tiles = f" in {rec['tiles']} runs (M > m_max or K > k_max)" if rec.get("tiles", 1) > 1 else ""
-    return (f"Y float32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "
-            f"on {module} ({sim}), {fmt}, "
-            f"{'bit-exact with' if exact else 'DIFFERS FROM'} the golden model"), exact

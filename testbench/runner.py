@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from generators.emit import emit_block, to_verilog
+from llmaccel.generators.emit import emit_block, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "sim"

@@ -19,7 +19,7 @@ import pytest
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from generators.axi_lite import (AxiLiteRegisters, Register, RegisterMapError, c_header,
+from llmaccel.generators.axi_lite import (AxiLiteRegisters, Register, RegisterMapError, c_header,
                                  check_registers, markdown_table)
 
 OKAY, SLVERR = 0, 2

@@ -3,8 +3,8 @@ harness (testbench/axi_lite_loopback.py) and cocotbext-axi's AxiLiteMaster (coco
 cocotb_axi_lite.py). SEED=N reproduces a run, TXNS=N sets the random transactions per run."""
 import pytest
 
-from testbench import runner
-from testbench.axi_lite_loopback import MODULE, AxiLiteLoopback
+from llmaccel.testbench import runner
+from llmaccel.testbench.axi_lite_loopback import MODULE, AxiLiteLoopback
 
 CASES = [("random_traffic", 0.0), ("random_traffic", 0.5), ("map_sweep", 0.3),
          ("reset_mid_traffic", 0.3)]
@@ -19,7 +19,7 @@ def test_axi_lite(sim, testcase, stall):
     seed = runner.seed_for(name)
     print(f"{name}: seed={seed} (SEED={seed} reproduces it)")
     build = runner.build_component(MODULE, AxiLiteLoopback(), sim)
-    result = runner.run(build, "testbench.cocotb_axi_lite", testcase, seed=seed,
+    result = runner.run(build, "llmaccel.testbench.cocotb_axi_lite", testcase, seed=seed,
                         env={"LLMACCEL_STALL": str(stall)}, tag=f"{testcase}-{stall}")
     for record in result.results:
         print(record)

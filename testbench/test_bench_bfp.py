@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from golden.bfp import quantize_q8_0
-from golden.bfp_layout import pack_input
-from testbench import bench_bfp as bb
+from llmaccel.flows import bench_bfp as bb
+from llmaccel.golden.bfp import quantize_q8_0
+from llmaccel.golden.bfp_layout import pack_input
 
 
 def test_input_words_match_the_stream_layout():
@@ -78,7 +78,7 @@ def test_note_is_reproducible():
 
 
 def test_sweep_is_valid():
-    from generators.bfp import BfpAccelerator
+    from llmaccel.generators.bfp import BfpAccelerator
     for ml, ol in bb.SWEEP:
         BfpAccelerator(**bb.params_of(ml, ol))  # parameters accepted (no elaboration)
     assert (8, 4) in bb.SWEEP

@@ -3,7 +3,7 @@
 run."""
 import pytest
 
-from testbench.cocotb_cases import grouped, run_case
+from llmaccel.testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -15,7 +15,7 @@ CONFIGS = {
 
 
 def _run(sim, config, testcase, stall):
-    run_case("bfp", "testbench.cocotb_bfp", CONFIGS[config], sim, config, testcase, stall)
+    run_case("bfp", "llmaccel.testbench.cocotb_bfp", CONFIGS[config], sim, config, testcase, stall)
 
 
 def _grouped(*sets):

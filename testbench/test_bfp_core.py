@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from generators.bfp_core import BfpCore
-from generators.params import ParamError
-from golden import bfp as golden
-from golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
-from testbench.bfp_data import random_rows
-from testbench.runner import seed_for
+from llmaccel.generators.bfp_core import BfpCore
+from llmaccel.generators.params import ParamError
+from llmaccel.golden import bfp as golden
+from llmaccel.golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from llmaccel.testbench.bfp_data import random_rows
+from llmaccel.testbench.runner import seed_for
 
 
 @pytest.mark.parametrize("params,message", [

@@ -11,9 +11,9 @@ operands is printed (it is the quantization's, not the hardware's).
 import numpy as np
 import pytest
 
-from golden import bfp
-from golden.smollm2 import SmolLM2
-from testbench.job import bit_exact, simulate_bfp
+from llmaccel.golden import bfp
+from llmaccel.golden.smollm2 import SmolLM2
+from llmaccel.testbench.job import bit_exact, simulate_bfp
 
 
 @pytest.fixture(scope="module")

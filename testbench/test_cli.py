@@ -1,7 +1,7 @@
 """The `llmaccel` command line: exit codes, one-line errors, outputs."""
 import pytest
 
-from generators.cli import main
+from llmaccel.cli import main
 
 
 def run(capsys, *argv):

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from generators.top import ID_VALUE, REGISTERS, LlmAccelerator
-from generators.params import ParamError
-from host.driver import Accelerator, AcceleratorError
+from llmaccel.generators.params import ParamError
+from llmaccel.generators.top import ID_VALUE, REGISTERS, LlmAccelerator
+from llmaccel.host.driver import Accelerator, AcceleratorError
 
 
 class Registers:
@@ -102,7 +102,7 @@ def test_core_parameter_messages(params, message):
 
 
 def test_drives_the_bfp_block_alone():
-    from generators.bfp import ID_VALUE as BFP_ID
+    from llmaccel.generators.bfp import ID_VALUE as BFP_ID
 
     class BfpBlock(Registers):
         def write32(self, offset, value):

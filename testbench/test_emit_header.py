@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from generators import bfp, top
-from generators.cli import main
+from llmaccel.cli import main
+from llmaccel.generators import bfp, top
 
 BLOCKS = {"bfp": bfp.REGISTERS, "top": top.REGISTERS}
 

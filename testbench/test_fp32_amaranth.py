@@ -12,14 +12,14 @@ import pytest
 from amaranth import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
-from generators.fp32_add import Fp32Adder
-from generators.fp32_from_int import Fp32FromInt
-from generators.fp32_mul import Fp32Multiplier
-from generators.fp_formats import QNAN, fp16_to_fp32
-from generators.params import ParamError
-from golden.fp32 import ldexp_exact
-from testbench import fp32_vectors as V
-from testbench.runner import seed_for
+from llmaccel.generators.fp32_add import Fp32Adder
+from llmaccel.generators.fp32_from_int import Fp32FromInt
+from llmaccel.generators.fp32_mul import Fp32Multiplier
+from llmaccel.generators.fp_formats import QNAN, fp16_to_fp32
+from llmaccel.generators.params import ParamError
+from llmaccel.golden.fp32 import ldexp_exact
+from llmaccel.testbench import fp32_vectors as V
+from llmaccel.testbench.runner import seed_for
 
 EN_LOW = 0.2    # share of cycles with `en` low
 

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from testbench import runner
-from testbench.fp32_harness import Fp32Harness
+from llmaccel.testbench import runner
+from llmaccel.testbench.fp32_harness import Fp32Harness
 
 COPIES = 8
 CONFIGS = {
@@ -38,7 +38,7 @@ def test_fp32_unit(sim, config):
     harness = Fp32Harness(**params)
     build = runner.build_component(harness.module_name(), harness, sim)
     print(f"build: {build.seconds:.1f} s" if build.seconds else "build: reused")
-    result = runner.run(build, "testbench.cocotb_fp32", "fp32_ops", seed=seed, params=params,
+    result = runner.run(build, "llmaccel.testbench.cocotb_fp32", "fp32_ops", seed=seed, params=params,
                         env={"LLMACCEL_OPS": str(ops)}, tag="fp32_ops")
     for record in result.results:
         print(f"{config} under {sim}: {record['ops']:,} ops in {record['cycles']:,} cycles, "

@@ -8,9 +8,9 @@ import re
 import pytest
 from amaranth.sim import Simulator
 
-from generators.stream_upsizer import StreamUpsizer
-from generators.value_packer import ValuePacker
-from testbench.runner import seed_for
+from llmaccel.generators.stream_upsizer import StreamUpsizer
+from llmaccel.generators.value_packer import ValuePacker
+from llmaccel.testbench.runner import seed_for
 
 
 def drive(dut, source, sink, items, expected_outputs, rng, stall, read):

@@ -9,7 +9,7 @@ from gguf.constants import GGMLQuantizationType as QT
 from gguf.quants import dequantize as gg_dequantize
 from gguf.quants import quantize as gg_quantize
 
-from golden import bfp
+from llmaccel.golden import bfp
 
 
 # --- helpers (independent of golden/bfp.py) --------------------------------------------------------

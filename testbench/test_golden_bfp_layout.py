@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from golden import bfp, bfp_layout as L
+from llmaccel.golden import bfp, bfp_layout as L
 
 
 def test_q8_0_row_layout_by_hand():

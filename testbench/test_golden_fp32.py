@@ -5,8 +5,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from golden.fp32 import INF, ldexp_exact, ldexp_f64, round_binary32
-from testbench.runner import seed_for
+from llmaccel.golden.fp32 import INF, ldexp_exact, ldexp_f64, round_binary32
+from llmaccel.testbench.runner import seed_for
 
 
 def test_round_binary32_matches_float64_cast():

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from golden import secded
+from llmaccel.golden import secded
 
 KS = [8, 16, 32, 64, 128, 512]
 

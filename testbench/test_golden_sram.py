@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from golden import secded
-from golden.sram import ReadResult, SramModel, Write
+from llmaccel.golden import secded
+from llmaccel.golden.sram import ReadResult, SramModel, Write
 
 MAX32 = (1 << 32) - 1
 

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from golden import ternary as T
+from llmaccel.golden import ternary as T
 
 
 def rand_trits(rng, n, k, sparsity):

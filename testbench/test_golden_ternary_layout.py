@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from golden.ternary import build_table as table, matmul
-from golden.ternary_layout import (code_bits, pack_acts, pack_weights, pass_sums, shape_plan,
+from llmaccel.golden.ternary import build_table as table, matmul
+from llmaccel.golden.ternary_layout import (code_bits, pack_acts, pack_weights, pass_sums, shape_plan,
                                    unpack_results, zero_tiles)
 
 

@@ -3,9 +3,9 @@ the beat packers of golden/ternary_layout.py and hand-made cases."""
 import numpy as np
 import pytest
 
-from golden.ternary import matmul
-from golden.ternary_layout import pack_acts, pack_weights, zero_tiles
-from golden.top_layout import (act_beat_bits, beat_words, beats_to_bytes, ternary_input,
+from llmaccel.golden.ternary import matmul
+from llmaccel.golden.ternary_layout import pack_acts, pack_weights, zero_tiles
+from llmaccel.golden.top_layout import (act_beat_bits, beat_words, beats_to_bytes, ternary_input,
                                ternary_output, ternary_result_values, weight_beat_bits)
 
 

@@ -12,8 +12,8 @@ from gguf.constants import GGMLQuantizationType as QT
 from gguf.quants import dequantize as gg_dequantize
 from gguf.quants import quantize as gg_quantize
 
-from golden import tq
-from golden.ternary import absmean_ternarize
+from llmaccel.golden import tq
+from llmaccel.golden.ternary import absmean_ternarize
 
 FORMATS = {
     "tq2_0": (tq.pack_tq2_0, tq.unpack_tq2_0, QT.TQ2_0, 66),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generators.blocks import BLOCKS
-from generators.emit import emit_block
+from llmaccel.generators.blocks import BLOCKS
+from llmaccel.generators.emit import emit_block
 
 HDL = Path(__file__).resolve().parent.parent / "hdl"
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from generators.cli import main
-from golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer, fp32_project, rope
-from testbench.layer_sim import run_layer_sim
+from llmaccel.cli import main
+from llmaccel.flows.decode import run_layer_sim
+from llmaccel.golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer, fp32_project, rope
 
 
 def test_rope_rotates_pairs():

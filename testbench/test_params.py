@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from generators.blocks import module_name
-from generators.params import ParamError
-from generators.secded import SecdedDecoder, SecdedEncoder
-from generators.sram import SramController
+from llmaccel.generators.blocks import module_name
+from llmaccel.generators.params import ParamError
+from llmaccel.generators.secded import SecdedDecoder, SecdedEncoder
+from llmaccel.generators.sram import SramController
 
 ALLOWED = "width, depth, banks, read_ports, pingpong, ecc"
 

@@ -5,7 +5,7 @@ that moves the cycle counts away from the model fails these tests (re-measure, t
 """
 import pytest
 
-from testbench.perf_model import (bfp_cycles, bfp_phases, model_error_table, ternary_cycles,
+from llmaccel.perf.cycle_model import (bfp_cycles, bfp_phases, model_error_table, ternary_cycles,
                                   ternary_phases, top_cycles)
 
 # BFP (Q8_0, Verilator, unstalled streams, CYCLES register).

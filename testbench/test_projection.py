@@ -3,8 +3,8 @@ worked out by hand below, the min() of the two bounds, the plots' reproducibilit
 Fake cycle functions only: no simulation, no dependence on the cycle model's current figures."""
 import pytest
 
-from testbench import perf_model
-from testbench.projection import (ENGINES, MODELS, PUBLISHED, plot_projection_cycles,
+from llmaccel.perf import cycle_model as perf_model
+from llmaccel.perf.projection import (ENGINES, MODELS, PUBLISHED, plot_projection_cycles,
                                   plot_roofline, projection_markdown, projections, run_projection,
                                   token_projection, weight_bytes)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from generators import bfp, top
-from generators.axi_lite import markdown_table
+from llmaccel.generators import bfp, top
+from llmaccel.generators.axi_lite import markdown_table
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

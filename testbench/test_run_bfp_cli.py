@@ -3,8 +3,8 @@ beyond m_max run in several passes."""
 import numpy as np
 import pytest
 
-from generators.cli import main
-from golden import bfp
+from llmaccel.cli import main
+from llmaccel.golden import bfp
 
 SMALL = ["-p", "mac_lanes=32", "-p", "out_lanes=2", "-p", "k_max=256", "-p", "m_max=3"]
 

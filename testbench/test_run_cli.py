@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from generators.cli import main
+from llmaccel.cli import main
 
 
 @pytest.fixture

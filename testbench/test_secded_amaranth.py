@@ -11,8 +11,8 @@ import pytest
 from amaranth import Module
 from amaranth.sim import Simulator
 
-from generators.secded import SecdedDecoder, SecdedEncoder
-from golden import secded
+from llmaccel.generators.secded import SecdedDecoder, SecdedEncoder
+from llmaccel.golden import secded
 
 WIDTHS = (8, 13, 32, 64)
 

@@ -20,8 +20,8 @@ import pytest
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from generators.sram import SramController
-from golden.sram import ReadResult, SramModel, Write
+from llmaccel.generators.sram import SramController
+from llmaccel.golden.sram import ReadResult, SramModel, Write
 
 DEFAULT = {}
 ECC_PINGPONG = {"width": 16, "depth": 16, "banks": 2, "read_ports": 3, "pingpong": 1, "ecc": 1}

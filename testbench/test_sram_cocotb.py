@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from testbench.cocotb_cases import grouped, run_case
+from llmaccel.testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -21,7 +21,7 @@ TXNS = int(os.environ.get("TXNS", "1500"))
 
 
 def _run(sim, config, testcase, stall=0.3, txns=TXNS):
-    return run_case("sram", "testbench.cocotb_sram", CONFIGS[config], sim, config, testcase,
+    return run_case("sram", "llmaccel.testbench.cocotb_sram", CONFIGS[config], sim, config, testcase,
                     stall, env={"LLMACCEL_TXNS": str(txns)})
 
 

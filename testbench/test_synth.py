@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from generators.synth import DEVICE, SynthError, format_table, report_from_netlist, synthesize
+from llmaccel.flows.synth import DEVICE, SynthError, format_table, report_from_netlist, synthesize
 
 
 # --- hand-made netlists (Yosys JSON shape; cells without port_directions use inferred pin directions)
@@ -165,7 +165,7 @@ def _report(top, lut, ff, dsp, bram, levels=10):
 
 
 def test_fit_names_the_resource_that_runs_out_first():
-    from generators.synth import fit_markdown
+    from llmaccel.flows.synth import fit_markdown
     default = _report("core", 8000, 7000, 40, 38.5)
     scaled = _report("core_big", 19000, 13000, 150, 62.5)
     text = fit_markdown(default, scaled, {"bfp_mac_lanes": 16})
@@ -177,7 +177,7 @@ def test_fit_names_the_resource_that_runs_out_first():
 
 
 def test_fit_says_when_the_default_does_not_fit():
-    from generators.synth import fit_markdown
+    from llmaccel.flows.synth import fit_markdown
     text = fit_markdown(_report("core", 50000, 7000, 40, 38.5), _report("b", 52000, 7000, 40, 38.5),
                         {"x": 1})
     assert "does NOT fit" in text

@@ -1,8 +1,8 @@
 """Synthesis of the SRAM controller for the XC7Z020: storage must land in block RAM."""
 import pytest
 
-from generators.emit import emit_block
-from generators.synth import synthesize
+from llmaccel.flows.synth import synthesize
+from llmaccel.generators.emit import emit_block
 
 
 @pytest.mark.synth

@@ -2,7 +2,7 @@
 cocotb_ternary.py), bit-exact against golden.ternary.matmul. SEED=N reproduces a run."""
 import pytest
 
-from testbench.cocotb_cases import grouped, run_case
+from llmaccel.testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -15,7 +15,7 @@ CONFIGS = {
 
 
 def _run(sim, config, testcase, stall):
-    run_case("ternary", "testbench.cocotb_ternary", CONFIGS[config], sim, config, testcase, stall)
+    run_case("ternary", "llmaccel.testbench.cocotb_ternary", CONFIGS[config], sim, config, testcase, stall)
 
 
 def _grouped(*sets):

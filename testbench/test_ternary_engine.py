@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from generators.params import ParamError
-from generators.ternary_engine import TernaryEngine
-from golden.ternary import group_codes
-from golden.ternary_layout import pass_sums
+from llmaccel.generators.params import ParamError
+from llmaccel.generators.ternary_engine import TernaryEngine
+from llmaccel.golden.ternary import group_codes
+from llmaccel.golden.ternary_layout import pass_sums
 
 
 @pytest.mark.parametrize("params,message", [

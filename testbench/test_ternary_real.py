@@ -5,9 +5,9 @@ the hardware's)."""
 import numpy as np
 import pytest
 
-from golden.smollm2 import SmolLM2
-from golden.ternary import absmean_ternarize, dequantize, matmul, quantize_acts_absmax
-from testbench.job import simulate_ternary
+from llmaccel.golden.smollm2 import SmolLM2
+from llmaccel.golden.ternary import absmean_ternarize, dequantize, matmul, quantize_acts_absmax
+from llmaccel.testbench.job import simulate_ternary
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 a run."""
 import pytest
 
-from testbench.cocotb_cases import grouped, run_case
+from llmaccel.testbench.cocotb_cases import grouped, run_case
 
 CONFIGS = {
     "default": {},
@@ -15,7 +15,7 @@ CONFIGS = {
 
 
 def _run(sim, config, testcase, stall):
-    run_case("top", "testbench.cocotb_top", CONFIGS[config], sim, config, testcase, stall)
+    run_case("top", "llmaccel.testbench.cocotb_top", CONFIGS[config], sim, config, testcase, stall)
 
 
 @pytest.mark.cocotb

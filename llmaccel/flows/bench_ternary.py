@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.emit import emit_block, to_verilog
-from generators.synth import SynthError, synthesize
-from generators.ternary import TernaryAccelerator
-from generators.ternary_engine import TernaryEngine
-from testbench.job import simulate_ternary
+from llmaccel.flows.synth import SynthError, synthesize
+from llmaccel.generators.emit import emit_block, to_verilog
+from llmaccel.generators.ternary import TernaryAccelerator
+from llmaccel.generators.ternary_engine import TernaryEngine
+from llmaccel.testbench.job import simulate_ternary
 
 K, N = 1536, 576
 SWEEP = [

@@ -11,9 +11,9 @@ import json
 import time
 from pathlib import Path
 
-from testbench import runner
-from testbench.perf_model import top_cycles
-from testbench.projection import CLOCK_HZ, plot_projection_cycles, run_projection
+from llmaccel.perf.cycle_model import top_cycles
+from llmaccel.perf.projection import CLOCK_HZ, plot_projection_cycles, run_projection
+from llmaccel.testbench import runner
 
 # SmolLM2-135M layer shapes (N, K)
 LAYER = {"q": (576, 576), "k": (192, 576), "v": (192, 576), "o": (576, 576),
@@ -33,7 +33,7 @@ def simulate(shape_list, sim="verilator") -> tuple[list[dict], float, float]:
     """(records, build seconds, simulation seconds)."""
     b = runner.build("top", {}, sim)
     t0 = time.perf_counter()
-    result = runner.run(b, "testbench.cocotb_top", "run_shapes", seed=1, params={},
+    result = runner.run(b, "llmaccel.testbench.cocotb_top", "run_shapes", seed=1, params={},
                         tag="bench", env={"LLMACCEL_SHAPES": json.dumps(shape_list)})
     if not result.ok or len(result.results) != len(shape_list):
         raise RuntimeError(f"the top bench failed: see {result.log}\n"

@@ -23,8 +23,8 @@ import matplotlib
 matplotlib.use("Agg")            # files only, no display; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
 
-from golden.ternary_layout import code_bits  # noqa: E402
-from testbench.perf_model import bfp_row_words  # noqa: E402
+from llmaccel.golden.ternary_layout import code_bits  # noqa: E402
+from llmaccel.perf.cycle_model import bfp_row_words  # noqa: E402
 
 ENGINES = ("bfp", "ternary")
 CLOCK_HZ = 100e6        # FCLK_CLK0 in constraints/build_bd.tcl (not timing-closed)
@@ -118,7 +118,7 @@ def token_projection(model, engine: str, cycles_fn=None, clock_hz: float = CLOCK
     m = _model(model)
     _check_engine(engine)
     if cycles_fn is None:
-        from testbench.perf_model import top_cycles
+        from llmaccel.perf.cycle_model import top_cycles
         cycles_fn = top_cycles
     per = []
     for p in projections(m):

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.bfp import BfpAccelerator
-from generators.emit import emit_block
-from generators.synth import DEVICE, SynthError, synthesize
-from golden.bfp import matmul_q8_0, quantize_q8_0
-from golden.bfp_layout import blocks_of, output_words, row_words
-from testbench.job import bit_exact, simulate_bfp
+from llmaccel.flows.synth import DEVICE, SynthError, synthesize
+from llmaccel.generators.bfp import BfpAccelerator
+from llmaccel.generators.emit import emit_block
+from llmaccel.golden.bfp import matmul_q8_0, quantize_q8_0
+from llmaccel.golden.bfp_layout import blocks_of, output_words, row_words
+from llmaccel.testbench.job import bit_exact, simulate_bfp
 
 FMT = "q8_0"
 K_MAX, M_MAX = 4096, 8           # the block's defaults: only the lanes change across the sweep

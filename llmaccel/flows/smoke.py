@@ -1,11 +1,11 @@
 """`llmaccel sim`: a short seeded simulation of a block's emitted Verilog against its golden model,
 summarised in one line."""
-from testbench import runner
+from llmaccel.testbench import runner
 
 # block -> (cocotb test module, its random-traffic test)
-SMOKE_TESTS = {"sram": ("testbench.cocotb_sram", "random_traffic"),
-               "ternary": ("testbench.cocotb_ternary", "random_matmuls"),
-               "bfp": ("testbench.cocotb_bfp", "random_matmuls")}
+SMOKE_TESTS = {"sram": ("llmaccel.testbench.cocotb_sram", "random_traffic"),
+               "ternary": ("llmaccel.testbench.cocotb_ternary", "random_matmuls"),
+               "bfp": ("llmaccel.testbench.cocotb_bfp", "random_matmuls")}
 
 
 def run_smoke(block: str, params: dict, sim: str, seed: int, transactions: int,

@@ -5,8 +5,8 @@ whole (simulator + cocotb + golden model), which is what a user waits for."""
 import json
 from pathlib import Path
 
-from testbench import runner
-from testbench.smoke import SMOKE_TESTS
+from llmaccel.flows.smoke import SMOKE_TESTS
+from llmaccel.testbench import runner
 
 SEED = 1
 STALL = 0.3
@@ -44,15 +44,15 @@ def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int,
     out.mkdir(parents=True, exist_ok=True)
     for block in blocks:
         if block == "top":  # the core: model vs simulation, tokens/s, plots, reports/bench.md
-            from testbench.bench_top import run_top_bench
+            from llmaccel.flows.bench_top import run_top_bench
             run_top_bench(summary_dir)
             continue
         if block == "ternary":  # its own benchmark: cycles and area over g and lanes
-            from testbench.bench_ternary import run_ternary_bench
+            from llmaccel.flows.bench_ternary import run_ternary_bench
             run_ternary_bench(out)
             continue
         if block == "bfp":  # its own benchmark: cycles, MAC/cycle and area over the lanes
-            from testbench.bench_bfp import run_bfp_bench
+            from llmaccel.flows.bench_bfp import run_bfp_bench
             run_bfp_bench(out)
             continue
         rows = [bench_one(block, sim, transactions) for sim in sims]

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from .blocks import BLOCKS, get_block, module_name
-from .params import ParamError, resolve
+from .generators.blocks import BLOCKS, get_block, module_name
+from .generators.params import ParamError, resolve
 
 
 class UsageError(Exception):
@@ -59,7 +59,7 @@ def _blocks(args) -> list[str]:
 
 
 def cmd_emit(args):
-    from .emit import write_block, write_header
+    from .flows.emit import write_block, write_header
     blocks = _blocks(args)
     if args.header:
         blocks = [b for b in blocks if getattr(get_block(b), "REGISTERS", None)]
@@ -76,8 +76,8 @@ def cmd_emit(args):
 
 
 def cmd_synth(args):
-    from .synth import format_table, synthesize
-    from .emit import emit_block
+    from .flows.synth import format_table, synthesize
+    from .generators.emit import emit_block
     blocks = _blocks(args)
     reports = []
     for block in blocks:
@@ -101,7 +101,7 @@ def cmd_synth(args):
         print(summary, end="")
     default_top = [r for r in reports if r["top"] == module_name("top")]
     if default_top:   # the core's fit: the default and one scaling step
-        from .synth import SCALED_TOP, fit_markdown
+        from .flows.synth import SCALED_TOP, fit_markdown
         name, verilog = emit_block("top", SCALED_TOP)
         scaled = synthesize(verilog, name, Path("build") / "synth" / name)
         text = fit_markdown(default_top[0], scaled, SCALED_TOP)
@@ -122,7 +122,7 @@ def summary_table(reports: list[dict]) -> str:
 
 
 def cmd_sim(args):
-    from testbench.smoke import run_smoke
+    from .flows.smoke import run_smoke
     ok = True
     for block in _blocks(args) if (args.block or args.all) else list(BLOCKS):
         params = parse_params(block, args.param if block == args.block else [])
@@ -133,7 +133,7 @@ def cmd_sim(args):
 
 
 def cmd_decode(args):
-    from testbench.layer_sim import run_layer_sim
+    from .flows.decode import run_layer_sim
     if not 0 <= args.layer < 30:
         raise UsageError(f"--layer must be 0 .. 29 (SmolLM2-135M has 30 layers), not {args.layer}")
     _, exact = run_layer_sim(args.layer, args.sim, Path(args.output))
@@ -141,7 +141,7 @@ def cmd_decode(args):
 
 
 def cmd_bench(args):
-    from testbench.bench import run_bench
+    from .flows.bench import run_bench
     sims = args.sims.split(",")
     for sim in sims:
         if sim not in ("verilator", "icarus"):
@@ -151,7 +151,7 @@ def cmd_bench(args):
 
 
 def cmd_run(args):
-    from testbench.job import JobError, run_bfp, run_ternary
+    from .flows.run import JobError, run_bfp, run_ternary
     if args.block not in ("ternary", "bfp"):
         raise UsageError(f"run takes the block ternary or bfp, not {args.block!r}")
     if args.format is not None and args.block != "bfp":
@@ -243,8 +243,8 @@ def main(argv=None) -> int:
         print("llmaccel: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a tool failed (Yosys, a simulator): one line, not a traceback
-        from .emit import EmitError
-        from .synth import SynthError
+        from .generators.emit import EmitError
+        from .flows.synth import SynthError
         known = (EmitError, SynthError, RuntimeError, OSError)
         if not isinstance(e, known):
             raise

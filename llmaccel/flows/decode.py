@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.smollm2 import PROJECTIONS, SENTENCE, SmolLM2, decode_layer, fp32_project
-from host.decode import ENGINES
-from host.reference import ReferenceAccelerator
-from testbench import runner
+from llmaccel.golden.smollm2 import PROJECTIONS, SENTENCE, SmolLM2, decode_layer, fp32_project
+from llmaccel.host.decode import ENGINES
+from llmaccel.host.reference import ReferenceAccelerator
+from llmaccel.testbench import runner
 
 CLOCK_HZ = 100e6          # the PS clock constraints/build_bd.tcl gives the core (FCLK0)
 BAR = 28
@@ -89,7 +89,7 @@ def simulate(layer: int, sim: str, params: dict) -> tuple[dict, dict, str, float
     with tempfile.TemporaryDirectory() as tmp:
         out, progress = Path(tmp) / "layer.npz", Path(tmp) / "progress"
         with Progress(progress, len(ENGINES) * len(PROJECTIONS)):
-            result = runner.run(b, "testbench.cocotb_top", "run_layer", seed=1, params=params,
+            result = runner.run(b, "llmaccel.testbench.cocotb_top", "run_layer", seed=1, params=params,
                                 tag="layer", env={"LLMACCEL_LAYER": str(layer),
                                                   "LLMACCEL_OUT": str(out),
                                                   "LLMACCEL_PROGRESS": str(progress)})
@@ -210,7 +210,7 @@ def run_layer_sim(layer: int = 0, sim: str = "verilator", out_dir: Path = Path("
     t0 = time.perf_counter()
     arrays, record, module, build_seconds = simulate(layer, sim, params)
     try:
-        from testbench.perf_model import top_cycles
+        from llmaccel.perf.cycle_model import top_cycles
     except ImportError:
         top_cycles = None
     report = analyse(arrays, layer, top_cycles if not params else None)

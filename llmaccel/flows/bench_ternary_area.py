@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from generators.emit import to_verilog
-from generators.params import ParamError
-from generators.synth import synthesize
-from generators.ternary_engine import TernaryEngine
+from llmaccel.flows.synth import synthesize
+from llmaccel.generators.emit import to_verilog
+from llmaccel.generators.params import ParamError
+from llmaccel.generators.ternary_engine import TernaryEngine
 
 
 def measure(params: dict) -> dict:
