@@ -5,6 +5,7 @@ parameter, the value and what is allowed).
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -235,13 +236,18 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "transactions", 1) < 1:
             raise UsageError(f"--transactions must be a positive integer, not {args.transactions}")
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()   # here, so a closed pipe is caught below, not at interpreter exit
+        return code
     except (UsageError, ParamError) as e:
         print(f"llmaccel: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llmaccel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`llmaccel list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:  # a tool failed (Yosys, a simulator): one line, not a traceback
         from .generators.emit import EmitError
         from .flows.synth import SynthError

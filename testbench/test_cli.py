@@ -59,3 +59,20 @@ def test_emit_all_writes_every_default(capsys, tmp_path):
     code, out, _ = run(capsys, "emit", "--all", "-o", str(tmp_path))
     assert code == 0
     assert (tmp_path / "llmaccel_sram.sv").exists()
+
+
+def test_closed_pipe_is_quiet():
+    """`llmaccel list | head -0`: the reader has gone before the first write; the command stops
+    with status 1, no traceback and no message (before the fix: 'llmaccel: BrokenPipeError')."""
+    import os
+    import subprocess
+    import sys
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        run = subprocess.run([sys.executable, "-m", "llmaccel.cli", "list"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert run.stderr == ""
+    assert run.returncode == 1

@@ -1,4 +1,4 @@
-"""`make sim`'s job (testbench/layer_sim.py): the SmolLM2-135M layer-0 decode step through the
+"""`make sim`'s job (llmaccel/flows/decode.py): the SmolLM2-135M layer-0 decode step through the
 simulated core under Verilator, both engines; every projection must be bit-exact against the
 golden models and the report must say so. Also the float32 reference layer's pieces."""
 import json

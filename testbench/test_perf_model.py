@@ -1,4 +1,4 @@
-"""The analytical cycle models (testbench/perf_model.py) against cycles measured in simulation.
+"""The analytical cycle models (llmaccel/perf/cycle_model.py) against cycles measured in simulation.
 
 No simulation here: the measured figures are pinned below with their sources, so a hardware change
 that moves the cycle counts away from the model fails these tests (re-measure, then fix the model).
@@ -23,7 +23,7 @@ BFP_BENCH = {
     (32, 4, 1, 576, 576): 44670, (32, 4, 8, 576, 576): 45305,
     (32, 4, 1, 1536, 576): 118069, (32, 4, 8, 1536, 576): 119713,
 }
-# Source "small": measured for this model at commit 393b8c7 with testbench.job.simulate_bfp
+# Source "small": measured for this model at commit 393b8c7 with testbench.job.simulate_bfp (llmaccel.testbench.job)
 # (verilator, k_max 4096, m_max 8, seeded standard-normal rows through golden.bfp.quantize_q8_0):
 # small M, N not a multiple of out_lanes, K short and long, gap-paced M < 4 with mac_lanes 32.
 BFP_SMALL = {

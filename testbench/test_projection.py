@@ -1,4 +1,4 @@
-"""The tokens/s projection (testbench/projection.py): shapes, MACs and weight bytes against numbers
+"""The tokens/s projection (llmaccel/perf/projection.py): shapes, MACs and weight bytes against numbers
 worked out by hand below, the min() of the two bounds, the plots' reproducibility, bad input.
 Fake cycle functions only: no simulation, no dependence on the cycle model's current figures."""
 import pytest
@@ -165,7 +165,7 @@ def test_run_projection(tmp_path):
 
 def test_default_cycles_fn_is_top_cycles():
     if not hasattr(perf_model, "top_cycles"):
-        pytest.skip("testbench.perf_model.top_cycles is not there yet")
+        pytest.skip("llmaccel.perf.cycle_model.top_cycles is not there yet")
     r = token_projection("SmolLM2-135M", "bfp")
     assert r["cycles"] == sum(perf_model.top_cycles("bfp", 1, p["n"], p["k"]) * p["count"]
                               for p in projections("SmolLM2-135M"))

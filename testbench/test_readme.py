@@ -14,5 +14,5 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 def test_register_table_is_current(module):
     table = markdown_table(module.REGISTERS)
     assert table.strip() in README, (f"README's {module.__name__} register table is stale: paste "
-                                     f"generators.axi_lite.markdown_table({module.__name__}"
+                                     f"llmaccel.generators.axi_lite.markdown_table({module.__name__}"
                                      ".REGISTERS)")

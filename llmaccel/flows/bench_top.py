@@ -1,5 +1,5 @@
-"""`make bench` for the top-level core: the cycle model (testbench/perf_model.py: top_cycles) against
-simulated cycles, projected decode tokens/s on the PYNQ-Z1 (testbench/projection.py), the two
+"""`make bench` for the top-level core: the cycle model (llmaccel/perf/cycle_model.py: top_cycles) against
+simulated cycles, projected decode tokens/s on the PYNQ-Z1 (llmaccel/perf/projection.py), the two
 plots, and reports/bench.md, which a user reads without the code.
 
 The simulated cycles come from the core's emitted Verilog under Verilator, driven by the host
@@ -75,7 +75,7 @@ def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
     text = "\n".join([
         "# llmaccel on the PYNQ-Z1: cycles, model and projected decode speed",
         "",
-        "Written by `make bench` (testbench/bench_top.py). Everything here is for the default "
+        "Written by `make bench` (llmaccel/flows/bench_top.py). Everything here is for the default "
         "`top` core (generators/top.py: the BFP engine with 8 MAC lanes x 4 output lanes, the "
         "ternary engine with 16 lanes x 3 trits x 3 rows, one 64-bit AXI4-Stream in and out) "
         f"at an assumed {CLOCK_HZ / 1e6:.0f} MHz.",
@@ -101,7 +101,7 @@ def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
         "",
         "## Cycle model against simulation",
         "",
-        "testbench/perf_model.py `top_cycles` walks each engine's phases (input stream, table "
+        "llmaccel/perf/cycle_model.py `top_cycles` walks each engine's phases (input stream, table "
         "builds, compute, results) and takes the bound that holds at each step; the constants "
         "are the engines' fixed pipeline latencies. Simulated: the CYCLES registers of the "
         "core's runs (the driver splits shapes beyond the buffers into several runs and sums "

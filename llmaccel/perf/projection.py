@@ -113,7 +113,7 @@ def token_projection(model, engine: str, cycles_fn=None, clock_hz: float = CLOCK
     """Cycles, weight bytes and tokens/s of one decode token of `model` in scenario `engine`.
 
     `cycles_fn(engine, m, n, k) -> int` gives one matmul's cycles (default:
-    testbench.perf_model.top_cycles, imported here so this module loads without it); K or N past
+    llmaccel.perf.cycle_model.top_cycles, imported here so this module loads without it); K or N past
     an engine's on-chip limit is its business. In the ternary scenario the LM head runs on bfp."""
     m = _model(model)
     _check_engine(engine)
@@ -273,7 +273,7 @@ def projection_markdown(results) -> str:
         "ceil(B/4) + 4 B words (B = K/32); ternary beats of 3 rows x 16 groups of 3 trits "
         "(5-bit codes) padded to 4 words.",
         "- Compute bound = clock / cycles per token from the engines' cycle model "
-        "(testbench/perf_model.py, input streams included); tokens/s = min(compute bound, DDR "
+        "(llmaccel/perf/cycle_model.py, input streams included); tokens/s = min(compute bound, DDR "
         "bound).",
         "- Only the linear projections (q, k, v, o, gate, up, down) and the LM head are counted: "
         "attention scores, softmax, norms and the KV cache run on the host's Cortex-A9 and are "
