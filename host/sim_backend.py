@@ -11,7 +11,6 @@ over (`cocotb.task.resume`), so the same driver code runs on the board and in si
     await backend.reset()
     y = await bridge(lambda: Accelerator(backend).matmul_q8_0(w, x))()
 """
-import random
 import struct
 
 from cocotb.clock import Clock
@@ -20,33 +19,30 @@ from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
                            AxiStreamSink, AxiStreamSource)
 
+from llmaccel.host.stalls import pauses, stream_seeds
+
 CLOCK_NS = 10
 # A stream transfer may take at most this many cycles per word moved (stalls included).
 CYCLES_PER_WORD_LIMIT = 64
 TIMEOUT_FLOOR = 200_000
 
 
-def _pauses(rng: random.Random, probability: float):
-    while True:
-        yield probability > 0 and rng.random() < probability
-
-
 class CocotbBackend:
     def __init__(self, dut, stall: float = 0.0, seed: int = 1):
         self.dut = dut
-        self.rng = random.Random(seed)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
         for log in (self.axil.write_if.log, self.axil.read_if.log, self.source.log, self.sink.log):
             log.setLevel("WARNING")
-        self.set_stall(stall)
+        self.set_stall(stall, seed)
 
-    def set_stall(self, probability: float) -> None:
+    def set_stall(self, probability: float, seed: int = 1) -> None:
         """Random pauses on both streams: each cycle the source holds back and the sink refuses
-        with this probability."""
-        self.source.set_pause_generator(_pauses(self.rng, probability))
-        self.sink.set_pause_generator(_pauses(self.rng, probability))
+        with this probability (host/stalls.py: the same draws as the fast back end's)."""
+        source_seed, sink_seed = stream_seeds(seed)
+        self.source.set_pause_generator(pauses(source_seed, probability))
+        self.sink.set_pause_generator(pauses(sink_seed, probability))
 
     async def reset(self, cycles: int = 3) -> None:
         """Start the clock (once) and hold `rst` high for `cycles` cycles."""

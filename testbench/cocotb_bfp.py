@@ -51,13 +51,14 @@ class BfpBench:
     def __init__(self, dut, params, seed, stall):
         self.dut = dut
         self.params = params
+        self.seed = seed
         self.io = CocotbBackend(dut, stall, seed)
         self.axil, self.source, self.sink = self.io.axil, self.io.source, self.io.sink
-        self.set_stall(stall)
+        self.stall = stall
 
     def set_stall(self, stall):
         self.stall = stall
-        self.io.set_stall(stall)
+        self.io.set_stall(stall, self.seed)
 
     async def write(self, name, value):
         resp = await self.axil.write(REG[name], struct.pack("<I", value & 0xFFFFFFFF))

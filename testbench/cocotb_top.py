@@ -14,18 +14,19 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.task import bridge
+from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, RisingEdge
-
-from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
-from llmaccel.golden import bfp as golden_bfp
+from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamFrame
 
+from llmaccel.golden import bfp as golden_bfp
 from llmaccel.golden.bfp_layout import pack_input
+from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
 from llmaccel.golden.ternary import matmul as golden_ternary
 from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
 from llmaccel.host.driver import Accelerator
-from llmaccel.host.sim_backend import CocotbBackend
+from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
+from llmaccel.testbench.backend_calls import random_ternary, run_calls
 from llmaccel.testbench.bfp_data import random_rows
 from llmaccel.testbench.cocotb_bfp import exact
 
@@ -55,18 +56,6 @@ def same_ints(y, want, label):
         i = tuple(np.argwhere(y != want)[0])
         raise AssertionError(f"{label}: Y{i} = {y[i]}, golden {want[i]}; "
                              f"{np.count_nonzero(y != want)} of {y.size} differ")
-
-
-def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
-    """int8 X [M, K] and trits W [N, K]; a fraction of whole K-slices of W zeroed (the engine
-    skips those passes)."""
-    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
-    w = rng.integers(-1, 2, (n, k)).astype(np.int8)
-    w[rng.random(w.shape) < sparsity] = 0
-    for s in range(0, k, slice_):
-        if rng.random() < zero_slices:
-            w[:, s:s + slice_] = 0
-    return x, w
 
 
 @cocotb.test()
@@ -284,3 +273,20 @@ async def run_shapes(dut):
         runs = acc.runs[first:]
         report({"engine": engine, "m": m, "n": n, "k": k, "runs": len(runs),
                 "cycles": sum(r.cycles for r in runs)})
+
+
+@cocotb.test()
+async def backend_calls(dut):
+    """testbench/backend_calls.py's seeded calls on the cocotb back end at LLMACCEL_STALL; one
+    record per call (result hash, CYCLES of each run, clock cycles taken), for comparison with
+    the fast back end (test_fast_backend.py)."""
+    backend, acc, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL",
+                                                                            "0")))
+
+    @resume
+    async def elapsed():
+        return int(get_sim_time("ns")) // CLOCK_NS
+
+    cases = int(os.environ.get("LLMACCEL_CASES", "3"))
+    for record in await bridge(run_calls)(acc, elapsed, seed, cases):
+        report(record)

@@ -1,0 +1,61 @@
+"""One seeded sequence of driver calls that any back end can run: both engines in turn on random
+shapes (beyond the buffers too, so the driver splits M, N and K), Q8_0 and MXINT8 with special
+scales, ternary with sparse and skipped K-slices. Each call leaves a record: its result's bytes
+(hashed), the CYCLES of each of the core's runs, and the clock cycles the call took on the back
+end. Two back ends that model the same hardware and the same bus timing give the same records
+(testbench/test_fast_backend.py: the cocotb back end against the fast one)."""
+import hashlib
+
+import numpy as np
+
+from llmaccel.testbench.bfp_data import random_rows
+
+
+def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
+    """int8 X [M, K] and trits W [N, K]; a fraction of whole K-slices of W zeroed (the engine
+    skips those passes)."""
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-1, 2, (n, k)).astype(np.int8)
+    w[rng.random(w.shape) < sparsity] = 0
+    for s in range(0, k, slice_):
+        if rng.random() < zero_slices:
+            w[:, s:s + slice_] = 0
+    return x, w
+
+
+def random_calls(acc, seed: int, cases: int):
+    """(label, call) pairs: call() runs one matmul through the driver and returns its result."""
+    rng = np.random.default_rng(seed)
+    bp, tp = acc.bfp, acc.ternary
+    slice_ = tp["lanes"] * tp["g"]
+    for i in range(cases):
+        fmt = ("q8_0", "mxint8")[i % 2]
+        m = int(rng.integers(1, bp["m_max"] + 2))
+        n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
+        blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
+        if i == cases - 1:
+            blocks = bp["k_max"] // 32 + 1
+        x = random_rows(rng, m, blocks, fmt, specials=0.05)
+        w = random_rows(rng, n, blocks, fmt, specials=0.05)
+        fn = acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8
+        yield f"bfp {fmt} M={m} N={n} K={32 * blocks}", (lambda fn=fn, w=w, x=x: fn(w, x))
+        m = int(rng.integers(1, tp["m_max"] + 2))
+        n = int(rng.integers(1, 3 * tp["rows"] + 4))
+        k = int(rng.integers(1, min(tp["k_max"], 4 * slice_) + 1))
+        if i == cases - 1:
+            k, n = tp["k_max"] + int(rng.integers(1, slice_ + 1)), min(tp["n_max"] + 2, 64)
+        x, w = random_ternary(rng, m, n, k, sparsity=float(rng.random()), zero_slices=0.3,
+                              slice_=slice_)
+        yield f"ternary M={m} N={n} K={k}", (lambda w=w, x=x: acc.matmul_ternary(w, x))
+
+
+def run_calls(acc, elapsed, seed: int, cases: int) -> list[dict]:
+    """Run random_calls; `elapsed()` reads the back end's clock cycles so far."""
+    records = []
+    for label, call in random_calls(acc, seed, cases):
+        first, start = len(acc.runs), elapsed()
+        y = call()
+        records.append({"call": label, "result": hashlib.sha256(y.tobytes()).hexdigest()[:16],
+                        "cycles": [r.cycles for r in acc.runs[first:]],
+                        "clock_cycles": elapsed() - start})
+    return records

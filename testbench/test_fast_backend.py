@@ -1,0 +1,98 @@
+"""The fast back end (host/fast_backend.py: the Verilated core with C++ bus models) against the
+cocotb back end (host/sim_backend.py: cocotbext-axi) on the same seeded driver calls: the same
+results, the same CYCLES of every run and the same clock cycles per call, with and without
+stalls, on the default core and on small buffers where the driver splits M, N and K. And its
+errors: a missing or broken library, a core that never finishes, a wrong ID."""
+import pytest
+
+from llmaccel.host.driver import Accelerator, AcceleratorError
+from llmaccel.host.fast_backend import FastBackend, FastSimError
+from llmaccel.testbench import runner
+from llmaccel.testbench.backend_calls import run_calls
+from llmaccel.testbench.fast_build import build_fast, open_fast
+from llmaccel.testbench.test_top_cocotb import CONFIGS
+
+CASES = 3
+
+
+def cocotb_records(config: str, stall: float, seed: int) -> list[dict]:
+    build = runner.build("top", CONFIGS[config], "verilator")
+    result = runner.run(build, "llmaccel.testbench.cocotb_top", "backend_calls", seed=seed,
+                        params=CONFIGS[config], tag=f"backend_calls-{stall}",
+                        env={"LLMACCEL_STALL": str(stall), "LLMACCEL_CASES": str(CASES)})
+    assert result.ok, runner.failure_excerpt(result)
+    return result.results
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config,stall", [
+    pytest.param(c, s, marks=pytest.mark.xdist_group(f"top-verilator-{c}"))
+    for c in CONFIGS for s in (0.0, 0.5)])
+def test_same_as_cocotb(config, stall):
+    seed = runner.seed_for(f"fast-backend-{config}-{stall}")
+    print(f"seed={seed} (SEED={seed} reproduces it)")
+    want = cocotb_records(config, stall, seed)
+    backend = open_fast(CONFIGS[config], stall, seed)
+    acc = Accelerator(backend)
+    got = run_calls(acc, lambda: backend.cycle, seed, CASES)
+    for g, w in zip(got, want):
+        print(g["call"], g["cycles"], g["clock_cycles"])
+        assert g == w, f"fast {g} != cocotb {w}"
+    assert len(got) == len(want) == 2 * CASES
+
+
+def test_missing_library(tmp_path):
+    with pytest.raises(FastSimError, match="no fast co-simulation library at .*build it first"):
+        FastBackend(tmp_path / "libnothing.so")
+
+
+def test_broken_library(tmp_path):
+    bad = tmp_path / "libbroken.so"
+    bad.write_bytes(b"not an ELF file")
+    with pytest.raises(FastSimError, match="is not a loadable fast co-simulation library"):
+        FastBackend(bad)
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_never_finishing_core_is_an_error():
+    """A BFP start, then half its input: the core waits for the rest; the call ends at its cycle
+    limit with an error, not a hang."""
+    backend = open_fast()
+    acc = Accelerator(backend)
+    acc.write("engine", 0)
+    for name, value in (("m", 1), ("k", 64), ("n", 4), ("format", 0), ("sum_in", 0)):
+        acc.write(name, value)
+    acc.write("ctrl", 1)
+    start = backend.cycle
+    with pytest.raises(FastSimError, match="did not finish within its cycle limit"):
+        backend.stream(bytes(64), 16)
+    assert backend.cycle - start < 250_000
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_wrong_id_is_an_error():
+    """A driver pointed 4 bytes off (the wrong base address) reads another register as ID."""
+    backend = open_fast()
+
+    class Shifted:
+        def read32(self, offset):
+            return backend.read32(offset + 4)
+
+        def write32(self, offset, value):
+            backend.write32(offset + 4, value)
+
+        def stream(self, data, out_bytes):
+            return backend.stream(data, out_bytes)
+
+    with pytest.raises(AcceleratorError, match="not an llmaccel core"):
+        Accelerator(Shifted())
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_build_is_reused():
+    first = build_fast()
+    again = build_fast()
+    assert again.library == first.library and again.seconds == 0.0
