@@ -10,6 +10,7 @@ whole number of beats of ROWS values) as one dense run of int32, two per word, t
 """
 import numpy as np
 
+from .ternary import group_codes
 from .ternary_layout import code_bits, pack_acts, pack_weights, zero_tiles
 
 WORD_BITS = 64
@@ -37,15 +38,75 @@ def beats_to_bytes(beats: list[int], bits: int) -> bytes:
     return b"".join(int(b).to_bytes(size, "little") for b in beats)
 
 
-def ternary_input(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
-                  act_bits: int = 8) -> bytes:
-    """X int8 [M, K] and trits W int8 [N, K] -> the input stream of one ternary matmul (with the
-    all-zero K-slices of W flagged and left out, golden/ternary_layout.zero_tiles)."""
+def ternary_input_reference(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
+                            act_bits: int = 8) -> bytes:
+    """ternary_input, beat by beat through golden/ternary_layout.py's packers (the definition;
+    Python integers, slow): ternary_input must equal it."""
     skip = zero_tiles(w, g, lanes)
     acts = pack_acts(x, g, lanes, act_bits, skip)
     weights = pack_weights(w, g, lanes, rows, skip)
     return (beats_to_bytes(acts, act_beat_bits(g, lanes, act_bits))
             + beats_to_bytes(weights, weight_beat_bits(g, lanes, rows)))
+
+
+def _pack_fields(fields: np.ndarray, bits: int, beat_bits: int) -> bytes:
+    """Rows of unsigned fields [beats, count], each `bits` wide, LSB first from bit 0 of a beat,
+    -> the beats as whole 64-bit little-endian words (the bits past the fields zero)."""
+    beats, count = fields.shape
+    shifts = np.arange(bits, dtype=np.uint64)
+    flat = ((fields.astype(np.uint64)[:, :, None] >> shifts) & np.uint64(1)).astype(np.uint8)
+    flat = flat.reshape(beats, count * bits)
+    padded = np.zeros((beats, beat_words(beat_bits) * WORD_BITS), dtype=np.uint8)
+    padded[:, :count * bits] = flat
+    return np.packbits(padded, axis=1, bitorder="little").tobytes()
+
+
+def ternary_weights(w: np.ndarray, g: int, lanes: int, rows: int) -> tuple[bytes, list[bool]]:
+    """Trits W int8 [N, K] -> (its weight beats as stream bytes, the skipped passes): what a
+    host packs once per weight matrix and streams after each run's activations."""
+    if w.dtype != np.int8 or w.ndim != 2:
+        raise ValueError("weights must be a 2-D int8 array of trits")
+    n, k = w.shape
+    width = lanes * g
+    passes, words = -(-k // width), -(-n // rows)
+    skip = zero_tiles(w, g, lanes)
+    padded = np.zeros((words * rows, passes * width), dtype=np.int8)
+    padded[:n, :k] = w
+    codes = group_codes(padded, g).reshape(words, rows, passes, lanes)
+    kept = [p for p in range(passes) if not skip[p]]
+    fields = codes[:, :, kept, :].transpose(2, 0, 1, 3).reshape(len(kept) * words, rows * lanes)
+    return _pack_fields(fields, code_bits(g), weight_beat_bits(g, lanes, rows)), skip
+
+
+def ternary_acts(x: np.ndarray, g: int, lanes: int, skip: list[bool], act_bits: int = 8) -> bytes:
+    """X int8 [M, K] -> its activation beats as stream bytes (pass p flagged when skip[p])."""
+    if x.dtype != np.int8 or x.ndim != 2:
+        raise ValueError("activations must be a 2-D int8 array")
+    lo, hi = -(1 << (act_bits - 1)), (1 << (act_bits - 1)) - 1
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise ValueError(f"activations must fit {act_bits} signed bits ({lo} .. {hi})")
+    m, k = x.shape
+    width = lanes * g
+    passes = -(-k // width)
+    padded = np.zeros((m, passes * width), dtype=np.int64)
+    padded[:, :k] = x
+    values = (padded & ((1 << act_bits) - 1)).reshape(m * passes, width)
+    data = np.frombuffer(_pack_fields(values, act_bits, act_beat_bits(g, lanes, act_bits)),
+                         dtype=np.uint8).reshape(m * passes, -1).copy()
+    # the pass's skip flag: the bit after the values
+    flag_bit = width * act_bits
+    flags = np.tile(np.array(skip, dtype=np.uint8), m)
+    data[:, flag_bit // 8] |= flags << np.uint8(flag_bit % 8)
+    return data.tobytes()
+
+
+def ternary_input(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
+                  act_bits: int = 8, weights: tuple[bytes, list[bool]] | None = None) -> bytes:
+    """X int8 [M, K] and trits W int8 [N, K] -> the input stream of one ternary matmul (with the
+    all-zero K-slices of W flagged and left out, golden/ternary_layout.zero_tiles), vectorized;
+    `weights`: ternary_weights(w, ...) packed earlier, to reuse."""
+    packed, skip = weights if weights is not None else ternary_weights(w, g, lanes, rows)
+    return ternary_acts(x, g, lanes, skip, act_bits) + packed
 
 
 def ternary_result_values(m: int, n: int, rows: int) -> int:

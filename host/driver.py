@@ -26,7 +26,8 @@ import numpy as np
 from llmaccel.golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
-from llmaccel.golden.top_layout import ternary_input, ternary_output, ternary_result_values
+from llmaccel.golden.top_layout import (ternary_input, ternary_output, ternary_result_values,
+                                        ternary_weights)
 
 OFFSETS = {r.name: r.offset for r in REGISTERS}
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
@@ -144,38 +145,64 @@ class Accelerator:
         return unpack_output(out, m, n, self.bfp["out_lanes"])
 
     # ---- ternary -------------------------------------------------------------------------------
-    def matmul_ternary(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Y = X . W^T with trits W int8 [N, K] in {-1, 0, +1} and X int8 [M, K]: int32 [M, N],
-        exact (golden.ternary.matmul)."""
+    def pack_ternary(self, w: np.ndarray) -> "PackedTernary":
+        """Trits W int8 [N, K] packed once into the engine's weight beats, for every part the
+        driver splits it into: pass the result to matmul_ternary in place of W, so a model's
+        weights are packed when it is loaded, not per call."""
         if self.ternary is None:
             raise AcceleratorError("this is the bfp block alone: it has no ternary engine")
         if not isinstance(w, np.ndarray) or w.dtype != np.int8 or w.ndim != 2 or not w.size:
             raise ValueError("weights must be a non-empty 2-D int8 array of trits")
-        if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2 or not x.size:
-            raise ValueError("activations must be a non-empty 2-D int8 array")
         if ((w < -1) | (w > 1)).any():
             n, k = np.argwhere((w < -1) | (w > 1))[0]
             raise ValueError(f"weights must be trits in {{-1, 0, +1}}: W[{n}, {k}] = {w[n, k]}")
-        if w.shape[1] != x.shape[1]:
-            raise ValueError(f"K disagrees: weights [N, K] = {list(w.shape)}, activations "
+        p = self.ternary
+        parts = {(n0, k0): ternary_weights(w[n0:n0 + p["n_max"], k0:k0 + p["k_max"]], p["g"],
+                                           p["lanes"], p["rows"])
+                 for n0 in range(0, w.shape[0], p["n_max"])
+                 for k0 in range(0, w.shape[1], p["k_max"])}
+        return PackedTernary(w.shape, dict(p), parts)
+
+    def matmul_ternary(self, w, x: np.ndarray) -> np.ndarray:
+        """Y = X . W^T with trits W int8 [N, K] in {-1, 0, +1} (or W packed by pack_ternary) and
+        X int8 [M, K]: int32 [M, N], exact (golden.ternary.matmul)."""
+        packed = w if isinstance(w, PackedTernary) else self.pack_ternary(w)
+        if packed.geometry != self.ternary:
+            raise ValueError("these weights were packed for another ternary engine geometry")
+        if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 2 or not x.size:
+            raise ValueError("activations must be a non-empty 2-D int8 array")
+        n_all, k_all = packed.shape
+        if k_all != x.shape[1]:
+            raise ValueError(f"K disagrees: weights [N, K] = {list(packed.shape)}, activations "
                              f"[M, K] = {list(x.shape)}")
         p = self.ternary
-        acc = np.zeros((x.shape[0], w.shape[0]), dtype=np.int64)
+        acc = np.zeros((x.shape[0], n_all), dtype=np.int64)
         for m0 in range(0, x.shape[0], p["m_max"]):
-            for n0 in range(0, w.shape[0], p["n_max"]):
-                for k0 in range(0, w.shape[1], p["k_max"]):
+            for n0 in range(0, n_all, p["n_max"]):
+                n = min(p["n_max"], n_all - n0)
+                for k0 in range(0, k_all, p["k_max"]):
                     xs = x[m0:m0 + p["m_max"], k0:k0 + p["k_max"]]
-                    ws = w[n0:n0 + p["n_max"], k0:k0 + p["k_max"]]
-                    acc[m0:m0 + xs.shape[0], n0:n0 + ws.shape[0]] += self._run_ternary(ws, xs)
+                    acc[m0:m0 + xs.shape[0], n0:n0 + n] += self._run_ternary(
+                        packed.parts[(n0, k0)], xs, n)
         if acc.size and (acc.min() < -(1 << 31) or acc.max() >= 1 << 31):
             raise ValueError("the result overflows int32 (K too long for int8 activations)")
         return acc.astype(np.int32)
 
-    def _run_ternary(self, w, x):
+    def _run_ternary(self, weights, x, n):
         p = self.ternary
-        m, n, k = x.shape[0], w.shape[0], x.shape[1]
+        m, k = x.shape
         self._start("ternary", m, k, n)
-        data = ternary_input(x, w, p["g"], p["lanes"], p["rows"])
+        data = ternary_input(x, None, p["g"], p["lanes"], p["rows"], weights=weights)
         out = self.backend.stream(data, -(-ternary_result_values(m, n, p["rows"]) // 2) * 8)
         self._finish("ternary", m, n, k)
         return ternary_output(out, m, n, p["rows"])
+
+
+@dataclass(frozen=True)
+class PackedTernary:
+    """Ternary weights packed by Accelerator.pack_ternary: W's shape, the engine geometry they
+    were packed for, and per part (n0, k0) of the driver's split its stream bytes and skipped
+    passes."""
+    shape: tuple
+    geometry: dict
+    parts: dict

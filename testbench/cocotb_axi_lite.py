@@ -24,7 +24,7 @@ from cocotb.triggers import RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from llmaccel.testbench.axi_lite_loopback import (ADDR_BITS, BY_WORD, DEPENDS, MAP, SLVERR,
-                                         LoopbackModel)
+                                                  LoopbackModel)
 
 SPACE = 1 << ADDR_BITS
 TXNS = int(os.environ.get("TXNS", "1500"))

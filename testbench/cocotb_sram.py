@@ -18,7 +18,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from llmaccel.generators.sram import SramController
 from llmaccel.golden.sram import SramModel, Write, ReadResult
 from llmaccel.testbench.streams import (ClockedLoop, InOrderScoreboard, StreamPort, StreamSink,
-                               StreamSource, random_pause, Agent)
+                                        StreamSource, random_pause, Agent)
 
 
 def _fields(layout):

@@ -18,7 +18,7 @@ from cocotb.triggers import RisingEdge
 from llmaccel.generators.ternary import TernaryAccelerator
 from llmaccel.golden.ternary import matmul
 from llmaccel.golden.ternary_layout import (pack_acts, pack_weights, shape_plan, unpack_results,
-                                   zero_tiles)
+                                            zero_tiles)
 from llmaccel.testbench.streams import ClockedLoop, StreamPort, StreamSink, StreamSource, random_pause
 
 

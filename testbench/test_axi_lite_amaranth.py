@@ -20,7 +20,7 @@ from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from llmaccel.generators.axi_lite import (AxiLiteRegisters, Register, RegisterMapError, c_header,
-                                 check_registers, markdown_table)
+                                          check_registers, markdown_table)
 
 OKAY, SLVERR = 0, 2
 ADDR_BITS = 6

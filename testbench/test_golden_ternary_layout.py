@@ -4,7 +4,7 @@ import pytest
 
 from llmaccel.golden.ternary import build_table as table, matmul
 from llmaccel.golden.ternary_layout import (code_bits, pack_acts, pack_weights, pass_sums, shape_plan,
-                                   unpack_results, zero_tiles)
+                                            unpack_results, zero_tiles)
 
 
 def test_table_by_hand():

@@ -6,7 +6,7 @@ import pytest
 from llmaccel.golden.ternary import matmul
 from llmaccel.golden.ternary_layout import pack_acts, pack_weights, zero_tiles
 from llmaccel.golden.top_layout import (act_beat_bits, beat_words, beats_to_bytes, ternary_input,
-                               ternary_output, ternary_result_values, weight_beat_bits)
+                                        ternary_output, ternary_result_values, weight_beat_bits)
 
 
 def test_beat_sizes_of_the_default_engine():
@@ -67,3 +67,26 @@ def test_roundtrip_through_a_software_engine():
     values = np.zeros((2, 6), np.int32)
     values[:, :5] = y
     assert np.array_equal(ternary_output(values.astype("<i4").tobytes(), 2, 5, 3), y)
+
+
+def test_vectorized_packing_equals_the_reference():
+    """ternary_input (NumPy bit fields) gives the same bytes as ternary_input_reference (beat by
+    beat through golden/ternary_layout.py) for every g, lane and row count, with skipped
+    K-slices, and with its weights packed once ahead (ternary_weights)."""
+    from llmaccel.golden.top_layout import ternary_input_reference, ternary_weights
+    from llmaccel.testbench.runner import seed_for
+    seed = seed_for("vectorized_packing")
+    print(f"seed={seed}")
+    rng = np.random.default_rng(seed)
+    for _ in range(80):
+        g, lanes, rows = int(rng.integers(1, 5)), int(rng.integers(1, 17)), int(rng.integers(1, 5))
+        m, n, k = int(rng.integers(1, 5)), int(rng.integers(1, 30)), int(rng.integers(1, 200))
+        x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+        w = rng.integers(-1, 2, (n, k)).astype(np.int8)
+        w[rng.random(w.shape) < rng.random()] = 0
+        if rng.random() < 0.5:
+            w[:, :min(k, lanes * g)] = 0
+        want = ternary_input_reference(x, w, g, lanes, rows)
+        assert ternary_input(x, w, g, lanes, rows) == want, (g, lanes, rows, m, n, k)
+        packed = ternary_weights(w, g, lanes, rows)
+        assert ternary_input(x, w, g, lanes, rows, weights=packed) == want

@@ -6,7 +6,7 @@ that moves the cycle counts away from the model fails these tests (re-measure, t
 import pytest
 
 from llmaccel.perf.cycle_model import (bfp_cycles, bfp_phases, model_error_table, ternary_cycles,
-                                  ternary_phases, top_cycles)
+                                       ternary_phases, top_cycles)
 
 # BFP (Q8_0, Verilator, unstalled streams, CYCLES register).
 # Source "bench": reports/bench/bfp.json at commit 393b8c7 (make bench, K x N = 576 x 576 and

@@ -5,8 +5,8 @@ import pytest
 
 from llmaccel.perf import cycle_model as perf_model
 from llmaccel.perf.projection import (ENGINES, MODELS, PUBLISHED, plot_projection_cycles,
-                                  plot_roofline, projection_markdown, projections, run_projection,
-                                  token_projection, weight_bytes)
+                                      plot_roofline, projection_markdown, projections, run_projection,
+                                      token_projection, weight_bytes)
 
 # MACs of one decode token (N x K summed), worked out by hand:
 # SmolLM2-135M, per layer: q, o 576*576 = 331,776 each; k, v 192*576 = 110,592 each;
