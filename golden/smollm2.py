@@ -155,3 +155,142 @@ def decode_layer(model: "SmolLM2", project, layer: int = 0, words=SENTENCE) -> d
     act = (gate / (np.float32(1) + np.exp(-gate)) * up).astype(np.float32)
     out = (h1 + run("down", act)).astype(np.float32)
     return {"out": out, "inputs": inputs}
+
+
+# --- the tokenizer, from the GGUF file's own vocabulary and merges ----------------------------------
+def build_tokenizer(model: "SmolLM2"):
+    """SmolLM2's byte-level BPE as llama.cpp builds it from the file (tokenizer.ggml.model "gpt2",
+    pre-tokenizer "smollm": every digit alone, then GPT-2's split; no BOS, no space prefix), with
+    the `tokenizers` library. Control tokens (<|im_start|>, ...) are special: never split."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    fields = model.reader.fields
+    tokens = fields["tokenizer.ggml.tokens"]
+    names = [bytes(tokens.parts[i]).decode("utf-8") for i in tokens.data]
+    merges_field = fields["tokenizer.ggml.merges"]
+    merges = [tuple(bytes(merges_field.parts[i]).decode("utf-8").split(" ", 1))
+              for i in merges_field.data]
+    types = fields["tokenizer.ggml.token_type"]
+    control = [names[k] for k, i in enumerate(types.data) if int(types.parts[i][0]) == 3]
+    tok = Tokenizer(models.BPE({name: k for k, name in enumerate(names)}, merges,
+                               fuse_unk=False, byte_fallback=False))
+    gpt2 = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(gpt2), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(control)
+    return tok
+
+
+# --- the whole model: embedding, 30 layers with a KV cache, final norm, LM head ---------------------
+HEAD = "head"       # the LM head's key for `project` (its weights are token_embd.weight, tied)
+
+
+class KVCache:
+    """Per layer, the keys (after RoPE) and values of every position so far."""
+
+    def __init__(self, layers: int):
+        self.k = [None] * layers
+        self.v = [None] * layers
+
+    def append(self, layer: int, k: np.ndarray, v: np.ndarray):
+        self.k[layer] = k if self.k[layer] is None else np.concatenate([self.k[layer], k])
+        self.v[layer] = v if self.v[layer] is None else np.concatenate([self.v[layer], v])
+        return self.k[layer], self.v[layer]
+
+    @property
+    def length(self) -> int:
+        return 0 if self.k[0] is None else self.k[0].shape[0]
+
+
+class Geometry:
+    def __init__(self, model: "SmolLM2"):
+        self.layers = int(_meta(model, "llama.block_count"))
+        self.heads = int(_meta(model, "llama.attention.head_count"))
+        self.kv_heads = int(_meta(model, "llama.attention.head_count_kv"))
+        self.hidden = int(_meta(model, "llama.embedding_length"))
+        self.head_dim = self.hidden // self.heads
+        self.rope_base = float(_meta(model, "llama.rope.freq_base"))
+        self.context = int(_meta(model, "llama.context_length"))
+        self.eps = model.rms_eps
+
+
+def layer_weights(model: "SmolLM2") -> dict:
+    """{(layer, projection): float32 W [N, K]} of every layer, dequantized from the file."""
+    geo = Geometry(model)
+    return {(layer, name): model.weight(f"blk.{layer}.{t}.weight")
+            for layer in range(geo.layers) for name, t in PROJECTIONS.items()}
+
+
+def forward(model: "SmolLM2", tokens: list[int], cache: KVCache, project, norms: dict,
+            embedding: np.ndarray) -> np.ndarray:
+    """The model on `tokens` (the positions after those in `cache`), float32 NumPy as llama.cpp's
+    LLaMA graph: returns the logits of the last token [vocab]. Every linear product goes through
+    `project(key, x)` (x float32 [T, K] -> y float32 [T, N]): keys (layer, name) for the seven
+    projections of each layer, HEAD for the LM head (on the last token only). Attention (RoPE,
+    causal scores over the cache, softmax, grouped-query heads), the RMS norms, SiLU and the
+    residuals are here: the host's part."""
+    geo = Geometry(model)
+    t, start = len(tokens), cache.length
+    positions = np.arange(start, start + t)
+    h = embedding[tokens].astype(np.float32)                      # [T, hidden]
+    scale = np.float32(np.sqrt(geo.head_dim))
+    group = geo.heads // geo.kv_heads
+    for layer in range(geo.layers):
+        x = rms_norm(h, norms[f"blk.{layer}.attn_norm.weight"], geo.eps)
+        q = project((layer, "q"), x).reshape(t, geo.heads, geo.head_dim)
+        k = project((layer, "k"), x).reshape(t, geo.kv_heads, geo.head_dim)
+        v = project((layer, "v"), x).reshape(t, geo.kv_heads, geo.head_dim)
+        q = rope(q, positions, geo.rope_base)
+        k_all, v_all = cache.append(layer, rope(k, positions, geo.rope_base), v)
+        attn = np.empty((t, geo.heads, geo.head_dim), dtype=np.float32)
+        for i in range(t):
+            seen = start + i + 1                                   # causal: keys 0 .. position
+            for hd in range(geo.heads):
+                scores = (k_all[:seen, hd // group, :] @ q[i, hd]) / scale
+                p = np.exp(scores - scores.max()).astype(np.float32)
+                attn[i, hd] = (p / p.sum()) @ v_all[:seen, hd // group, :]
+        h = (h + project((layer, "o"), attn.reshape(t, geo.hidden))).astype(np.float32)
+        x2 = rms_norm(h, norms[f"blk.{layer}.ffn_norm.weight"], geo.eps)
+        gate, up = project((layer, "gate"), x2), project((layer, "up"), x2)
+        act = (gate / (np.float32(1) + np.exp(-gate)) * up).astype(np.float32)
+        h = (h + project((layer, "down"), act)).astype(np.float32)
+    out = rms_norm(h[-1:], norms["output_norm.weight"], geo.eps)
+    return project(HEAD, out)[0]
+
+
+def model_norms(model: "SmolLM2") -> dict:
+    return {name: model.weight(name) for name in model.tensors if name.endswith("norm.weight")}
+
+
+def greedy(model: "SmolLM2", prompt: list[int], new_tokens: int, project, on_token=None) -> dict:
+    """Greedy decoding: the prompt in one forward pass (M = its length), then one token at a
+    time. Returns {"tokens": the new ids, "logits": float32 [new_tokens, vocab]}; on_token(i,
+    token) after each."""
+    geo = Geometry(model)
+    if not prompt:
+        raise ValueError("the prompt has no tokens")
+    if len(prompt) + new_tokens > geo.context:
+        raise ValueError(f"{len(prompt)} prompt tokens + {new_tokens} new ones exceed the "
+                         f"context of {geo.context}")
+    norms, embedding = model_norms(model), model.weight("token_embd.weight")
+    cache = KVCache(geo.layers)
+    tokens, logits, step = [], [], list(prompt)
+    for i in range(new_tokens):
+        row = forward(model, step, cache, project, norms, embedding)
+        token = int(np.argmax(row))                 # the first of equal maxima, as llama.cpp
+        logits.append(row)
+        tokens.append(token)
+        if on_token:
+            on_token(i, token)
+        step = [token]
+    return {"tokens": tokens, "logits": np.array(logits, dtype=np.float32)}
+
+
+def fp32_model_project(weights: dict, head: np.ndarray):
+    """The float32 reference projection of every key: dequantized weights, float32 products."""
+    def project(key, x):
+        w = head if key == HEAD else weights[key]
+        return (x @ w.T).astype(np.float32)
+    return project

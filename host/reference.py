@@ -13,5 +13,9 @@ class ReferenceAccelerator:
     def matmul_mxint8(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
         return bfp.matmul_mxint8(w_raw, x_raw)
 
+    def pack_ternary(self, w: np.ndarray) -> np.ndarray:
+        """Nothing to pack for the golden model: the trits themselves."""
+        return w
+
     def matmul_ternary(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
         return ternary.matmul(x, w)

@@ -141,6 +141,16 @@ def cmd_decode(args):
     return 0 if exact else 1
 
 
+def cmd_generate(args):
+    from .flows.generate import GenerateError, run_generate
+    try:
+        report = run_generate(args.prompt, args.tokens, args.engine, args.backend,
+                              Path(args.output))
+    except GenerateError as e:
+        raise UsageError(str(e)) from None
+    return 0 if report["bit_exact"] and report["same_as_reference"] else 1
+
+
 def cmd_bench(args):
     from .flows.bench import run_bench
     sims = args.sims.split(",")
@@ -203,7 +213,18 @@ def build_parser() -> Parser:
     p = sub.add_parser("decode", help="one decode step of a SmolLM2-135M layer on the simulated "
                                       "core, both engines (make sim): reports/sim.md")
     p.add_argument("--layer", type=int, default=0, help="transformer layer (default 0)")
-    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus", "fast"],
+                   help="cocotb under Verilator or Icarus, or the fast back end")
+    p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
+
+    p = sub.add_parser("generate", help="SmolLM2-135M answering a prompt, every matrix product on "
+                                        "the simulated core (make sim): reports/generate.md")
+    p.add_argument("--prompt", default="The capital of France is", help="the text to continue")
+    p.add_argument("--tokens", type=int, default=8, help="new tokens to generate (default 8)")
+    p.add_argument("--engine", default="bfp", choices=["bfp", "ternary"])
+    p.add_argument("--backend", default="fast", choices=["fast", "reference"],
+                   help="fast: the Verilated core with C++ bus models; reference: the golden "
+                        "models (no RTL)")
     p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
 
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")
@@ -228,7 +249,8 @@ def build_parser() -> Parser:
 
 
 COMMANDS = {"list": cmd_list, "emit": cmd_emit, "synth": cmd_synth, "sim": cmd_sim,
-            "bench": cmd_bench, "run": cmd_run, "decode": cmd_decode}
+            "bench": cmd_bench, "run": cmd_run, "decode": cmd_decode,
+            "generate": cmd_generate}
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
 from llmaccel.testbench.backend_calls import random_ternary, run_calls
+from llmaccel.testbench.layer_job import layer_job
 from llmaccel.testbench.bfp_data import random_rows
 from llmaccel.testbench.cocotb_bfp import exact
 
@@ -216,34 +217,10 @@ async def run_layer(dut):
     "done total engine projection seconds" to LLMACCEL_PROGRESS after each."""
     if "LLMACCEL_LAYER" not in os.environ:
         return
-    from llmaccel.golden.smollm2 import PROJECTIONS, SmolLM2, decode_layer
-    from llmaccel.host.decode import ENGINES
     backend, acc, seed, stall = await start(dut, stall=float(os.environ.get("LLMACCEL_STALL", "0")))
     layer = int(os.environ["LLMACCEL_LAYER"])
-    model = SmolLM2()
-    weights = {name: model.weight(f"blk.{layer}.{t}.weight") for name, t in PROJECTIONS.items()}
-    total = len(ENGINES) * len(PROJECTIONS)
-    progress_file = os.environ.get("LLMACCEL_PROGRESS")
-    t0, done = time.perf_counter(), []
-
-    def progress(engine, name):
-        done.append(name)
-        if progress_file:     # written whole, then renamed: the reader never sees half a line
-            with open(progress_file + ".tmp", "w") as f:
-                f.write(f"{len(done)} {total} {engine} {name} {time.perf_counter() - t0:.1f}\n")
-            os.replace(progress_file + ".tmp", progress_file)
-
-    out = {}
-    for engine, cls in ENGINES.items():
-        proj = await bridge(cls)(weights, acc, progress)
-        result = await bridge(decode_layer)(model, proj, layer)
-        out[f"{engine}_out"] = result["out"]
-        for i, r in enumerate(proj.records):
-            for key in ("x", "raw", "y"):
-                out[f"{engine}_{i}_{key}"] = r[key]
-            out[f"{engine}_{i}_name"] = np.array(r["name"])
-            out[f"{engine}_{i}_cycles"] = np.array(r["cycles"])
-            out[f"{engine}_{i}_runs"] = np.array(r["runs"])
+    t0 = time.perf_counter()
+    out = await bridge(layer_job)(acc, layer, os.environ.get("LLMACCEL_PROGRESS"))
     np.savez(os.environ["LLMACCEL_OUT"], **out)
     report({"test": "run_layer", "layer": layer, "seed": seed,
             "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs),

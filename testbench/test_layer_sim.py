@@ -1,5 +1,5 @@
 """`make sim`'s job (llmaccel/flows/decode.py): the SmolLM2-135M layer-0 decode step through the
-simulated core under Verilator, both engines; every projection must be bit-exact against the
+simulated core (fast back end: Verilator + C++ bus models), both engines; every projection must be bit-exact against the
 golden models and the report must say so. Also the float32 reference layer's pieces."""
 import json
 
@@ -44,7 +44,8 @@ def test_decode_layer_calls_every_projection_once_in_order():
 @pytest.mark.cocotb
 @pytest.mark.xdist_group("top-verilator-default")
 def test_layer_decode_is_bit_exact(tmp_path, capsys):
-    report, exact = run_layer_sim(0, "verilator", tmp_path)
+    # on the fast back end: its results and CYCLES are the cocotb back end's (test_fast_backend)
+    report, exact = run_layer_sim(0, "fast", tmp_path)
     assert exact
     rows = report["projections"]
     assert [(r["engine"], r["projection"]) for r in rows] == [

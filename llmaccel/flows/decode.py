@@ -17,8 +17,12 @@ import numpy as np
 
 from llmaccel.golden.smollm2 import PROJECTIONS, SENTENCE, SmolLM2, decode_layer, fp32_project
 from llmaccel.host.decode import ENGINES
+from llmaccel.host.driver import Accelerator
+from llmaccel.host.fast_backend import FastBackend
 from llmaccel.host.reference import ReferenceAccelerator
 from llmaccel.testbench import runner
+from llmaccel.testbench.fast_build import build_fast
+from llmaccel.testbench.layer_job import layer_job
 
 CLOCK_HZ = 100e6          # the PS clock constraints/build_bd.tcl gives the core (FCLK0)
 BAR = 28
@@ -83,6 +87,8 @@ def cosine(y: np.ndarray, ref: np.ndarray) -> float:
 def simulate(layer: int, sim: str, params: dict) -> tuple[dict, dict, str, float]:
     """Build the core, run the job with a progress bar: (the job's arrays, its record, module,
     build seconds)."""
+    if sim == "fast":
+        return simulate_fast(layer, params)
     print(f"building the core's simulation ({sim}; about 20 s with Verilator, reused later)...",
           file=sys.stderr, flush=True)
     b = runner.build("top", params, sim)
@@ -98,6 +104,24 @@ def simulate(layer: int, sim: str, params: dict) -> tuple[dict, dict, str, float
                                + runner.failure_excerpt(result))
         arrays = dict(np.load(out))
     return arrays, (result.results[0] if result.results else {}), b.module, b.seconds
+
+
+def simulate_fast(layer: int, params: dict) -> tuple[dict, dict, str, float]:
+    """The same job in this process on the fast back end (the Verilated core, C++ bus models)."""
+    print("building the core's fast co-simulation (Verilator; about a minute, reused later)...",
+          file=sys.stderr, flush=True)
+    build = build_fast(params)
+    backend = FastBackend(build.library)
+    backend.reset()
+    acc = Accelerator(backend)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        progress = Path(tmp) / "progress"
+        with Progress(progress, len(ENGINES) * len(PROJECTIONS)):
+            arrays = layer_job(acc, layer, str(progress))
+    record = {"cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs),
+              "wall_seconds": round(time.perf_counter() - t0, 2)}
+    return arrays, record, build.module, build.seconds
 
 
 def analyse(arrays: dict, layer: int, cycles_model=None) -> dict:

@@ -1,0 +1,66 @@
+"""A whole model's matrix products on the accelerator: the `project(key, x)` callback of
+golden/smollm2.forward, over the driver (host/driver.py) and any of its back ends.
+
+- engine "bfp": every layer's weights requantized to llama.cpp Q8_0 once, at load (the file ships
+  Q4_1; issue 12 runs Q4_1 as shipped); the LM head is the file's own Q8_0 `token_embd.weight`
+  rows, as shipped. Per call the activations are quantized as llama.cpp's quantize_row_q8_0_ref
+  does, then `acc.matmul_q8_0`.
+- engine "ternary": every layer's weights absmean-ternarized once (BitNet b1.58) and packed into
+  the engine's beats once (Accelerator.pack_ternary); per call int8 absmax activations,
+  `acc.matmul_ternary`, then float32 scaling. The LM head stays on the BFP engine in Q8_0, as
+  BitNet keeps its head at higher precision.
+
+With `check`, every product is also computed by the golden models (host/reference.py) on the
+same quantized inputs and compared bit for bit (float32 bits, NaN as NaN; int32 exactly); each
+call is recorded with its cycles (the CYCLES register of every run the driver made for it).
+"""
+import numpy as np
+
+from llmaccel.golden import bfp, ternary
+from llmaccel.golden.bfp_layout import canonical_nan
+from llmaccel.golden.smollm2 import HEAD
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype == np.float32:
+        return np.array_equal(canonical_nan(a).view(np.uint32), canonical_nan(b).view(np.uint32))
+    return a.dtype == b.dtype and np.array_equal(a, b)
+
+
+class ModelProjections:
+    def __init__(self, acc, engine: str, weights: dict, head_q8_0: np.ndarray, check: bool = True):
+        if engine not in ("bfp", "ternary"):
+            raise ValueError(f"engine must be bfp or ternary, not {engine!r}")
+        self.acc, self.engine, self.check = acc, engine, check
+        self.head = head_q8_0
+        self.records = []
+        if engine == "bfp":
+            self.weights = {key: bfp.quantize_q8_0(w) for key, w in weights.items()}
+        else:
+            self.weights = {}
+            for key, w in weights.items():
+                trits, scale = ternary.absmean_ternarize(w)
+                self.weights[key] = (trits, scale, acc.pack_ternary(trits))
+
+    def __call__(self, key, x: np.ndarray) -> np.ndarray:
+        runs = getattr(self.acc, "runs", None)
+        first = len(runs) if runs is not None else 0
+        if key == HEAD or self.engine == "bfp":
+            w = self.head if key == HEAD else self.weights[key]
+            xq = bfp.quantize_q8_0(x)
+            y = raw = self.acc.matmul_q8_0(w, xq)
+            engine = "bfp"
+            want = bfp.matmul_q8_0(w, xq) if self.check else None
+        else:
+            trits, w_scale, packed = self.weights[key]
+            xq, x_scale = ternary.quantize_acts_absmax(x)
+            raw = self.acc.matmul_ternary(packed, xq)
+            y = ternary.dequantize(raw, x_scale, w_scale)
+            engine = "ternary"
+            want = ternary.matmul(xq, trits) if self.check else None
+        mine = runs[first:] if runs is not None else []
+        self.records.append({"key": key, "engine": engine, "m": x.shape[0], "n": y.shape[1],
+                             "k": x.shape[1], "cycles": sum(r.cycles for r in mine),
+                             "runs": len(mine),
+                             "bit_exact": None if want is None else _same_bits(raw, want)})
+        return y

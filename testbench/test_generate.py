@@ -1,0 +1,64 @@
+"""`llmaccel generate`: SmolLM2-135M token by token with every matrix product on the simulated core
+(fast back end), bit-exact against the golden models and identical to the reference back end; the
+tokenizer against ids read from the GGUF file itself; bad arguments."""
+import json
+
+import pytest
+
+from llmaccel.cli import main
+from llmaccel.flows.generate import run_generate
+from llmaccel.golden.smollm2 import SENTENCE, SmolLM2, build_tokenizer
+
+
+@pytest.fixture(scope="module")
+def model():
+    return SmolLM2()
+
+
+def test_tokenizer_gives_the_files_own_ids(model):
+    tok = build_tokenizer(model)
+    text = "The quick brown fox jumps over the lazy dog"
+    assert tok.encode(text).ids == model.token_ids(SENTENCE)       # the vocabulary's own entries
+    ids = tok.encode(" in 2024").ids                                # digits one by one ("smollm")
+    assert [tok.id_to_token(i) for i in ids] == ["Ġin", "Ġ", "2", "0", "2", "4"]
+    assert tok.encode("<|im_start|>user").ids[0] == model.vocab["<|im_start|>"]
+    for sample in (text, "Émile's café: 3.14 € — ok?\n\n  done", "日本語"):
+        assert tok.decode(tok.encode(sample).ids) == sample
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tokens", "0"], "--tokens must be a positive integer, not 0"),
+    (["--prompt", ""], "the prompt is empty"),
+    (["--tokens", "9000"], "exceed SmolLM2-135M's context of 8192 tokens"),
+    (["--backend", "cocotb"], "argument --backend: invalid choice: 'cocotb'"),
+])
+def test_bad_arguments_are_one_line(capsys, tmp_path, args, message):
+    assert main(["generate", *args, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_reference_backend_ternary(model, tmp_path):
+    report = run_generate(tokens=2, engine="ternary", backend="reference", out_dir=tmp_path,
+                          model=model)
+    assert report["same_as_reference"] and len(report["tokens"]) == 2
+    assert "not ternary-trained" in (tmp_path / "generate.md").read_text()
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_generate_on_the_rtl(model, tmp_path):
+    """Two tokens of the default prompt through the RTL: every product bit-exact, the tokens and
+    logits those of the golden models, the first token the float32 model's (" Paris")."""
+    report = run_generate(tokens=2, engine="bfp", backend="fast", out_dir=tmp_path, model=model)
+    assert report["bit_exact"] and report["products_checked"] == report["products"] == 2 * 211
+    assert report["same_as_reference"] and report["same_logits"]
+    assert report["tokens"] == report["reference_tokens"]
+    assert report["text"].startswith(" Paris") and report["tokens"][0] == report["fp32_tokens"][0]
+    steps = report["steps"]
+    assert [s["step"] for s in steps] == ["prompt", "decode 1"]
+    assert all(s["head"] > 0 and s["projections"] > 0 for s in steps)
+    assert sum(s["cycles"] for s in steps) <= report["simulated_cycles"]
+    saved = json.loads((tmp_path / "generate.json").read_text())
+    assert saved["tokens"] == report["tokens"]
+    print((tmp_path / "generate.md").read_text())
