@@ -165,7 +165,7 @@ def markdown(r: dict) -> str:
         "",
         f"Prompt: \"{r['prompt']}\" ({len(r['prompt_tokens'])} tokens: {r['prompt_tokens']})",
         "",
-        f"**Generated ({r['engine']} engine):** \"{r['text']}\"",
+        f"**Generated ({r['engine']} engine):** {json.dumps(r['text'], ensure_ascii=False)}",
         "",
         f"Tokens: {r['tokens']}",
         "",
@@ -192,7 +192,8 @@ def markdown(r: dict) -> str:
         f"- Bit-exact: {checked}.",
         f"- Same as the reference back end: "
         f"{'yes: the same tokens, and the same logits bit for bit' if r['same_as_reference'] else 'NO'}.",
-        f"- Float32 model (dequantized weights, float32 products): \"{r['fp32_text']}\" "
+        f"- Float32 model (dequantized weights, float32 products): "
+        f"{json.dumps(r['fp32_text'], ensure_ascii=False)} "
         f"{r['fp32_tokens']}; {r['fp32_agreement']} of {len(r['tokens'])} tokens agree.",
         "",
     ]
