@@ -62,13 +62,13 @@ sim: $(STAMP)
 
 # pytest exits 5 when it collected nothing; that is not a failure of the code.
 test: install
-	$(WITH_VERILATOR) $(PY) -m pytest -n $(JOBS) --dist loadgroup; rc=$$?; \
+	$(WITH_VERILATOR) $(PY) -m pytest -n $(JOBS) --dist loadgroup -m "not slow" --durations=15; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 regress: install
 	@set -e; for seed in $(SEEDS); do \
 	  echo "== SEED=$$seed"; \
-	  SEED=$$seed TXNS=$${TXNS:-20000} $(WITH_VERILATOR) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m cocotb; \
+	  SEED=$$seed TXNS=$${TXNS:-20000} FP32_OPS=$${FP32_OPS:-1000000} $(WITH_VERILATOR) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m "cocotb or slow"; \
 	done
 
 synth: $(STAMP)

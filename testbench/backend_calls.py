@@ -59,3 +59,28 @@ def run_calls(acc, elapsed, seed: int, cases: int) -> list[dict]:
                         "cycles": [r.cycles for r in acc.runs[first:]],
                         "clock_cycles": elapsed() - start})
     return records
+
+
+def shape_runs(acc, shapes, seed: int = 1) -> list[dict]:
+    """Benches: each [engine, M, N, K] on seeded random data (Q8_0 for the BFP engine) through
+    the driver, each result checked against the golden model; one record per shape with the
+    CYCLES summed over the core's runs."""
+    from llmaccel.golden.bfp import matmul_q8_0
+    from llmaccel.golden.ternary import matmul
+    from llmaccel.testbench.job import bit_exact
+    rng = np.random.default_rng(seed)
+    records = []
+    for engine, m, n, k in shapes:
+        first = len(acc.runs)
+        if engine == "bfp":
+            x, w = random_rows(rng, m, k // 32, "q8_0"), random_rows(rng, n, k // 32, "q8_0")
+            if not bit_exact(acc.matmul_q8_0(w, x), matmul_q8_0(w, x)):
+                raise AssertionError(f"bfp {m}x{n}x{k} differs from the golden model")
+        else:
+            x, w = random_ternary(rng, m, n, k, sparsity=0.3)
+            if not np.array_equal(acc.matmul_ternary(w, x), matmul(x, w)):
+                raise AssertionError(f"ternary {m}x{n}x{k} differs from the golden model")
+        runs = acc.runs[first:]
+        records.append({"engine": engine, "m": m, "n": n, "k": k, "runs": len(runs),
+                        "cycles": sum(r.cycles for r in runs)})
+    return records

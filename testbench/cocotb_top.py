@@ -26,7 +26,7 @@ from llmaccel.golden.ternary import matmul as golden_ternary
 from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
-from llmaccel.testbench.backend_calls import random_ternary, run_calls
+from llmaccel.testbench.backend_calls import random_ternary, run_calls, shape_runs
 from llmaccel.testbench.layer_job import layer_job
 from llmaccel.testbench.bfp_data import random_rows
 from llmaccel.testbench.cocotb_bfp import exact
@@ -236,20 +236,8 @@ async def run_shapes(dut):
     if not shapes:
         return
     backend, acc, seed, stall = await start(dut, stall=0.0)
-    rng = np.random.default_rng(seed)
-    for engine, m, n, k in shapes:
-        first = len(acc.runs)
-        if engine == "bfp":
-            x, w = random_rows(rng, m, k // 32, "q8_0"), random_rows(rng, n, k // 32, "q8_0")
-            exact(await bridge(acc.matmul_q8_0)(w, x), golden_bfp.matmul_q8_0(w, x),
-                  f"bfp {m}x{n}x{k}")
-        else:
-            x, w = random_ternary(rng, m, n, k, sparsity=0.3)
-            same_ints(await bridge(acc.matmul_ternary)(w, x), golden_ternary(x, w),
-                      f"ternary {m}x{n}x{k}")
-        runs = acc.runs[first:]
-        report({"engine": engine, "m": m, "n": n, "k": k, "runs": len(runs),
-                "cycles": sum(r.cycles for r in runs)})
+    for record in await bridge(shape_runs)(acc, shapes, seed):
+        report(record)
 
 
 @cocotb.test()

@@ -26,7 +26,10 @@ def cocotb_records(config: str, stall: float, seed: int) -> list[dict]:
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("config,stall", [
-    pytest.param(c, s, marks=pytest.mark.xdist_group(f"top-verilator-{c}"))
+    # the default core's calls already split K and N; the small buffers (a second fast build)
+    # split M too: `make regress`
+    pytest.param(c, s, marks=[pytest.mark.xdist_group(f"top-verilator-{c}")]
+                 + ([pytest.mark.slow] if c != "default" else []))
     for c in CONFIGS for s in (0.0, 0.5)])
 def test_same_as_cocotb(config, stall):
     seed = runner.seed_for(f"fast-backend-{config}-{stall}")
@@ -96,3 +99,15 @@ def test_build_is_reused():
     first = build_fast()
     again = build_fast()
     assert again.library == first.library and again.seconds == 0.0
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_bench_shapes_give_the_pinned_cycles():
+    """The bench's shape runs on the fast back end give the CYCLES measured through cocotb and
+    pinned in test_perf_model.py (SmolLM2's q projection on both engines, and a split shape)."""
+    from llmaccel.testbench.backend_calls import shape_runs
+    from llmaccel.testbench.test_perf_model import TOP
+    shapes = [("bfp", 1, 576, 576), ("ternary", 1, 576, 576), ("bfp", 9, 64, 256)]
+    records = shape_runs(Accelerator(open_fast()), shapes)
+    assert [r["cycles"] for r in records] == [TOP[s] for s in shapes]
