@@ -20,6 +20,7 @@ def test_default_storage_maps_to_block_ram(tmp_path):
 
 
 @pytest.mark.synth
+@pytest.mark.slow        # a second synthesis of the SRAM controller: make regress
 def test_ecc_words_fit_72_bit_block_ram(tmp_path):
     name, verilog = emit_block("sram", {"ecc": 1})
     report = synthesize(verilog, name, tmp_path)
