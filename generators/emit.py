@@ -62,6 +62,18 @@ def emit_block(block: str, params: dict | None = None) -> tuple[str, str]:
     return name, to_verilog(build(block, params), name)
 
 
+_EMITTED: dict = {}
+
+
+def emit_block_once(block: str, params: dict | None = None) -> tuple[str, str]:
+    """emit_block, emitted once per configuration in this process (the top core takes Yosys
+    about 20 s): the simulation builds call it for every test of a configuration."""
+    key = module_name(block, params)
+    if key not in _EMITTED:
+        _EMITTED[key] = emit_block(block, params)
+    return _EMITTED[key]
+
+
 def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
     """(module name, C header of the block's AXI4-Lite register map)."""
     from .axi_lite import c_header

@@ -22,8 +22,7 @@ CYCLES_PER_WORD_LIMIT = 64
 TIMEOUT_FLOOR = 200_000
 RESP_NAMES = {0: "OKAY", 1: "EXOKAY", 2: "SLVERR", 3: "DECERR"}
 _STATUS = {-1: "did not finish within its cycle limit",
-           -2: "sent more result bytes than the driver expected",
-           -3: "sent more than one result packet"}
+           -2: "sent more result bytes than the driver expected"}
 
 
 class FastSimError(RuntimeError):

@@ -71,7 +71,6 @@ enum Status : int64_t {
     FS_OK = 0,
     FS_TIMEOUT = -1,        // the cycle limit passed before the call finished
     FS_OVERFLOW = -2,       // the core sent more result bytes than the caller expected
-    FS_SECOND_PACKET = -3,  // a second result packet arrived within the same call
 };
 
 }  // namespace
@@ -292,7 +291,6 @@ int64_t fs_stream(FastSim *s, const uint8_t *data, uint64_t nbytes, uint8_t *out
         if (s->out_bytes.size() > out_cap) return FS_OVERFLOW;
         s->edge();
     }
-    if (s->out_packets > 1) return FS_SECOND_PACKET;
     if (s->out_bytes.size() > out_cap) return FS_OVERFLOW;
     std::memcpy(out, s->out_bytes.data(), s->out_bytes.size());
     const int64_t got = int64_t(s->out_bytes.size());

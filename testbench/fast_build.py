@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmaccel.generators.emit import emit_block
+from llmaccel.generators.emit import emit_block_once
 from llmaccel.host import fast_backend
 from llmaccel.host.fast_backend import FastBackend
 from llmaccel.testbench import runner
@@ -39,7 +39,7 @@ class FastBuild:
 
 
 def build_fast(params: dict | None = None, *, force: bool = False) -> FastBuild:
-    module, verilog = emit_block("top", params)
+    module, verilog = emit_block_once("top", params)
     runner.prepare_tools("verilator")
     directory = FAST / module
     directory.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from llmaccel.generators.emit import emit_block, to_verilog
+from llmaccel.generators.emit import emit_block_once, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "sim"
@@ -80,7 +80,7 @@ def build(block: str, params: dict | None = None, sim: str | None = None, *,
           waves: bool | None = None, force: bool = False) -> Build:
     """Emit the configuration and build it for `sim`, reusing an identical earlier build unless
     `force`."""
-    module, verilog = emit_block(block, params)
+    module, verilog = emit_block_once(block, params)
     return build_verilog(module, verilog, sim, waves=waves, force=force)
 
 
