@@ -121,16 +121,21 @@ class BfpCore(wiring.Component):
         xrow = _pow2_at_least(self.bmax * P)             # qs words per row of X in its buffer
         srow = _pow2_at_least(-(-self.bmax // 4))        # scale words per row
         m.submodules.x_qs = x_qs = SramController(
-            width=ML * 8, depth=max(16, xrow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0)
+            width=ML * 8, depth=max(16, xrow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
+            granularity=64)
         m.submodules.x_scales = x_sc = SramController(
-            width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0)
+            width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
+            granularity=64)
         m.submodules.w_qs = w_qs = SramController(
-            width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0)
+            width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=64)
         m.submodules.w_scales = w_sc = SramController(
-            width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0)
+            width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=64)
         # Starting sums of a tile (sum_in): one float32 per (m, lane), swapped with the tile.
         m.submodules.w_sums = w_su = SramController(
-            width=OL * 32, depth=max(16, mrows), banks=1, read_ports=1, pingpong=1, ecc=0)
+            width=OL * 32, depth=max(16, mrows), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=32)
         srams = (x_qs, w_qs, x_sc, w_sc, w_su)
         tile_srams = (w_qs, w_sc, w_su)
 
@@ -177,23 +182,23 @@ class BfpCore(wiring.Component):
             x_qs.write.payload.addr.eq(Cat(qaddr[:_log2(xrow)], xm)) if mrows > 1 else
             x_qs.write.payload.addr.eq(qaddr),
             x_qs.write.payload.data.eq(Cat(word for _ in range(BPW))),
-            x_qs.write.payload.be.eq(Const(0xFF, 8 * BPW) << (sub * 8)),
+            x_qs.write.payload.be.eq(Const(1, BPW) << sub),
             x_qs.write.valid.eq(self.data_in.valid & loading_x & ~is_scale),
             x_sc.write.payload.addr.eq(Cat(q[:_log2(srow)], xm) if mrows > 1 else q),
             x_sc.write.payload.data.eq(word),
-            x_sc.write.payload.be.eq(0xFF),
+            x_sc.write.payload.be.eq(1),
             x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
             w_qs.write.payload.addr.eq(qaddr),
             w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
-            w_qs.write.payload.be.eq(Const(0xFF, OL * 8 * BPW) << ((lane * BPW + sub) * 8)),
+            w_qs.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + sub)),
             w_qs.write.valid.eq(self.data_in.valid & loading_rows & ~is_scale),
             w_sc.write.payload.addr.eq(q),
             w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
-            w_sc.write.payload.be.eq(Const(0xFF, OL * 8) << (lane * 8)),
+            w_sc.write.payload.be.eq(Const(1, OL) << lane),
             w_sc.write.valid.eq(self.data_in.valid & loading_rows & is_scale),
             w_su.write.payload.addr.eq(si_m),
             w_su.write.payload.data.eq(Cat(word[:32] for _ in range(OL))),
-            w_su.write.payload.be.eq(Const(0xF, OL * 4) << ((si & (OL - 1)) * 4)),
+            w_su.write.payload.be.eq(Const(1, OL) << (si & (OL - 1))),
             w_su.write.valid.eq(self.data_in.valid & loading_sums),
         ]
         target_ready = Mux(x_loaded,

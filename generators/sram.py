@@ -2,9 +2,11 @@
 optional SECDED ECC and per-bank enables for clock gating.
 
 Ports (all streams are `amaranth.lib.stream`: a beat moves on a rising edge where valid & ready):
-- `write`       in,  payload {addr, data, be[, inject]}: the loader. `be` has one bit per byte of
-                data. With `ecc=1`, `inject` (one bit per stored bit) is XORed into the stored word:
-                a fault-injection hook for tests, tie it to zero in use.
+- `write`       in,  payload {addr, data, be[, inject]}: the loader. `be` has one bit per
+                `granularity` bits of data (a byte by default; an engine that always writes whole
+                64-bit beats uses 64: the block RAM's byte enables are then driven in groups).
+                With `ecc=1`, `inject` (one bit per stored bit) is XORed into the stored word: a
+                fault-injection hook for tests, tie it to zero in use.
 - `read_req[p]` in,  payload addr: one per read port (the engines).
 - `read_resp[p]` out, payload {data[, corrected, uncorrectable]}: in request order. With the response
                 sink ready, a response is valid READ_LATENCY = 2 cycles after its request was
@@ -25,7 +27,7 @@ the bank); a write accepted in cycle t is seen by reads accepted from t + 1 on, 
 in the same cycle as a write to the same word returns the old word (read-first, as the block RAM's
 READ_FIRST mode). Read ports that want the same bank in the same cycle are served round-robin (one
 read per bank and cycle: the block RAM's second port is the loader's write port). With `ecc=1` a
-write with some byte enables clear is a read-modify-write: it takes the bank's read port in its
+write with some lane enables clear is a read-modify-write: it takes the bank's read port in its
 accept cycle (ahead of the engines), writes at the end of the next cycle, and the write port is not
 ready in that next cycle. While the reset is high no stream moves (every ready and valid is low);
 reset clears pipelines, ping-pong state and counters, never the stored words.
@@ -36,7 +38,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import Param, resolve
+from .params import Param, ParamError, resolve
 from .secded import SecdedEncoder, SecdedDecoder, hamming_layout
 
 Handshake = wiring.Signature({"valid": Out(1), "ready": In(1)})
@@ -52,6 +54,8 @@ class SramController(wiring.Component):
         Param("read_ports", 2, "engine read ports", 1, 4),
         Param("pingpong", 1, "two bank sets swapped by handshake", 0, 1),
         Param("ecc", 0, "SECDED per word (single-bit correct, double-bit detect)", 0, 1),
+        Param("granularity", 8, "data bits per write enable (must divide width)", 8, 2048,
+              multiple_of=8),
     )
     READ_LATENCY = 2
     RESPONSE_FIFO_DEPTH = 3  # latency + 1: full rate without a ready-to-ready path
@@ -63,6 +67,11 @@ class SramController(wiring.Component):
         self.params = p
         self.width, self.depth, self.banks = p["width"], p["depth"], p["banks"]
         self.read_ports, self.pingpong, self.ecc = p["read_ports"], p["pingpong"], p["ecc"]
+        self.granularity = p["granularity"]
+        if self.width % self.granularity:
+            raise ParamError(f"granularity must divide width ({self.width}), not "
+                             f"{self.granularity}")
+        self.lanes = self.width // self.granularity
         self.sets = 2 if self.pingpong else 1
         self.physical_banks = self.sets * self.banks
         self.bank_bits = self.banks.bit_length() - 1
@@ -70,7 +79,7 @@ class SramController(wiring.Component):
         self.addr_bits = self.bank_bits + self.word_bits
         self.stored_width = self.width + (hamming_layout(self.width)[0] + 1 if self.ecc else 0)
 
-        write_fields = {"addr": self.addr_bits, "data": self.width, "be": self.width // 8}
+        write_fields = {"addr": self.addr_bits, "data": self.width, "be": self.lanes}
         resp_fields = {"data": self.width}
         if self.ecc:
             write_fields["inject"] = self.stored_width
@@ -96,7 +105,7 @@ class SramController(wiring.Component):
         m = Module()
         rst = ResetSignal()
         nb, npb, P = self.banks, self.physical_banks, self.read_ports
-        full_be = (1 << self.width // 8) - 1
+        full_be = (1 << self.lanes) - 1
         pb_range = range(max(npb, 2))  # a bank index never zero bits wide (Verilog has no [-1:0])
 
         # Storage: one simple-dual-port block RAM per physical bank.
@@ -104,8 +113,9 @@ class SramController(wiring.Component):
         for pb in range(npb):
             mem = Memory(shape=self.stored_width, depth=self.depth, init=[])
             m.submodules[f"bank{pb}"] = mem
-            # Byte lanes map to the RAM's byte-wide write enables; an ECC word is written whole.
-            write_ports.append(mem.write_port(granularity=None if self.ecc else 8))
+            # Lanes map to the RAM's byte-wide write enables (in groups when granularity > 8);
+            # an ECC word is written whole.
+            write_ports.append(mem.write_port(granularity=None if self.ecc else self.granularity))
             read_ports.append(mem.read_port())  # not transparent: read-first
         rd_en = Signal(npb)
         wr_en = Signal(npb)
@@ -129,7 +139,7 @@ class SramController(wiring.Component):
             rmw_pb = Signal(pb_range)
             rmw_word = Signal(self.word_bits)
             rmw_data = Signal(self.width)
-            rmw_be = Signal(self.width // 8)
+            rmw_be = Signal(self.lanes)
             rmw_inject = Signal(self.stored_width)
             m.d.comb += [
                 w.ready.eq(~rst & ~rmw_valid),
@@ -141,12 +151,13 @@ class SramController(wiring.Component):
                 m.d.sync += [rmw_pb.eq(w_pb), rmw_word.eq(w_word), rmw_data.eq(w.payload.data),
                              rmw_be.eq(w.payload.be), rmw_inject.eq(w.payload.inject)]
 
-            # Merge: the old word (corrected) under the byte enables, encoded again.
+            # Merge: the old word (corrected) under the lane enables, encoded again.
             m.submodules.rmw_decoder = rmw_dec = SecdedDecoder(self.width)
             m.d.comb += rmw_dec.code.eq(Cat(read_ports[i].data for i in range(npb)).word_select(
                 rmw_pb, self.stored_width))
-            merged = Cat(Mux(rmw_be[i], rmw_data.word_select(i, 8), rmw_dec.data.word_select(i, 8))
-                         for i in range(self.width // 8))
+            g = self.granularity
+            merged = Cat(Mux(rmw_be[i], rmw_data.word_select(i, g), rmw_dec.data.word_select(i, g))
+                         for i in range(self.lanes))
             m.submodules.rmw_encoder = rmw_enc = SecdedEncoder(self.width)
             m.submodules.write_encoder = w_enc = SecdedEncoder(self.width)
             m.d.comb += [rmw_enc.data.eq(merged), w_enc.data.eq(w.payload.data)]

@@ -102,10 +102,10 @@ class TernaryAccelerator(wiring.Component):
         m.submodules.engine = engine = TernaryEngine(**self.engine_params)
         m.submodules.weight_buffer = wbuf = SramController(
             width=self.weight_word_bits, depth=self.weight_depth, banks=1, read_ports=1,
-            pingpong=1, ecc=0)
+            pingpong=1, ecc=0, granularity=self.weight_word_bits)   # whole words only
         m.submodules.act_buffer = abuf = SramController(
             width=self.act_word_bits, depth=self.act_depth, banks=1, read_ports=1,
-            pingpong=0, ecc=0)
+            pingpong=0, ecc=0, granularity=self.act_word_bits)
 
         # ---- command ---------------------------------------------------------------------------
         busy = Signal()

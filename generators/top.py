@@ -156,7 +156,10 @@ class LlmAccelerator(wiring.Component):
         out = results_out.words_out.payload
         m.d.comb += [
             bfp.data_in.valid.eq(self.s_axis_tvalid & ~active_tern),
-            bfp.data_in.payload.eq(self.s_axis_tdata),
+            # Operand isolation: the BFP engine's data input holds still while the stream
+            # belongs to the ternary engine (no toggling in the idle engine; the fast
+            # co-simulation can then leave it unevaluated).
+            bfp.data_in.payload.eq(Mux(active_tern, 0, self.s_axis_tdata)),
             self.s_axis_tready.eq(word_ready),
             self.m_axis_tvalid.eq(Mux(active_tern, results_out.words_out.valid,
                                       bfp.results.valid)),

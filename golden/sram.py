@@ -6,9 +6,10 @@ Semantics (the hardware must match them bit for bit):
 - Ping-pong (`pingpong=1`): two bank sets. The loader writes the fill set, the read ports read the
   compute set. A swap exchanges them at the end of the cycle in which it fires; reads and writes
   accepted in that cycle still use the old sets. Without ping-pong there is one set shared by both.
+- A write's `be` has one bit per `granularity` bits of data (a byte by default).
 - A write accepted in cycle t is visible to reads accepted in cycle t + 1 and later; a read accepted
   in the same cycle as a write to the same word returns the old word (read-first). With `ecc=1` a
-  partial write (not every byte enable set) is a read-modify-write: it reads the old word in cycle t,
+  partial write (not every lane enable set) is a read-modify-write: it reads the old word in cycle t,
   writes the merged word at the end of cycle t + 1 (visible from t + 2), and the write port accepts
   nothing in cycle t + 1. A swap does not fire while such a write is in flight.
 - ECC (golden/secded.py): each word is stored as its SECDED codeword XOR the write's `inject` mask
@@ -17,7 +18,7 @@ Semantics (the hardware must match them bit for bit):
   the old word was uncorrectable, the merged word is written poisoned (two check bits flipped) so it
   stays flagged. Every decode that corrects or flags, the read-modify-write's included, counts.
 - Bank enables: a physical bank is enabled in a cycle when it is read (by a read port or a
-  read-modify-write) or written (without ECC, a write with no byte enable set does not touch the
+  read-modify-write) or written (without ECC, a write with no lane enable set does not touch the
   RAM); bit s * banks + b is bank b of set s (set 0 is the compute set after reset).
   `gated_bank_cycles` adds the number of disabled banks every cycle and wraps at 2**48; the ECC
   counters saturate at 2**32 - 1.
@@ -49,8 +50,11 @@ class SramModel:
     COUNTER_MAX = (1 << 32) - 1
     GATED_BITS = 48
 
-    def __init__(self, width=64, depth=512, banks=4, read_ports=2, pingpong=1, ecc=0):
+    def __init__(self, width=64, depth=512, banks=4, read_ports=2, pingpong=1, ecc=0,
+                 granularity=8):
         for name, value, ok in (("width", width, width > 0 and width % 8 == 0),
+                                ("granularity", granularity, granularity > 0
+                                 and granularity % 8 == 0 and width % granularity == 0),
                                 ("depth", depth, depth > 0 and depth & (depth - 1) == 0),
                                 ("banks", banks, banks > 0 and banks & (banks - 1) == 0),
                                 ("read_ports", read_ports, read_ports > 0),
@@ -60,6 +64,8 @@ class SramModel:
                 raise ValueError(f"SramModel: bad {name} {value!r}")
         self.width, self.depth, self.banks = width, depth, banks
         self.read_ports, self.pingpong, self.ecc = read_ports, pingpong, ecc
+        self.granularity = granularity
+        self.lanes = width // granularity   # bits of a write's `be`
         self.sets = 2 if pingpong else 1
         self.bank_bits = banks.bit_length() - 1
         self.words = [[0] * depth for _ in range(self.sets * banks)]
@@ -101,11 +107,12 @@ class SramModel:
         return ReadResult(data, corrected, uncorrectable)
 
     def _merge(self, old: int, w: Write) -> int:
-        mask = sum(0xFF << 8 * i for i in range(self.width // 8) if w.be >> i & 1)
+        lane = (1 << self.granularity) - 1
+        mask = sum(lane << self.granularity * i for i in range(self.lanes) if w.be >> i & 1)
         return (old & ~mask) | (w.data & mask)
 
     def partial(self, w: Write) -> bool:
-        return bool(self.ecc) and w.be != (1 << self.width // 8) - 1
+        return bool(self.ecc) and w.be != (1 << self.lanes) - 1
 
     # --- one clock cycle -------------------------------------------------------------------------
     def swap_allowed(self, write: Write | None) -> bool:
@@ -139,7 +146,7 @@ class SramModel:
             self.pending = None
         if write is not None:
             pb, word = self._locate(write.addr, for_write=True)
-            if self.ecc or write.be:  # without ECC, no byte enabled means no RAM access
+            if self.ecc or write.be:  # without ECC, no lane enabled means no RAM access
                 enabled |= 1 << pb
             if self.partial(write):
                 old = self._decode(self.words[pb][word])

@@ -321,10 +321,10 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .k(k),
     .m(m),
     .n(n),
-    .\port$3352$0 (\$signal$54 ),
-    .\port$3354$0 (\$signal$52 ),
-    .\port$3356$0 (\$signal ),
-    .\port$3372$0 (busy),
+    .\port$3348$0 (\$signal$54 ),
+    .\port$3350$0 (\$signal$52 ),
+    .\port$3352$0 (\$signal ),
+    .\port$3368$0 (busy),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
     .s_axil_arready(s_axil_arready),
@@ -440,33 +440,33 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [63:0] data_in__payload;
   wire [8:0] \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
+  wire [2:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [9:0] \$102 ;
   wire \$103 ;
-  wire [7:0] \$1038 ;
-  wire [2:0] \$104 ;
-  wire [8:0] \$1042 ;
-  wire [8:0] \$105 ;
-  wire [9:0] \$106 ;
+  wire [7:0] \$1030 ;
+  wire [8:0] \$1034 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  wire [7:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
+  wire [31:0] \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire [7:0] \$113 ;
-  wire [31:0] \$114 ;
+  wire \$113 ;
+  wire [7:0] \$114 ;
   wire \$115 ;
+  wire [6:0] \$1159 ;
   wire \$116 ;
-  wire [6:0] \$1167 ;
+  wire [7:0] \$1163 ;
+  wire [8:0] \$1167 ;
   wire \$117 ;
-  wire [7:0] \$1171 ;
-  wire [8:0] \$1175 ;
-  wire [9:0] \$1179 ;
-  wire [7:0] \$118 ;
-  wire [9:0] \$1183 ;
+  wire [9:0] \$1171 ;
+  wire [9:0] \$1175 ;
+  wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
@@ -477,11 +477,11 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
+  wire [7:0] \$1273 ;
   wire \$128 ;
-  wire [7:0] \$1281 ;
+  wire [7:0] \$1285 ;
+  wire [7:0] \$1288 ;
   wire \$129 ;
-  wire [7:0] \$1293 ;
-  wire [7:0] \$1296 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
@@ -492,41 +492,41 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$136 ;
   wire \$137 ;
   wire \$138 ;
-  wire \$139 ;
+  wire [1:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [1:0] \$140 ;
+  wire [1:0] \$141 ;
   wire \$142 ;
-  wire [1:0] \$143 ;
-  wire [1:0] \$144 ;
+  wire \$143 ;
+  wire \$144 ;
   wire [1:0] \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire [1:0] \$149 ;
+  wire [1:0] \$146 ;
+  wire [1:0] \$147 ;
+  wire [3:0] \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [1:0] \$150 ;
-  wire [1:0] \$151 ;
-  wire [3:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire [1:0] \$156 ;
-  wire [1:0] \$157 ;
-  wire [1:0] \$158 ;
-  wire [3:0] \$159 ;
-  wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [1:0] \$163 ;
-  wire [1:0] \$164 ;
-  wire [1:0] \$165 ;
-  wire [3:0] \$166 ;
-  wire [4:0] \$167 ;
-  wire [40:0] \$168 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire [1:0] \$152 ;
+  wire [1:0] \$153 ;
+  wire [1:0] \$154 ;
+  wire [3:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [1:0] \$159 ;
+  wire [9:0] \$16 ;
+  wire [1:0] \$160 ;
+  wire [1:0] \$161 ;
+  wire [3:0] \$162 ;
+  wire [4:0] \$163 ;
+  wire [40:0] \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
   wire \$169 ;
-  wire [9:0] \$17 ;
+  wire [2:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
@@ -537,7 +537,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire [2:0] \$18 ;
+  wire [3:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
@@ -547,52 +547,52 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
-  wire [3:0] \$19 ;
-  wire \$190 ;
-  wire \$191 ;
+  wire [1:0] \$189 ;
+  wire [18:0] \$19 ;
+  wire [1:0] \$190 ;
+  wire [1:0] \$191 ;
   wire \$192 ;
-  wire [1:0] \$193 ;
-  wire [1:0] \$194 ;
+  wire \$193 ;
+  wire \$194 ;
   wire [1:0] \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire [1:0] \$199 ;
+  wire [1:0] \$196 ;
+  wire [1:0] \$197 ;
+  wire [3:0] \$198 ;
+  wire \$199 ;
   wire [8:0] \$2 ;
-  wire [7:0] \$20 ;
-  wire [1:0] \$200 ;
-  wire [1:0] \$201 ;
-  wire [3:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire [1:0] \$206 ;
-  wire [1:0] \$207 ;
-  wire [1:0] \$208 ;
-  wire [3:0] \$209 ;
-  wire [286:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire [1:0] \$213 ;
-  wire [1:0] \$214 ;
-  wire [1:0] \$215 ;
-  wire [3:0] \$216 ;
-  wire [7:0] \$217 ;
-  wire [31:0] \$218 ;
-  wire [7:0] \$219 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire [1:0] \$202 ;
+  wire [1:0] \$203 ;
+  wire [1:0] \$204 ;
+  wire [3:0] \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire [1:0] \$209 ;
+  wire \$21 ;
+  wire [1:0] \$210 ;
+  wire [1:0] \$211 ;
+  wire [3:0] \$212 ;
+  wire [7:0] \$213 ;
+  wire [31:0] \$214 ;
+  wire [7:0] \$215 ;
+  wire [31:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [31:0] \$220 ;
-  wire \$221 ;
+  wire [7:0] \$220 ;
+  wire [31:0] \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire [7:0] \$224 ;
-  wire [31:0] \$225 ;
+  wire \$224 ;
+  wire [7:0] \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire [7:0] \$229 ;
+  wire \$229 ;
   wire \$23 ;
   wire \$230 ;
   wire \$231 ;
@@ -616,38 +616,38 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire \$251 ;
-  wire \$252 ;
+  wire [1:0] \$250 ;
+  wire [1:0] \$251 ;
+  wire [1:0] \$252 ;
   wire \$253 ;
-  wire [1:0] \$254 ;
-  wire [1:0] \$255 ;
+  wire \$254 ;
+  wire \$255 ;
   wire [1:0] \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire [1:0] \$257 ;
+  wire [1:0] \$258 ;
+  wire [3:0] \$259 ;
   wire \$26 ;
-  wire [1:0] \$260 ;
-  wire [1:0] \$261 ;
-  wire [1:0] \$262 ;
-  wire [3:0] \$263 ;
-  wire \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire [1:0] \$267 ;
-  wire [1:0] \$268 ;
-  wire [1:0] \$269 ;
+  wire \$260 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire [1:0] \$263 ;
+  wire [1:0] \$264 ;
+  wire [1:0] \$265 ;
+  wire [3:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [3:0] \$270 ;
-  wire \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire [1:0] \$274 ;
-  wire [1:0] \$275 ;
-  wire [1:0] \$276 ;
-  wire [3:0] \$277 ;
-  wire [4:0] \$278 ;
-  wire [40:0] \$279 ;
+  wire [1:0] \$270 ;
+  wire [1:0] \$271 ;
+  wire [1:0] \$272 ;
+  wire [3:0] \$273 ;
+  wire [4:0] \$274 ;
+  wire [40:0] \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire \$279 ;
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
@@ -659,7 +659,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire \$29 ;
+  wire [6:0] \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
@@ -672,45 +672,45 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$299 ;
   wire [10:0] \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
+  wire [1:0] \$300 ;
+  wire [1:0] \$301 ;
+  wire [1:0] \$302 ;
   wire \$303 ;
-  wire [1:0] \$304 ;
-  wire [1:0] \$305 ;
+  wire \$304 ;
+  wire \$305 ;
   wire [1:0] \$306 ;
-  wire \$307 ;
-  wire \$308 ;
-  wire \$309 ;
-  wire [5:0] \$31 ;
-  wire [1:0] \$310 ;
-  wire [1:0] \$311 ;
-  wire [1:0] \$312 ;
-  wire [3:0] \$313 ;
-  wire \$314 ;
-  wire \$315 ;
-  wire \$316 ;
-  wire [1:0] \$317 ;
-  wire [1:0] \$318 ;
-  wire [1:0] \$319 ;
-  wire [94:0] \$32 ;
-  wire [3:0] \$320 ;
-  wire \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  wire [1:0] \$324 ;
-  wire [1:0] \$325 ;
-  wire [1:0] \$326 ;
-  wire [3:0] \$327 ;
-  wire [7:0] \$328 ;
-  wire [31:0] \$329 ;
+  wire [1:0] \$307 ;
+  wire [1:0] \$308 ;
+  wire [3:0] \$309 ;
+  wire \$31 ;
+  wire \$310 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire [1:0] \$313 ;
+  wire [1:0] \$314 ;
+  wire [1:0] \$315 ;
+  wire [3:0] \$316 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire \$319 ;
+  wire \$32 ;
+  wire [1:0] \$320 ;
+  wire [1:0] \$321 ;
+  wire [1:0] \$322 ;
+  wire [3:0] \$323 ;
+  wire [7:0] \$324 ;
+  wire [31:0] \$325 ;
+  wire [7:0] \$326 ;
+  wire [31:0] \$327 ;
+  wire [2:0] \$328 ;
+  wire [2:0] \$329 ;
   wire \$33 ;
-  wire [7:0] \$330 ;
+  wire [31:0] \$330 ;
   wire [31:0] \$331 ;
-  wire [2:0] \$332 ;
-  wire [2:0] \$333 ;
-  wire [31:0] \$334 ;
-  wire [31:0] \$335 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire \$335 ;
   wire \$336 ;
   wire \$337 ;
   wire \$338 ;
@@ -719,13 +719,13 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$340 ;
   wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
+  wire [2:0] \$343 ;
   wire \$344 ;
-  wire \$345 ;
+  wire [15:0] \$345 ;
   wire \$346 ;
-  wire [2:0] \$347 ;
+  wire \$347 ;
   wire \$348 ;
-  wire [15:0] \$349 ;
+  wire \$349 ;
   wire \$35 ;
   wire \$350 ;
   wire \$351 ;
@@ -739,15 +739,15 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$359 ;
   wire \$36 ;
   wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  wire \$363 ;
+  wire [6:0] \$361 ;
+  wire [5:0] \$362 ;
+  wire [6:0] \$363 ;
   wire \$364 ;
-  wire [6:0] \$365 ;
-  wire [5:0] \$366 ;
-  wire [6:0] \$367 ;
+  wire [5:0] \$365 ;
+  wire \$366 ;
+  wire \$367 ;
   wire \$368 ;
-  wire [5:0] \$369 ;
+  wire \$369 ;
   wire \$37 ;
   wire \$370 ;
   wire \$371 ;
@@ -756,22 +756,22 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$374 ;
   wire \$375 ;
   wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire \$379 ;
-  wire \$38 ;
+  wire [10:0] \$377 ;
+  wire [10:0] \$378 ;
+  wire [10:0] \$379 ;
+  wire [5:0] \$38 ;
   wire \$380 ;
-  wire [10:0] \$381 ;
-  wire [10:0] \$382 ;
-  wire [10:0] \$383 ;
+  wire \$381 ;
+  wire [4:0] \$382 ;
+  wire [4:0] \$383 ;
   wire \$384 ;
-  wire \$385 ;
-  wire [4:0] \$386 ;
-  wire [4:0] \$387 ;
+  wire [2:0] \$385 ;
+  wire [16:0] \$386 ;
+  wire \$387 ;
   wire \$388 ;
-  wire [2:0] \$389 ;
-  wire \$39 ;
-  wire [16:0] \$390 ;
+  wire \$389 ;
+  wire [5:0] \$39 ;
+  wire \$390 ;
   wire \$391 ;
   wire \$392 ;
   wire \$393 ;
@@ -782,71 +782,71 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$398 ;
   wire \$399 ;
   wire [10:0] \$4 ;
-  wire \$40 ;
-  wire \$400 ;
+  wire [66:0] \$40 ;
+  wire [4:0] \$400 ;
   wire \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire [4:0] \$404 ;
+  wire \$404 ;
   wire \$405 ;
   wire \$406 ;
   wire \$407 ;
   wire \$408 ;
   wire \$409 ;
-  wire [5:0] \$41 ;
+  wire \$41 ;
   wire \$410 ;
   wire \$411 ;
   wire \$412 ;
-  wire \$413 ;
+  wire [2:0] \$413 ;
   wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire [2:0] \$417 ;
-  wire \$418 ;
-  wire [4:0] \$419 ;
-  wire [5:0] \$42 ;
-  wire [4:0] \$420 ;
+  wire [4:0] \$415 ;
+  wire [4:0] \$416 ;
+  wire \$417 ;
+  wire [8:0] \$418 ;
+  wire [8:0] \$419 ;
+  wire \$42 ;
+  wire \$420 ;
   wire \$421 ;
-  wire [8:0] \$422 ;
-  wire [8:0] \$423 ;
+  wire [16:0] \$422 ;
+  wire [16:0] \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire [16:0] \$426 ;
-  wire [16:0] \$427 ;
+  wire \$426 ;
+  wire \$427 ;
   wire \$428 ;
-  wire \$429 ;
-  wire [8:0] \$43 ;
-  wire \$430 ;
+  wire [3:0] \$429 ;
+  wire \$43 ;
+  wire [3:0] \$430 ;
   wire \$431 ;
   wire \$432 ;
-  wire [3:0] \$433 ;
-  wire [3:0] \$434 ;
-  wire \$435 ;
+  wire \$433 ;
+  wire \$434 ;
+  wire [2:0] \$435 ;
   wire \$436 ;
-  wire \$437 ;
-  wire \$438 ;
-  wire [2:0] \$439 ;
-  wire [526:0] \$44 ;
-  wire \$440 ;
-  wire [4:0] \$441 ;
-  wire [4:0] \$442 ;
+  wire [4:0] \$437 ;
+  wire [4:0] \$438 ;
+  wire \$439 ;
+  wire \$44 ;
+  wire [8:0] \$440 ;
+  wire [8:0] \$441 ;
+  wire \$442 ;
   wire \$443 ;
   wire [8:0] \$444 ;
-  wire [8:0] \$445 ;
+  wire \$445 ;
   wire \$446 ;
-  wire \$447 ;
-  wire [8:0] \$448 ;
-  wire \$449 ;
+  wire [15:0] \$447 ;
+  wire [2:0] \$448 ;
+  wire [15:0] \$449 ;
   wire \$45 ;
-  wire \$450 ;
+  wire [3:0] \$450 ;
   wire [15:0] \$451 ;
-  wire [2:0] \$452 ;
+  wire [4:0] \$452 ;
   wire [15:0] \$453 ;
-  wire [3:0] \$454 ;
+  wire [4:0] \$454 ;
   wire [15:0] \$455 ;
-  wire [4:0] \$456 ;
+  wire [15:0] \$456 ;
   wire [15:0] \$457 ;
-  wire [4:0] \$458 ;
+  wire [15:0] \$458 ;
   wire [15:0] \$459 ;
   wire \$46 ;
   wire [15:0] \$460 ;
@@ -879,226 +879,222 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [15:0] \$485 ;
   wire [15:0] \$486 ;
   wire [15:0] \$487 ;
-  wire [15:0] \$488 ;
-  wire [15:0] \$489 ;
+  wire [16:0] \$488 ;
+  wire [16:0] \$489 ;
   wire \$49 ;
-  wire [15:0] \$490 ;
-  wire [15:0] \$491 ;
+  wire [17:0] \$490 ;
+  wire [16:0] \$491 ;
   wire [16:0] \$492 ;
-  wire [16:0] \$493 ;
-  wire [17:0] \$494 ;
+  wire [17:0] \$493 ;
+  wire [18:0] \$494 ;
   wire [16:0] \$495 ;
   wire [16:0] \$496 ;
   wire [17:0] \$497 ;
-  wire [18:0] \$498 ;
+  wire [16:0] \$498 ;
   wire [16:0] \$499 ;
   wire [9:0] \$5 ;
   wire \$50 ;
-  wire [16:0] \$500 ;
-  wire [17:0] \$501 ;
+  wire [17:0] \$500 ;
+  wire [18:0] \$501 ;
   wire [16:0] \$502 ;
   wire [16:0] \$503 ;
   wire [17:0] \$504 ;
-  wire [18:0] \$505 ;
+  wire [16:0] \$505 ;
   wire [16:0] \$506 ;
-  wire [16:0] \$507 ;
-  wire [17:0] \$508 ;
+  wire [17:0] \$507 ;
+  wire [18:0] \$508 ;
   wire [16:0] \$509 ;
   wire \$51 ;
   wire [16:0] \$510 ;
   wire [17:0] \$511 ;
-  wire [18:0] \$512 ;
+  wire [16:0] \$512 ;
   wire [16:0] \$513 ;
-  wire [16:0] \$514 ;
-  wire [17:0] \$515 ;
-  wire [16:0] \$516 ;
-  wire [16:0] \$517 ;
-  wire [17:0] \$518 ;
-  wire [18:0] \$519 ;
+  wire [17:0] \$514 ;
+  wire [18:0] \$515 ;
+  wire \$516 ;
+  wire [20:0] \$517 ;
+  wire [21:0] \$518 ;
+  wire [20:0] \$519 ;
   wire \$52 ;
-  wire \$520 ;
+  wire [21:0] \$520 ;
   wire [20:0] \$521 ;
   wire [21:0] \$522 ;
   wire [20:0] \$523 ;
   wire [21:0] \$524 ;
-  wire [20:0] \$525 ;
-  wire [21:0] \$526 ;
-  wire [20:0] \$527 ;
-  wire [21:0] \$528 ;
+  wire \$525 ;
+  wire \$526 ;
+  wire [2:0] \$527 ;
+  wire \$528 ;
   wire \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire [2:0] \$531 ;
+  wire \$531 ;
   wire \$532 ;
-  wire \$533 ;
+  wire [2:0] \$533 ;
   wire \$534 ;
   wire \$535 ;
   wire \$536 ;
-  wire [2:0] \$537 ;
+  wire \$537 ;
   wire \$538 ;
   wire \$539 ;
   wire \$54 ;
   wire \$540 ;
-  wire \$541 ;
-  wire \$542 ;
+  wire [2:0] \$541 ;
+  wire [2:0] \$542 ;
   wire \$543 ;
-  wire \$544 ;
-  wire [2:0] \$545 ;
-  wire [2:0] \$546 ;
+  wire [15:0] \$544 ;
+  wire \$545 ;
+  wire [4:0] \$546 ;
   wire \$547 ;
-  wire [15:0] \$548 ;
+  wire \$548 ;
   wire \$549 ;
   wire \$55 ;
-  wire [4:0] \$550 ;
-  wire \$551 ;
-  wire \$552 ;
+  wire \$550 ;
+  wire [31:0] \$551 ;
+  wire [2:0] \$552 ;
   wire \$553 ;
-  wire \$554 ;
-  wire [31:0] \$555 ;
-  wire [2:0] \$556 ;
+  wire [15:0] \$554 ;
+  wire \$555 ;
+  wire [4:0] \$556 ;
   wire \$557 ;
-  wire [15:0] \$558 ;
+  wire \$558 ;
   wire \$559 ;
   wire \$56 ;
-  wire [4:0] \$560 ;
-  wire \$561 ;
-  wire \$562 ;
-  wire \$563 ;
+  wire \$560 ;
+  wire [31:0] \$561 ;
+  wire [31:0] \$562 ;
+  wire [2:0] \$563 ;
   wire \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  wire [2:0] \$567 ;
-  wire \$568 ;
-  wire [15:0] \$569 ;
+  wire [15:0] \$565 ;
+  wire \$566 ;
+  wire [4:0] \$567 ;
+  wire [4:0] \$568 ;
+  wire \$569 ;
   wire \$57 ;
-  wire \$570 ;
-  wire [4:0] \$571 ;
-  wire [4:0] \$572 ;
-  wire \$573 ;
-  wire [16:0] \$574 ;
+  wire [16:0] \$570 ;
+  wire \$571 ;
+  wire [3:0] \$572 ;
+  wire [7:0] \$573 ;
+  wire \$574 ;
   wire \$575 ;
-  wire [3:0] \$576 ;
-  wire [7:0] \$577 ;
+  wire [9:0] \$576 ;
+  wire [3:0] \$577 ;
   wire \$578 ;
-  wire \$579 ;
+  wire [1:0] \$579 ;
   wire \$58 ;
-  wire [9:0] \$580 ;
-  wire [3:0] \$581 ;
+  wire [15:0] \$580 ;
+  wire \$581 ;
   wire \$582 ;
-  wire [1:0] \$583 ;
-  wire [15:0] \$584 ;
-  wire \$585 ;
-  wire \$586 ;
-  wire [5:0] \$587 ;
-  wire [7:0] \$588 ;
-  wire [3:0] \$589 ;
+  wire [5:0] \$583 ;
+  wire [7:0] \$584 ;
+  wire [3:0] \$585 ;
+  wire [1:0] \$586 ;
+  wire [15:0] \$587 ;
+  wire \$588 ;
+  wire [4:0] \$589 ;
   wire \$59 ;
-  wire [1:0] \$590 ;
-  wire [15:0] \$591 ;
-  wire \$592 ;
-  wire [4:0] \$593 ;
-  wire [7:0] \$594 ;
-  wire [3:0] \$595 ;
-  wire [1:0] \$596 ;
-  wire [2:0] \$597 ;
-  wire \$598 ;
-  wire [6:0] \$599 ;
-  wire [4:0] \$6 ;
+  wire [7:0] \$590 ;
+  wire [3:0] \$591 ;
+  wire [1:0] \$592 ;
+  wire [2:0] \$593 ;
+  wire \$594 ;
+  wire [6:0] \$595 ;
+  wire [63:0] \$596 ;
+  wire [255:0] \$597 ;
+  wire [15:0] \$598 ;
+  wire [127:0] \$599 ;
+  wire [1:0] \$6 ;
   wire \$60 ;
   wire [63:0] \$600 ;
-  wire [255:0] \$601 ;
-  wire [15:0] \$602 ;
-  wire [127:0] \$603 ;
+  wire \$601 ;
+  wire [6:0] \$602 ;
+  wire [15:0] \$603 ;
   wire [63:0] \$604 ;
-  wire \$605 ;
-  wire [6:0] \$606 ;
-  wire [15:0] \$607 ;
-  wire [63:0] \$608 ;
-  wire [127:0] \$609 ;
+  wire [127:0] \$605 ;
+  wire [127:0] \$606 ;
+  wire [127:0] \$607 ;
+  wire [511:0] \$608 ;
+  wire \$609 ;
   wire \$61 ;
-  wire [127:0] \$610 ;
-  wire [127:0] \$611 ;
-  wire [511:0] \$612 ;
-  wire \$613 ;
-  wire [6:0] \$614 ;
-  wire [15:0] \$615 ;
-  wire [63:0] \$616 ;
-  wire [83:0] \$617 ;
+  wire [6:0] \$610 ;
+  wire [15:0] \$611 ;
+  wire [63:0] \$612 ;
+  wire [83:0] \$613 ;
+  wire \$614 ;
+  wire [6:0] \$615 ;
+  wire [15:0] \$616 ;
+  wire [63:0] \$617 ;
   wire \$618 ;
-  wire [6:0] \$619 ;
+  wire [83:0] \$619 ;
   wire \$62 ;
-  wire [15:0] \$620 ;
-  wire [63:0] \$621 ;
-  wire \$622 ;
-  wire [83:0] \$623 ;
-  wire [1:0] \$624 ;
-  wire \$625 ;
-  wire [83:0] \$626 ;
-  wire [63:0] \$627 ;
-  wire [127:0] \$628 ;
-  wire [15:0] \$629 ;
+  wire [1:0] \$620 ;
+  wire \$621 ;
+  wire [83:0] \$622 ;
+  wire [63:0] \$623 ;
+  wire [127:0] \$624 ;
+  wire [15:0] \$625 ;
+  wire [6:0] \$626 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire \$629 ;
   wire \$63 ;
-  wire [6:0] \$630 ;
+  wire \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
   wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
-  wire \$638 ;
+  wire [7:0] \$635 ;
+  wire [7:0] \$636 ;
+  wire [7:0] \$637 ;
+  wire [7:0] \$638 ;
   wire [7:0] \$639 ;
   wire \$64 ;
   wire [7:0] \$640 ;
   wire [7:0] \$641 ;
   wire [7:0] \$642 ;
-  wire [7:0] \$643 ;
-  wire [7:0] \$644 ;
-  wire [7:0] \$645 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
   wire [7:0] \$646 ;
-  wire \$647 ;
-  wire \$648 ;
-  wire \$649 ;
+  wire [7:0] \$647 ;
+  wire [7:0] \$648 ;
+  wire [31:0] \$649 ;
   wire \$65 ;
-  wire [7:0] \$650 ;
-  wire [7:0] \$651 ;
-  wire [7:0] \$652 ;
+  wire [31:0] \$650 ;
+  wire [31:0] \$651 ;
+  wire [31:0] \$652 ;
   wire [31:0] \$653 ;
-  wire [31:0] \$654 ;
-  wire [31:0] \$655 ;
-  wire [31:0] \$656 ;
-  wire [31:0] \$657 ;
+  wire \$654 ;
+  wire \$655 ;
+  wire \$656 ;
+  wire \$657 ;
   wire \$658 ;
   wire \$659 ;
   wire \$66 ;
   wire \$660 ;
   wire \$661 ;
-  wire \$662 ;
-  wire \$663 ;
-  wire \$664 ;
-  wire \$665 ;
+  wire [31:0] \$662 ;
+  wire [31:0] \$663 ;
+  wire [31:0] \$664 ;
+  wire [31:0] \$665 ;
   wire [31:0] \$666 ;
   wire [31:0] \$667 ;
   wire [31:0] \$668 ;
   wire [31:0] \$669 ;
   wire \$67 ;
-  wire [31:0] \$670 ;
-  wire [31:0] \$671 ;
-  wire [31:0] \$672 ;
-  wire [31:0] \$673 ;
-  wire [127:0] \$674 ;
-  wire [1:0] \$675 ;
-  wire [3:0] \$676 ;
-  wire [15:0] \$677 ;
+  wire [127:0] \$670 ;
+  wire [1:0] \$671 ;
+  wire [3:0] \$672 ;
+  wire [15:0] \$673 ;
+  wire \$674 ;
+  wire \$675 ;
+  wire [63:0] \$676 ;
+  wire [7:0] \$677 ;
   wire \$678 ;
-  wire \$679 ;
+  wire [31:0] \$679 ;
   wire \$68 ;
-  wire [63:0] \$680 ;
-  wire [7:0] \$681 ;
-  wire \$682 ;
-  wire [31:0] \$683 ;
   wire \$69 ;
-  wire [38:0] \$7 ;
+  wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -1109,25 +1105,25 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire \$77 ;
   wire \$78 ;
   wire \$79 ;
+  wire [7:0] \$795 ;
   wire \$8 ;
   wire \$80 ;
-  wire [7:0] \$803 ;
-  wire \$81 ;
+  wire [7:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire \$84 ;
-  wire [7:0] \$85 ;
+  wire [7:0] \$84 ;
+  wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [7:0] \$88 ;
-  wire \$89 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [4:0] \$91 ;
+  wire [5:0] \$91 ;
   wire \$92 ;
-  wire [5:0] \$93 ;
+  wire \$93 ;
   wire \$94 ;
-  wire [5:0] \$95 ;
+  wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
@@ -2357,25 +2353,25 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   wire [4:0] wr__addr;
   wire [31:0] wr__data;
   reg wr__en = 1'h0;
-  wire [83:0] write__payload;
-  wire [79:0] \write__payload$13 ;
+  wire [76:0] write__payload;
+  wire [72:0] \write__payload$13 ;
   wire [7:0] \write__payload$13.addr ;
-  wire [7:0] \write__payload$13.be ;
+  wire \write__payload$13.be ;
   wire [63:0] \write__payload$13.data ;
-  wire [296:0] \write__payload$15 ;
+  wire [268:0] \write__payload$15 ;
   wire [8:0] \write__payload$15.addr ;
-  wire [31:0] \write__payload$15.be ;
+  wire [3:0] \write__payload$15.be ;
   wire [255:0] \write__payload$15.data ;
-  wire [292:0] \write__payload$21 ;
+  wire [264:0] \write__payload$21 ;
   wire [4:0] \write__payload$21.addr ;
-  wire [31:0] \write__payload$21.be ;
+  wire [3:0] \write__payload$21.be ;
   wire [255:0] \write__payload$21.data ;
-  wire [147:0] \write__payload$23 ;
+  wire [135:0] \write__payload$23 ;
   wire [3:0] \write__payload$23.addr ;
-  wire [15:0] \write__payload$23.be ;
+  wire [3:0] \write__payload$23.be ;
   wire [127:0] \write__payload$23.data ;
   wire [11:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   wire write__ready;
   wire \write__ready$28 ;
@@ -2438,772 +2434,769 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
       sumf0[{ te_d2[2:0], te_d2[7:6] }] <= wr__data;
   end
   assign rd__data = sumf0[{ ta_d7[2:0], ta_d7[7:6] }];
-  assign \$296  = \$294  & \$295 ;
-  assign \$307  = ~ h_dx[1];
-  assign \$308  = ~ h_dx[0];
-  assign \$311  = h_dx[0] ? 2'h1 : 2'h2;
-  assign \$312  = h_dx[1] ? 2'h0 : \$311 ;
-  assign \$314  = ~ h_dx[5];
-  assign \$315  = ~ h_dx[4];
-  assign \$316  = ~ h_dx[3];
-  assign \$317  = h_dx[3] ? 2'h2 : 2'h3;
-  assign \$318  = h_dx[4] ? 2'h1 : \$317 ;
-  assign \$319  = h_dx[5] ? 2'h0 : \$318 ;
-  assign \$320  = \$293  ? \$313  : { 2'h1, \$319  };
-  assign \$321  = ~ h_dx[9];
-  assign \$322  = ~ h_dx[8];
-  assign \$323  = ~ h_dx[7];
-  assign \$324  = h_dx[7] ? 2'h2 : 2'h3;
-  assign \$325  = h_dx[8] ? 2'h1 : \$324 ;
-  assign \$326  = h_dx[9] ? 2'h0 : \$325 ;
-  assign \$327  = \$286  ? \$320  : { 2'h0, \$326  };
-  assign \$328  = 7'h70 - \$327 ;
-  assign \$329  = \$227  ? { h_dx[15], \$229 , 23'h000000 } : { h_dx[15], \$328 , \$279 [9:0], 13'h0000 };
-  assign \$330  = h_dx[14:10] + 7'h70;
-  assign \$331  = \$226  ? \$329  : { h_dx[15], \$330 , h_dx[9:0], 13'h0000 };
-  assign b = \$221  ? \$225  : \$331 ;
-  assign \$332  = 1'h0 + k;
-  assign \$1038  = \$332  * 5'h15;
-  assign value = h_sumi >> \$1038 ;
-  assign \$333  = 1'h0 + k;
-  assign \$1042  = \$333  * 6'h20;
-  assign init0 = h_init >> \$1042 ;
-  assign \$334  = mx_nan0_d7 ? 32'd2143289344 : mx_value0_d3;
-  assign value0 = fmt ? \$334  : \result$95 ;
-  assign \$335  = sum_in ? init_a0_d7 : 32'd0;
-  assign \a$101  = ta_d7[4] ? \$335  : rd__data;
-  assign \$336  = wr__en & te_d2[5];
-  assign \$337  = te_d2[7:6] == 2'h3;
-  assign \$338  = \$336  & \$337 ;
-  assign w_en = \$338  & adv;
-  assign \$339  = wr__en & te_d2[5];
-  assign \$340  = te_d2[7:6] == 2'h3;
-  assign \$341  = \$339  & \$340 ;
-  assign \$342  = ~ \$341 ;
-  assign adv = \$342  | w_rdy;
-  assign \$343  = busy & r_rdy;
-  assign \$344  = ~ results__valid;
-  assign \$345  = \$344  | results__ready;
-  assign \$346  = \$343  & \$345 ;
-  assign \$347  = out_r + 1'h1;
-  assign \$348  = out_rows < 3'h4;
-  assign \$349  = \$348  ? out_rows : 16'h0004;
-  assign \$350  = \$347  == \$349 ;
-  assign r_en = \$346  & \$350 ;
-  assign \$351  = ~ busy;
-  assign \$352  = start & \$351 ;
-  assign \$353  = ~ busy;
-  assign \$354  = start & \$353 ;
-  assign \$355  = ~ \sum_in$133 ;
-  assign \$356  = data_in__valid & data_in__ready;
-  assign \$357  = busy & x_loaded;
-  assign \$358  = ~ tile_full;
+  assign \$303  = ~ h_dx[1];
+  assign \$304  = ~ h_dx[0];
+  assign \$307  = h_dx[0] ? 2'h1 : 2'h2;
+  assign \$308  = h_dx[1] ? 2'h0 : \$307 ;
+  assign \$310  = ~ h_dx[5];
+  assign \$311  = ~ h_dx[4];
+  assign \$312  = ~ h_dx[3];
+  assign \$313  = h_dx[3] ? 2'h2 : 2'h3;
+  assign \$314  = h_dx[4] ? 2'h1 : \$313 ;
+  assign \$315  = h_dx[5] ? 2'h0 : \$314 ;
+  assign \$316  = \$289  ? \$309  : { 2'h1, \$315  };
+  assign \$317  = ~ h_dx[9];
+  assign \$318  = ~ h_dx[8];
+  assign \$319  = ~ h_dx[7];
+  assign \$320  = h_dx[7] ? 2'h2 : 2'h3;
+  assign \$321  = h_dx[8] ? 2'h1 : \$320 ;
+  assign \$322  = h_dx[9] ? 2'h0 : \$321 ;
+  assign \$323  = \$282  ? \$316  : { 2'h0, \$322  };
+  assign \$324  = 7'h70 - \$323 ;
+  assign \$325  = \$223  ? { h_dx[15], \$225 , 23'h000000 } : { h_dx[15], \$324 , \$275 [9:0], 13'h0000 };
+  assign \$326  = h_dx[14:10] + 7'h70;
+  assign \$327  = \$222  ? \$325  : { h_dx[15], \$326 , h_dx[9:0], 13'h0000 };
+  assign b = \$217  ? \$221  : \$327 ;
+  assign \$328  = 1'h0 + k;
+  assign \$1030  = \$328  * 5'h15;
+  assign value = h_sumi >> \$1030 ;
+  assign \$329  = 1'h0 + k;
+  assign \$1034  = \$329  * 6'h20;
+  assign init0 = h_init >> \$1034 ;
+  assign \$330  = mx_nan0_d7 ? 32'd2143289344 : mx_value0_d3;
+  assign value0 = fmt ? \$330  : \result$95 ;
+  assign \$331  = sum_in ? init_a0_d7 : 32'd0;
+  assign \a$101  = ta_d7[4] ? \$331  : rd__data;
+  assign \$332  = wr__en & te_d2[5];
+  assign \$333  = te_d2[7:6] == 2'h3;
+  assign \$334  = \$332  & \$333 ;
+  assign w_en = \$334  & adv;
+  assign \$335  = wr__en & te_d2[5];
+  assign \$336  = te_d2[7:6] == 2'h3;
+  assign \$337  = \$335  & \$336 ;
+  assign \$338  = ~ \$337 ;
+  assign adv = \$338  | w_rdy;
+  assign \$339  = busy & r_rdy;
+  assign \$340  = ~ results__valid;
+  assign \$341  = \$340  | results__ready;
+  assign \$342  = \$339  & \$341 ;
+  assign \$343  = out_r + 1'h1;
+  assign \$344  = out_rows < 3'h4;
+  assign \$345  = \$344  ? out_rows : 16'h0004;
+  assign \$346  = \$343  == \$345 ;
+  assign r_en = \$342  & \$346 ;
+  assign \$347  = ~ busy;
+  assign \$348  = start & \$347 ;
+  assign \$349  = ~ busy;
+  assign \$350  = start & \$349 ;
+  assign \$351  = ~ \sum_in$133 ;
+  assign \$352  = data_in__valid & data_in__ready;
+  assign \$353  = busy & x_loaded;
+  assign \$354  = ~ tile_full;
+  assign \$355  = \$353  & \$354 ;
+  assign \$356  = | rows_to_load;
+  assign \$357  = \$355  & \$356 ;
+  assign \$358  = ~ sums_done;
   assign \$359  = \$357  & \$358 ;
-  assign \$360  = | rows_to_load;
-  assign \$361  = \$359  & \$360 ;
-  assign \$362  = ~ sums_done;
-  assign \$363  = \$361  & \$362 ;
-  assign \$364  = \$356  & \$363 ;
-  assign \$365  = si + 1'h1;
-  assign \$367  = \$366  + 1'h1;
-  assign \$368  = \$367  == M;
-  assign \$370  = \$369  == 2'h3;
-  assign \$371  = data_in__valid & data_in__ready;
-  assign \$372  = busy & x_loaded;
-  assign \$373  = ~ tile_full;
+  assign \$360  = \$352  & \$359 ;
+  assign \$361  = si + 1'h1;
+  assign \$363  = \$362  + 1'h1;
+  assign \$364  = \$363  == M;
+  assign \$366  = \$365  == 2'h3;
+  assign \$367  = data_in__valid & data_in__ready;
+  assign \$368  = busy & x_loaded;
+  assign \$369  = ~ tile_full;
+  assign \$370  = \$368  & \$369 ;
+  assign \$371  = | rows_to_load;
+  assign \$372  = \$370  & \$371 ;
+  assign \$373  = ~ sums_done;
   assign \$374  = \$372  & \$373 ;
-  assign \$375  = | rows_to_load;
-  assign \$376  = \$374  & \$375 ;
-  assign \$377  = ~ sums_done;
-  assign \$378  = \$376  & \$377 ;
-  assign \$379  = ~ \$378 ;
-  assign \$380  = \$371  & \$379 ;
-  assign \$381  = q + 1'h1;
-  assign \$382  = q + 1'h1;
-  assign \$383  = \$2 [7:0] + \$3 [9:0];
-  assign \$384  = \$382  == \$383 ;
-  assign \$385  = ~ x_loaded;
-  assign \$386  = xm + 1'h1;
-  assign \$387  = xm + 1'h1;
-  assign \$388  = \$387  == M;
-  assign \$389  = lane + 1'h1;
-  assign \$390  = rows_to_load - 1'h1;
-  assign \$391  = lane == 2'h3;
-  assign \$392  = rows_to_load == 1'h1;
-  assign \$393  = \$391  | \$392 ;
+  assign \$375  = ~ \$374 ;
+  assign \$376  = \$367  & \$375 ;
+  assign \$377  = q + 1'h1;
+  assign \$378  = q + 1'h1;
+  assign \$379  = \$2 [7:0] + \$3 [9:0];
+  assign \$380  = \$378  == \$379 ;
+  assign \$381  = ~ x_loaded;
+  assign \$382  = xm + 1'h1;
+  assign \$383  = xm + 1'h1;
+  assign \$384  = \$383  == M;
+  assign \$385  = lane + 1'h1;
+  assign \$386  = rows_to_load - 1'h1;
+  assign \$387  = lane == 2'h3;
+  assign \$388  = rows_to_load == 1'h1;
+  assign \$389  = \$387  | \$388 ;
+  assign \$390  = tile_full & swap_fill__ready;
+  assign \$391  = ~ sum_in;
+  assign \$392  = ~ busy;
+  assign \$393  = start & \$392 ;
   assign \$394  = tile_full & swap_fill__ready;
-  assign \$395  = ~ sum_in;
-  assign \$396  = ~ busy;
-  assign \$397  = start & \$396 ;
-  assign \$398  = tile_full & swap_fill__ready;
-  assign \$399  = read_req__0__valid & read_req__0__ready;
-  assign \$400  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
-  assign \$401  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
-  assign \$402  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
-  assign \$403  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
-  assign \$404  = taken | { \$403 , \$402 , \$401 , \$400 , \$399  };
-  assign \$405  = read_req__0__valid & read_req__0__ready;
-  assign \$406  = taken[0] | \$405 ;
-  assign \$407  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
-  assign \$408  = taken[1] | \$407 ;
-  assign \$409  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
-  assign \$410  = taken[2] | \$409 ;
-  assign \$411  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
-  assign \$412  = taken[3] | \$411 ;
-  assign \$413  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
-  assign \$414  = taken[4] | \$413 ;
-  assign \$415  = & { \$414 , \$412 , \$410 , \$408 , \$406  };
-  assign \$416  = have_tile & \$415 ;
-  assign \$417  = ij + 1'h1;
-  assign \$418  = ij == 2'h3;
-  assign \$419  = im + 1'h1;
-  assign \$420  = im + 1'h1;
-  assign \$421  = \$420  == M;
-  assign \$422  = ib + 1'h1;
-  assign \$423  = ib + 1'h1;
-  assign \$424  = \$423  == B;
-  assign \$425  = rows_to_issue > 3'h4;
-  assign \$426  = rows_to_issue - 3'h4;
-  assign \$427  = \$425  ? \$426  : 17'h00000;
-  assign \$428  = ~ busy;
-  assign \$429  = start & \$428 ;
-  assign \$430  = ~ busy;
-  assign \$431  = start & \$430 ;
-  assign \$432  = since < 3'h4;
-  assign \$433  = since + 1'h1;
-  assign \$434  = \$432  ? \$433  : { 1'h0, since };
-  assign \$435  = jj == 2'h3;
-  assign \$436  = accept & \$435 ;
-  assign \$437  = ~ busy;
-  assign \$438  = start & \$437 ;
-  assign \$439  = jj + 1'h1;
-  assign \$440  = jj == 2'h3;
-  assign \$441  = jm + 1'h1;
-  assign \$442  = jm + 1'h1;
-  assign \$443  = \$442  == M;
+  assign \$395  = read_req__0__valid & read_req__0__ready;
+  assign \$396  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
+  assign \$397  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
+  assign \$398  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
+  assign \$399  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
+  assign \$400  = taken | { \$399 , \$398 , \$397 , \$396 , \$395  };
+  assign \$401  = read_req__0__valid & read_req__0__ready;
+  assign \$402  = taken[0] | \$401 ;
+  assign \$403  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
+  assign \$404  = taken[1] | \$403 ;
+  assign \$405  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
+  assign \$406  = taken[2] | \$405 ;
+  assign \$407  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
+  assign \$408  = taken[3] | \$407 ;
+  assign \$409  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
+  assign \$410  = taken[4] | \$409 ;
+  assign \$411  = & { \$410 , \$408 , \$406 , \$404 , \$402  };
+  assign \$412  = have_tile & \$411 ;
+  assign \$413  = ij + 1'h1;
+  assign \$414  = ij == 2'h3;
+  assign \$415  = im + 1'h1;
+  assign \$416  = im + 1'h1;
+  assign \$417  = \$416  == M;
+  assign \$418  = ib + 1'h1;
+  assign \$419  = ib + 1'h1;
+  assign \$420  = \$419  == B;
+  assign \$421  = rows_to_issue > 3'h4;
+  assign \$422  = rows_to_issue - 3'h4;
+  assign \$423  = \$421  ? \$422  : 17'h00000;
+  assign \$424  = ~ busy;
+  assign \$425  = start & \$424 ;
+  assign \$426  = ~ busy;
+  assign \$427  = start & \$426 ;
+  assign \$428  = since < 3'h4;
+  assign \$429  = since + 1'h1;
+  assign \$430  = \$428  ? \$429  : { 1'h0, since };
+  assign \$431  = jj == 2'h3;
+  assign \$432  = accept & \$431 ;
+  assign \$433  = ~ busy;
+  assign \$434  = start & \$433 ;
+  assign \$435  = jj + 1'h1;
+  assign \$436  = jj == 2'h3;
+  assign \$437  = jm + 1'h1;
+  assign \$438  = jm + 1'h1;
+  assign \$439  = \$438  == M;
+  assign \$440  = jb + 1'h1;
+  assign \$441  = jb + 1'h1;
+  assign \$442  = \$441  == B;
+  assign \$443  = ! jb;
   assign \$444  = jb + 1'h1;
-  assign \$445  = jb + 1'h1;
-  assign \$446  = \$445  == B;
-  assign \$447  = ! jb;
-  assign \$448  = jb + 1'h1;
-  assign \$449  = \$448  == B;
-  assign \$450  = jj == 2'h3;
-  assign \$1167  = jb[1:0] * 5'h10;
-  assign \$451  = \read_resp__0__payload$150  >> \$1167 ;
-  assign \$452  = 1'h0 + jb[1:0];
+  assign \$445  = \$444  == B;
+  assign \$446  = jj == 2'h3;
+  assign \$1159  = jb[1:0] * 5'h10;
+  assign \$447  = \read_resp__0__payload$150  >> \$1159 ;
+  assign \$448  = 1'h0 + jb[1:0];
+  assign \$1163  = \$448  * 5'h10;
+  assign \$449  = \read_resp__0__payload$154  >> \$1163 ;
+  assign \$450  = 3'h4 + jb[1:0];
+  assign \$1167  = \$450  * 5'h10;
+  assign \$451  = \read_resp__0__payload$154  >> \$1167 ;
+  assign \$452  = 4'h8 + jb[1:0];
   assign \$1171  = \$452  * 5'h10;
   assign \$453  = \read_resp__0__payload$154  >> \$1171 ;
-  assign \$454  = 3'h4 + jb[1:0];
+  assign \$454  = 4'hc + jb[1:0];
   assign \$1175  = \$454  * 5'h10;
   assign \$455  = \read_resp__0__payload$154  >> \$1175 ;
-  assign \$456  = 4'h8 + jb[1:0];
-  assign \$1179  = \$456  * 5'h10;
-  assign \$457  = \read_resp__0__payload$154  >> \$1179 ;
-  assign \$458  = 4'hc + jb[1:0];
-  assign \$1183  = \$458  * 5'h10;
-  assign \$459  = \read_resp__0__payload$154  >> \$1183 ;
-  assign \$460  = $signed(xq0[7:0]) * $signed(wq0[7:0]);
-  assign \$461  = $signed(xq0[15:8]) * $signed(wq0[15:8]);
-  assign \$462  = $signed(xq0[23:16]) * $signed(wq0[23:16]);
-  assign \$463  = $signed(xq0[31:24]) * $signed(wq0[31:24]);
-  assign \$464  = $signed(xq0[39:32]) * $signed(wq0[39:32]);
-  assign \$465  = $signed(xq0[47:40]) * $signed(wq0[47:40]);
-  assign \$466  = $signed(xq0[55:48]) * $signed(wq0[55:48]);
-  assign \$467  = $signed(xq0[63:56]) * $signed(wq0[63:56]);
-  assign \$468  = $signed(xq0[7:0]) * $signed(wq0[71:64]);
-  assign \$469  = $signed(xq0[15:8]) * $signed(wq0[79:72]);
-  assign \$470  = $signed(xq0[23:16]) * $signed(wq0[87:80]);
-  assign \$471  = $signed(xq0[31:24]) * $signed(wq0[95:88]);
-  assign \$472  = $signed(xq0[39:32]) * $signed(wq0[103:96]);
-  assign \$473  = $signed(xq0[47:40]) * $signed(wq0[111:104]);
-  assign \$474  = $signed(xq0[55:48]) * $signed(wq0[119:112]);
-  assign \$475  = $signed(xq0[63:56]) * $signed(wq0[127:120]);
-  assign \$476  = $signed(xq0[7:0]) * $signed(wq0[135:128]);
-  assign \$477  = $signed(xq0[15:8]) * $signed(wq0[143:136]);
-  assign \$478  = $signed(xq0[23:16]) * $signed(wq0[151:144]);
-  assign \$479  = $signed(xq0[31:24]) * $signed(wq0[159:152]);
-  assign \$480  = $signed(xq0[39:32]) * $signed(wq0[167:160]);
-  assign \$481  = $signed(xq0[47:40]) * $signed(wq0[175:168]);
-  assign \$482  = $signed(xq0[55:48]) * $signed(wq0[183:176]);
-  assign \$483  = $signed(xq0[63:56]) * $signed(wq0[191:184]);
-  assign \$484  = $signed(xq0[7:0]) * $signed(wq0[199:192]);
-  assign \$485  = $signed(xq0[15:8]) * $signed(wq0[207:200]);
-  assign \$486  = $signed(xq0[23:16]) * $signed(wq0[215:208]);
-  assign \$487  = $signed(xq0[31:24]) * $signed(wq0[223:216]);
-  assign \$488  = $signed(xq0[39:32]) * $signed(wq0[231:224]);
-  assign \$489  = $signed(xq0[47:40]) * $signed(wq0[239:232]);
-  assign \$490  = $signed(xq0[55:48]) * $signed(wq0[247:240]);
-  assign \$491  = $signed(xq0[63:56]) * $signed(wq0[255:248]);
-  assign \$492  = $signed(prods[15:0]) + $signed(prods[31:16]);
-  assign \$493  = $signed(prods[47:32]) + $signed(prods[63:48]);
-  assign \$494  = $signed(\$492 ) + $signed(\$493 );
-  assign \$495  = $signed(prods[79:64]) + $signed(prods[95:80]);
-  assign \$496  = $signed(prods[111:96]) + $signed(prods[127:112]);
+  assign \$456  = $signed(xq0[7:0]) * $signed(wq0[7:0]);
+  assign \$457  = $signed(xq0[15:8]) * $signed(wq0[15:8]);
+  assign \$458  = $signed(xq0[23:16]) * $signed(wq0[23:16]);
+  assign \$459  = $signed(xq0[31:24]) * $signed(wq0[31:24]);
+  assign \$460  = $signed(xq0[39:32]) * $signed(wq0[39:32]);
+  assign \$461  = $signed(xq0[47:40]) * $signed(wq0[47:40]);
+  assign \$462  = $signed(xq0[55:48]) * $signed(wq0[55:48]);
+  assign \$463  = $signed(xq0[63:56]) * $signed(wq0[63:56]);
+  assign \$464  = $signed(xq0[7:0]) * $signed(wq0[71:64]);
+  assign \$465  = $signed(xq0[15:8]) * $signed(wq0[79:72]);
+  assign \$466  = $signed(xq0[23:16]) * $signed(wq0[87:80]);
+  assign \$467  = $signed(xq0[31:24]) * $signed(wq0[95:88]);
+  assign \$468  = $signed(xq0[39:32]) * $signed(wq0[103:96]);
+  assign \$469  = $signed(xq0[47:40]) * $signed(wq0[111:104]);
+  assign \$470  = $signed(xq0[55:48]) * $signed(wq0[119:112]);
+  assign \$471  = $signed(xq0[63:56]) * $signed(wq0[127:120]);
+  assign \$472  = $signed(xq0[7:0]) * $signed(wq0[135:128]);
+  assign \$473  = $signed(xq0[15:8]) * $signed(wq0[143:136]);
+  assign \$474  = $signed(xq0[23:16]) * $signed(wq0[151:144]);
+  assign \$475  = $signed(xq0[31:24]) * $signed(wq0[159:152]);
+  assign \$476  = $signed(xq0[39:32]) * $signed(wq0[167:160]);
+  assign \$477  = $signed(xq0[47:40]) * $signed(wq0[175:168]);
+  assign \$478  = $signed(xq0[55:48]) * $signed(wq0[183:176]);
+  assign \$479  = $signed(xq0[63:56]) * $signed(wq0[191:184]);
+  assign \$480  = $signed(xq0[7:0]) * $signed(wq0[199:192]);
+  assign \$481  = $signed(xq0[15:8]) * $signed(wq0[207:200]);
+  assign \$482  = $signed(xq0[23:16]) * $signed(wq0[215:208]);
+  assign \$483  = $signed(xq0[31:24]) * $signed(wq0[223:216]);
+  assign \$484  = $signed(xq0[39:32]) * $signed(wq0[231:224]);
+  assign \$485  = $signed(xq0[47:40]) * $signed(wq0[239:232]);
+  assign \$486  = $signed(xq0[55:48]) * $signed(wq0[247:240]);
+  assign \$487  = $signed(xq0[63:56]) * $signed(wq0[255:248]);
+  assign \$488  = $signed(prods[15:0]) + $signed(prods[31:16]);
+  assign \$489  = $signed(prods[47:32]) + $signed(prods[63:48]);
+  assign \$490  = $signed(\$488 ) + $signed(\$489 );
+  assign \$491  = $signed(prods[79:64]) + $signed(prods[95:80]);
+  assign \$492  = $signed(prods[111:96]) + $signed(prods[127:112]);
+  assign \$493  = $signed(\$491 ) + $signed(\$492 );
+  assign \$494  = $signed(\$490 ) + $signed(\$493 );
+  assign \$495  = $signed(prods[143:128]) + $signed(prods[159:144]);
+  assign \$496  = $signed(prods[175:160]) + $signed(prods[191:176]);
   assign \$497  = $signed(\$495 ) + $signed(\$496 );
-  assign \$498  = $signed(\$494 ) + $signed(\$497 );
-  assign \$499  = $signed(prods[143:128]) + $signed(prods[159:144]);
-  assign \$500  = $signed(prods[175:160]) + $signed(prods[191:176]);
-  assign \$501  = $signed(\$499 ) + $signed(\$500 );
-  assign \$502  = $signed(prods[207:192]) + $signed(prods[223:208]);
-  assign \$503  = $signed(prods[239:224]) + $signed(prods[255:240]);
+  assign \$498  = $signed(prods[207:192]) + $signed(prods[223:208]);
+  assign \$499  = $signed(prods[239:224]) + $signed(prods[255:240]);
+  assign \$500  = $signed(\$498 ) + $signed(\$499 );
+  assign \$501  = $signed(\$497 ) + $signed(\$500 );
+  assign \$502  = $signed(prods[271:256]) + $signed(prods[287:272]);
+  assign \$503  = $signed(prods[303:288]) + $signed(prods[319:304]);
   assign \$504  = $signed(\$502 ) + $signed(\$503 );
-  assign \$505  = $signed(\$501 ) + $signed(\$504 );
-  assign \$506  = $signed(prods[271:256]) + $signed(prods[287:272]);
-  assign \$507  = $signed(prods[303:288]) + $signed(prods[319:304]);
-  assign \$508  = $signed(\$506 ) + $signed(\$507 );
-  assign \$509  = $signed(prods[335:320]) + $signed(prods[351:336]);
-  assign \$510  = $signed(prods[367:352]) + $signed(prods[383:368]);
+  assign \$505  = $signed(prods[335:320]) + $signed(prods[351:336]);
+  assign \$506  = $signed(prods[367:352]) + $signed(prods[383:368]);
+  assign \$507  = $signed(\$505 ) + $signed(\$506 );
+  assign \$508  = $signed(\$504 ) + $signed(\$507 );
+  assign \$509  = $signed(prods[399:384]) + $signed(prods[415:400]);
+  assign \$510  = $signed(prods[431:416]) + $signed(prods[447:432]);
   assign \$511  = $signed(\$509 ) + $signed(\$510 );
-  assign \$512  = $signed(\$508 ) + $signed(\$511 );
-  assign \$513  = $signed(prods[399:384]) + $signed(prods[415:400]);
-  assign \$514  = $signed(prods[431:416]) + $signed(prods[447:432]);
-  assign \$515  = $signed(\$513 ) + $signed(\$514 );
-  assign \$516  = $signed(prods[463:448]) + $signed(prods[479:464]);
-  assign \$517  = $signed(prods[495:480]) + $signed(prods[511:496]);
-  assign \$518  = $signed(\$516 ) + $signed(\$517 );
-  assign \$519  = $signed(\$515 ) + $signed(\$518 );
-  assign \$520  = adv & v2_d0;
-  assign \$521  = word_first ? 21'h000000 : sumi[20:0];
-  assign \$522  = $signed(\$521 ) + $signed(partial[20:0]);
-  assign \$523  = word_first ? 21'h000000 : sumi[41:21];
-  assign \$524  = $signed(\$523 ) + $signed(partial[41:21]);
-  assign \$525  = word_first ? 21'h000000 : sumi[62:42];
-  assign \$526  = $signed(\$525 ) + $signed(partial[62:42]);
-  assign \$527  = word_first ? 21'h000000 : sumi[83:63];
-  assign \$528  = $signed(\$527 ) + $signed(partial[83:63]);
-  assign \$529  = ~ busy;
-  assign \$530  = start & \$529 ;
-  assign \$531  = k + 1'h1;
-  assign \$532  = k == 2'h3;
-  assign \$533  = v3_d0 & t3_d0[6];
+  assign \$512  = $signed(prods[463:448]) + $signed(prods[479:464]);
+  assign \$513  = $signed(prods[495:480]) + $signed(prods[511:496]);
+  assign \$514  = $signed(\$512 ) + $signed(\$513 );
+  assign \$515  = $signed(\$511 ) + $signed(\$514 );
+  assign \$516  = adv & v2_d0;
+  assign \$517  = word_first ? 21'h000000 : sumi[20:0];
+  assign \$518  = $signed(\$517 ) + $signed(partial[20:0]);
+  assign \$519  = word_first ? 21'h000000 : sumi[41:21];
+  assign \$520  = $signed(\$519 ) + $signed(partial[41:21]);
+  assign \$521  = word_first ? 21'h000000 : sumi[62:42];
+  assign \$522  = $signed(\$521 ) + $signed(partial[62:42]);
+  assign \$523  = word_first ? 21'h000000 : sumi[83:63];
+  assign \$524  = $signed(\$523 ) + $signed(partial[83:63]);
+  assign \$525  = ~ busy;
+  assign \$526  = start & \$525 ;
+  assign \$527  = k + 1'h1;
+  assign \$528  = k == 2'h3;
+  assign \$529  = v3_d0 & t3_d0[6];
+  assign \$530  = ~ busy;
+  assign \$531  = start & \$530 ;
+  assign \$532  = wr__en & te_d2[5];
+  assign \$533  = 1'h0 + te_d2[7:6];
   assign \$534  = ~ busy;
   assign \$535  = start & \$534 ;
-  assign \$536  = wr__en & te_d2[5];
-  assign \$537  = 1'h0 + te_d2[7:6];
-  assign \$538  = ~ busy;
-  assign \$539  = start & \$538 ;
-  assign \$540  = results__valid & results__ready;
-  assign \$541  = busy & r_rdy;
-  assign \$542  = ~ results__valid;
-  assign \$543  = \$542  | results__ready;
-  assign \$544  = \$541  & \$543 ;
-  assign \$545  = out_r + 1'h1;
-  assign \$546  = out_r + 1'h1;
-  assign \$547  = out_rows < 3'h4;
-  assign \$548  = \$547  ? out_rows : 16'h0004;
-  assign \$549  = \$546  == \$548 ;
-  assign \$550  = out_m + 1'h1;
-  assign \$551  = \$550  == M;
-  assign \$552  = \$549  & \$551 ;
-  assign \$553  = out_rows <= 3'h4;
-  assign \$554  = \$552  & \$553 ;
-  assign \$1281  = out_r * 6'h20;
-  assign \$555  = r_data >> \$1281 ;
-  assign \$556  = out_r + 1'h1;
-  assign \$557  = out_rows < 3'h4;
-  assign \$558  = \$557  ? out_rows : 16'h0004;
-  assign \$559  = \$556  == \$558 ;
-  assign \$560  = out_m + 1'h1;
-  assign \$561  = \$560  == M;
-  assign \$562  = \$559  & \$561 ;
-  assign \$563  = out_rows <= 3'h4;
-  assign \$564  = \$562  & \$563 ;
-  assign \$1293  = out_r * 6'h20;
-  assign \$565  = r_data >> \$1293 ;
-  assign \$1296  = out_r * 6'h20;
-  assign \$566  = r_data >> \$1296 ;
-  assign \$567  = out_r + 1'h1;
-  assign \$568  = out_rows < 3'h4;
-  assign \$569  = \$568  ? out_rows : 16'h0004;
-  assign \$570  = \$567  == \$569 ;
-  assign \$571  = out_m + 1'h1;
-  assign \$572  = out_m + 1'h1;
-  assign \$573  = \$572  == M;
-  assign \$574  = out_rows - 3'h4;
+  assign \$536  = results__valid & results__ready;
+  assign \$537  = busy & r_rdy;
+  assign \$538  = ~ results__valid;
+  assign \$539  = \$538  | results__ready;
+  assign \$540  = \$537  & \$539 ;
+  assign \$541  = out_r + 1'h1;
+  assign \$542  = out_r + 1'h1;
+  assign \$543  = out_rows < 3'h4;
+  assign \$544  = \$543  ? out_rows : 16'h0004;
+  assign \$545  = \$542  == \$544 ;
+  assign \$546  = out_m + 1'h1;
+  assign \$547  = \$546  == M;
+  assign \$548  = \$545  & \$547 ;
+  assign \$549  = out_rows <= 3'h4;
+  assign \$550  = \$548  & \$549 ;
+  assign \$1273  = out_r * 6'h20;
+  assign \$551  = r_data >> \$1273 ;
+  assign \$552  = out_r + 1'h1;
+  assign \$553  = out_rows < 3'h4;
+  assign \$554  = \$553  ? out_rows : 16'h0004;
+  assign \$555  = \$552  == \$554 ;
+  assign \$556  = out_m + 1'h1;
+  assign \$557  = \$556  == M;
+  assign \$558  = \$555  & \$557 ;
+  assign \$559  = out_rows <= 3'h4;
+  assign \$560  = \$558  & \$559 ;
+  assign \$1285  = out_r * 6'h20;
+  assign \$561  = r_data >> \$1285 ;
+  assign \$1288  = out_r * 6'h20;
+  assign \$562  = r_data >> \$1288 ;
+  assign \$563  = out_r + 1'h1;
+  assign \$564  = out_rows < 3'h4;
+  assign \$565  = \$564  ? out_rows : 16'h0004;
+  assign \$566  = \$563  == \$565 ;
+  assign \$567  = out_m + 1'h1;
+  assign \$568  = out_m + 1'h1;
+  assign \$569  = \$568  == M;
+  assign \$570  = out_rows - 3'h4;
   always_ff @(posedge clk)
-    busy <= \$575 ;
+    busy <= \$571 ;
   always_ff @(posedge clk)
-    M <= \$576 ;
+    M <= \$572 ;
   always_ff @(posedge clk)
-    B <= \$577 ;
+    B <= \$573 ;
   always_ff @(posedge clk)
-    fmt <= \$578 ;
+    fmt <= \$574 ;
   always_ff @(posedge clk)
-    sum_in <= \$579 ;
+    sum_in <= \$575 ;
   always_ff @(posedge clk)
-    q <= \$580 ;
+    q <= \$576 ;
   always_ff @(posedge clk)
-    xm <= \$581 ;
+    xm <= \$577 ;
   always_ff @(posedge clk)
-    x_loaded <= \$582 ;
+    x_loaded <= \$578 ;
   always_ff @(posedge clk)
-    lane <= \$583 ;
+    lane <= \$579 ;
   always_ff @(posedge clk)
-    rows_to_load <= \$584 ;
+    rows_to_load <= \$580 ;
   always_ff @(posedge clk)
-    tile_full <= \$585 ;
+    tile_full <= \$581 ;
   always_ff @(posedge clk)
-    sums_done <= \$586 ;
+    sums_done <= \$582 ;
   always_ff @(posedge clk)
-    si <= \$587 ;
+    si <= \$583 ;
   always_ff @(posedge clk)
-    ib <= \$588 ;
+    ib <= \$584 ;
   always_ff @(posedge clk)
-    im <= \$589 ;
+    im <= \$585 ;
   always_ff @(posedge clk)
-    ij <= \$590 ;
+    ij <= \$586 ;
   always_ff @(posedge clk)
-    rows_to_issue <= \$591 ;
+    rows_to_issue <= \$587 ;
   always_ff @(posedge clk)
-    have_tile <= \$592 ;
+    have_tile <= \$588 ;
   always_ff @(posedge clk)
-    taken <= \$593 ;
+    taken <= \$589 ;
   always_ff @(posedge clk)
-    jb <= \$594 ;
+    jb <= \$590 ;
   always_ff @(posedge clk)
-    jm <= \$595 ;
+    jm <= \$591 ;
   always_ff @(posedge clk)
-    jj <= \$596 ;
+    jj <= \$592 ;
   always_ff @(posedge clk)
-    since <= \$597 ;
+    since <= \$593 ;
   always_ff @(posedge clk)
-    v0 <= \$598 ;
+    v0 <= \$594 ;
   always_ff @(posedge clk)
-    t0 <= \$599 ;
+    t0 <= \$595 ;
   always_ff @(posedge clk)
-    xq0 <= \$600 ;
+    xq0 <= \$596 ;
   always_ff @(posedge clk)
-    wq0 <= \$601 ;
+    wq0 <= \$597 ;
   always_ff @(posedge clk)
-    dx0 <= \$602 ;
+    dx0 <= \$598 ;
   always_ff @(posedge clk)
-    \init0$151  <= \$603 ;
+    \init0$151  <= \$599 ;
   always_ff @(posedge clk)
-    \dw0$153  <= \$604 ;
+    \dw0$153  <= \$600 ;
   always_ff @(posedge clk)
-    v1_d0 <= \$605 ;
+    v1_d0 <= \$601 ;
   always_ff @(posedge clk)
-    t1_d0 <= \$606 ;
+    t1_d0 <= \$602 ;
   always_ff @(posedge clk)
-    dx1_d0 <= \$607 ;
+    dx1_d0 <= \$603 ;
   always_ff @(posedge clk)
-    dw1_d0 <= \$608 ;
+    dw1_d0 <= \$604 ;
   always_ff @(posedge clk)
-    init_d0 <= \$609 ;
+    init_d0 <= \$605 ;
   always_ff @(posedge clk)
-    init_d1 <= \$610 ;
+    init_d1 <= \$606 ;
   always_ff @(posedge clk)
-    init_d2 <= \$611 ;
+    init_d2 <= \$607 ;
   always_ff @(posedge clk)
-    prods <= \$612 ;
+    prods <= \$608 ;
   always_ff @(posedge clk)
-    v2_d0 <= \$613 ;
+    v2_d0 <= \$609 ;
   always_ff @(posedge clk)
-    t2_d0 <= \$614 ;
+    t2_d0 <= \$610 ;
   always_ff @(posedge clk)
-    dx2_d0 <= \$615 ;
+    dx2_d0 <= \$611 ;
   always_ff @(posedge clk)
-    dw2_d0 <= \$616 ;
+    dw2_d0 <= \$612 ;
   always_ff @(posedge clk)
-    partial <= \$617 ;
+    partial <= \$613 ;
   always_ff @(posedge clk)
-    v3_d0 <= \$618 ;
+    v3_d0 <= \$614 ;
   always_ff @(posedge clk)
-    t3_d0 <= \$619 ;
+    t3_d0 <= \$615 ;
   always_ff @(posedge clk)
-    dx3_d0 <= \$620 ;
+    dx3_d0 <= \$616 ;
   always_ff @(posedge clk)
-    dw3_d0 <= \$621 ;
+    dw3_d0 <= \$617 ;
   always_ff @(posedge clk)
-    word_first <= \$622 ;
+    word_first <= \$618 ;
   always_ff @(posedge clk)
-    sumi <= \$623 ;
+    sumi <= \$619 ;
   always_ff @(posedge clk)
-    k <= \$624 ;
+    k <= \$620 ;
   always_ff @(posedge clk)
-    feeding <= \$625 ;
+    feeding <= \$621 ;
   always_ff @(posedge clk)
-    h_sumi <= \$626 ;
+    h_sumi <= \$622 ;
   always_ff @(posedge clk)
-    h_dw <= \$627 ;
+    h_dw <= \$623 ;
   always_ff @(posedge clk)
-    h_init <= \$628 ;
+    h_init <= \$624 ;
   always_ff @(posedge clk)
-    h_dx <= \$629 ;
+    h_dx <= \$625 ;
   always_ff @(posedge clk)
-    h_tag <= \$630 ;
+    h_tag <= \$626 ;
   always_ff @(posedge clk)
-    va_d0 <= \$631 ;
+    va_d0 <= \$627 ;
   always_ff @(posedge clk)
-    va_d1 <= \$632 ;
+    va_d1 <= \$628 ;
   always_ff @(posedge clk)
-    va_d2 <= \$633 ;
+    va_d2 <= \$629 ;
   always_ff @(posedge clk)
-    va_d3 <= \$634 ;
+    va_d3 <= \$630 ;
   always_ff @(posedge clk)
-    va_d4 <= \$635 ;
+    va_d4 <= \$631 ;
   always_ff @(posedge clk)
-    va_d5 <= \$636 ;
+    va_d5 <= \$632 ;
   always_ff @(posedge clk)
-    va_d6 <= \$637 ;
+    va_d6 <= \$633 ;
   always_ff @(posedge clk)
-    va_d7 <= \$638 ;
+    va_d7 <= \$634 ;
   always_ff @(posedge clk)
-    ta_d0 <= \$639 ;
+    ta_d0 <= \$635 ;
   always_ff @(posedge clk)
-    ta_d1 <= \$640 ;
+    ta_d1 <= \$636 ;
   always_ff @(posedge clk)
-    ta_d2 <= \$641 ;
+    ta_d2 <= \$637 ;
   always_ff @(posedge clk)
-    ta_d3 <= \$642 ;
+    ta_d3 <= \$638 ;
   always_ff @(posedge clk)
-    ta_d4 <= \$643 ;
+    ta_d4 <= \$639 ;
   always_ff @(posedge clk)
-    ta_d5 <= \$644 ;
+    ta_d5 <= \$640 ;
   always_ff @(posedge clk)
-    ta_d6 <= \$645 ;
+    ta_d6 <= \$641 ;
   always_ff @(posedge clk)
-    ta_d7 <= \$646 ;
+    ta_d7 <= \$642 ;
   always_ff @(posedge clk)
-    ve_d0 <= \$647 ;
+    ve_d0 <= \$643 ;
   always_ff @(posedge clk)
-    ve_d1 <= \$648 ;
+    ve_d1 <= \$644 ;
   always_ff @(posedge clk)
-    wr__en <= \$649 ;
+    wr__en <= \$645 ;
   always_ff @(posedge clk)
-    te_d0 <= \$650 ;
+    te_d0 <= \$646 ;
   always_ff @(posedge clk)
-    te_d1 <= \$651 ;
+    te_d1 <= \$647 ;
   always_ff @(posedge clk)
-    te_d2 <= \$652 ;
+    te_d2 <= \$648 ;
   always_ff @(posedge clk)
-    \a$88  <= \$653 ;
+    \a$88  <= \$649 ;
   always_ff @(posedge clk)
-    mx_value0_d0 <= \$654 ;
+    mx_value0_d0 <= \$650 ;
   always_ff @(posedge clk)
-    mx_value0_d1 <= \$655 ;
+    mx_value0_d1 <= \$651 ;
   always_ff @(posedge clk)
-    mx_value0_d2 <= \$656 ;
+    mx_value0_d2 <= \$652 ;
   always_ff @(posedge clk)
-    mx_value0_d3 <= \$657 ;
+    mx_value0_d3 <= \$653 ;
   always_ff @(posedge clk)
-    mx_nan0_d0 <= \$658 ;
+    mx_nan0_d0 <= \$654 ;
   always_ff @(posedge clk)
-    mx_nan0_d1 <= \$659 ;
+    mx_nan0_d1 <= \$655 ;
   always_ff @(posedge clk)
-    mx_nan0_d2 <= \$660 ;
+    mx_nan0_d2 <= \$656 ;
   always_ff @(posedge clk)
-    mx_nan0_d3 <= \$661 ;
+    mx_nan0_d3 <= \$657 ;
   always_ff @(posedge clk)
-    mx_nan0_d4 <= \$662 ;
+    mx_nan0_d4 <= \$658 ;
   always_ff @(posedge clk)
-    mx_nan0_d5 <= \$663 ;
+    mx_nan0_d5 <= \$659 ;
   always_ff @(posedge clk)
-    mx_nan0_d6 <= \$664 ;
+    mx_nan0_d6 <= \$660 ;
   always_ff @(posedge clk)
-    mx_nan0_d7 <= \$665 ;
+    mx_nan0_d7 <= \$661 ;
   always_ff @(posedge clk)
-    init_a0_d0 <= \$666 ;
+    init_a0_d0 <= \$662 ;
   always_ff @(posedge clk)
-    init_a0_d1 <= \$667 ;
+    init_a0_d1 <= \$663 ;
   always_ff @(posedge clk)
-    init_a0_d2 <= \$668 ;
+    init_a0_d2 <= \$664 ;
   always_ff @(posedge clk)
-    init_a0_d3 <= \$669 ;
+    init_a0_d3 <= \$665 ;
   always_ff @(posedge clk)
-    init_a0_d4 <= \$670 ;
+    init_a0_d4 <= \$666 ;
   always_ff @(posedge clk)
-    init_a0_d5 <= \$671 ;
+    init_a0_d5 <= \$667 ;
   always_ff @(posedge clk)
-    init_a0_d6 <= \$672 ;
+    init_a0_d6 <= \$668 ;
   always_ff @(posedge clk)
-    init_a0_d7 <= \$673 ;
+    init_a0_d7 <= \$669 ;
   always_ff @(posedge clk)
-    gathered <= \$674 ;
+    gathered <= \$670 ;
   always_ff @(posedge clk)
-    out_r <= \$675 ;
+    out_r <= \$671 ;
   always_ff @(posedge clk)
-    out_m <= \$676 ;
+    out_m <= \$672 ;
   always_ff @(posedge clk)
-    out_rows <= \$677 ;
+    out_rows <= \$673 ;
   always_ff @(posedge clk)
-    half_valid <= \$678 ;
+    half_valid <= \$674 ;
   always_ff @(posedge clk)
-    results__valid <= \$679 ;
+    results__valid <= \$675 ;
   always_ff @(posedge clk)
-    o_data <= \$680 ;
+    o_data <= \$676 ;
   always_ff @(posedge clk)
-    o_keep <= \$681 ;
+    o_keep <= \$677 ;
   always_ff @(posedge clk)
-    o_last <= \$682 ;
+    o_last <= \$678 ;
   always_ff @(posedge clk)
-    half <= \$683 ;
+    half <= \$679 ;
   assign \$1  = B + 2'h3;
   assign \$4  = q - \$2 [7:0];
-  assign \$8  = ~ x_loaded;
-  assign \$9  = busy & \$8 ;
-  assign \$10  = data_in__valid & \$9 ;
-  assign \$11  = q < \$2 [7:0];
-  assign \$12  = ~ \$11 ;
-  assign write__valid = \$10  & \$12 ;
-  assign \$13  = ~ x_loaded;
-  assign \$14  = busy & \$13 ;
-  assign \$15  = data_in__valid & \$14 ;
-  assign \$16  = q < \$2 [7:0];
-  assign \write__valid$14  = \$15  & \$16 ;
-  assign \$18  = lane * 1'h1;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  * 4'h8;
-  assign \$21  = 8'hff << \$20 ;
-  assign \$22  = busy & x_loaded;
-  assign \$23  = ~ tile_full;
+  assign \$7  = ~ x_loaded;
+  assign \$8  = busy & \$7 ;
+  assign \$9  = data_in__valid & \$8 ;
+  assign \$10  = q < \$2 [7:0];
+  assign \$11  = ~ \$10 ;
+  assign write__valid = \$9  & \$11 ;
+  assign \$12  = ~ x_loaded;
+  assign \$13  = busy & \$12 ;
+  assign \$14  = data_in__valid & \$13 ;
+  assign \$15  = q < \$2 [7:0];
+  assign \write__valid$14  = \$14  & \$15 ;
+  assign \$17  = lane * 1'h1;
+  assign \$18  = \$17  + 1'h0;
+  assign \$19  = 1'h1 << \$18 ;
+  assign \$20  = busy & x_loaded;
+  assign \$21  = ~ tile_full;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = | rows_to_load;
   assign \$24  = \$22  & \$23 ;
-  assign \$25  = | rows_to_load;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = \$26  & sums_done;
-  assign \$28  = data_in__valid & \$27 ;
-  assign \$29  = q < \$2 [7:0];
-  assign \$30  = ~ \$29 ;
-  assign \write__valid$17  = \$28  & \$30 ;
-  assign \$31  = lane * 4'h8;
-  assign \$32  = 8'hff << \$31 ;
-  assign \$33  = busy & x_loaded;
-  assign \$34  = ~ tile_full;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = | rows_to_load;
-  assign \$37  = \$35  & \$36 ;
-  assign \$38  = \$37  & sums_done;
-  assign \$39  = data_in__valid & \$38 ;
-  assign \$40  = q < \$2 [7:0];
-  assign \write__valid$22  = \$39  & \$40 ;
-  assign \$43  = \$42  * 3'h4;
-  assign \$44  = 4'hf << \$43 ;
-  assign \$45  = busy & x_loaded;
-  assign \$46  = ~ tile_full;
+  assign \$25  = \$24  & sums_done;
+  assign \$26  = data_in__valid & \$25 ;
+  assign \$27  = q < \$2 [7:0];
+  assign \$28  = ~ \$27 ;
+  assign \write__valid$17  = \$26  & \$28 ;
+  assign \$29  = 1'h1 << lane;
+  assign \$30  = busy & x_loaded;
+  assign \$31  = ~ tile_full;
+  assign \$32  = \$30  & \$31 ;
+  assign \$33  = | rows_to_load;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$34  & sums_done;
+  assign \$36  = data_in__valid & \$35 ;
+  assign \$37  = q < \$2 [7:0];
+  assign \write__valid$22  = \$36  & \$37 ;
+  assign \$40  = 1'h1 << \$39 ;
+  assign \$41  = busy & x_loaded;
+  assign \$42  = ~ tile_full;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = | rows_to_load;
+  assign \$45  = \$43  & \$44 ;
+  assign \$46  = ~ sums_done;
   assign \$47  = \$45  & \$46 ;
-  assign \$48  = | rows_to_load;
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = ~ sums_done;
-  assign \$51  = \$49  & \$50 ;
-  assign \write__valid$25  = data_in__valid & \$51 ;
-  assign \$52  = ~ x_loaded;
-  assign \$53  = busy & \$52 ;
-  assign \$54  = busy & x_loaded;
-  assign \$55  = ~ tile_full;
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = | rows_to_load;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = \$53  | \$58 ;
-  assign \$60  = ~ sums_done;
-  assign \$61  = q < \$2 [7:0];
-  assign \$62  = \$61  ? \write__ready$30  : \write__ready$29 ;
-  assign \$63  = sums_done ? \$62  : \write__ready$31 ;
-  assign \$64  = q < \$2 [7:0];
-  assign \$65  = \$64  ? \write__ready$28  : write__ready;
-  assign \$66  = x_loaded ? \$63  : \$65 ;
-  assign data_in__ready = \$59  & \$66 ;
+  assign \write__valid$25  = data_in__valid & \$47 ;
+  assign \$48  = ~ x_loaded;
+  assign \$49  = busy & \$48 ;
+  assign \$50  = busy & x_loaded;
+  assign \$51  = ~ tile_full;
+  assign \$52  = \$50  & \$51 ;
+  assign \$53  = | rows_to_load;
+  assign \$54  = \$52  & \$53 ;
+  assign \$55  = \$49  | \$54 ;
+  assign \$56  = ~ sums_done;
+  assign \$57  = q < \$2 [7:0];
+  assign \$58  = \$57  ? \write__ready$30  : \write__ready$29 ;
+  assign \$59  = sums_done ? \$58  : \write__ready$31 ;
+  assign \$60  = q < \$2 [7:0];
+  assign \$61  = \$60  ? \write__ready$28  : write__ready;
+  assign \$62  = x_loaded ? \$59  : \$61 ;
+  assign data_in__ready = \$55  & \$62 ;
+  assign \$63  = busy & x_loaded;
+  assign \$64  = ~ have_tile;
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = | rows_to_issue;
+  assign swap_drain__valid = \$65  & \$66 ;
   assign \$67  = busy & x_loaded;
   assign \$68  = ~ have_tile;
   assign \$69  = \$67  & \$68 ;
   assign \$70  = | rows_to_issue;
-  assign swap_drain__valid = \$69  & \$70 ;
+  assign \swap_drain__valid$38  = \$69  & \$70 ;
   assign \$71  = busy & x_loaded;
   assign \$72  = ~ have_tile;
   assign \$73  = \$71  & \$72 ;
   assign \$74  = | rows_to_issue;
-  assign \swap_drain__valid$38  = \$73  & \$74 ;
-  assign \$75  = busy & x_loaded;
-  assign \$76  = ~ have_tile;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = | rows_to_issue;
-  assign \swap_drain__valid$39  = \$77  & \$78 ;
+  assign \swap_drain__valid$39  = \$73  & \$74 ;
+  assign \$75  = busy & have_tile;
+  assign \$76  = ~ taken[0];
+  assign read_req__0__valid = \$75  & \$76 ;
+  assign \$77  = busy & have_tile;
+  assign \$78  = ~ taken[1];
+  assign \read_req__0__valid$47  = \$77  & \$78 ;
   assign \$79  = busy & have_tile;
-  assign \$80  = ~ taken[0];
-  assign read_req__0__valid = \$79  & \$80 ;
-  assign \$81  = busy & have_tile;
-  assign \$82  = ~ taken[1];
-  assign \read_req__0__valid$47  = \$81  & \$82 ;
-  assign \$83  = busy & have_tile;
-  assign \$84  = ~ taken[2];
-  assign \read_req__0__valid$49  = \$83  & \$84 ;
-  assign \$86  = busy & have_tile;
-  assign \$87  = ~ taken[3];
-  assign \read_req__0__valid$51  = \$86  & \$87 ;
-  assign \$89  = busy & have_tile;
-  assign \$90  = ~ taken[4];
-  assign \read_req__0__valid$53  = \$89  & \$90 ;
-  assign \$91  = M * 1'h1;
+  assign \$80  = ~ taken[2];
+  assign \read_req__0__valid$49  = \$79  & \$80 ;
+  assign \$82  = busy & have_tile;
+  assign \$83  = ~ taken[3];
+  assign \read_req__0__valid$51  = \$82  & \$83 ;
+  assign \$85  = busy & have_tile;
+  assign \$86  = ~ taken[4];
+  assign \read_req__0__valid$53  = \$85  & \$86 ;
+  assign \$87  = M * 1'h1;
+  assign \$88  = \$87  < 3'h4;
+  assign \$89  = M * 2'h2;
+  assign \$90  = \$89  < 3'h4;
+  assign \$91  = M * 2'h3;
   assign \$92  = \$91  < 3'h4;
-  assign \$93  = M * 2'h2;
-  assign \$94  = \$93  < 3'h4;
-  assign \$95  = M * 2'h3;
-  assign \$96  = \$95  < 3'h4;
-  assign \$97  = & { \read_resp__0__valid$62 , \read_resp__0__valid$61 , \read_resp__0__valid$60 , \read_resp__0__valid$59 , read_resp__0__valid };
-  assign \$98  = busy & \$97 ;
-  assign \$99  = \$98  & adv;
-  assign \$100  = jj == 2'h3;
-  assign \$101  = ~ \$100 ;
-  assign \$102  = since >= gap;
-  assign \$103  = \$101  | \$102 ;
-  assign accept = \$99  & \$103 ;
-  assign \$104  = 1'h0 + k;
-  assign \$803  = \$104  * 5'h10;
-  assign dw0 = h_dw >> \$803 ;
-  assign \$105  = dw0[7:0] + h_dx[7:0];
-  assign \$106  = \$105  - 9'h10a;
-  assign mx_exp0 = fmt ? \$106  : 10'h000;
-  assign \$107  = dw0[7:0] == 8'hff;
-  assign \$108  = h_dx[7:0] == 8'hff;
-  assign \$109  = \$107  | \$108 ;
-  assign mx_nan0 = fmt & \$109 ;
-  assign \$110  = dw0[14:10] == 5'h1f;
-  assign \$111  = ! dw0[9:0];
-  assign \$112  = ! dw0[14:10];
-  assign \$113  = \$112  ? 8'h00 : 8'hff;
-  assign \$114  = \$111  ? { dw0[15], \$113 , 23'h000000 } : 32'd2143289344;
-  assign \$115  = ! dw0[14:10];
-  assign \$116  = ! dw0[9:0];
-  assign \$117  = ! dw0[14:10];
-  assign \$118  = \$117  ? 8'h00 : 8'hff;
-  assign \$119  = ~ dw0[9];
-  assign \$120  = ~ dw0[8];
+  assign \$93  = & { \read_resp__0__valid$62 , \read_resp__0__valid$61 , \read_resp__0__valid$60 , \read_resp__0__valid$59 , read_resp__0__valid };
+  assign \$94  = busy & \$93 ;
+  assign \$95  = \$94  & adv;
+  assign \$96  = jj == 2'h3;
+  assign \$97  = ~ \$96 ;
+  assign \$98  = since >= gap;
+  assign \$99  = \$97  | \$98 ;
+  assign accept = \$95  & \$99 ;
+  assign \$100  = 1'h0 + k;
+  assign \$795  = \$100  * 5'h10;
+  assign dw0 = h_dw >> \$795 ;
+  assign \$101  = dw0[7:0] + h_dx[7:0];
+  assign \$102  = \$101  - 9'h10a;
+  assign mx_exp0 = fmt ? \$102  : 10'h000;
+  assign \$103  = dw0[7:0] == 8'hff;
+  assign \$104  = h_dx[7:0] == 8'hff;
+  assign \$105  = \$103  | \$104 ;
+  assign mx_nan0 = fmt & \$105 ;
+  assign \$106  = dw0[14:10] == 5'h1f;
+  assign \$107  = ! dw0[9:0];
+  assign \$108  = ! dw0[14:10];
+  assign \$109  = \$108  ? 8'h00 : 8'hff;
+  assign \$110  = \$107  ? { dw0[15], \$109 , 23'h000000 } : 32'd2143289344;
+  assign \$111  = ! dw0[14:10];
+  assign \$112  = ! dw0[9:0];
+  assign \$113  = ! dw0[14:10];
+  assign \$114  = \$113  ? 8'h00 : 8'hff;
+  assign \$115  = ~ dw0[9];
+  assign \$116  = ~ dw0[8];
+  assign \$117  = \$115  & \$116 ;
+  assign \$118  = ~ dw0[7];
+  assign \$119  = \$117  & \$118 ;
+  assign \$120  = ~ dw0[6];
   assign \$121  = \$119  & \$120 ;
-  assign \$122  = ~ dw0[7];
-  assign \$123  = \$121  & \$122 ;
-  assign \$124  = ~ dw0[6];
-  assign \$125  = \$123  & \$124 ;
-  assign \$126  = ~ dw0[5];
-  assign \$127  = ~ dw0[4];
+  assign \$122  = ~ dw0[5];
+  assign \$123  = ~ dw0[4];
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = ~ dw0[3];
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = ~ dw0[2];
   assign \$128  = \$126  & \$127 ;
-  assign \$129  = ~ dw0[3];
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = ~ dw0[2];
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = ~ dw0[1];
-  assign \$134  = ~ dw0[0];
-  assign \$135  = \$133  & \$134 ;
-  assign \$146  = ~ dw0[1];
-  assign \$147  = ~ dw0[0];
-  assign \$150  = dw0[0] ? 2'h1 : 2'h2;
-  assign \$151  = dw0[1] ? 2'h0 : \$150 ;
-  assign \$153  = ~ dw0[5];
-  assign \$154  = ~ dw0[4];
-  assign \$155  = ~ dw0[3];
-  assign \$156  = dw0[3] ? 2'h2 : 2'h3;
-  assign \$157  = dw0[4] ? 2'h1 : \$156 ;
-  assign \$158  = dw0[5] ? 2'h0 : \$157 ;
-  assign \$159  = \$132  ? \$152  : { 2'h1, \$158  };
-  assign \$160  = ~ dw0[9];
-  assign \$161  = ~ dw0[8];
-  assign \$162  = ~ dw0[7];
-  assign \$163  = dw0[7] ? 2'h2 : 2'h3;
-  assign \$164  = dw0[8] ? 2'h1 : \$163 ;
-  assign \$165  = dw0[9] ? 2'h0 : \$164 ;
-  assign \$166  = \$125  ? \$159  : { 2'h0, \$165  };
-  assign \$167  = \$166  + 1'h1;
-  assign \$168  = dw0[9:0] << \$167 ;
-  assign \$169  = ~ dw0[9];
-  assign \$170  = ~ dw0[8];
+  assign \$129  = ~ dw0[1];
+  assign \$130  = ~ dw0[0];
+  assign \$131  = \$129  & \$130 ;
+  assign \$142  = ~ dw0[1];
+  assign \$143  = ~ dw0[0];
+  assign \$146  = dw0[0] ? 2'h1 : 2'h2;
+  assign \$147  = dw0[1] ? 2'h0 : \$146 ;
+  assign \$149  = ~ dw0[5];
+  assign \$150  = ~ dw0[4];
+  assign \$151  = ~ dw0[3];
+  assign \$152  = dw0[3] ? 2'h2 : 2'h3;
+  assign \$153  = dw0[4] ? 2'h1 : \$152 ;
+  assign \$154  = dw0[5] ? 2'h0 : \$153 ;
+  assign \$155  = \$128  ? \$148  : { 2'h1, \$154  };
+  assign \$156  = ~ dw0[9];
+  assign \$157  = ~ dw0[8];
+  assign \$158  = ~ dw0[7];
+  assign \$159  = dw0[7] ? 2'h2 : 2'h3;
+  assign \$160  = dw0[8] ? 2'h1 : \$159 ;
+  assign \$161  = dw0[9] ? 2'h0 : \$160 ;
+  assign \$162  = \$121  ? \$155  : { 2'h0, \$161  };
+  assign \$163  = \$162  + 1'h1;
+  assign \$164  = dw0[9:0] << \$163 ;
+  assign \$165  = ~ dw0[9];
+  assign \$166  = ~ dw0[8];
+  assign \$167  = \$165  & \$166 ;
+  assign \$168  = ~ dw0[7];
+  assign \$169  = \$167  & \$168 ;
+  assign \$170  = ~ dw0[6];
   assign \$171  = \$169  & \$170 ;
-  assign \$172  = ~ dw0[7];
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = ~ dw0[6];
-  assign \$175  = \$173  & \$174 ;
-  assign \$176  = ~ dw0[5];
-  assign \$177  = ~ dw0[4];
+  assign \$172  = ~ dw0[5];
+  assign \$173  = ~ dw0[4];
+  assign \$174  = \$172  & \$173 ;
+  assign \$175  = ~ dw0[3];
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = ~ dw0[2];
   assign \$178  = \$176  & \$177 ;
-  assign \$179  = ~ dw0[3];
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = ~ dw0[2];
-  assign \$182  = \$180  & \$181 ;
-  assign \$183  = ~ dw0[1];
-  assign \$184  = ~ dw0[0];
-  assign \$185  = \$183  & \$184 ;
-  assign \$196  = ~ dw0[1];
-  assign \$197  = ~ dw0[0];
-  assign \$200  = dw0[0] ? 2'h1 : 2'h2;
-  assign \$201  = dw0[1] ? 2'h0 : \$200 ;
-  assign \$203  = ~ dw0[5];
-  assign \$204  = ~ dw0[4];
-  assign \$205  = ~ dw0[3];
-  assign \$206  = dw0[3] ? 2'h2 : 2'h3;
-  assign \$207  = dw0[4] ? 2'h1 : \$206 ;
-  assign \$208  = dw0[5] ? 2'h0 : \$207 ;
-  assign \$209  = \$182  ? \$202  : { 2'h1, \$208  };
-  assign \$210  = ~ dw0[9];
-  assign \$211  = ~ dw0[8];
-  assign \$212  = ~ dw0[7];
-  assign \$213  = dw0[7] ? 2'h2 : 2'h3;
-  assign \$214  = dw0[8] ? 2'h1 : \$213 ;
-  assign \$215  = dw0[9] ? 2'h0 : \$214 ;
-  assign \$216  = \$175  ? \$209  : { 2'h0, \$215  };
-  assign \$217  = 7'h70 - \$216 ;
-  assign \$218  = \$116  ? { dw0[15], \$118 , 23'h000000 } : { dw0[15], \$217 , \$168 [9:0], 13'h0000 };
-  assign \$219  = dw0[14:10] + 7'h70;
-  assign \$220  = \$115  ? \$218  : { dw0[15], \$219 , dw0[9:0], 13'h0000 };
-  assign a = \$110  ? \$114  : \$220 ;
-  assign \$221  = h_dx[14:10] == 5'h1f;
-  assign \$222  = ! h_dx[9:0];
-  assign \$223  = ! h_dx[14:10];
-  assign \$224  = \$223  ? 8'h00 : 8'hff;
-  assign \$225  = \$222  ? { h_dx[15], \$224 , 23'h000000 } : 32'd2143289344;
-  assign \$226  = ! h_dx[14:10];
-  assign \$227  = ! h_dx[9:0];
-  assign \$228  = ! h_dx[14:10];
-  assign \$229  = \$228  ? 8'h00 : 8'hff;
-  assign \$230  = ~ h_dx[9];
-  assign \$231  = ~ h_dx[8];
+  assign \$179  = ~ dw0[1];
+  assign \$180  = ~ dw0[0];
+  assign \$181  = \$179  & \$180 ;
+  assign \$192  = ~ dw0[1];
+  assign \$193  = ~ dw0[0];
+  assign \$196  = dw0[0] ? 2'h1 : 2'h2;
+  assign \$197  = dw0[1] ? 2'h0 : \$196 ;
+  assign \$199  = ~ dw0[5];
+  assign \$200  = ~ dw0[4];
+  assign \$201  = ~ dw0[3];
+  assign \$202  = dw0[3] ? 2'h2 : 2'h3;
+  assign \$203  = dw0[4] ? 2'h1 : \$202 ;
+  assign \$204  = dw0[5] ? 2'h0 : \$203 ;
+  assign \$205  = \$178  ? \$198  : { 2'h1, \$204  };
+  assign \$206  = ~ dw0[9];
+  assign \$207  = ~ dw0[8];
+  assign \$208  = ~ dw0[7];
+  assign \$209  = dw0[7] ? 2'h2 : 2'h3;
+  assign \$210  = dw0[8] ? 2'h1 : \$209 ;
+  assign \$211  = dw0[9] ? 2'h0 : \$210 ;
+  assign \$212  = \$171  ? \$205  : { 2'h0, \$211  };
+  assign \$213  = 7'h70 - \$212 ;
+  assign \$214  = \$112  ? { dw0[15], \$114 , 23'h000000 } : { dw0[15], \$213 , \$164 [9:0], 13'h0000 };
+  assign \$215  = dw0[14:10] + 7'h70;
+  assign \$216  = \$111  ? \$214  : { dw0[15], \$215 , dw0[9:0], 13'h0000 };
+  assign a = \$106  ? \$110  : \$216 ;
+  assign \$217  = h_dx[14:10] == 5'h1f;
+  assign \$218  = ! h_dx[9:0];
+  assign \$219  = ! h_dx[14:10];
+  assign \$220  = \$219  ? 8'h00 : 8'hff;
+  assign \$221  = \$218  ? { h_dx[15], \$220 , 23'h000000 } : 32'd2143289344;
+  assign \$222  = ! h_dx[14:10];
+  assign \$223  = ! h_dx[9:0];
+  assign \$224  = ! h_dx[14:10];
+  assign \$225  = \$224  ? 8'h00 : 8'hff;
+  assign \$226  = ~ h_dx[9];
+  assign \$227  = ~ h_dx[8];
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = ~ h_dx[7];
+  assign \$230  = \$228  & \$229 ;
+  assign \$231  = ~ h_dx[6];
   assign \$232  = \$230  & \$231 ;
-  assign \$233  = ~ h_dx[7];
-  assign \$234  = \$232  & \$233 ;
-  assign \$235  = ~ h_dx[6];
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = ~ h_dx[5];
-  assign \$238  = ~ h_dx[4];
+  assign \$233  = ~ h_dx[5];
+  assign \$234  = ~ h_dx[4];
+  assign \$235  = \$233  & \$234 ;
+  assign \$236  = ~ h_dx[3];
+  assign \$237  = \$235  & \$236 ;
+  assign \$238  = ~ h_dx[2];
   assign \$239  = \$237  & \$238 ;
-  assign \$240  = ~ h_dx[3];
-  assign \$241  = \$239  & \$240 ;
-  assign \$242  = ~ h_dx[2];
-  assign \$243  = \$241  & \$242 ;
-  assign \$244  = ~ h_dx[1];
-  assign \$245  = ~ h_dx[0];
-  assign \$246  = \$244  & \$245 ;
-  assign \$257  = ~ h_dx[1];
-  assign \$258  = ~ h_dx[0];
-  assign \$261  = h_dx[0] ? 2'h1 : 2'h2;
-  assign \$262  = h_dx[1] ? 2'h0 : \$261 ;
-  assign \$264  = ~ h_dx[5];
-  assign \$265  = ~ h_dx[4];
-  assign \$266  = ~ h_dx[3];
-  assign \$267  = h_dx[3] ? 2'h2 : 2'h3;
-  assign \$268  = h_dx[4] ? 2'h1 : \$267 ;
-  assign \$269  = h_dx[5] ? 2'h0 : \$268 ;
-  assign \$270  = \$243  ? \$263  : { 2'h1, \$269  };
-  assign \$271  = ~ h_dx[9];
-  assign \$272  = ~ h_dx[8];
-  assign \$273  = ~ h_dx[7];
-  assign \$274  = h_dx[7] ? 2'h2 : 2'h3;
-  assign \$275  = h_dx[8] ? 2'h1 : \$274 ;
-  assign \$276  = h_dx[9] ? 2'h0 : \$275 ;
-  assign \$277  = \$236  ? \$270  : { 2'h0, \$276  };
-  assign \$278  = \$277  + 1'h1;
-  assign \$279  = h_dx[9:0] << \$278 ;
-  assign \$280  = ~ h_dx[9];
-  assign \$281  = ~ h_dx[8];
+  assign \$240  = ~ h_dx[1];
+  assign \$241  = ~ h_dx[0];
+  assign \$242  = \$240  & \$241 ;
+  assign \$253  = ~ h_dx[1];
+  assign \$254  = ~ h_dx[0];
+  assign \$257  = h_dx[0] ? 2'h1 : 2'h2;
+  assign \$258  = h_dx[1] ? 2'h0 : \$257 ;
+  assign \$260  = ~ h_dx[5];
+  assign \$261  = ~ h_dx[4];
+  assign \$262  = ~ h_dx[3];
+  assign \$263  = h_dx[3] ? 2'h2 : 2'h3;
+  assign \$264  = h_dx[4] ? 2'h1 : \$263 ;
+  assign \$265  = h_dx[5] ? 2'h0 : \$264 ;
+  assign \$266  = \$239  ? \$259  : { 2'h1, \$265  };
+  assign \$267  = ~ h_dx[9];
+  assign \$268  = ~ h_dx[8];
+  assign \$269  = ~ h_dx[7];
+  assign \$270  = h_dx[7] ? 2'h2 : 2'h3;
+  assign \$271  = h_dx[8] ? 2'h1 : \$270 ;
+  assign \$272  = h_dx[9] ? 2'h0 : \$271 ;
+  assign \$273  = \$232  ? \$266  : { 2'h0, \$272  };
+  assign \$274  = \$273  + 1'h1;
+  assign \$275  = h_dx[9:0] << \$274 ;
+  assign \$276  = ~ h_dx[9];
+  assign \$277  = ~ h_dx[8];
+  assign \$278  = \$276  & \$277 ;
+  assign \$279  = ~ h_dx[7];
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = ~ h_dx[6];
   assign \$282  = \$280  & \$281 ;
-  assign \$283  = ~ h_dx[7];
-  assign \$284  = \$282  & \$283 ;
-  assign \$285  = ~ h_dx[6];
-  assign \$286  = \$284  & \$285 ;
-  assign \$287  = ~ h_dx[5];
-  assign \$288  = ~ h_dx[4];
+  assign \$283  = ~ h_dx[5];
+  assign \$284  = ~ h_dx[4];
+  assign \$285  = \$283  & \$284 ;
+  assign \$286  = ~ h_dx[3];
+  assign \$287  = \$285  & \$286 ;
+  assign \$288  = ~ h_dx[2];
   assign \$289  = \$287  & \$288 ;
-  assign \$290  = ~ h_dx[3];
-  assign \$291  = \$289  & \$290 ;
-  assign \$292  = ~ h_dx[2];
-  assign \$293  = \$291  & \$292 ;
-  assign \$294  = ~ h_dx[1];
-  assign \$295  = ~ h_dx[0];
+  assign \$290  = ~ h_dx[1];
+  assign \$291  = ~ h_dx[0];
+  assign \$292  = \$290  & \$291 ;
   assign \$procmux$1001_Y  = \$procmux$1002_CMP  ? \$procmux$999_Y  : h_tag;
   assign \$procmux$1003_Y  = \$procmux$1004_CMP  ? 7'h00 : \$procmux$1001_Y ;
   assign \$procmux$1005_Y  = \$procmux$1006_CMP  ? dx3_d0 : h_dx;
@@ -3224,19 +3217,19 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1035_Y  = \$procmux$1036_CMP  ? \$procmux$1033_Y  : feeding;
   assign \$procmux$1037_Y  = \$procmux$1038_CMP  ? 1'h0 : \$procmux$1035_Y ;
   assign \$procmux$1039_Y  = \$procmux$1040_CMP  ? 1'h0 : \$procmux$1037_Y ;
-  assign \$procmux$1041_Y  = \$procmux$1042_CMP  ? 2'h0 : \$531 [1:0];
+  assign \$procmux$1041_Y  = \$procmux$1042_CMP  ? 2'h0 : \$527 [1:0];
   assign \$procmux$1043_Y  = \$procmux$1044_CMP  ? \$procmux$1041_Y  : k;
   assign \$procmux$1045_Y  = \$procmux$1046_CMP  ? 2'h0 : \$procmux$1043_Y ;
   assign \$procmux$1047_Y  = \$procmux$1048_CMP  ? \$procmux$1045_Y  : k;
   assign \$procmux$1049_Y  = \$procmux$1050_CMP  ? 2'h0 : \$procmux$1047_Y ;
   assign \$procmux$1051_Y  = \$procmux$1052_CMP  ? 2'h0 : \$procmux$1049_Y ;
-  assign \$procmux$1053_Y  = \$procmux$1054_CMP  ? \$528 [20:0] : sumi[83:63];
+  assign \$procmux$1053_Y  = \$procmux$1054_CMP  ? \$524 [20:0] : sumi[83:63];
   assign \$procmux$1055_Y  = \$procmux$1056_CMP  ? 21'h000000 : \$procmux$1053_Y ;
-  assign \$procmux$1057_Y  = \$procmux$1058_CMP  ? \$524 [20:0] : sumi[41:21];
+  assign \$procmux$1057_Y  = \$procmux$1058_CMP  ? \$520 [20:0] : sumi[41:21];
   assign \$procmux$1059_Y  = \$procmux$1060_CMP  ? 21'h000000 : \$procmux$1057_Y ;
-  assign \$procmux$1061_Y  = \$procmux$1062_CMP  ? \$522 [20:0] : sumi[20:0];
+  assign \$procmux$1061_Y  = \$procmux$1062_CMP  ? \$518 [20:0] : sumi[20:0];
   assign \$procmux$1063_Y  = \$procmux$1064_CMP  ? 21'h000000 : \$procmux$1061_Y ;
-  assign \$procmux$1065_Y  = \$procmux$1066_CMP  ? \$526 [20:0] : sumi[62:42];
+  assign \$procmux$1065_Y  = \$procmux$1066_CMP  ? \$522 [20:0] : sumi[62:42];
   assign \$procmux$1067_Y  = \$procmux$1068_CMP  ? 21'h000000 : \$procmux$1065_Y ;
   assign \$procmux$1069_Y  = \$procmux$1070_CMP  ? t2_d0[6] : word_first;
   assign \$procmux$1071_Y  = \$procmux$1072_CMP  ? 1'h1 : \$procmux$1069_Y ;
@@ -3249,13 +3242,13 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1085_Y  = \$procmux$1086_CMP  ? 7'h00 : \$procmux$1083_Y ;
   assign \$procmux$1087_Y  = \$procmux$1088_CMP  ? v2_d0 : v3_d0;
   assign \$procmux$1089_Y  = \$procmux$1090_CMP  ? 1'h0 : \$procmux$1087_Y ;
-  assign \$procmux$1091_Y  = \$procmux$1092_CMP  ? { \$519 [18], \$519 [18], \$519  } : partial[83:63];
+  assign \$procmux$1091_Y  = \$procmux$1092_CMP  ? { \$515 [18], \$515 [18], \$515  } : partial[83:63];
   assign \$procmux$1093_Y  = \$procmux$1094_CMP  ? 21'h000000 : \$procmux$1091_Y ;
-  assign \$procmux$1095_Y  = \$procmux$1096_CMP  ? { \$505 [18], \$505 [18], \$505  } : partial[41:21];
+  assign \$procmux$1095_Y  = \$procmux$1096_CMP  ? { \$501 [18], \$501 [18], \$501  } : partial[41:21];
   assign \$procmux$1097_Y  = \$procmux$1098_CMP  ? 21'h000000 : \$procmux$1095_Y ;
-  assign \$procmux$1099_Y  = \$procmux$1100_CMP  ? { \$498 [18], \$498 [18], \$498  } : partial[20:0];
+  assign \$procmux$1099_Y  = \$procmux$1100_CMP  ? { \$494 [18], \$494 [18], \$494  } : partial[20:0];
   assign \$procmux$1101_Y  = \$procmux$1102_CMP  ? 21'h000000 : \$procmux$1099_Y ;
-  assign \$procmux$1103_Y  = \$procmux$1104_CMP  ? { \$512 [18], \$512 [18], \$512  } : partial[62:42];
+  assign \$procmux$1103_Y  = \$procmux$1104_CMP  ? { \$508 [18], \$508 [18], \$508  } : partial[62:42];
   assign \$procmux$1105_Y  = \$procmux$1106_CMP  ? 21'h000000 : \$procmux$1103_Y ;
   assign \$procmux$1107_Y  = \$procmux$1108_CMP  ? dw1_d0 : dw2_d0;
   assign \$procmux$1109_Y  = \$procmux$1110_CMP  ? 64'h0000000000000000 : \$procmux$1107_Y ;
@@ -3265,69 +3258,69 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1117_Y  = \$procmux$1118_CMP  ? 7'h00 : \$procmux$1115_Y ;
   assign \$procmux$1119_Y  = \$procmux$1120_CMP  ? v1_d0 : v2_d0;
   assign \$procmux$1121_Y  = \$procmux$1122_CMP  ? 1'h0 : \$procmux$1119_Y ;
-  assign \$procmux$1123_Y  = \$procmux$1124_CMP  ? \$491  : prods[511:496];
+  assign \$procmux$1123_Y  = \$procmux$1124_CMP  ? \$487  : prods[511:496];
   assign \$procmux$1125_Y  = \$procmux$1126_CMP  ? 16'h0000 : \$procmux$1123_Y ;
-  assign \$procmux$1127_Y  = \$procmux$1128_CMP  ? \$489  : prods[479:464];
+  assign \$procmux$1127_Y  = \$procmux$1128_CMP  ? \$485  : prods[479:464];
   assign \$procmux$1129_Y  = \$procmux$1130_CMP  ? 16'h0000 : \$procmux$1127_Y ;
-  assign \$procmux$1131_Y  = \$procmux$1132_CMP  ? \$488  : prods[463:448];
+  assign \$procmux$1131_Y  = \$procmux$1132_CMP  ? \$484  : prods[463:448];
   assign \$procmux$1133_Y  = \$procmux$1134_CMP  ? 16'h0000 : \$procmux$1131_Y ;
-  assign \$procmux$1135_Y  = \$procmux$1136_CMP  ? \$487  : prods[447:432];
+  assign \$procmux$1135_Y  = \$procmux$1136_CMP  ? \$483  : prods[447:432];
   assign \$procmux$1137_Y  = \$procmux$1138_CMP  ? 16'h0000 : \$procmux$1135_Y ;
-  assign \$procmux$1139_Y  = \$procmux$1140_CMP  ? \$486  : prods[431:416];
+  assign \$procmux$1139_Y  = \$procmux$1140_CMP  ? \$482  : prods[431:416];
   assign \$procmux$1141_Y  = \$procmux$1142_CMP  ? 16'h0000 : \$procmux$1139_Y ;
-  assign \$procmux$1143_Y  = \$procmux$1144_CMP  ? \$485  : prods[415:400];
+  assign \$procmux$1143_Y  = \$procmux$1144_CMP  ? \$481  : prods[415:400];
   assign \$procmux$1145_Y  = \$procmux$1146_CMP  ? 16'h0000 : \$procmux$1143_Y ;
-  assign \$procmux$1147_Y  = \$procmux$1148_CMP  ? \$484  : prods[399:384];
+  assign \$procmux$1147_Y  = \$procmux$1148_CMP  ? \$480  : prods[399:384];
   assign \$procmux$1149_Y  = \$procmux$1150_CMP  ? 16'h0000 : \$procmux$1147_Y ;
-  assign \$procmux$1151_Y  = \$procmux$1152_CMP  ? \$483  : prods[383:368];
+  assign \$procmux$1151_Y  = \$procmux$1152_CMP  ? \$479  : prods[383:368];
   assign \$procmux$1153_Y  = \$procmux$1154_CMP  ? 16'h0000 : \$procmux$1151_Y ;
-  assign \$procmux$1155_Y  = \$procmux$1156_CMP  ? \$482  : prods[367:352];
+  assign \$procmux$1155_Y  = \$procmux$1156_CMP  ? \$478  : prods[367:352];
   assign \$procmux$1157_Y  = \$procmux$1158_CMP  ? 16'h0000 : \$procmux$1155_Y ;
-  assign \$procmux$1159_Y  = \$procmux$1160_CMP  ? \$481  : prods[351:336];
+  assign \$procmux$1159_Y  = \$procmux$1160_CMP  ? \$477  : prods[351:336];
   assign \$procmux$1161_Y  = \$procmux$1162_CMP  ? 16'h0000 : \$procmux$1159_Y ;
-  assign \$procmux$1163_Y  = \$procmux$1164_CMP  ? \$480  : prods[335:320];
+  assign \$procmux$1163_Y  = \$procmux$1164_CMP  ? \$476  : prods[335:320];
   assign \$procmux$1165_Y  = \$procmux$1166_CMP  ? 16'h0000 : \$procmux$1163_Y ;
-  assign \$procmux$1167_Y  = \$procmux$1168_CMP  ? \$479  : prods[319:304];
+  assign \$procmux$1167_Y  = \$procmux$1168_CMP  ? \$475  : prods[319:304];
   assign \$procmux$1169_Y  = \$procmux$1170_CMP  ? 16'h0000 : \$procmux$1167_Y ;
-  assign \$procmux$1171_Y  = \$procmux$1172_CMP  ? \$478  : prods[303:288];
+  assign \$procmux$1171_Y  = \$procmux$1172_CMP  ? \$474  : prods[303:288];
   assign \$procmux$1173_Y  = \$procmux$1174_CMP  ? 16'h0000 : \$procmux$1171_Y ;
-  assign \$procmux$1175_Y  = \$procmux$1176_CMP  ? \$477  : prods[287:272];
+  assign \$procmux$1175_Y  = \$procmux$1176_CMP  ? \$473  : prods[287:272];
   assign \$procmux$1177_Y  = \$procmux$1178_CMP  ? 16'h0000 : \$procmux$1175_Y ;
-  assign \$procmux$1179_Y  = \$procmux$1180_CMP  ? \$476  : prods[271:256];
+  assign \$procmux$1179_Y  = \$procmux$1180_CMP  ? \$472  : prods[271:256];
   assign \$procmux$1181_Y  = \$procmux$1182_CMP  ? 16'h0000 : \$procmux$1179_Y ;
-  assign \$procmux$1183_Y  = \$procmux$1184_CMP  ? \$475  : prods[255:240];
+  assign \$procmux$1183_Y  = \$procmux$1184_CMP  ? \$471  : prods[255:240];
   assign \$procmux$1185_Y  = \$procmux$1186_CMP  ? 16'h0000 : \$procmux$1183_Y ;
-  assign \$procmux$1187_Y  = \$procmux$1188_CMP  ? \$474  : prods[239:224];
+  assign \$procmux$1187_Y  = \$procmux$1188_CMP  ? \$470  : prods[239:224];
   assign \$procmux$1189_Y  = \$procmux$1190_CMP  ? 16'h0000 : \$procmux$1187_Y ;
-  assign \$procmux$1191_Y  = \$procmux$1192_CMP  ? \$473  : prods[223:208];
+  assign \$procmux$1191_Y  = \$procmux$1192_CMP  ? \$469  : prods[223:208];
   assign \$procmux$1193_Y  = \$procmux$1194_CMP  ? 16'h0000 : \$procmux$1191_Y ;
-  assign \$procmux$1195_Y  = \$procmux$1196_CMP  ? \$472  : prods[207:192];
+  assign \$procmux$1195_Y  = \$procmux$1196_CMP  ? \$468  : prods[207:192];
   assign \$procmux$1197_Y  = \$procmux$1198_CMP  ? 16'h0000 : \$procmux$1195_Y ;
-  assign \$procmux$1199_Y  = \$procmux$1200_CMP  ? \$471  : prods[191:176];
+  assign \$procmux$1199_Y  = \$procmux$1200_CMP  ? \$467  : prods[191:176];
   assign \$procmux$1201_Y  = \$procmux$1202_CMP  ? 16'h0000 : \$procmux$1199_Y ;
-  assign \$procmux$1203_Y  = \$procmux$1204_CMP  ? \$470  : prods[175:160];
+  assign \$procmux$1203_Y  = \$procmux$1204_CMP  ? \$466  : prods[175:160];
   assign \$procmux$1205_Y  = \$procmux$1206_CMP  ? 16'h0000 : \$procmux$1203_Y ;
-  assign \$procmux$1207_Y  = \$procmux$1208_CMP  ? \$469  : prods[159:144];
+  assign \$procmux$1207_Y  = \$procmux$1208_CMP  ? \$465  : prods[159:144];
   assign \$procmux$1209_Y  = \$procmux$1210_CMP  ? 16'h0000 : \$procmux$1207_Y ;
-  assign \$procmux$1211_Y  = \$procmux$1212_CMP  ? \$468  : prods[143:128];
+  assign \$procmux$1211_Y  = \$procmux$1212_CMP  ? \$464  : prods[143:128];
   assign \$procmux$1213_Y  = \$procmux$1214_CMP  ? 16'h0000 : \$procmux$1211_Y ;
-  assign \$procmux$1215_Y  = \$procmux$1216_CMP  ? \$467  : prods[127:112];
+  assign \$procmux$1215_Y  = \$procmux$1216_CMP  ? \$463  : prods[127:112];
   assign \$procmux$1217_Y  = \$procmux$1218_CMP  ? 16'h0000 : \$procmux$1215_Y ;
-  assign \$procmux$1219_Y  = \$procmux$1220_CMP  ? \$466  : prods[111:96];
+  assign \$procmux$1219_Y  = \$procmux$1220_CMP  ? \$462  : prods[111:96];
   assign \$procmux$1221_Y  = \$procmux$1222_CMP  ? 16'h0000 : \$procmux$1219_Y ;
-  assign \$procmux$1223_Y  = \$procmux$1224_CMP  ? \$465  : prods[95:80];
+  assign \$procmux$1223_Y  = \$procmux$1224_CMP  ? \$461  : prods[95:80];
   assign \$procmux$1225_Y  = \$procmux$1226_CMP  ? 16'h0000 : \$procmux$1223_Y ;
-  assign \$procmux$1227_Y  = \$procmux$1228_CMP  ? \$464  : prods[79:64];
+  assign \$procmux$1227_Y  = \$procmux$1228_CMP  ? \$460  : prods[79:64];
   assign \$procmux$1229_Y  = \$procmux$1230_CMP  ? 16'h0000 : \$procmux$1227_Y ;
-  assign \$procmux$1231_Y  = \$procmux$1232_CMP  ? \$463  : prods[63:48];
+  assign \$procmux$1231_Y  = \$procmux$1232_CMP  ? \$459  : prods[63:48];
   assign \$procmux$1233_Y  = \$procmux$1234_CMP  ? 16'h0000 : \$procmux$1231_Y ;
-  assign \$procmux$1235_Y  = \$procmux$1236_CMP  ? \$462  : prods[47:32];
+  assign \$procmux$1235_Y  = \$procmux$1236_CMP  ? \$458  : prods[47:32];
   assign \$procmux$1237_Y  = \$procmux$1238_CMP  ? 16'h0000 : \$procmux$1235_Y ;
-  assign \$procmux$1239_Y  = \$procmux$1240_CMP  ? \$461  : prods[31:16];
+  assign \$procmux$1239_Y  = \$procmux$1240_CMP  ? \$457  : prods[31:16];
   assign \$procmux$1241_Y  = \$procmux$1242_CMP  ? 16'h0000 : \$procmux$1239_Y ;
-  assign \$procmux$1243_Y  = \$procmux$1244_CMP  ? \$460  : prods[15:0];
+  assign \$procmux$1243_Y  = \$procmux$1244_CMP  ? \$456  : prods[15:0];
   assign \$procmux$1245_Y  = \$procmux$1246_CMP  ? 16'h0000 : \$procmux$1243_Y ;
-  assign \$procmux$1247_Y  = \$procmux$1248_CMP  ? \$490  : prods[495:480];
+  assign \$procmux$1247_Y  = \$procmux$1248_CMP  ? \$486  : prods[495:480];
   assign \$procmux$1249_Y  = \$procmux$1250_CMP  ? 16'h0000 : \$procmux$1247_Y ;
   assign \$procmux$1251_Y  = \$procmux$1252_CMP  ? init_d1 : init_d2;
   assign \$procmux$1253_Y  = \$procmux$1254_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1251_Y ;
@@ -3343,52 +3336,52 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1273_Y  = \$procmux$1274_CMP  ? 7'h00 : \$procmux$1271_Y ;
   assign \$procmux$1275_Y  = \$procmux$1276_CMP  ? v0 : v1_d0;
   assign \$procmux$1277_Y  = \$procmux$1278_CMP  ? 1'h0 : \$procmux$1275_Y ;
-  assign \$procmux$1279_Y  = \$procmux$1280_CMP  ? \$459  : \dw0$153 [63:48];
+  assign \$procmux$1279_Y  = \$procmux$1280_CMP  ? \$455  : \dw0$153 [63:48];
   assign \$procmux$1281_Y  = \$procmux$1282_CMP  ? 16'h0000 : \$procmux$1279_Y ;
-  assign \$procmux$1283_Y  = \$procmux$1284_CMP  ? \$455  : \dw0$153 [31:16];
+  assign \$procmux$1283_Y  = \$procmux$1284_CMP  ? \$451  : \dw0$153 [31:16];
   assign \$procmux$1285_Y  = \$procmux$1286_CMP  ? 16'h0000 : \$procmux$1283_Y ;
-  assign \$procmux$1287_Y  = \$procmux$1288_CMP  ? \$453  : \dw0$153 [15:0];
+  assign \$procmux$1287_Y  = \$procmux$1288_CMP  ? \$449  : \dw0$153 [15:0];
   assign \$procmux$1289_Y  = \$procmux$1290_CMP  ? 16'h0000 : \$procmux$1287_Y ;
-  assign \$procmux$1291_Y  = \$procmux$1292_CMP  ? \$457  : \dw0$153 [47:32];
+  assign \$procmux$1291_Y  = \$procmux$1292_CMP  ? \$453  : \dw0$153 [47:32];
   assign \$procmux$1293_Y  = \$procmux$1294_CMP  ? 16'h0000 : \$procmux$1291_Y ;
   assign \$procmux$1295_Y  = \$procmux$1296_CMP  ? \read_resp__0__payload$152  : \init0$151 ;
   assign \$procmux$1297_Y  = \$procmux$1298_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$1295_Y ;
-  assign \$procmux$1299_Y  = \$procmux$1300_CMP  ? \$451  : dx0;
+  assign \$procmux$1299_Y  = \$procmux$1300_CMP  ? \$447  : dx0;
   assign \$procmux$1301_Y  = \$procmux$1302_CMP  ? 16'h0000 : \$procmux$1299_Y ;
   assign \$procmux$1303_Y  = \$procmux$1304_CMP  ? \read_resp__0__payload$148  : wq0;
   assign \$procmux$1305_Y  = \$procmux$1306_CMP  ? 256'h0000000000000000000000000000000000000000000000000000000000000000 : \$procmux$1303_Y ;
   assign \$procmux$1307_Y  = \$procmux$1308_CMP  ? read_resp__0__payload : xq0;
   assign \$procmux$1309_Y  = \$procmux$1310_CMP  ? 64'h0000000000000000 : \$procmux$1307_Y ;
-  assign \$procmux$1311_Y  = \$procmux$1312_CMP  ? \$450  : t0[6];
+  assign \$procmux$1311_Y  = \$procmux$1312_CMP  ? \$446  : t0[6];
   assign \$procmux$1313_Y  = \$procmux$1314_CMP  ? 1'h0 : \$procmux$1311_Y ;
-  assign \$procmux$1315_Y  = \$procmux$1316_CMP  ? \$447  : t0[4];
+  assign \$procmux$1315_Y  = \$procmux$1316_CMP  ? \$443  : t0[4];
   assign \$procmux$1317_Y  = \$procmux$1318_CMP  ? 1'h0 : \$procmux$1315_Y ;
   assign \$procmux$1319_Y  = \$procmux$1320_CMP  ? jm : t0[3:0];
   assign \$procmux$1321_Y  = \$procmux$1322_CMP  ? 4'h0 : \$procmux$1319_Y ;
-  assign \$procmux$1323_Y  = \$procmux$1324_CMP  ? \$449  : t0[5];
+  assign \$procmux$1323_Y  = \$procmux$1324_CMP  ? \$445  : t0[5];
   assign \$procmux$1325_Y  = \$procmux$1326_CMP  ? 1'h0 : \$procmux$1323_Y ;
   assign \$procmux$1327_Y  = \$procmux$1328_CMP  ? accept : v0;
   assign \$procmux$1329_Y  = \$procmux$1330_CMP  ? 1'h0 : \$procmux$1327_Y ;
-  assign \$procmux$1331_Y  = \$procmux$1332_CMP  ? 3'h1 : \$434 [2:0];
+  assign \$procmux$1331_Y  = \$procmux$1332_CMP  ? 3'h1 : \$430 [2:0];
   assign \$procmux$1333_Y  = \$procmux$1334_CMP  ? \$procmux$1331_Y  : since;
   assign \$procmux$1335_Y  = \$procmux$1336_CMP  ? 3'h4 : \$procmux$1333_Y ;
   assign \$procmux$1337_Y  = \$procmux$1338_CMP  ? 3'h4 : \$procmux$1335_Y ;
   assign \$procmux$1339_Y  = \$procmux$1340_CMP  ? 2'h0 : jj;
-  assign \$procmux$1341_Y  = \$procmux$1342_CMP  ? 2'h0 : \$439 [1:0];
+  assign \$procmux$1341_Y  = \$procmux$1342_CMP  ? 2'h0 : \$435 [1:0];
   assign \$procmux$1343_Y  = \$procmux$1344_CMP  ? \$procmux$1341_Y  : \$procmux$1339_Y ;
   assign \$procmux$1345_Y  = \$procmux$1346_CMP  ? 2'h0 : \$procmux$1343_Y ;
   assign \$procmux$1347_Y  = \$procmux$1348_CMP  ? 4'h0 : jm;
-  assign \$procmux$1349_Y  = \$procmux$1350_CMP  ? 4'h0 : \$441 [3:0];
+  assign \$procmux$1349_Y  = \$procmux$1350_CMP  ? 4'h0 : \$437 [3:0];
   assign \$procmux$1351_Y  = \$procmux$1352_CMP  ? \$procmux$1349_Y  : \$procmux$1347_Y ;
   assign \$procmux$1353_Y  = \$procmux$1354_CMP  ? \$procmux$1351_Y  : \$procmux$1347_Y ;
   assign \$procmux$1355_Y  = \$procmux$1356_CMP  ? 4'h0 : \$procmux$1353_Y ;
   assign \$procmux$1357_Y  = \$procmux$1358_CMP  ? 8'h00 : jb;
-  assign \$procmux$1359_Y  = \$procmux$1360_CMP  ? 8'h00 : \$444 [7:0];
+  assign \$procmux$1359_Y  = \$procmux$1360_CMP  ? 8'h00 : \$440 [7:0];
   assign \$procmux$1361_Y  = \$procmux$1362_CMP  ? \$procmux$1359_Y  : \$procmux$1357_Y ;
   assign \$procmux$1363_Y  = \$procmux$1364_CMP  ? \$procmux$1361_Y  : \$procmux$1357_Y ;
   assign \$procmux$1365_Y  = \$procmux$1366_CMP  ? \$procmux$1363_Y  : \$procmux$1357_Y ;
   assign \$procmux$1367_Y  = \$procmux$1368_CMP  ? 8'h00 : \$procmux$1365_Y ;
-  assign \$procmux$1369_Y  = \$procmux$1370_CMP  ? \$404  : taken;
+  assign \$procmux$1369_Y  = \$procmux$1370_CMP  ? \$400  : taken;
   assign \$procmux$1371_Y  = \$procmux$1372_CMP  ? 5'h00 : \$procmux$1369_Y ;
   assign \$procmux$1373_Y  = \$procmux$1374_CMP  ? 5'h00 : \$procmux$1371_Y ;
   assign \$procmux$1375_Y  = \$procmux$1376_CMP  ? 5'h00 : \$procmux$1373_Y ;
@@ -3400,36 +3393,36 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1387_Y  = \$procmux$1388_CMP  ? \$procmux$1385_Y  : \$procmux$1379_Y ;
   assign \$procmux$1389_Y  = \$procmux$1390_CMP  ? 1'h0 : \$procmux$1387_Y ;
   assign \$procmux$1391_Y  = \$procmux$1392_CMP  ? n : rows_to_issue;
-  assign \$procmux$1393_Y  = \$procmux$1394_CMP  ? \$427 [15:0] : \$procmux$1391_Y ;
+  assign \$procmux$1393_Y  = \$procmux$1394_CMP  ? \$423 [15:0] : \$procmux$1391_Y ;
   assign \$procmux$1395_Y  = \$procmux$1396_CMP  ? \$procmux$1393_Y  : \$procmux$1391_Y ;
   assign \$procmux$1397_Y  = \$procmux$1398_CMP  ? \$procmux$1395_Y  : \$procmux$1391_Y ;
   assign \$procmux$1399_Y  = \$procmux$1400_CMP  ? \$procmux$1397_Y  : \$procmux$1391_Y ;
   assign \$procmux$1401_Y  = \$procmux$1402_CMP  ? 16'h0000 : \$procmux$1399_Y ;
   assign \$procmux$1403_Y  = \$procmux$1404_CMP  ? 2'h0 : ij;
-  assign \$procmux$1405_Y  = \$procmux$1406_CMP  ? 2'h0 : \$417 [1:0];
+  assign \$procmux$1405_Y  = \$procmux$1406_CMP  ? 2'h0 : \$413 [1:0];
   assign \$procmux$1407_Y  = \$procmux$1408_CMP  ? \$procmux$1405_Y  : \$procmux$1403_Y ;
   assign \$procmux$1409_Y  = \$procmux$1410_CMP  ? 2'h0 : \$procmux$1407_Y ;
   assign \$procmux$1411_Y  = \$procmux$1412_CMP  ? 4'h0 : im;
-  assign \$procmux$1413_Y  = \$procmux$1414_CMP  ? 4'h0 : \$419 [3:0];
+  assign \$procmux$1413_Y  = \$procmux$1414_CMP  ? 4'h0 : \$415 [3:0];
   assign \$procmux$1415_Y  = \$procmux$1416_CMP  ? \$procmux$1413_Y  : \$procmux$1411_Y ;
   assign \$procmux$1417_Y  = \$procmux$1418_CMP  ? \$procmux$1415_Y  : \$procmux$1411_Y ;
   assign \$procmux$1419_Y  = \$procmux$1420_CMP  ? 4'h0 : \$procmux$1417_Y ;
   assign \$procmux$1421_Y  = \$procmux$1422_CMP  ? 8'h00 : ib;
-  assign \$procmux$1423_Y  = \$procmux$1424_CMP  ? 8'h00 : \$422 [7:0];
+  assign \$procmux$1423_Y  = \$procmux$1424_CMP  ? 8'h00 : \$418 [7:0];
   assign \$procmux$1425_Y  = \$procmux$1426_CMP  ? \$procmux$1423_Y  : \$procmux$1421_Y ;
   assign \$procmux$1427_Y  = \$procmux$1428_CMP  ? \$procmux$1425_Y  : \$procmux$1421_Y ;
   assign \$procmux$1429_Y  = \$procmux$1430_CMP  ? \$procmux$1427_Y  : \$procmux$1421_Y ;
   assign \$procmux$1431_Y  = \$procmux$1432_CMP  ? 8'h00 : \$procmux$1429_Y ;
   assign \$procmux$1433_Y  = \$procmux$1434_CMP  ? 6'h00 : si;
-  assign \$procmux$1435_Y  = \$procmux$1436_CMP  ? 6'h00 : \$365 [5:0];
-  assign \$procmux$1437_Y  = \$procmux$1438_CMP  ? \$procmux$1435_Y  : \$365 [5:0];
+  assign \$procmux$1435_Y  = \$procmux$1436_CMP  ? 6'h00 : \$361 [5:0];
+  assign \$procmux$1437_Y  = \$procmux$1438_CMP  ? \$procmux$1435_Y  : \$361 [5:0];
   assign \$procmux$1439_Y  = \$procmux$1440_CMP  ? \$procmux$1437_Y  : \$procmux$1433_Y ;
   assign \$procmux$1441_Y  = \$procmux$1442_CMP  ? 6'h00 : \$procmux$1439_Y ;
-  assign \$procmux$1443_Y  = \$procmux$1444_CMP  ? \$355  : sums_done;
+  assign \$procmux$1443_Y  = \$procmux$1444_CMP  ? \$351  : sums_done;
   assign \$procmux$1445_Y  = \$procmux$1446_CMP  ? 1'h1 : \$procmux$1443_Y ;
   assign \$procmux$1447_Y  = \$procmux$1448_CMP  ? \$procmux$1445_Y  : \$procmux$1443_Y ;
   assign \$procmux$1449_Y  = \$procmux$1450_CMP  ? \$procmux$1447_Y  : \$procmux$1443_Y ;
-  assign \$procmux$1451_Y  = \$procmux$1452_CMP  ? \$395  : \$procmux$1449_Y ;
+  assign \$procmux$1451_Y  = \$procmux$1452_CMP  ? \$391  : \$procmux$1449_Y ;
   assign \$procmux$1453_Y  = \$procmux$1454_CMP  ? 1'h0 : \$procmux$1451_Y ;
   assign \$procmux$1455_Y  = \$procmux$1456_CMP  ? 1'h0 : tile_full;
   assign \$procmux$1457_Y  = \$procmux$1458_CMP  ? 1'h1 : \$procmux$1455_Y ;
@@ -3439,12 +3432,12 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1466_Y  = \$procmux$1467_CMP  ? 1'h0 : \$procmux$1464_Y ;
   assign \$procmux$1468_Y  = \$procmux$1469_CMP  ? 1'h0 : \$procmux$1466_Y ;
   assign \$procmux$1470_Y  = \$procmux$1471_CMP  ? n : rows_to_load;
-  assign \$procmux$1473_Y  = x_loaded ? (* full_case = 32'd1 *) \$390 [15:0] : \$procmux$1470_Y ;
+  assign \$procmux$1473_Y  = x_loaded ? (* full_case = 32'd1 *) \$386 [15:0] : \$procmux$1470_Y ;
   assign \$procmux$1475_Y  = \$procmux$1476_CMP  ? \$procmux$1473_Y  : \$procmux$1470_Y ;
   assign \$procmux$1477_Y  = \$procmux$1478_CMP  ? \$procmux$1475_Y  : \$procmux$1470_Y ;
   assign \$procmux$1479_Y  = \$procmux$1480_CMP  ? 16'h0000 : \$procmux$1477_Y ;
   assign \$procmux$1481_Y  = \$procmux$1482_CMP  ? 2'h0 : lane;
-  assign \$procmux$1483_Y  = \$procmux$1484_CMP  ? 2'h0 : \$389 [1:0];
+  assign \$procmux$1483_Y  = \$procmux$1484_CMP  ? 2'h0 : \$385 [1:0];
   assign \$procmux$1486_Y  = x_loaded ? (* full_case = 32'd1 *) \$procmux$1483_Y  : \$procmux$1481_Y ;
   assign \$procmux$1488_Y  = \$procmux$1489_CMP  ? \$procmux$1486_Y  : \$procmux$1481_Y ;
   assign \$procmux$1490_Y  = \$procmux$1491_CMP  ? \$procmux$1488_Y  : \$procmux$1481_Y ;
@@ -3456,12 +3449,12 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1502_Y  = \$procmux$1503_CMP  ? \$procmux$1500_Y  : \$procmux$1494_Y ;
   assign \$procmux$1504_Y  = \$procmux$1505_CMP  ? 1'h0 : \$procmux$1502_Y ;
   assign \$procmux$1506_Y  = \$procmux$1507_CMP  ? 4'h0 : xm;
-  assign \$procmux$1508_Y  = x_loaded ? \$procmux$1506_Y  : \$386 [3:0];
+  assign \$procmux$1508_Y  = x_loaded ? \$procmux$1506_Y  : \$382 [3:0];
   assign \$procmux$1510_Y  = \$procmux$1511_CMP  ? \$procmux$1508_Y  : \$procmux$1506_Y ;
   assign \$procmux$1512_Y  = \$procmux$1513_CMP  ? \$procmux$1510_Y  : \$procmux$1506_Y ;
   assign \$procmux$1514_Y  = \$procmux$1515_CMP  ? 4'h0 : \$procmux$1512_Y ;
   assign \$procmux$1516_Y  = \$procmux$1517_CMP  ? 10'h000 : q;
-  assign \$procmux$1518_Y  = \$procmux$1519_CMP  ? 10'h000 : \$381 [9:0];
+  assign \$procmux$1518_Y  = \$procmux$1519_CMP  ? 10'h000 : \$377 [9:0];
   assign \$procmux$1520_Y  = \$procmux$1521_CMP  ? \$procmux$1518_Y  : \$procmux$1516_Y ;
   assign \$procmux$1522_Y  = \$procmux$1523_CMP  ? 10'h000 : \$procmux$1520_Y ;
   assign \$procmux$1524_Y  = \$procmux$1525_CMP  ? \sum_in$133  : sum_in;
@@ -3479,20 +3472,20 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$1548_Y  = \$procmux$1549_CMP  ? 3'h2 : 3'h1;
   assign \$procmux$1550_Y  = \$procmux$1551_CMP  ? 3'h3 : \$procmux$1548_Y ;
   assign \$procmux$1552_Y  = \$procmux$1553_CMP  ? 3'h4 : \$procmux$1550_Y ;
-  assign \$procmux$714_Y  = \$procmux$715_CMP  ? (* full_case = 32'd1 *) half : \$566 ;
+  assign \$procmux$714_Y  = \$procmux$715_CMP  ? (* full_case = 32'd1 *) half : \$562 ;
   assign \$procmux$716_Y  = \$procmux$717_CMP  ? (* full_case = 32'd1 *) half : \$procmux$714_Y ;
   assign \$procmux$718_Y  = \$procmux$719_CMP  ? \$procmux$716_Y  : half;
   assign \$procmux$720_Y  = \$procmux$721_CMP  ? 32'd0 : \$procmux$718_Y ;
   assign \$procmux$722_Y  = \$procmux$723_CMP  ? 1'h1 : o_last;
-  assign \$procmux$724_Y  = \$procmux$725_CMP  ? \$564  : \$procmux$722_Y ;
+  assign \$procmux$724_Y  = \$procmux$725_CMP  ? \$560  : \$procmux$722_Y ;
   assign \$procmux$726_Y  = \$procmux$727_CMP  ? \$procmux$724_Y  : o_last;
   assign \$procmux$728_Y  = \$procmux$729_CMP  ? 1'h0 : \$procmux$726_Y ;
   assign \$procmux$730_Y  = \$procmux$731_CMP  ? 8'h0f : o_keep;
   assign \$procmux$732_Y  = \$procmux$733_CMP  ? 8'hff : \$procmux$730_Y ;
   assign \$procmux$734_Y  = \$procmux$735_CMP  ? \$procmux$732_Y  : o_keep;
   assign \$procmux$736_Y  = \$procmux$737_CMP  ? 8'h00 : \$procmux$734_Y ;
-  assign \$procmux$738_Y  = \$procmux$739_CMP  ? { 32'h00000000, \$565  } : o_data;
-  assign \$procmux$740_Y  = \$procmux$741_CMP  ? { \$555 , half } : \$procmux$738_Y ;
+  assign \$procmux$738_Y  = \$procmux$739_CMP  ? { 32'h00000000, \$561  } : o_data;
+  assign \$procmux$740_Y  = \$procmux$741_CMP  ? { \$551 , half } : \$procmux$738_Y ;
   assign \$procmux$742_Y  = \$procmux$743_CMP  ? \$procmux$740_Y  : o_data;
   assign \$procmux$744_Y  = \$procmux$745_CMP  ? 64'h0000000000000000 : \$procmux$742_Y ;
   assign \$procmux$746_Y  = \$procmux$747_CMP  ? 1'h0 : results__valid;
@@ -3507,33 +3500,33 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign \$procmux$765_Y  = \$procmux$766_CMP  ? \$procmux$763_Y  : \$procmux$758_Y ;
   assign \$procmux$767_Y  = \$procmux$768_CMP  ? 1'h0 : \$procmux$765_Y ;
   assign \$procmux$769_Y  = \$procmux$770_CMP  ? n : out_rows;
-  assign \$procmux$771_Y  = \$procmux$772_CMP  ? \$574 [15:0] : \$procmux$769_Y ;
+  assign \$procmux$771_Y  = \$procmux$772_CMP  ? \$570 [15:0] : \$procmux$769_Y ;
   assign \$procmux$773_Y  = \$procmux$774_CMP  ? \$procmux$771_Y  : \$procmux$769_Y ;
   assign \$procmux$775_Y  = \$procmux$776_CMP  ? \$procmux$773_Y  : \$procmux$769_Y ;
   assign \$procmux$777_Y  = \$procmux$778_CMP  ? 16'h0000 : \$procmux$775_Y ;
   assign \$procmux$779_Y  = \$procmux$780_CMP  ? 4'h0 : out_m;
-  assign \$procmux$781_Y  = \$procmux$782_CMP  ? 4'h0 : \$571 [3:0];
+  assign \$procmux$781_Y  = \$procmux$782_CMP  ? 4'h0 : \$567 [3:0];
   assign \$procmux$783_Y  = \$procmux$784_CMP  ? \$procmux$781_Y  : \$procmux$779_Y ;
   assign \$procmux$785_Y  = \$procmux$786_CMP  ? \$procmux$783_Y  : \$procmux$779_Y ;
   assign \$procmux$787_Y  = \$procmux$788_CMP  ? 4'h0 : \$procmux$785_Y ;
   assign \$procmux$789_Y  = \$procmux$790_CMP  ? 2'h0 : out_r;
-  assign \$procmux$791_Y  = \$procmux$792_CMP  ? 2'h0 : \$545 [1:0];
+  assign \$procmux$791_Y  = \$procmux$792_CMP  ? 2'h0 : \$541 [1:0];
   assign \$procmux$793_Y  = \$procmux$794_CMP  ? \$procmux$791_Y  : \$procmux$789_Y ;
   assign \$procmux$795_Y  = \$procmux$796_CMP  ? 2'h0 : \$procmux$793_Y ;
   assign \$procmux$797_Y  = \$procmux$798_CMP  ? wr__data : gathered[127:96];
-  assign \$procmux$798_CMP  = \$537  == 3'h3;
+  assign \$procmux$798_CMP  = \$533  == 3'h3;
   assign \$procmux$799_Y  = \$procmux$800_CMP  ? \$procmux$797_Y  : gathered[127:96];
   assign \$procmux$801_Y  = \$procmux$802_CMP  ? 32'd0 : \$procmux$799_Y ;
   assign \$procmux$805_Y  = \$procmux$806_CMP  ? wr__data : gathered[63:32];
-  assign \$procmux$806_CMP  = \$537  == 3'h1;
+  assign \$procmux$806_CMP  = \$533  == 3'h1;
   assign \$procmux$807_Y  = \$procmux$808_CMP  ? \$procmux$805_Y  : gathered[63:32];
   assign \$procmux$809_Y  = \$procmux$810_CMP  ? 32'd0 : \$procmux$807_Y ;
   assign \$procmux$814_Y  = \$procmux$815_CMP  ? wr__data : gathered[31:0];
-  assign \$procmux$815_CMP  = ! \$537 ;
+  assign \$procmux$815_CMP  = ! \$533 ;
   assign \$procmux$816_Y  = \$procmux$817_CMP  ? \$procmux$814_Y  : gathered[31:0];
   assign \$procmux$818_Y  = \$procmux$819_CMP  ? 32'd0 : \$procmux$816_Y ;
   assign \$procmux$821_Y  = \$procmux$822_CMP  ? wr__data : gathered[95:64];
-  assign \$procmux$822_CMP  = \$537  == 3'h2;
+  assign \$procmux$822_CMP  = \$533  == 3'h2;
   assign \$procmux$823_Y  = \$procmux$824_CMP  ? \$procmux$821_Y  : gathered[95:64];
   assign \$procmux$825_Y  = \$procmux$826_CMP  ? 32'd0 : \$procmux$823_Y ;
   assign \$procmux$827_Y  = \$procmux$828_CMP  ? init_a0_d6 : init_a0_d7;
@@ -3641,8 +3634,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.result_fifo  result_fifo (
     .clk(clk),
-    .\port$3570$0 (gathered[95:0]),
-    .\port$3861$0 (wr__data),
+    .\port$3566$0 (gathered[95:0]),
+    .\port$3857$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -3668,8 +3661,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.w_qs  w_qs (
     .clk(clk),
-    .\port$3398$0 (ib[6:0]),
-    .\port$3402$0 (ij),
+    .\port$3394$0 (ib[6:0]),
+    .\port$3398$0 (ij),
     .read_req__0__ready(\read_req__0__ready$137 ),
     .read_req__0__valid(\read_req__0__valid$47 ),
     .read_resp__0__payload(\read_resp__0__payload$148 ),
@@ -3685,7 +3678,7 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.w_scales  w_scales (
     .clk(clk),
-    .read_req__0__payload(\$88 [4:0]),
+    .read_req__0__payload(\$84 [4:0]),
     .read_req__0__ready(\read_req__0__ready$139 ),
     .read_req__0__valid(\read_req__0__valid$51 ),
     .read_resp__0__payload(\read_resp__0__payload$154 ),
@@ -3715,9 +3708,9 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.x_qs  x_qs (
     .clk(clk),
-    .\port$3398$0 (ib[6:0]),
-    .\port$3400$0 (im[2:0]),
-    .\port$3402$0 (ij),
+    .\port$3394$0 (ib[6:0]),
+    .\port$3396$0 (im[2:0]),
+    .\port$3398$0 (ij),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -3730,8 +3723,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   );
   \llmaccel_bfp.core.x_scales  x_scales (
     .clk(clk),
-    .\port$169$0 (\$85 [4:0]),
-    .\port$3400$0 (im[2:0]),
+    .\port$165$0 (\$81 [4:0]),
+    .\port$3396$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$138 ),
     .read_req__0__valid(\read_req__0__valid$49 ),
     .read_resp__0__payload(\read_resp__0__payload$150 ),
@@ -3752,8 +3745,8 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign wofs = { ib[6:0], ij };
   assign read_req__0__payload = { im[2:0], ib[6:0], ij };
   assign \read_req__0__payload$48  = { ib[6:0], ij };
-  assign \read_req__0__payload$50  = { im[2:0], \$85 [4:0] };
-  assign \read_req__0__payload$52  = \$88 [4:0];
+  assign \read_req__0__payload$50  = { im[2:0], \$81 [4:0] };
+  assign \read_req__0__payload$52  = \$84 [4:0];
   assign \read_req__0__payload$54  = im;
   assign read_resp__0__ready = accept;
   assign \read_resp__0__ready$67  = accept;
@@ -3776,19 +3769,19 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign o_valid = results__valid;
   assign \write__payload.addr  = write__payload[11:0];
   assign \write__payload.data  = write__payload[75:12];
-  assign \write__payload.be  = write__payload[83:76];
+  assign \write__payload.be  = write__payload[76];
   assign \write__payload$13.addr  = \write__payload$13 [7:0];
   assign \write__payload$13.data  = \write__payload$13 [71:8];
-  assign \write__payload$13.be  = \write__payload$13 [79:72];
+  assign \write__payload$13.be  = \write__payload$13 [72];
   assign \write__payload$15.addr  = \write__payload$15 [8:0];
   assign \write__payload$15.data  = \write__payload$15 [264:9];
-  assign \write__payload$15.be  = \write__payload$15 [296:265];
+  assign \write__payload$15.be  = \write__payload$15 [268:265];
   assign \write__payload$21.addr  = \write__payload$21 [4:0];
   assign \write__payload$21.data  = \write__payload$21 [260:5];
-  assign \write__payload$21.be  = \write__payload$21 [292:261];
+  assign \write__payload$21.be  = \write__payload$21 [264:261];
   assign \write__payload$23.addr  = \write__payload$23 [3:0];
   assign \write__payload$23.data  = \write__payload$23 [131:4];
-  assign \write__payload$23.be  = \write__payload$23 [147:132];
+  assign \write__payload$23.be  = \write__payload$23 [135:132];
   assign \tag_in.m  = tag_in[3:0];
   assign \tag_in.first  = tag_in[4];
   assign \tag_in.last  = tag_in[5];
@@ -4008,654 +4001,653 @@ module \llmaccel_bfp.core (data_in__valid, results__ready, clk, rst, start, bloc
   assign tag_in[5] = h_tag[5];
   assign tag_in[4] = h_tag[4];
   assign tag_in[3:0] = h_tag[3:0];
-  assign \write__payload$23 [147:132] = \$44 [15:0];
+  assign \write__payload$23 [135:132] = \$40 [3:0];
   assign \write__payload$23 [131:4] = { data_in__payload[31:0], data_in__payload[31:0], data_in__payload[31:0], data_in__payload[31:0] };
-  assign \write__payload$23 [3:0] = \$41 [3:0];
-  assign \write__payload$21 [292:261] = \$32 [31:0];
+  assign \write__payload$23 [3:0] = \$38 [3:0];
+  assign \write__payload$21 [264:261] = \$29 [3:0];
   assign \write__payload$21 [260:5] = { data_in__payload, data_in__payload, data_in__payload, data_in__payload };
   assign \write__payload$21 [4:0] = q[4:0];
-  assign \write__payload$15 [296:265] = \$21 [31:0];
+  assign \write__payload$15 [268:265] = \$19 [3:0];
   assign \write__payload$15 [264:9] = { data_in__payload, data_in__payload, data_in__payload, data_in__payload };
-  assign \write__payload$15 [8:0] = \$17 [8:0];
-  assign \write__payload$13 [79:72] = 8'hff;
+  assign \write__payload$15 [8:0] = \$16 [8:0];
+  assign \write__payload$13 [72] = 1'h1;
   assign \write__payload$13 [71:8] = data_in__payload;
   assign \write__payload$13 [7:0] = { xm[2:0], q[4:0] };
-  assign write__payload[83:76] = \$7 [7:0];
+  assign write__payload[76] = \$6 [0];
   assign write__payload[75:12] = data_in__payload;
   assign write__payload[11:0] = { xm[2:0], \$5 [8:0] };
-  assign \$procmux$715_CMP  = \$554 ;
+  assign \$procmux$715_CMP  = \$550 ;
   assign \$procmux$717_CMP  = half_valid;
-  assign \$procmux$719_CMP  = \$544 ;
+  assign \$procmux$719_CMP  = \$540 ;
   assign \$procmux$721_CMP  = rst;
-  assign \$683  = \$procmux$720_Y ;
-  assign \$procmux$723_CMP  = \$554 ;
+  assign \$679  = \$procmux$720_Y ;
+  assign \$procmux$723_CMP  = \$550 ;
   assign \$procmux$725_CMP  = half_valid;
-  assign \$procmux$727_CMP  = \$544 ;
+  assign \$procmux$727_CMP  = \$540 ;
   assign \$procmux$729_CMP  = rst;
-  assign \$682  = \$procmux$728_Y ;
-  assign \$procmux$731_CMP  = \$554 ;
+  assign \$678  = \$procmux$728_Y ;
+  assign \$procmux$731_CMP  = \$550 ;
   assign \$procmux$733_CMP  = half_valid;
-  assign \$procmux$735_CMP  = \$544 ;
+  assign \$procmux$735_CMP  = \$540 ;
   assign \$procmux$737_CMP  = rst;
-  assign \$681  = \$procmux$736_Y ;
-  assign \$procmux$739_CMP  = \$554 ;
+  assign \$677  = \$procmux$736_Y ;
+  assign \$procmux$739_CMP  = \$550 ;
   assign \$procmux$741_CMP  = half_valid;
-  assign \$procmux$743_CMP  = \$544 ;
+  assign \$procmux$743_CMP  = \$540 ;
   assign \$procmux$745_CMP  = rst;
-  assign \$680  = \$procmux$744_Y ;
-  assign \$procmux$747_CMP  = \$539 ;
-  assign \$procmux$749_CMP  = \$540 ;
-  assign \$procmux$751_CMP  = \$554 ;
+  assign \$676  = \$procmux$744_Y ;
+  assign \$procmux$747_CMP  = \$535 ;
+  assign \$procmux$749_CMP  = \$536 ;
+  assign \$procmux$751_CMP  = \$550 ;
   assign \$procmux$753_CMP  = half_valid;
-  assign \$procmux$755_CMP  = \$544 ;
+  assign \$procmux$755_CMP  = \$540 ;
   assign \$procmux$757_CMP  = rst;
-  assign \$679  = \$procmux$756_Y ;
-  assign \$procmux$759_CMP  = \$539 ;
-  assign \$procmux$762_CMP  = \$554 ;
+  assign \$675  = \$procmux$756_Y ;
+  assign \$procmux$759_CMP  = \$535 ;
+  assign \$procmux$762_CMP  = \$550 ;
   assign \$procmux$764_CMP  = half_valid;
-  assign \$procmux$766_CMP  = \$544 ;
+  assign \$procmux$766_CMP  = \$540 ;
   assign \$procmux$768_CMP  = rst;
-  assign \$678  = \$procmux$767_Y ;
-  assign \$procmux$770_CMP  = \$539 ;
-  assign \$procmux$772_CMP  = \$573 ;
-  assign \$procmux$774_CMP  = \$570 ;
-  assign \$procmux$776_CMP  = \$544 ;
+  assign \$674  = \$procmux$767_Y ;
+  assign \$procmux$770_CMP  = \$535 ;
+  assign \$procmux$772_CMP  = \$569 ;
+  assign \$procmux$774_CMP  = \$566 ;
+  assign \$procmux$776_CMP  = \$540 ;
   assign \$procmux$778_CMP  = rst;
-  assign \$677  = \$procmux$777_Y ;
-  assign \$procmux$780_CMP  = \$539 ;
-  assign \$procmux$782_CMP  = \$573 ;
-  assign \$procmux$784_CMP  = \$570 ;
-  assign \$procmux$786_CMP  = \$544 ;
+  assign \$673  = \$procmux$777_Y ;
+  assign \$procmux$780_CMP  = \$535 ;
+  assign \$procmux$782_CMP  = \$569 ;
+  assign \$procmux$784_CMP  = \$566 ;
+  assign \$procmux$786_CMP  = \$540 ;
   assign \$procmux$788_CMP  = rst;
-  assign \$676  = \$procmux$787_Y ;
-  assign \$procmux$790_CMP  = \$539 ;
-  assign \$procmux$792_CMP  = \$570 ;
-  assign \$procmux$794_CMP  = \$544 ;
+  assign \$672  = \$procmux$787_Y ;
+  assign \$procmux$790_CMP  = \$535 ;
+  assign \$procmux$792_CMP  = \$566 ;
+  assign \$procmux$794_CMP  = \$540 ;
   assign \$procmux$796_CMP  = rst;
-  assign \$675  = \$procmux$795_Y ;
-  assign \$procmux$800_CMP  = \$536 ;
+  assign \$671  = \$procmux$795_Y ;
+  assign \$procmux$800_CMP  = \$532 ;
   assign \$procmux$802_CMP  = rst;
-  assign \$674 [127:96] = \$procmux$801_Y ;
-  assign \$procmux$808_CMP  = \$536 ;
+  assign \$670 [127:96] = \$procmux$801_Y ;
+  assign \$procmux$808_CMP  = \$532 ;
   assign \$procmux$810_CMP  = rst;
-  assign \$674 [63:32] = \$procmux$809_Y ;
-  assign \$procmux$817_CMP  = \$536 ;
+  assign \$670 [63:32] = \$procmux$809_Y ;
+  assign \$procmux$817_CMP  = \$532 ;
   assign \$procmux$819_CMP  = rst;
-  assign \$674 [31:0] = \$procmux$818_Y ;
-  assign \$procmux$824_CMP  = \$536 ;
+  assign \$670 [31:0] = \$procmux$818_Y ;
+  assign \$procmux$824_CMP  = \$532 ;
   assign \$procmux$826_CMP  = rst;
-  assign \$674 [95:64] = \$procmux$825_Y ;
+  assign \$670 [95:64] = \$procmux$825_Y ;
   assign \$procmux$828_CMP  = adv;
   assign \$procmux$830_CMP  = rst;
-  assign \$673  = \$procmux$829_Y ;
+  assign \$669  = \$procmux$829_Y ;
   assign \$procmux$832_CMP  = adv;
   assign \$procmux$834_CMP  = rst;
-  assign \$672  = \$procmux$833_Y ;
+  assign \$668  = \$procmux$833_Y ;
   assign \$procmux$836_CMP  = adv;
   assign \$procmux$838_CMP  = rst;
-  assign \$671  = \$procmux$837_Y ;
+  assign \$667  = \$procmux$837_Y ;
   assign \$procmux$840_CMP  = adv;
   assign \$procmux$842_CMP  = rst;
-  assign \$670  = \$procmux$841_Y ;
+  assign \$666  = \$procmux$841_Y ;
   assign \$procmux$844_CMP  = adv;
   assign \$procmux$846_CMP  = rst;
-  assign \$669  = \$procmux$845_Y ;
+  assign \$665  = \$procmux$845_Y ;
   assign \$procmux$848_CMP  = adv;
   assign \$procmux$850_CMP  = rst;
-  assign \$668  = \$procmux$849_Y ;
+  assign \$664  = \$procmux$849_Y ;
   assign \$procmux$852_CMP  = adv;
   assign \$procmux$854_CMP  = rst;
-  assign \$667  = \$procmux$853_Y ;
+  assign \$663  = \$procmux$853_Y ;
   assign \$procmux$856_CMP  = adv;
   assign \$procmux$858_CMP  = rst;
-  assign \$666  = \$procmux$857_Y ;
+  assign \$662  = \$procmux$857_Y ;
   assign \$procmux$860_CMP  = adv;
   assign \$procmux$862_CMP  = rst;
-  assign \$665  = \$procmux$861_Y ;
+  assign \$661  = \$procmux$861_Y ;
   assign \$procmux$864_CMP  = adv;
   assign \$procmux$866_CMP  = rst;
-  assign \$664  = \$procmux$865_Y ;
+  assign \$660  = \$procmux$865_Y ;
   assign \$procmux$868_CMP  = adv;
   assign \$procmux$870_CMP  = rst;
-  assign \$663  = \$procmux$869_Y ;
+  assign \$659  = \$procmux$869_Y ;
   assign \$procmux$872_CMP  = adv;
   assign \$procmux$874_CMP  = rst;
-  assign \$662  = \$procmux$873_Y ;
+  assign \$658  = \$procmux$873_Y ;
   assign \$procmux$876_CMP  = adv;
   assign \$procmux$878_CMP  = rst;
-  assign \$661  = \$procmux$877_Y ;
+  assign \$657  = \$procmux$877_Y ;
   assign \$procmux$880_CMP  = adv;
   assign \$procmux$882_CMP  = rst;
-  assign \$660  = \$procmux$881_Y ;
+  assign \$656  = \$procmux$881_Y ;
   assign \$procmux$884_CMP  = adv;
   assign \$procmux$886_CMP  = rst;
-  assign \$659  = \$procmux$885_Y ;
+  assign \$655  = \$procmux$885_Y ;
   assign \$procmux$888_CMP  = adv;
   assign \$procmux$890_CMP  = rst;
-  assign \$658  = \$procmux$889_Y ;
+  assign \$654  = \$procmux$889_Y ;
   assign \$procmux$892_CMP  = adv;
   assign \$procmux$894_CMP  = rst;
-  assign \$657  = \$procmux$893_Y ;
+  assign \$653  = \$procmux$893_Y ;
   assign \$procmux$896_CMP  = adv;
   assign \$procmux$898_CMP  = rst;
-  assign \$656  = \$procmux$897_Y ;
+  assign \$652  = \$procmux$897_Y ;
   assign \$procmux$900_CMP  = adv;
   assign \$procmux$902_CMP  = rst;
-  assign \$655  = \$procmux$901_Y ;
+  assign \$651  = \$procmux$901_Y ;
   assign \$procmux$904_CMP  = adv;
   assign \$procmux$906_CMP  = rst;
-  assign \$654  = \$procmux$905_Y ;
+  assign \$650  = \$procmux$905_Y ;
   assign \$procmux$908_CMP  = adv;
   assign \$procmux$910_CMP  = rst;
-  assign \$653  = \$procmux$909_Y ;
+  assign \$649  = \$procmux$909_Y ;
   assign \$procmux$912_CMP  = adv;
   assign \$procmux$914_CMP  = rst;
-  assign \$652  = \$procmux$913_Y ;
+  assign \$648  = \$procmux$913_Y ;
   assign \$procmux$916_CMP  = adv;
   assign \$procmux$918_CMP  = rst;
-  assign \$651  = \$procmux$917_Y ;
+  assign \$647  = \$procmux$917_Y ;
   assign \$procmux$920_CMP  = adv;
   assign \$procmux$922_CMP  = rst;
-  assign \$650  = \$procmux$921_Y ;
+  assign \$646  = \$procmux$921_Y ;
   assign \$procmux$924_CMP  = adv;
   assign \$procmux$926_CMP  = rst;
-  assign \$649  = \$procmux$925_Y ;
+  assign \$645  = \$procmux$925_Y ;
   assign \$procmux$928_CMP  = adv;
   assign \$procmux$930_CMP  = rst;
-  assign \$648  = \$procmux$929_Y ;
+  assign \$644  = \$procmux$929_Y ;
   assign \$procmux$932_CMP  = adv;
   assign \$procmux$934_CMP  = rst;
-  assign \$647  = \$procmux$933_Y ;
+  assign \$643  = \$procmux$933_Y ;
   assign \$procmux$936_CMP  = adv;
   assign \$procmux$938_CMP  = rst;
-  assign \$646  = \$procmux$937_Y ;
+  assign \$642  = \$procmux$937_Y ;
   assign \$procmux$940_CMP  = adv;
   assign \$procmux$942_CMP  = rst;
-  assign \$645  = \$procmux$941_Y ;
+  assign \$641  = \$procmux$941_Y ;
   assign \$procmux$944_CMP  = adv;
   assign \$procmux$946_CMP  = rst;
-  assign \$644  = \$procmux$945_Y ;
+  assign \$640  = \$procmux$945_Y ;
   assign \$procmux$948_CMP  = adv;
   assign \$procmux$950_CMP  = rst;
-  assign \$643  = \$procmux$949_Y ;
+  assign \$639  = \$procmux$949_Y ;
   assign \$procmux$952_CMP  = adv;
   assign \$procmux$954_CMP  = rst;
-  assign \$642  = \$procmux$953_Y ;
+  assign \$638  = \$procmux$953_Y ;
   assign \$procmux$956_CMP  = adv;
   assign \$procmux$958_CMP  = rst;
-  assign \$641  = \$procmux$957_Y ;
+  assign \$637  = \$procmux$957_Y ;
   assign \$procmux$960_CMP  = adv;
   assign \$procmux$962_CMP  = rst;
-  assign \$640  = \$procmux$961_Y ;
+  assign \$636  = \$procmux$961_Y ;
   assign \$procmux$964_CMP  = adv;
   assign \$procmux$966_CMP  = rst;
-  assign \$639  = \$procmux$965_Y ;
+  assign \$635  = \$procmux$965_Y ;
   assign \$procmux$968_CMP  = adv;
   assign \$procmux$970_CMP  = rst;
-  assign \$638  = \$procmux$969_Y ;
+  assign \$634  = \$procmux$969_Y ;
   assign \$procmux$972_CMP  = adv;
   assign \$procmux$974_CMP  = rst;
-  assign \$637  = \$procmux$973_Y ;
+  assign \$633  = \$procmux$973_Y ;
   assign \$procmux$976_CMP  = adv;
   assign \$procmux$978_CMP  = rst;
-  assign \$636  = \$procmux$977_Y ;
+  assign \$632  = \$procmux$977_Y ;
   assign \$procmux$980_CMP  = adv;
   assign \$procmux$982_CMP  = rst;
-  assign \$635  = \$procmux$981_Y ;
+  assign \$631  = \$procmux$981_Y ;
   assign \$procmux$984_CMP  = adv;
   assign \$procmux$986_CMP  = rst;
-  assign \$634  = \$procmux$985_Y ;
+  assign \$630  = \$procmux$985_Y ;
   assign \$procmux$988_CMP  = adv;
   assign \$procmux$990_CMP  = rst;
-  assign \$633  = \$procmux$989_Y ;
+  assign \$629  = \$procmux$989_Y ;
   assign \$procmux$992_CMP  = adv;
   assign \$procmux$994_CMP  = rst;
-  assign \$632  = \$procmux$993_Y ;
+  assign \$628  = \$procmux$993_Y ;
   assign \$procmux$996_CMP  = adv;
   assign \$procmux$998_CMP  = rst;
-  assign \$631  = \$procmux$997_Y ;
-  assign \$procmux$1000_CMP  = \$533 ;
+  assign \$627  = \$procmux$997_Y ;
+  assign \$procmux$1000_CMP  = \$529 ;
   assign \$procmux$1002_CMP  = adv;
   assign \$procmux$1004_CMP  = rst;
-  assign \$630  = \$procmux$1003_Y ;
-  assign \$procmux$1006_CMP  = \$533 ;
+  assign \$626  = \$procmux$1003_Y ;
+  assign \$procmux$1006_CMP  = \$529 ;
   assign \$procmux$1008_CMP  = adv;
   assign \$procmux$1010_CMP  = rst;
-  assign \$629  = \$procmux$1009_Y ;
-  assign \$procmux$1012_CMP  = \$533 ;
+  assign \$625  = \$procmux$1009_Y ;
+  assign \$procmux$1012_CMP  = \$529 ;
   assign \$procmux$1014_CMP  = adv;
   assign \$procmux$1016_CMP  = rst;
-  assign \$628  = \$procmux$1015_Y ;
-  assign \$procmux$1018_CMP  = \$533 ;
+  assign \$624  = \$procmux$1015_Y ;
+  assign \$procmux$1018_CMP  = \$529 ;
   assign \$procmux$1020_CMP  = adv;
   assign \$procmux$1022_CMP  = rst;
-  assign \$627  = \$procmux$1021_Y ;
-  assign \$procmux$1024_CMP  = \$533 ;
+  assign \$623  = \$procmux$1021_Y ;
+  assign \$procmux$1024_CMP  = \$529 ;
   assign \$procmux$1026_CMP  = adv;
   assign \$procmux$1028_CMP  = rst;
-  assign \$626  = \$procmux$1027_Y ;
-  assign \$procmux$1030_CMP  = \$532 ;
+  assign \$622  = \$procmux$1027_Y ;
+  assign \$procmux$1030_CMP  = \$528 ;
   assign \$procmux$1032_CMP  = feeding;
-  assign \$procmux$1034_CMP  = \$533 ;
+  assign \$procmux$1034_CMP  = \$529 ;
   assign \$procmux$1036_CMP  = adv;
-  assign \$procmux$1038_CMP  = \$535 ;
+  assign \$procmux$1038_CMP  = \$531 ;
   assign \$procmux$1040_CMP  = rst;
-  assign \$625  = \$procmux$1039_Y ;
-  assign \$procmux$1042_CMP  = \$532 ;
+  assign \$621  = \$procmux$1039_Y ;
+  assign \$procmux$1042_CMP  = \$528 ;
   assign \$procmux$1044_CMP  = feeding;
-  assign \$procmux$1046_CMP  = \$533 ;
+  assign \$procmux$1046_CMP  = \$529 ;
   assign \$procmux$1048_CMP  = adv;
-  assign \$procmux$1050_CMP  = \$535 ;
+  assign \$procmux$1050_CMP  = \$531 ;
   assign \$procmux$1052_CMP  = rst;
-  assign \$624  = \$procmux$1051_Y ;
-  assign \$procmux$1054_CMP  = \$520 ;
+  assign \$620  = \$procmux$1051_Y ;
+  assign \$procmux$1054_CMP  = \$516 ;
   assign \$procmux$1056_CMP  = rst;
-  assign \$623 [83:63] = \$procmux$1055_Y ;
-  assign \$procmux$1058_CMP  = \$520 ;
+  assign \$619 [83:63] = \$procmux$1055_Y ;
+  assign \$procmux$1058_CMP  = \$516 ;
   assign \$procmux$1060_CMP  = rst;
-  assign \$623 [41:21] = \$procmux$1059_Y ;
-  assign \$procmux$1062_CMP  = \$520 ;
+  assign \$619 [41:21] = \$procmux$1059_Y ;
+  assign \$procmux$1062_CMP  = \$516 ;
   assign \$procmux$1064_CMP  = rst;
-  assign \$623 [20:0] = \$procmux$1063_Y ;
-  assign \$procmux$1066_CMP  = \$520 ;
+  assign \$619 [20:0] = \$procmux$1063_Y ;
+  assign \$procmux$1066_CMP  = \$516 ;
   assign \$procmux$1068_CMP  = rst;
-  assign \$623 [62:42] = \$procmux$1067_Y ;
-  assign \$procmux$1070_CMP  = \$520 ;
-  assign \$procmux$1072_CMP  = \$530 ;
+  assign \$619 [62:42] = \$procmux$1067_Y ;
+  assign \$procmux$1070_CMP  = \$516 ;
+  assign \$procmux$1072_CMP  = \$526 ;
   assign \$procmux$1074_CMP  = rst;
-  assign \$622  = \$procmux$1073_Y ;
+  assign \$618  = \$procmux$1073_Y ;
   assign \$procmux$1076_CMP  = adv;
   assign \$procmux$1078_CMP  = rst;
-  assign \$621  = \$procmux$1077_Y ;
+  assign \$617  = \$procmux$1077_Y ;
   assign \$procmux$1080_CMP  = adv;
   assign \$procmux$1082_CMP  = rst;
-  assign \$620  = \$procmux$1081_Y ;
+  assign \$616  = \$procmux$1081_Y ;
   assign \$procmux$1084_CMP  = adv;
   assign \$procmux$1086_CMP  = rst;
-  assign \$619  = \$procmux$1085_Y ;
+  assign \$615  = \$procmux$1085_Y ;
   assign \$procmux$1088_CMP  = adv;
   assign \$procmux$1090_CMP  = rst;
-  assign \$618  = \$procmux$1089_Y ;
+  assign \$614  = \$procmux$1089_Y ;
   assign \$procmux$1092_CMP  = adv;
   assign \$procmux$1094_CMP  = rst;
-  assign \$617 [83:63] = \$procmux$1093_Y ;
+  assign \$613 [83:63] = \$procmux$1093_Y ;
   assign \$procmux$1096_CMP  = adv;
   assign \$procmux$1098_CMP  = rst;
-  assign \$617 [41:21] = \$procmux$1097_Y ;
+  assign \$613 [41:21] = \$procmux$1097_Y ;
   assign \$procmux$1100_CMP  = adv;
   assign \$procmux$1102_CMP  = rst;
-  assign \$617 [20:0] = \$procmux$1101_Y ;
+  assign \$613 [20:0] = \$procmux$1101_Y ;
   assign \$procmux$1104_CMP  = adv;
   assign \$procmux$1106_CMP  = rst;
-  assign \$617 [62:42] = \$procmux$1105_Y ;
+  assign \$613 [62:42] = \$procmux$1105_Y ;
   assign \$procmux$1108_CMP  = adv;
   assign \$procmux$1110_CMP  = rst;
-  assign \$616  = \$procmux$1109_Y ;
+  assign \$612  = \$procmux$1109_Y ;
   assign \$procmux$1112_CMP  = adv;
   assign \$procmux$1114_CMP  = rst;
-  assign \$615  = \$procmux$1113_Y ;
+  assign \$611  = \$procmux$1113_Y ;
   assign \$procmux$1116_CMP  = adv;
   assign \$procmux$1118_CMP  = rst;
-  assign \$614  = \$procmux$1117_Y ;
+  assign \$610  = \$procmux$1117_Y ;
   assign \$procmux$1120_CMP  = adv;
   assign \$procmux$1122_CMP  = rst;
-  assign \$613  = \$procmux$1121_Y ;
+  assign \$609  = \$procmux$1121_Y ;
   assign \$procmux$1124_CMP  = adv;
   assign \$procmux$1126_CMP  = rst;
-  assign \$612 [511:496] = \$procmux$1125_Y ;
+  assign \$608 [511:496] = \$procmux$1125_Y ;
   assign \$procmux$1128_CMP  = adv;
   assign \$procmux$1130_CMP  = rst;
-  assign \$612 [479:464] = \$procmux$1129_Y ;
+  assign \$608 [479:464] = \$procmux$1129_Y ;
   assign \$procmux$1132_CMP  = adv;
   assign \$procmux$1134_CMP  = rst;
-  assign \$612 [463:448] = \$procmux$1133_Y ;
+  assign \$608 [463:448] = \$procmux$1133_Y ;
   assign \$procmux$1136_CMP  = adv;
   assign \$procmux$1138_CMP  = rst;
-  assign \$612 [447:432] = \$procmux$1137_Y ;
+  assign \$608 [447:432] = \$procmux$1137_Y ;
   assign \$procmux$1140_CMP  = adv;
   assign \$procmux$1142_CMP  = rst;
-  assign \$612 [431:416] = \$procmux$1141_Y ;
+  assign \$608 [431:416] = \$procmux$1141_Y ;
   assign \$procmux$1144_CMP  = adv;
   assign \$procmux$1146_CMP  = rst;
-  assign \$612 [415:400] = \$procmux$1145_Y ;
+  assign \$608 [415:400] = \$procmux$1145_Y ;
   assign \$procmux$1148_CMP  = adv;
   assign \$procmux$1150_CMP  = rst;
-  assign \$612 [399:384] = \$procmux$1149_Y ;
+  assign \$608 [399:384] = \$procmux$1149_Y ;
   assign \$procmux$1152_CMP  = adv;
   assign \$procmux$1154_CMP  = rst;
-  assign \$612 [383:368] = \$procmux$1153_Y ;
+  assign \$608 [383:368] = \$procmux$1153_Y ;
   assign \$procmux$1156_CMP  = adv;
   assign \$procmux$1158_CMP  = rst;
-  assign \$612 [367:352] = \$procmux$1157_Y ;
+  assign \$608 [367:352] = \$procmux$1157_Y ;
   assign \$procmux$1160_CMP  = adv;
   assign \$procmux$1162_CMP  = rst;
-  assign \$612 [351:336] = \$procmux$1161_Y ;
+  assign \$608 [351:336] = \$procmux$1161_Y ;
   assign \$procmux$1164_CMP  = adv;
   assign \$procmux$1166_CMP  = rst;
-  assign \$612 [335:320] = \$procmux$1165_Y ;
+  assign \$608 [335:320] = \$procmux$1165_Y ;
   assign \$procmux$1168_CMP  = adv;
   assign \$procmux$1170_CMP  = rst;
-  assign \$612 [319:304] = \$procmux$1169_Y ;
+  assign \$608 [319:304] = \$procmux$1169_Y ;
   assign \$procmux$1172_CMP  = adv;
   assign \$procmux$1174_CMP  = rst;
-  assign \$612 [303:288] = \$procmux$1173_Y ;
+  assign \$608 [303:288] = \$procmux$1173_Y ;
   assign \$procmux$1176_CMP  = adv;
   assign \$procmux$1178_CMP  = rst;
-  assign \$612 [287:272] = \$procmux$1177_Y ;
+  assign \$608 [287:272] = \$procmux$1177_Y ;
   assign \$procmux$1180_CMP  = adv;
   assign \$procmux$1182_CMP  = rst;
-  assign \$612 [271:256] = \$procmux$1181_Y ;
+  assign \$608 [271:256] = \$procmux$1181_Y ;
   assign \$procmux$1184_CMP  = adv;
   assign \$procmux$1186_CMP  = rst;
-  assign \$612 [255:240] = \$procmux$1185_Y ;
+  assign \$608 [255:240] = \$procmux$1185_Y ;
   assign \$procmux$1188_CMP  = adv;
   assign \$procmux$1190_CMP  = rst;
-  assign \$612 [239:224] = \$procmux$1189_Y ;
+  assign \$608 [239:224] = \$procmux$1189_Y ;
   assign \$procmux$1192_CMP  = adv;
   assign \$procmux$1194_CMP  = rst;
-  assign \$612 [223:208] = \$procmux$1193_Y ;
+  assign \$608 [223:208] = \$procmux$1193_Y ;
   assign \$procmux$1196_CMP  = adv;
   assign \$procmux$1198_CMP  = rst;
-  assign \$612 [207:192] = \$procmux$1197_Y ;
+  assign \$608 [207:192] = \$procmux$1197_Y ;
   assign \$procmux$1200_CMP  = adv;
   assign \$procmux$1202_CMP  = rst;
-  assign \$612 [191:176] = \$procmux$1201_Y ;
+  assign \$608 [191:176] = \$procmux$1201_Y ;
   assign \$procmux$1204_CMP  = adv;
   assign \$procmux$1206_CMP  = rst;
-  assign \$612 [175:160] = \$procmux$1205_Y ;
+  assign \$608 [175:160] = \$procmux$1205_Y ;
   assign \$procmux$1208_CMP  = adv;
   assign \$procmux$1210_CMP  = rst;
-  assign \$612 [159:144] = \$procmux$1209_Y ;
+  assign \$608 [159:144] = \$procmux$1209_Y ;
   assign \$procmux$1212_CMP  = adv;
   assign \$procmux$1214_CMP  = rst;
-  assign \$612 [143:128] = \$procmux$1213_Y ;
+  assign \$608 [143:128] = \$procmux$1213_Y ;
   assign \$procmux$1216_CMP  = adv;
   assign \$procmux$1218_CMP  = rst;
-  assign \$612 [127:112] = \$procmux$1217_Y ;
+  assign \$608 [127:112] = \$procmux$1217_Y ;
   assign \$procmux$1220_CMP  = adv;
   assign \$procmux$1222_CMP  = rst;
-  assign \$612 [111:96] = \$procmux$1221_Y ;
+  assign \$608 [111:96] = \$procmux$1221_Y ;
   assign \$procmux$1224_CMP  = adv;
   assign \$procmux$1226_CMP  = rst;
-  assign \$612 [95:80] = \$procmux$1225_Y ;
+  assign \$608 [95:80] = \$procmux$1225_Y ;
   assign \$procmux$1228_CMP  = adv;
   assign \$procmux$1230_CMP  = rst;
-  assign \$612 [79:64] = \$procmux$1229_Y ;
+  assign \$608 [79:64] = \$procmux$1229_Y ;
   assign \$procmux$1232_CMP  = adv;
   assign \$procmux$1234_CMP  = rst;
-  assign \$612 [63:48] = \$procmux$1233_Y ;
+  assign \$608 [63:48] = \$procmux$1233_Y ;
   assign \$procmux$1236_CMP  = adv;
   assign \$procmux$1238_CMP  = rst;
-  assign \$612 [47:32] = \$procmux$1237_Y ;
+  assign \$608 [47:32] = \$procmux$1237_Y ;
   assign \$procmux$1240_CMP  = adv;
   assign \$procmux$1242_CMP  = rst;
-  assign \$612 [31:16] = \$procmux$1241_Y ;
+  assign \$608 [31:16] = \$procmux$1241_Y ;
   assign \$procmux$1244_CMP  = adv;
   assign \$procmux$1246_CMP  = rst;
-  assign \$612 [15:0] = \$procmux$1245_Y ;
+  assign \$608 [15:0] = \$procmux$1245_Y ;
   assign \$procmux$1248_CMP  = adv;
   assign \$procmux$1250_CMP  = rst;
-  assign \$612 [495:480] = \$procmux$1249_Y ;
+  assign \$608 [495:480] = \$procmux$1249_Y ;
   assign \$procmux$1252_CMP  = adv;
   assign \$procmux$1254_CMP  = rst;
-  assign \$611  = \$procmux$1253_Y ;
+  assign \$607  = \$procmux$1253_Y ;
   assign \$procmux$1256_CMP  = adv;
   assign \$procmux$1258_CMP  = rst;
-  assign \$610  = \$procmux$1257_Y ;
+  assign \$606  = \$procmux$1257_Y ;
   assign \$procmux$1260_CMP  = adv;
   assign \$procmux$1262_CMP  = rst;
-  assign \$609  = \$procmux$1261_Y ;
+  assign \$605  = \$procmux$1261_Y ;
   assign \$procmux$1264_CMP  = adv;
   assign \$procmux$1266_CMP  = rst;
-  assign \$608  = \$procmux$1265_Y ;
+  assign \$604  = \$procmux$1265_Y ;
   assign \$procmux$1268_CMP  = adv;
   assign \$procmux$1270_CMP  = rst;
-  assign \$607  = \$procmux$1269_Y ;
+  assign \$603  = \$procmux$1269_Y ;
   assign \$procmux$1272_CMP  = adv;
   assign \$procmux$1274_CMP  = rst;
-  assign \$606  = \$procmux$1273_Y ;
+  assign \$602  = \$procmux$1273_Y ;
   assign \$procmux$1276_CMP  = adv;
   assign \$procmux$1278_CMP  = rst;
-  assign \$605  = \$procmux$1277_Y ;
+  assign \$601  = \$procmux$1277_Y ;
   assign \$procmux$1280_CMP  = adv;
   assign \$procmux$1282_CMP  = rst;
-  assign \$604 [63:48] = \$procmux$1281_Y ;
+  assign \$600 [63:48] = \$procmux$1281_Y ;
   assign \$procmux$1284_CMP  = adv;
   assign \$procmux$1286_CMP  = rst;
-  assign \$604 [31:16] = \$procmux$1285_Y ;
+  assign \$600 [31:16] = \$procmux$1285_Y ;
   assign \$procmux$1288_CMP  = adv;
   assign \$procmux$1290_CMP  = rst;
-  assign \$604 [15:0] = \$procmux$1289_Y ;
+  assign \$600 [15:0] = \$procmux$1289_Y ;
   assign \$procmux$1292_CMP  = adv;
   assign \$procmux$1294_CMP  = rst;
-  assign \$604 [47:32] = \$procmux$1293_Y ;
+  assign \$600 [47:32] = \$procmux$1293_Y ;
   assign \$procmux$1296_CMP  = adv;
   assign \$procmux$1298_CMP  = rst;
-  assign \$603  = \$procmux$1297_Y ;
+  assign \$599  = \$procmux$1297_Y ;
   assign \$procmux$1300_CMP  = adv;
   assign \$procmux$1302_CMP  = rst;
-  assign \$602  = \$procmux$1301_Y ;
+  assign \$598  = \$procmux$1301_Y ;
   assign \$procmux$1304_CMP  = adv;
   assign \$procmux$1306_CMP  = rst;
-  assign \$601  = \$procmux$1305_Y ;
+  assign \$597  = \$procmux$1305_Y ;
   assign \$procmux$1308_CMP  = adv;
   assign \$procmux$1310_CMP  = rst;
-  assign \$600  = \$procmux$1309_Y ;
+  assign \$596  = \$procmux$1309_Y ;
   assign \$procmux$1312_CMP  = adv;
   assign \$procmux$1314_CMP  = rst;
-  assign \$599 [6] = \$procmux$1313_Y ;
+  assign \$595 [6] = \$procmux$1313_Y ;
   assign \$procmux$1316_CMP  = adv;
   assign \$procmux$1318_CMP  = rst;
-  assign \$599 [4] = \$procmux$1317_Y ;
+  assign \$595 [4] = \$procmux$1317_Y ;
   assign \$procmux$1320_CMP  = adv;
   assign \$procmux$1322_CMP  = rst;
-  assign \$599 [3:0] = \$procmux$1321_Y ;
+  assign \$595 [3:0] = \$procmux$1321_Y ;
   assign \$procmux$1324_CMP  = adv;
   assign \$procmux$1326_CMP  = rst;
-  assign \$599 [5] = \$procmux$1325_Y ;
+  assign \$595 [5] = \$procmux$1325_Y ;
   assign \$procmux$1328_CMP  = adv;
   assign \$procmux$1330_CMP  = rst;
-  assign \$598  = \$procmux$1329_Y ;
-  assign \$procmux$1332_CMP  = \$436 ;
+  assign \$594  = \$procmux$1329_Y ;
+  assign \$procmux$1332_CMP  = \$432 ;
   assign \$procmux$1334_CMP  = adv;
-  assign \$procmux$1336_CMP  = \$438 ;
+  assign \$procmux$1336_CMP  = \$434 ;
   assign \$procmux$1338_CMP  = rst;
-  assign \$597  = \$procmux$1337_Y ;
-  assign \$procmux$1340_CMP  = \$431 ;
-  assign \$procmux$1342_CMP  = \$440 ;
+  assign \$593  = \$procmux$1337_Y ;
+  assign \$procmux$1340_CMP  = \$427 ;
+  assign \$procmux$1342_CMP  = \$436 ;
   assign \$procmux$1344_CMP  = accept;
   assign \$procmux$1346_CMP  = rst;
-  assign \$596  = \$procmux$1345_Y ;
-  assign \$procmux$1348_CMP  = \$431 ;
-  assign \$procmux$1350_CMP  = \$443 ;
-  assign \$procmux$1352_CMP  = \$440 ;
+  assign \$592  = \$procmux$1345_Y ;
+  assign \$procmux$1348_CMP  = \$427 ;
+  assign \$procmux$1350_CMP  = \$439 ;
+  assign \$procmux$1352_CMP  = \$436 ;
   assign \$procmux$1354_CMP  = accept;
   assign \$procmux$1356_CMP  = rst;
-  assign \$595  = \$procmux$1355_Y ;
-  assign \$procmux$1358_CMP  = \$431 ;
-  assign \$procmux$1360_CMP  = \$446 ;
-  assign \$procmux$1362_CMP  = \$443 ;
-  assign \$procmux$1364_CMP  = \$440 ;
+  assign \$591  = \$procmux$1355_Y ;
+  assign \$procmux$1358_CMP  = \$427 ;
+  assign \$procmux$1360_CMP  = \$442 ;
+  assign \$procmux$1362_CMP  = \$439 ;
+  assign \$procmux$1364_CMP  = \$436 ;
   assign \$procmux$1366_CMP  = accept;
   assign \$procmux$1368_CMP  = rst;
-  assign \$594  = \$procmux$1367_Y ;
+  assign \$590  = \$procmux$1367_Y ;
   assign \$procmux$1370_CMP  = have_tile;
-  assign \$procmux$1372_CMP  = \$416 ;
-  assign \$procmux$1374_CMP  = \$429 ;
+  assign \$procmux$1372_CMP  = \$412 ;
+  assign \$procmux$1374_CMP  = \$425 ;
   assign \$procmux$1376_CMP  = rst;
-  assign \$593  = \$procmux$1375_Y ;
-  assign \$procmux$1378_CMP  = \$397 ;
-  assign \$procmux$1380_CMP  = \$398 ;
-  assign \$procmux$1382_CMP  = \$424 ;
-  assign \$procmux$1384_CMP  = \$421 ;
-  assign \$procmux$1386_CMP  = \$418 ;
-  assign \$procmux$1388_CMP  = \$416 ;
+  assign \$589  = \$procmux$1375_Y ;
+  assign \$procmux$1378_CMP  = \$393 ;
+  assign \$procmux$1380_CMP  = \$394 ;
+  assign \$procmux$1382_CMP  = \$420 ;
+  assign \$procmux$1384_CMP  = \$417 ;
+  assign \$procmux$1386_CMP  = \$414 ;
+  assign \$procmux$1388_CMP  = \$412 ;
   assign \$procmux$1390_CMP  = rst;
-  assign \$592  = \$procmux$1389_Y ;
-  assign \$procmux$1392_CMP  = \$397 ;
-  assign \$procmux$1394_CMP  = \$424 ;
-  assign \$procmux$1396_CMP  = \$421 ;
-  assign \$procmux$1398_CMP  = \$418 ;
-  assign \$procmux$1400_CMP  = \$416 ;
+  assign \$588  = \$procmux$1389_Y ;
+  assign \$procmux$1392_CMP  = \$393 ;
+  assign \$procmux$1394_CMP  = \$420 ;
+  assign \$procmux$1396_CMP  = \$417 ;
+  assign \$procmux$1398_CMP  = \$414 ;
+  assign \$procmux$1400_CMP  = \$412 ;
   assign \$procmux$1402_CMP  = rst;
-  assign \$591  = \$procmux$1401_Y ;
-  assign \$procmux$1404_CMP  = \$397 ;
-  assign \$procmux$1406_CMP  = \$418 ;
-  assign \$procmux$1408_CMP  = \$416 ;
+  assign \$587  = \$procmux$1401_Y ;
+  assign \$procmux$1404_CMP  = \$393 ;
+  assign \$procmux$1406_CMP  = \$414 ;
+  assign \$procmux$1408_CMP  = \$412 ;
   assign \$procmux$1410_CMP  = rst;
-  assign \$590  = \$procmux$1409_Y ;
-  assign \$procmux$1412_CMP  = \$397 ;
-  assign \$procmux$1414_CMP  = \$421 ;
-  assign \$procmux$1416_CMP  = \$418 ;
-  assign \$procmux$1418_CMP  = \$416 ;
+  assign \$586  = \$procmux$1409_Y ;
+  assign \$procmux$1412_CMP  = \$393 ;
+  assign \$procmux$1414_CMP  = \$417 ;
+  assign \$procmux$1416_CMP  = \$414 ;
+  assign \$procmux$1418_CMP  = \$412 ;
   assign \$procmux$1420_CMP  = rst;
-  assign \$589  = \$procmux$1419_Y ;
-  assign \$procmux$1422_CMP  = \$397 ;
-  assign \$procmux$1424_CMP  = \$424 ;
-  assign \$procmux$1426_CMP  = \$421 ;
-  assign \$procmux$1428_CMP  = \$418 ;
-  assign \$procmux$1430_CMP  = \$416 ;
+  assign \$585  = \$procmux$1419_Y ;
+  assign \$procmux$1422_CMP  = \$393 ;
+  assign \$procmux$1424_CMP  = \$420 ;
+  assign \$procmux$1426_CMP  = \$417 ;
+  assign \$procmux$1428_CMP  = \$414 ;
+  assign \$procmux$1430_CMP  = \$412 ;
   assign \$procmux$1432_CMP  = rst;
-  assign \$588  = \$procmux$1431_Y ;
-  assign \$procmux$1434_CMP  = \$354 ;
-  assign \$procmux$1436_CMP  = \$370 ;
-  assign \$procmux$1438_CMP  = \$368 ;
-  assign \$procmux$1440_CMP  = \$364 ;
+  assign \$584  = \$procmux$1431_Y ;
+  assign \$procmux$1434_CMP  = \$350 ;
+  assign \$procmux$1436_CMP  = \$366 ;
+  assign \$procmux$1438_CMP  = \$364 ;
+  assign \$procmux$1440_CMP  = \$360 ;
   assign \$procmux$1442_CMP  = rst;
-  assign \$587  = \$procmux$1441_Y ;
-  assign \$procmux$1444_CMP  = \$354 ;
-  assign \$procmux$1446_CMP  = \$370 ;
-  assign \$procmux$1448_CMP  = \$368 ;
-  assign \$procmux$1450_CMP  = \$364 ;
-  assign \$procmux$1452_CMP  = \$394 ;
+  assign \$583  = \$procmux$1441_Y ;
+  assign \$procmux$1444_CMP  = \$350 ;
+  assign \$procmux$1446_CMP  = \$366 ;
+  assign \$procmux$1448_CMP  = \$364 ;
+  assign \$procmux$1450_CMP  = \$360 ;
+  assign \$procmux$1452_CMP  = \$390 ;
   assign \$procmux$1454_CMP  = rst;
-  assign \$586  = \$procmux$1453_Y ;
-  assign \$procmux$1456_CMP  = \$354 ;
-  assign \$procmux$1458_CMP  = \$393 ;
-  assign \$procmux$1461_CMP  = \$385 ;
-  assign \$procmux$1463_CMP  = \$384 ;
-  assign \$procmux$1465_CMP  = \$380 ;
-  assign \$procmux$1467_CMP  = \$394 ;
+  assign \$582  = \$procmux$1453_Y ;
+  assign \$procmux$1456_CMP  = \$350 ;
+  assign \$procmux$1458_CMP  = \$389 ;
+  assign \$procmux$1461_CMP  = \$381 ;
+  assign \$procmux$1463_CMP  = \$380 ;
+  assign \$procmux$1465_CMP  = \$376 ;
+  assign \$procmux$1467_CMP  = \$390 ;
   assign \$procmux$1469_CMP  = rst;
-  assign \$585  = \$procmux$1468_Y ;
-  assign \$procmux$1471_CMP  = \$354 ;
-  assign \$procmux$1474_CMP  = \$385 ;
-  assign \$procmux$1476_CMP  = \$384 ;
-  assign \$procmux$1478_CMP  = \$380 ;
+  assign \$581  = \$procmux$1468_Y ;
+  assign \$procmux$1471_CMP  = \$350 ;
+  assign \$procmux$1474_CMP  = \$381 ;
+  assign \$procmux$1476_CMP  = \$380 ;
+  assign \$procmux$1478_CMP  = \$376 ;
   assign \$procmux$1480_CMP  = rst;
-  assign \$584  = \$procmux$1479_Y ;
-  assign \$procmux$1482_CMP  = \$354 ;
-  assign \$procmux$1484_CMP  = \$393 ;
-  assign \$procmux$1487_CMP  = \$385 ;
-  assign \$procmux$1489_CMP  = \$384 ;
-  assign \$procmux$1491_CMP  = \$380 ;
+  assign \$580  = \$procmux$1479_Y ;
+  assign \$procmux$1482_CMP  = \$350 ;
+  assign \$procmux$1484_CMP  = \$389 ;
+  assign \$procmux$1487_CMP  = \$381 ;
+  assign \$procmux$1489_CMP  = \$380 ;
+  assign \$procmux$1491_CMP  = \$376 ;
   assign \$procmux$1493_CMP  = rst;
-  assign \$583  = \$procmux$1492_Y ;
-  assign \$procmux$1495_CMP  = \$354 ;
-  assign \$procmux$1497_CMP  = \$388 ;
-  assign \$procmux$1499_CMP  = \$385 ;
-  assign \$procmux$1501_CMP  = \$384 ;
-  assign \$procmux$1503_CMP  = \$380 ;
+  assign \$579  = \$procmux$1492_Y ;
+  assign \$procmux$1495_CMP  = \$350 ;
+  assign \$procmux$1497_CMP  = \$384 ;
+  assign \$procmux$1499_CMP  = \$381 ;
+  assign \$procmux$1501_CMP  = \$380 ;
+  assign \$procmux$1503_CMP  = \$376 ;
   assign \$procmux$1505_CMP  = rst;
-  assign \$582  = \$procmux$1504_Y ;
-  assign \$procmux$1507_CMP  = \$354 ;
-  assign \$procmux$1509_CMP  = \$385 ;
-  assign \$procmux$1511_CMP  = \$384 ;
-  assign \$procmux$1513_CMP  = \$380 ;
+  assign \$578  = \$procmux$1504_Y ;
+  assign \$procmux$1507_CMP  = \$350 ;
+  assign \$procmux$1509_CMP  = \$381 ;
+  assign \$procmux$1511_CMP  = \$380 ;
+  assign \$procmux$1513_CMP  = \$376 ;
   assign \$procmux$1515_CMP  = rst;
-  assign \$581  = \$procmux$1514_Y ;
-  assign \$procmux$1517_CMP  = \$354 ;
-  assign \$procmux$1519_CMP  = \$384 ;
-  assign \$procmux$1521_CMP  = \$380 ;
+  assign \$577  = \$procmux$1514_Y ;
+  assign \$procmux$1517_CMP  = \$350 ;
+  assign \$procmux$1519_CMP  = \$380 ;
+  assign \$procmux$1521_CMP  = \$376 ;
   assign \$procmux$1523_CMP  = rst;
-  assign \$580  = \$procmux$1522_Y ;
-  assign \$procmux$1525_CMP  = \$352 ;
+  assign \$576  = \$procmux$1522_Y ;
+  assign \$procmux$1525_CMP  = \$348 ;
   assign \$procmux$1527_CMP  = rst;
-  assign \$579  = \$procmux$1526_Y ;
-  assign \$procmux$1529_CMP  = \$352 ;
+  assign \$575  = \$procmux$1526_Y ;
+  assign \$procmux$1529_CMP  = \$348 ;
   assign \$procmux$1531_CMP  = rst;
-  assign \$578  = \$procmux$1530_Y ;
-  assign \$procmux$1533_CMP  = \$352 ;
+  assign \$574  = \$procmux$1530_Y ;
+  assign \$procmux$1533_CMP  = \$348 ;
   assign \$procmux$1535_CMP  = rst;
-  assign \$577  = \$procmux$1534_Y ;
-  assign \$procmux$1537_CMP  = \$352 ;
+  assign \$573  = \$procmux$1534_Y ;
+  assign \$procmux$1537_CMP  = \$348 ;
   assign \$procmux$1539_CMP  = rst;
-  assign \$576  = \$procmux$1538_Y ;
-  assign \$procmux$1541_CMP  = \$352 ;
+  assign \$572  = \$procmux$1538_Y ;
+  assign \$procmux$1541_CMP  = \$348 ;
   assign \$procmux$1543_CMP  = o_last;
-  assign \$procmux$1545_CMP  = \$540 ;
+  assign \$procmux$1545_CMP  = \$536 ;
   assign \$procmux$1547_CMP  = rst;
-  assign \$575  = \$procmux$1546_Y ;
-  assign \$procmux$1549_CMP  = \$92 ;
-  assign \$procmux$1551_CMP  = \$94 ;
-  assign \$procmux$1553_CMP  = \$96 ;
+  assign \$571  = \$procmux$1546_Y ;
+  assign \$procmux$1549_CMP  = \$88 ;
+  assign \$procmux$1551_CMP  = \$90 ;
+  assign \$procmux$1553_CMP  = \$92 ;
   assign gap = \$procmux$1552_Y ;
   assign \$2  = { 2'h0, \$1 [8:2] };
   assign \$3  = { 1'h0, B, 2'h0 };
   assign \$5  = \$4 [9:0];
-  assign \$6  = 5'h00;
-  assign \$7  = 39'h00000000ff;
-  assign \$17  = \$4 [9:0];
-  assign \$41  = { 2'h0, si[5:2] };
-  assign \$42 [5:2] = 4'h0;
-  assign \$42 [1:0] = si[1:0];
-  assign \$85  = { 2'h0, ib[7:2] };
-  assign \$88  = { 2'h0, ib[7:2] };
+  assign \$6  = 2'h1;
+  assign \$16  = \$4 [9:0];
+  assign \$38  = { 2'h0, si[5:2] };
+  assign \$39 [5:2] = 4'h0;
+  assign \$39 [1:0] = si[1:0];
+  assign \$81  = { 2'h0, ib[7:2] };
+  assign \$84  = { 2'h0, ib[7:2] };
+  assign \$132  = 1'h0;
+  assign \$133  = 1'h0;
+  assign \$134  = 1'h0;
+  assign \$135  = 1'h0;
   assign \$136  = 1'h0;
   assign \$137  = 1'h0;
   assign \$138  = 1'h0;
-  assign \$139  = 1'h0;
-  assign \$140  = 1'h0;
-  assign \$141  = 1'h0;
-  assign \$142  = 1'h0;
-  assign \$143  = 2'h2;
-  assign \$144  = 2'h1;
-  assign \$145  = 2'h0;
-  assign \$148  = 1'h0;
-  assign \$149  = 2'h2;
-  assign \$152  = { 2'h2, \$151  };
+  assign \$139  = 2'h2;
+  assign \$140  = 2'h1;
+  assign \$141  = 2'h0;
+  assign \$144  = 1'h0;
+  assign \$145  = 2'h2;
+  assign \$148  = { 2'h2, \$147  };
+  assign \$182  = 1'h0;
+  assign \$183  = 1'h0;
+  assign \$184  = 1'h0;
+  assign \$185  = 1'h0;
   assign \$186  = 1'h0;
   assign \$187  = 1'h0;
   assign \$188  = 1'h0;
-  assign \$189  = 1'h0;
-  assign \$190  = 1'h0;
-  assign \$191  = 1'h0;
-  assign \$192  = 1'h0;
-  assign \$193  = 2'h2;
-  assign \$194  = 2'h1;
-  assign \$195  = 2'h0;
-  assign \$198  = 1'h0;
-  assign \$199  = 2'h2;
-  assign \$202  = { 2'h2, \$201  };
+  assign \$189  = 2'h2;
+  assign \$190  = 2'h1;
+  assign \$191  = 2'h0;
+  assign \$194  = 1'h0;
+  assign \$195  = 2'h2;
+  assign \$198  = { 2'h2, \$197  };
+  assign \$243  = 1'h0;
+  assign \$244  = 1'h0;
+  assign \$245  = 1'h0;
+  assign \$246  = 1'h0;
   assign \$247  = 1'h0;
   assign \$248  = 1'h0;
   assign \$249  = 1'h0;
-  assign \$250  = 1'h0;
-  assign \$251  = 1'h0;
-  assign \$252  = 1'h0;
-  assign \$253  = 1'h0;
-  assign \$254  = 2'h2;
-  assign \$255  = 2'h1;
-  assign \$256  = 2'h0;
-  assign \$259  = 1'h0;
-  assign \$260  = 2'h2;
-  assign \$263  = { 2'h2, \$262  };
+  assign \$250  = 2'h2;
+  assign \$251  = 2'h1;
+  assign \$252  = 2'h0;
+  assign \$255  = 1'h0;
+  assign \$256  = 2'h2;
+  assign \$259  = { 2'h2, \$258  };
+  assign \$293  = 1'h0;
+  assign \$294  = 1'h0;
+  assign \$295  = 1'h0;
+  assign \$296  = 1'h0;
   assign \$297  = 1'h0;
   assign \$298  = 1'h0;
   assign \$299  = 1'h0;
-  assign \$300  = 1'h0;
-  assign \$301  = 1'h0;
-  assign \$302  = 1'h0;
-  assign \$303  = 1'h0;
-  assign \$304  = 2'h2;
-  assign \$305  = 2'h1;
-  assign \$306  = 2'h0;
-  assign \$309  = 1'h0;
-  assign \$310  = 2'h2;
-  assign \$313  = { 2'h2, \$312  };
-  assign \$366  = { 2'h0, si[5:2] };
-  assign \$369 [5:2] = 4'h0;
-  assign \$369 [1:0] = si[1:0];
+  assign \$300  = 2'h2;
+  assign \$301  = 2'h1;
+  assign \$302  = 2'h0;
+  assign \$305  = 1'h0;
+  assign \$306  = 2'h2;
+  assign \$309  = { 2'h2, \$308  };
+  assign \$362  = { 2'h0, si[5:2] };
+  assign \$365 [5:2] = 4'h0;
+  assign \$365 [1:0] = si[1:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7071,7 +7063,7 @@ module \llmaccel_bfp.core.prod_mul0 (rst, en, a, b, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3570$0 , \port$3861$0 , r_rdy, clk);
+module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$3566$0 , \port$3857$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -7082,10 +7074,10 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$3570$0 ;
-  wire [95:0] \port$3570$0 ;
-  input [31:0] \port$3861$0 ;
-  wire [31:0] \port$3861$0 ;
+  input [95:0] \port$3566$0 ;
+  wire [95:0] \port$3566$0 ;
+  input [31:0] \port$3857$0 ;
+  wire [31:0] \port$3857$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -7167,7 +7159,7 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$3861$0 , \port$3570$0  };
+      storage[w_port__addr] <= { \port$3857$0 , \port$3566$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -7231,8 +7223,8 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$357
   assign level = w_level;
   assign r_level = w_level;
   assign produce = w_port__addr;
-  assign w_port__data = { \port$3861$0 , \port$3570$0  };
-  assign w_data = { \port$3861$0 , \port$3570$0  };
+  assign w_port__data = { \port$3857$0 , \port$3566$0  };
+  assign w_data = { \port$3857$0 , \port$3566$0  };
   assign consume = r_port__addr;
   assign r_port__data = r_data;
   assign \$procmux$232_CMP  = r_en;
@@ -9468,7 +9460,7 @@ module \llmaccel_bfp.core.to_float0 (rst, exp, value, en, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3398$0 , \port$3402$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$3394$0 , \port$3398$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -9487,14 +9479,14 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   wire swap_fill__ready;
   output [255:0] read_resp__0__payload;
   wire [255:0] read_resp__0__payload;
-  input [296:0] write__payload;
-  wire [296:0] write__payload;
+  input [268:0] write__payload;
+  wire [268:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
-  input [6:0] \port$3398$0 ;
-  wire [6:0] \port$3398$0 ;
-  input [1:0] \port$3402$0 ;
-  wire [1:0] \port$3402$0 ;
+  input [6:0] \port$3394$0 ;
+  wire [6:0] \port$3394$0 ;
+  input [1:0] \port$3398$0 ;
+  wire [1:0] \port$3398$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -9616,8 +9608,8 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   wire [255:0] \$signature__data$14 ;
   wire [255:0] \$signature__data$25 ;
   wire [255:0] \$signature__data$26 ;
-  wire [31:0] \$signature__en ;
-  wire [31:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -9657,7 +9649,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   wire winner1;
   wire [1:0] wr_en;
   wire [8:0] \write__payload.addr ;
-  wire [31:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [255:0] \write__payload.data ;
   reg [255:0] bank0 [511:0];
   initial begin
@@ -10176,69 +10168,13 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[8:0]][7:0] <= write__payload[16:9];
+      bank0[write__payload[8:0]][63:0] <= write__payload[72:9];
     if (\$signature__en [1])
-      bank0[write__payload[8:0]][15:8] <= write__payload[24:17];
+      bank0[write__payload[8:0]][127:64] <= write__payload[136:73];
     if (\$signature__en [2])
-      bank0[write__payload[8:0]][23:16] <= write__payload[32:25];
+      bank0[write__payload[8:0]][191:128] <= write__payload[200:137];
     if (\$signature__en [3])
-      bank0[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en [4])
-      bank0[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en [5])
-      bank0[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en [6])
-      bank0[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en [7])
-      bank0[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en [8])
-      bank0[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en [9])
-      bank0[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en [10])
-      bank0[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en [11])
-      bank0[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en [12])
-      bank0[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en [13])
-      bank0[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en [14])
-      bank0[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en [15])
-      bank0[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en [16])
-      bank0[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en [17])
-      bank0[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en [18])
-      bank0[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en [19])
-      bank0[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en [20])
-      bank0[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en [21])
-      bank0[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en [22])
-      bank0[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en [23])
-      bank0[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en [24])
-      bank0[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en [25])
-      bank0[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en [26])
-      bank0[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en [27])
-      bank0[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en [28])
-      bank0[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en [29])
-      bank0[write__payload[8:0]][239:232] <= write__payload[248:241];
-    if (\$signature__en [30])
-      bank0[write__payload[8:0]][247:240] <= write__payload[256:249];
-    if (\$signature__en [31])
-      bank0[write__payload[8:0]][255:248] <= write__payload[264:257];
+      bank0[write__payload[8:0]][255:192] <= write__payload[264:201];
   end
   reg [255:0] _0_;
   always_ff @(posedge clk) begin
@@ -10764,69 +10700,13 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[8:0]][7:0] <= write__payload[16:9];
+      bank1[write__payload[8:0]][63:0] <= write__payload[72:9];
     if (\$signature__en$15 [1])
-      bank1[write__payload[8:0]][15:8] <= write__payload[24:17];
+      bank1[write__payload[8:0]][127:64] <= write__payload[136:73];
     if (\$signature__en$15 [2])
-      bank1[write__payload[8:0]][23:16] <= write__payload[32:25];
+      bank1[write__payload[8:0]][191:128] <= write__payload[200:137];
     if (\$signature__en$15 [3])
-      bank1[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[8:0]][239:232] <= write__payload[248:241];
-    if (\$signature__en$15 [30])
-      bank1[write__payload[8:0]][247:240] <= write__payload[256:249];
-    if (\$signature__en$15 [31])
-      bank1[write__payload[8:0]][255:248] <= write__payload[264:257];
+      bank1[write__payload[8:0]][255:192] <= write__payload[264:201];
   end
   reg [255:0] _1_;
   always_ff @(posedge clk) begin
@@ -10893,10 +10773,10 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[296:265] : 32'd0;
+  assign \$signature__en  = \$4  ? write__payload[268:265] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[296:265] : 32'd0;
+  assign \$signature__en$15  = \$7  ? write__payload[268:265] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -10928,7 +10808,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$signature__addr$13  = write__payload[8:0];
   assign \$signature__data$14  = write__payload[264:9];
   assign req_pb0 = \$14 [0];
-  assign read_req__0__payload = { \port$3398$0 , \port$3402$0  };
+  assign read_req__0__payload = { \port$3394$0 , \port$3398$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -10939,7 +10819,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[8:0];
   assign \write__payload.data  = write__payload[264:9];
-  assign \write__payload.be  = write__payload[296:265];
+  assign \write__payload.be  = write__payload[268:265];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -10975,7 +10855,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$32  = \$29 ;
   assign \$signature__en$38  = \$29 ;
   assign \$129  = 5'h00;
-  assign \$33  = { \port$3398$0 , \port$3402$0  };
+  assign \$33  = { \port$3394$0 , \port$3398$0  };
   assign \$signature__addr$39  = \$33 ;
   assign \$34  = \$14 [0];
   assign \$36  = \$14 [0];
@@ -10989,7 +10869,7 @@ module \llmaccel_bfp.core.w_qs (rst, write__valid, swap_drain__valid, read_req__
   assign \$49  = \$46 ;
   assign \$signature__en$43  = \$46 ;
   assign \$150  = 5'h00;
-  assign \$50  = { \port$3398$0 , \port$3402$0  };
+  assign \$50  = { \port$3394$0 , \port$3398$0  };
   assign \$signature__addr$44  = \$50 ;
   assign \$52  = 1'h1;
   assign \$53  = \$51 ;
@@ -11162,8 +11042,8 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   wire read_resp__0__valid;
   output [255:0] read_resp__0__payload;
   wire [255:0] read_resp__0__payload;
-  input [292:0] write__payload;
-  wire [292:0] write__payload;
+  input [264:0] write__payload;
+  wire [264:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   output read_req__0__ready;
@@ -11287,8 +11167,8 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   wire [255:0] \$signature__data$14 ;
   wire [255:0] \$signature__data$25 ;
   wire [255:0] \$signature__data$26 ;
-  wire [31:0] \$signature__en ;
-  wire [31:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -11328,7 +11208,7 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   wire winner1;
   wire [1:0] wr_en;
   wire [4:0] \write__payload.addr ;
-  wire [31:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [255:0] \write__payload.data ;
   reg [255:0] bank0 [31:0];
   initial begin
@@ -11367,69 +11247,13 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[4:0]][7:0] <= write__payload[12:5];
+      bank0[write__payload[4:0]][63:0] <= write__payload[68:5];
     if (\$signature__en [1])
-      bank0[write__payload[4:0]][15:8] <= write__payload[20:13];
+      bank0[write__payload[4:0]][127:64] <= write__payload[132:69];
     if (\$signature__en [2])
-      bank0[write__payload[4:0]][23:16] <= write__payload[28:21];
+      bank0[write__payload[4:0]][191:128] <= write__payload[196:133];
     if (\$signature__en [3])
-      bank0[write__payload[4:0]][31:24] <= write__payload[36:29];
-    if (\$signature__en [4])
-      bank0[write__payload[4:0]][39:32] <= write__payload[44:37];
-    if (\$signature__en [5])
-      bank0[write__payload[4:0]][47:40] <= write__payload[52:45];
-    if (\$signature__en [6])
-      bank0[write__payload[4:0]][55:48] <= write__payload[60:53];
-    if (\$signature__en [7])
-      bank0[write__payload[4:0]][63:56] <= write__payload[68:61];
-    if (\$signature__en [8])
-      bank0[write__payload[4:0]][71:64] <= write__payload[76:69];
-    if (\$signature__en [9])
-      bank0[write__payload[4:0]][79:72] <= write__payload[84:77];
-    if (\$signature__en [10])
-      bank0[write__payload[4:0]][87:80] <= write__payload[92:85];
-    if (\$signature__en [11])
-      bank0[write__payload[4:0]][95:88] <= write__payload[100:93];
-    if (\$signature__en [12])
-      bank0[write__payload[4:0]][103:96] <= write__payload[108:101];
-    if (\$signature__en [13])
-      bank0[write__payload[4:0]][111:104] <= write__payload[116:109];
-    if (\$signature__en [14])
-      bank0[write__payload[4:0]][119:112] <= write__payload[124:117];
-    if (\$signature__en [15])
-      bank0[write__payload[4:0]][127:120] <= write__payload[132:125];
-    if (\$signature__en [16])
-      bank0[write__payload[4:0]][135:128] <= write__payload[140:133];
-    if (\$signature__en [17])
-      bank0[write__payload[4:0]][143:136] <= write__payload[148:141];
-    if (\$signature__en [18])
-      bank0[write__payload[4:0]][151:144] <= write__payload[156:149];
-    if (\$signature__en [19])
-      bank0[write__payload[4:0]][159:152] <= write__payload[164:157];
-    if (\$signature__en [20])
-      bank0[write__payload[4:0]][167:160] <= write__payload[172:165];
-    if (\$signature__en [21])
-      bank0[write__payload[4:0]][175:168] <= write__payload[180:173];
-    if (\$signature__en [22])
-      bank0[write__payload[4:0]][183:176] <= write__payload[188:181];
-    if (\$signature__en [23])
-      bank0[write__payload[4:0]][191:184] <= write__payload[196:189];
-    if (\$signature__en [24])
-      bank0[write__payload[4:0]][199:192] <= write__payload[204:197];
-    if (\$signature__en [25])
-      bank0[write__payload[4:0]][207:200] <= write__payload[212:205];
-    if (\$signature__en [26])
-      bank0[write__payload[4:0]][215:208] <= write__payload[220:213];
-    if (\$signature__en [27])
-      bank0[write__payload[4:0]][223:216] <= write__payload[228:221];
-    if (\$signature__en [28])
-      bank0[write__payload[4:0]][231:224] <= write__payload[236:229];
-    if (\$signature__en [29])
-      bank0[write__payload[4:0]][239:232] <= write__payload[244:237];
-    if (\$signature__en [30])
-      bank0[write__payload[4:0]][247:240] <= write__payload[252:245];
-    if (\$signature__en [31])
-      bank0[write__payload[4:0]][255:248] <= write__payload[260:253];
+      bank0[write__payload[4:0]][255:192] <= write__payload[260:197];
   end
   reg [255:0] _0_;
   always_ff @(posedge clk) begin
@@ -11475,69 +11299,13 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[4:0]][7:0] <= write__payload[12:5];
+      bank1[write__payload[4:0]][63:0] <= write__payload[68:5];
     if (\$signature__en$15 [1])
-      bank1[write__payload[4:0]][15:8] <= write__payload[20:13];
+      bank1[write__payload[4:0]][127:64] <= write__payload[132:69];
     if (\$signature__en$15 [2])
-      bank1[write__payload[4:0]][23:16] <= write__payload[28:21];
+      bank1[write__payload[4:0]][191:128] <= write__payload[196:133];
     if (\$signature__en$15 [3])
-      bank1[write__payload[4:0]][31:24] <= write__payload[36:29];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[4:0]][39:32] <= write__payload[44:37];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[4:0]][47:40] <= write__payload[52:45];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[4:0]][55:48] <= write__payload[60:53];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[4:0]][63:56] <= write__payload[68:61];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[4:0]][71:64] <= write__payload[76:69];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[4:0]][79:72] <= write__payload[84:77];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[4:0]][87:80] <= write__payload[92:85];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[4:0]][95:88] <= write__payload[100:93];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[4:0]][103:96] <= write__payload[108:101];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[4:0]][111:104] <= write__payload[116:109];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[4:0]][119:112] <= write__payload[124:117];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[4:0]][127:120] <= write__payload[132:125];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[4:0]][135:128] <= write__payload[140:133];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[4:0]][143:136] <= write__payload[148:141];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[4:0]][151:144] <= write__payload[156:149];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[4:0]][159:152] <= write__payload[164:157];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[4:0]][167:160] <= write__payload[172:165];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[4:0]][175:168] <= write__payload[180:173];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[4:0]][183:176] <= write__payload[188:181];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[4:0]][191:184] <= write__payload[196:189];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[4:0]][199:192] <= write__payload[204:197];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[4:0]][207:200] <= write__payload[212:205];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[4:0]][215:208] <= write__payload[220:213];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[4:0]][223:216] <= write__payload[228:221];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[4:0]][231:224] <= write__payload[236:229];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[4:0]][239:232] <= write__payload[244:237];
-    if (\$signature__en$15 [30])
-      bank1[write__payload[4:0]][247:240] <= write__payload[252:245];
-    if (\$signature__en$15 [31])
-      bank1[write__payload[4:0]][255:248] <= write__payload[260:253];
+      bank1[write__payload[4:0]][255:192] <= write__payload[260:197];
   end
   reg [255:0] _1_;
   always_ff @(posedge clk) begin
@@ -11604,10 +11372,10 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[292:261] : 32'd0;
+  assign \$signature__en  = \$4  ? write__payload[264:261] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[292:261] : 32'd0;
+  assign \$signature__en$15  = \$7  ? write__payload[264:261] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -11649,7 +11417,7 @@ module \llmaccel_bfp.core.w_scales (rst, write__valid, swap_drain__valid, read_r
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[4:0];
   assign \write__payload.data  = write__payload[260:5];
-  assign \write__payload.be  = write__payload[292:261];
+  assign \write__payload.be  = write__payload[264:261];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -11870,8 +11638,8 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   wire read_resp__0__valid;
   output [127:0] read_resp__0__payload;
   wire [127:0] read_resp__0__payload;
-  input [147:0] write__payload;
-  wire [147:0] write__payload;
+  input [135:0] write__payload;
+  wire [135:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   input [3:0] read_req__0__payload;
@@ -11997,8 +11765,8 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   wire [127:0] \$signature__data$14 ;
   wire [127:0] \$signature__data$25 ;
   wire [127:0] \$signature__data$26 ;
-  wire [15:0] \$signature__en ;
-  wire [15:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -12038,7 +11806,7 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   wire winner1;
   wire [1:0] wr_en;
   wire [3:0] \write__payload.addr ;
-  wire [15:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [127:0] \write__payload.data ;
   reg [127:0] bank0 [15:0];
   initial begin
@@ -12061,37 +11829,13 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[3:0]][7:0] <= write__payload[11:4];
+      bank0[write__payload[3:0]][31:0] <= write__payload[35:4];
     if (\$signature__en [1])
-      bank0[write__payload[3:0]][15:8] <= write__payload[19:12];
+      bank0[write__payload[3:0]][63:32] <= write__payload[67:36];
     if (\$signature__en [2])
-      bank0[write__payload[3:0]][23:16] <= write__payload[27:20];
+      bank0[write__payload[3:0]][95:64] <= write__payload[99:68];
     if (\$signature__en [3])
-      bank0[write__payload[3:0]][31:24] <= write__payload[35:28];
-    if (\$signature__en [4])
-      bank0[write__payload[3:0]][39:32] <= write__payload[43:36];
-    if (\$signature__en [5])
-      bank0[write__payload[3:0]][47:40] <= write__payload[51:44];
-    if (\$signature__en [6])
-      bank0[write__payload[3:0]][55:48] <= write__payload[59:52];
-    if (\$signature__en [7])
-      bank0[write__payload[3:0]][63:56] <= write__payload[67:60];
-    if (\$signature__en [8])
-      bank0[write__payload[3:0]][71:64] <= write__payload[75:68];
-    if (\$signature__en [9])
-      bank0[write__payload[3:0]][79:72] <= write__payload[83:76];
-    if (\$signature__en [10])
-      bank0[write__payload[3:0]][87:80] <= write__payload[91:84];
-    if (\$signature__en [11])
-      bank0[write__payload[3:0]][95:88] <= write__payload[99:92];
-    if (\$signature__en [12])
-      bank0[write__payload[3:0]][103:96] <= write__payload[107:100];
-    if (\$signature__en [13])
-      bank0[write__payload[3:0]][111:104] <= write__payload[115:108];
-    if (\$signature__en [14])
-      bank0[write__payload[3:0]][119:112] <= write__payload[123:116];
-    if (\$signature__en [15])
-      bank0[write__payload[3:0]][127:120] <= write__payload[131:124];
+      bank0[write__payload[3:0]][127:96] <= write__payload[131:100];
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -12121,37 +11865,13 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[3:0]][7:0] <= write__payload[11:4];
+      bank1[write__payload[3:0]][31:0] <= write__payload[35:4];
     if (\$signature__en$15 [1])
-      bank1[write__payload[3:0]][15:8] <= write__payload[19:12];
+      bank1[write__payload[3:0]][63:32] <= write__payload[67:36];
     if (\$signature__en$15 [2])
-      bank1[write__payload[3:0]][23:16] <= write__payload[27:20];
+      bank1[write__payload[3:0]][95:64] <= write__payload[99:68];
     if (\$signature__en$15 [3])
-      bank1[write__payload[3:0]][31:24] <= write__payload[35:28];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[3:0]][39:32] <= write__payload[43:36];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[3:0]][47:40] <= write__payload[51:44];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[3:0]][55:48] <= write__payload[59:52];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[3:0]][63:56] <= write__payload[67:60];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[3:0]][71:64] <= write__payload[75:68];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[3:0]][79:72] <= write__payload[83:76];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[3:0]][87:80] <= write__payload[91:84];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[3:0]][95:88] <= write__payload[99:92];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[3:0]][103:96] <= write__payload[107:100];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[3:0]][111:104] <= write__payload[115:108];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[3:0]][119:112] <= write__payload[123:116];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[3:0]][127:120] <= write__payload[131:124];
+      bank1[write__payload[3:0]][127:96] <= write__payload[131:100];
   end
   reg [127:0] _1_;
   always_ff @(posedge clk) begin
@@ -12218,10 +11938,10 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[147:132] : 16'h0000;
+  assign \$signature__en  = \$4  ? write__payload[135:132] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[147:132] : 16'h0000;
+  assign \$signature__en$15  = \$7  ? write__payload[135:132] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -12263,7 +11983,7 @@ module \llmaccel_bfp.core.w_sums (rst, write__valid, swap_drain__valid, read_req
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[3:0];
   assign \write__payload.data  = write__payload[131:4];
-  assign \write__payload.be  = write__payload[147:132];
+  assign \write__payload.be  = write__payload[135:132];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -12467,7 +12187,7 @@ module \llmaccel_bfp.core.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3398$0 , \port$3400$0 , \port$3402$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3394$0 , \port$3396$0 , \port$3398$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -12482,14 +12202,14 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   wire read_resp__0__valid;
   output [63:0] read_resp__0__payload;
   wire [63:0] read_resp__0__payload;
-  input [83:0] write__payload;
-  wire [83:0] write__payload;
-  input [6:0] \port$3398$0 ;
-  wire [6:0] \port$3398$0 ;
-  input [2:0] \port$3400$0 ;
-  wire [2:0] \port$3400$0 ;
-  input [1:0] \port$3402$0 ;
-  wire [1:0] \port$3402$0 ;
+  input [76:0] write__payload;
+  wire [76:0] write__payload;
+  input [6:0] \port$3394$0 ;
+  wire [6:0] \port$3394$0 ;
+  input [2:0] \port$3396$0 ;
+  wire [2:0] \port$3396$0 ;
+  input [1:0] \port$3398$0 ;
+  wire [1:0] \port$3398$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -12548,7 +12268,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   wire [11:0] \$signature__addr$32 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$19 ;
-  wire [7:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -12578,7 +12298,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   wire winner0;
   wire wr_en;
   wire [11:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   reg [63:0] bank0 [4095:0];
   initial begin
@@ -16680,22 +16400,8 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
     bank0[4095] = 64'h0000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[11:0]][7:0] <= write__payload[19:12];
-    if (\$signature__en [1])
-      bank0[write__payload[11:0]][15:8] <= write__payload[27:20];
-    if (\$signature__en [2])
-      bank0[write__payload[11:0]][23:16] <= write__payload[35:28];
-    if (\$signature__en [3])
-      bank0[write__payload[11:0]][31:24] <= write__payload[43:36];
-    if (\$signature__en [4])
-      bank0[write__payload[11:0]][39:32] <= write__payload[51:44];
-    if (\$signature__en [5])
-      bank0[write__payload[11:0]][47:40] <= write__payload[59:52];
-    if (\$signature__en [6])
-      bank0[write__payload[11:0]][55:48] <= write__payload[67:60];
-    if (\$signature__en [7])
-      bank0[write__payload[11:0]][63:56] <= write__payload[75:68];
+    if (\$signature__en )
+      bank0[write__payload[11:0]] <= write__payload[75:12];
   end
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
@@ -16708,8 +16414,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[83:76] : 8'h00;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[76] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -16751,7 +16456,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$signature__addr  = write__payload[11:0];
   assign \$signature__data  = write__payload[75:12];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3400$0 , \port$3398$0 , \port$3402$0  };
+  assign read_req__0__payload = { \port$3396$0 , \port$3394$0 , \port$3398$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -16761,7 +16466,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[11:0];
   assign \write__payload.data  = write__payload[75:12];
-  assign \write__payload.be  = write__payload[83:76];
+  assign \write__payload.be  = write__payload[76];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$701_CMP  = rst;
@@ -16777,6 +16482,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -16793,7 +16499,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, read_req__0__valid, read_resp
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3400$0 , \port$3398$0 , \port$3402$0  };
+  assign \$25  = { \port$3396$0 , \port$3394$0 , \port$3398$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -16935,15 +16641,15 @@ module \llmaccel_bfp.core.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$169$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3400$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port$165$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$3396$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [4:0] \port$169$0 ;
-  wire [4:0] \port$169$0 ;
+  input [4:0] \port$165$0 ;
+  wire [4:0] \port$165$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -16952,10 +16658,10 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   wire read_resp__0__valid;
   output [63:0] read_resp__0__payload;
   wire [63:0] read_resp__0__payload;
-  input [79:0] write__payload;
-  wire [79:0] write__payload;
-  input [2:0] \port$3400$0 ;
-  wire [2:0] \port$3400$0 ;
+  input [72:0] write__payload;
+  wire [72:0] write__payload;
+  input [2:0] \port$3396$0 ;
+  wire [2:0] \port$3396$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -17014,7 +16720,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   wire [7:0] \$signature__addr$32 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$19 ;
-  wire [7:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -17044,7 +16750,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   wire winner0;
   wire wr_en;
   wire [7:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   reg [63:0] bank0 [255:0];
   initial begin
@@ -17306,22 +17012,8 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
     bank0[255] = 64'h0000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[7:0]][7:0] <= write__payload[15:8];
-    if (\$signature__en [1])
-      bank0[write__payload[7:0]][15:8] <= write__payload[23:16];
-    if (\$signature__en [2])
-      bank0[write__payload[7:0]][23:16] <= write__payload[31:24];
-    if (\$signature__en [3])
-      bank0[write__payload[7:0]][31:24] <= write__payload[39:32];
-    if (\$signature__en [4])
-      bank0[write__payload[7:0]][39:32] <= write__payload[47:40];
-    if (\$signature__en [5])
-      bank0[write__payload[7:0]][47:40] <= write__payload[55:48];
-    if (\$signature__en [6])
-      bank0[write__payload[7:0]][55:48] <= write__payload[63:56];
-    if (\$signature__en [7])
-      bank0[write__payload[7:0]][63:56] <= write__payload[71:64];
+    if (\$signature__en )
+      bank0[write__payload[7:0]] <= write__payload[71:8];
   end
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
@@ -17334,8 +17026,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[79:72] : 8'h00;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[72] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -17377,7 +17068,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$signature__addr  = write__payload[7:0];
   assign \$signature__data  = write__payload[71:8];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$3400$0 , \port$169$0  };
+  assign read_req__0__payload = { \port$3396$0 , \port$165$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -17387,7 +17078,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[71:8];
-  assign \write__payload.be  = write__payload[79:72];
+  assign \write__payload.be  = write__payload[72];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$674_CMP  = rst;
@@ -17403,6 +17094,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -17419,7 +17111,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, read_req__0__valid, \port
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$3400$0 , \port$169$0  };
+  assign \$25  = { \port$3396$0 , \port$165$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -17561,7 +17253,7 @@ module \llmaccel_bfp.core.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_arready, \port$3352$0 , \port$3354$0 , \port$3356$0 , cycles, \port$3372$0 , ctrl, ctrl_strobe, s_axil_bvalid
+module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_arready, \port$3348$0 , \port$3350$0 , \port$3352$0 , cycles, \port$3368$0 , ctrl, ctrl_strobe, s_axil_bvalid
 , s_axil_bresp, format, m, k, n, sum_in, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
@@ -17589,16 +17281,16 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_wready;
   output s_axil_arready;
   wire s_axil_arready;
-  input [3:0] \port$3352$0 ;
-  wire [3:0] \port$3352$0 ;
-  input \port$3354$0 ;
-  wire \port$3354$0 ;
-  input \port$3356$0 ;
-  wire \port$3356$0 ;
+  input [3:0] \port$3348$0 ;
+  wire [3:0] \port$3348$0 ;
+  input \port$3350$0 ;
+  wire \port$3350$0 ;
+  input \port$3352$0 ;
+  wire \port$3352$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
-  input \port$3372$0 ;
-  wire \port$3372$0 ;
+  input \port$3368$0 ;
+  wire \port$3368$0 ;
   output ctrl;
   reg ctrl = 1'h0;
   output ctrl_strobe;
@@ -18026,8 +17718,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$1613  = \$auto$rtlil.cc:3249:ReduceOr$1611  ? \$auto$rtlil.cc:3381:Mux$1605  : \$auto$rtlil.cc:3381:Mux$1609 ;
   assign \$auto$rtlil.cc:3381:Mux$1615  = \$procmux$27_CMP  ? m : format;
   assign \$auto$rtlil.cc:3381:Mux$1617  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$1615 ;
-  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3354$0 , \port$3356$0 , \port$3372$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 28'h0000000, \port$3352$0  } : \$auto$rtlil.cc:3381:Mux$1619 ;
+  assign \$auto$rtlil.cc:3381:Mux$1619  = \$procmux$30_CMP  ? { 29'h00000000, \port$3350$0 , \port$3352$0 , \port$3368$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$1621  = \$procmux$29_CMP  ? { 28'h0000000, \port$3348$0  } : \$auto$rtlil.cc:3381:Mux$1619 ;
   assign \$auto$rtlil.cc:3381:Mux$1625  = \$auto$rtlil.cc:3249:ReduceOr$1623  ? \$auto$rtlil.cc:3381:Mux$1617  : \$auto$rtlil.cc:3381:Mux$1621 ;
   assign \$auto$rtlil.cc:3381:Mux$1629  = \$auto$rtlil.cc:3249:ReduceOr$1627  ? \$auto$rtlil.cc:3381:Mux$1613  : \$auto$rtlil.cc:3381:Mux$1625 ;
   assign \$auto$rtlil.cc:3381:Mux$1635  = \$procmux$4_CMP  ? 2'h0 : 2'h0;
@@ -18189,8 +17881,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$99_Y  = \$procmux$100_CMP  ? \$procmux$97_Y  : k[7:0];
   assign \$procmux$9_CMP  = s_axil_araddr[11:2] == (* full_case = 32'd1 *) 10'h005;
   assign strobed = { \$8 , \$7 , \$6 , \$5  };
-  assign status = { \port$3354$0 , \port$3356$0 , \port$3372$0  };
-  assign error = { 1'h0, \port$3352$0  };
+  assign status = { \port$3350$0 , \port$3352$0 , \port$3368$0  };
+  assign error = { 1'h0, \port$3348$0  };
   assign id = 32'd1280131585;
   assign params = 32'd525320;
   assign k_max = 32'd4096;

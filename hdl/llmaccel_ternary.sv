@@ -723,13 +723,13 @@ module llmaccel_ternary(cmd__valid, acts__payload, acts__valid, weights__payload
   wire [4:0] \weights__payload[9] ;
   wire \weights__ready$63 ;
   wire \weights__valid$56 ;
-  wire [448:0] write__payload;
-  wire [278:0] \write__payload$33 ;
+  wire [400:0] write__payload;
+  wire [249:0] \write__payload$33 ;
   wire [8:0] \write__payload$33.addr ;
-  wire [29:0] \write__payload$33.be ;
+  wire \write__payload$33.be ;
   wire [239:0] \write__payload$33.data ;
   wire [7:0] \write__payload.addr ;
-  wire [48:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [391:0] \write__payload.data ;
   wire write__ready;
   wire \write__ready$35 ;
@@ -5382,10 +5382,10 @@ module llmaccel_ternary(cmd__valid, acts__payload, acts__valid, weights__payload
   assign \results__payload.last  = results__payload[57];
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[399:8];
-  assign \write__payload.be  = write__payload[448:400];
+  assign \write__payload.be  = write__payload[400];
   assign \write__payload$33.addr  = \write__payload$33 [8:0];
   assign \write__payload$33.data  = \write__payload$33 [248:9];
-  assign \write__payload$33.be  = \write__payload$33 [278:249];
+  assign \write__payload$33.be  = \write__payload$33 [249];
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \acts__payload$53[0]  = read_resp__0__payload[7:0];
   assign \acts__payload$53[1]  = read_resp__0__payload[15:8];
@@ -5510,10 +5510,10 @@ module llmaccel_ternary(cmd__valid, acts__payload, acts__valid, weights__payload
   assign total[18:0] = \$41 [18:0];
   assign \weights__payload$58 [240] = \$35 ;
   assign \weights__payload$58 [239:0] = \read_resp__0__payload$59 ;
-  assign \write__payload$33 [278:249] = 30'h3fffffff;
+  assign \write__payload$33 [249] = 1'h1;
   assign \write__payload$33 [248:9] = weights__payload;
   assign \write__payload$33 [8:0] = load_word[8:0];
-  assign write__payload[448:400] = 49'h1ffffffffffff;
+  assign write__payload[400] = 1'h1;
   assign write__payload[399:8] = { 7'h00, \$11 , acts__payload[383:0] };
   assign write__payload[7:0] = act_count[7:0];
   assign \$procmux$914_CMP  = \$105 ;
@@ -5684,8 +5684,8 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
   wire read_resp__0__valid;
   output [391:0] read_resp__0__payload;
   wire [391:0] read_resp__0__payload;
-  input [448:0] write__payload;
-  wire [448:0] write__payload;
+  input [400:0] write__payload;
+  wire [400:0] write__payload;
   input [7:0] read_req__0__payload;
   wire [7:0] read_req__0__payload;
   output read_req__0__ready;
@@ -5746,7 +5746,7 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
   wire [7:0] \$signature__addr$32 ;
   wire [391:0] \$signature__data ;
   wire [391:0] \$signature__data$19 ;
-  wire [48:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -5775,7 +5775,7 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
   wire winner0;
   wire wr_en;
   wire [7:0] \write__payload.addr ;
-  wire [48:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [391:0] \write__payload.data ;
   reg [391:0] bank0 [255:0];
   initial begin
@@ -6037,104 +6037,8 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
     bank0[255] = 392'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[7:0]][7:0] <= write__payload[15:8];
-    if (\$signature__en [1])
-      bank0[write__payload[7:0]][15:8] <= write__payload[23:16];
-    if (\$signature__en [2])
-      bank0[write__payload[7:0]][23:16] <= write__payload[31:24];
-    if (\$signature__en [3])
-      bank0[write__payload[7:0]][31:24] <= write__payload[39:32];
-    if (\$signature__en [4])
-      bank0[write__payload[7:0]][39:32] <= write__payload[47:40];
-    if (\$signature__en [5])
-      bank0[write__payload[7:0]][47:40] <= write__payload[55:48];
-    if (\$signature__en [6])
-      bank0[write__payload[7:0]][55:48] <= write__payload[63:56];
-    if (\$signature__en [7])
-      bank0[write__payload[7:0]][63:56] <= write__payload[71:64];
-    if (\$signature__en [8])
-      bank0[write__payload[7:0]][71:64] <= write__payload[79:72];
-    if (\$signature__en [9])
-      bank0[write__payload[7:0]][79:72] <= write__payload[87:80];
-    if (\$signature__en [10])
-      bank0[write__payload[7:0]][87:80] <= write__payload[95:88];
-    if (\$signature__en [11])
-      bank0[write__payload[7:0]][95:88] <= write__payload[103:96];
-    if (\$signature__en [12])
-      bank0[write__payload[7:0]][103:96] <= write__payload[111:104];
-    if (\$signature__en [13])
-      bank0[write__payload[7:0]][111:104] <= write__payload[119:112];
-    if (\$signature__en [14])
-      bank0[write__payload[7:0]][119:112] <= write__payload[127:120];
-    if (\$signature__en [15])
-      bank0[write__payload[7:0]][127:120] <= write__payload[135:128];
-    if (\$signature__en [16])
-      bank0[write__payload[7:0]][135:128] <= write__payload[143:136];
-    if (\$signature__en [17])
-      bank0[write__payload[7:0]][143:136] <= write__payload[151:144];
-    if (\$signature__en [18])
-      bank0[write__payload[7:0]][151:144] <= write__payload[159:152];
-    if (\$signature__en [19])
-      bank0[write__payload[7:0]][159:152] <= write__payload[167:160];
-    if (\$signature__en [20])
-      bank0[write__payload[7:0]][167:160] <= write__payload[175:168];
-    if (\$signature__en [21])
-      bank0[write__payload[7:0]][175:168] <= write__payload[183:176];
-    if (\$signature__en [22])
-      bank0[write__payload[7:0]][183:176] <= write__payload[191:184];
-    if (\$signature__en [23])
-      bank0[write__payload[7:0]][191:184] <= write__payload[199:192];
-    if (\$signature__en [24])
-      bank0[write__payload[7:0]][199:192] <= write__payload[207:200];
-    if (\$signature__en [25])
-      bank0[write__payload[7:0]][207:200] <= write__payload[215:208];
-    if (\$signature__en [26])
-      bank0[write__payload[7:0]][215:208] <= write__payload[223:216];
-    if (\$signature__en [27])
-      bank0[write__payload[7:0]][223:216] <= write__payload[231:224];
-    if (\$signature__en [28])
-      bank0[write__payload[7:0]][231:224] <= write__payload[239:232];
-    if (\$signature__en [29])
-      bank0[write__payload[7:0]][239:232] <= write__payload[247:240];
-    if (\$signature__en [30])
-      bank0[write__payload[7:0]][247:240] <= write__payload[255:248];
-    if (\$signature__en [31])
-      bank0[write__payload[7:0]][255:248] <= write__payload[263:256];
-    if (\$signature__en [32])
-      bank0[write__payload[7:0]][263:256] <= write__payload[271:264];
-    if (\$signature__en [33])
-      bank0[write__payload[7:0]][271:264] <= write__payload[279:272];
-    if (\$signature__en [34])
-      bank0[write__payload[7:0]][279:272] <= write__payload[287:280];
-    if (\$signature__en [35])
-      bank0[write__payload[7:0]][287:280] <= write__payload[295:288];
-    if (\$signature__en [36])
-      bank0[write__payload[7:0]][295:288] <= write__payload[303:296];
-    if (\$signature__en [37])
-      bank0[write__payload[7:0]][303:296] <= write__payload[311:304];
-    if (\$signature__en [38])
-      bank0[write__payload[7:0]][311:304] <= write__payload[319:312];
-    if (\$signature__en [39])
-      bank0[write__payload[7:0]][319:312] <= write__payload[327:320];
-    if (\$signature__en [40])
-      bank0[write__payload[7:0]][327:320] <= write__payload[335:328];
-    if (\$signature__en [41])
-      bank0[write__payload[7:0]][335:328] <= write__payload[343:336];
-    if (\$signature__en [42])
-      bank0[write__payload[7:0]][343:336] <= write__payload[351:344];
-    if (\$signature__en [43])
-      bank0[write__payload[7:0]][351:344] <= write__payload[359:352];
-    if (\$signature__en [44])
-      bank0[write__payload[7:0]][359:352] <= write__payload[367:360];
-    if (\$signature__en [45])
-      bank0[write__payload[7:0]][367:360] <= write__payload[375:368];
-    if (\$signature__en [46])
-      bank0[write__payload[7:0]][375:368] <= write__payload[383:376];
-    if (\$signature__en [47])
-      bank0[write__payload[7:0]][383:376] <= write__payload[391:384];
-    if (\$signature__en [48])
-      bank0[write__payload[7:0]][391:384] <= write__payload[399:392];
+    if (\$signature__en )
+      bank0[write__payload[7:0]] <= write__payload[399:8];
   end
   reg [391:0] _0_;
   always_ff @(posedge clk) begin
@@ -6147,8 +6051,7 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[448:400] : 49'h0000000000000;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[400] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -6199,7 +6102,7 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[399:8];
-  assign \write__payload.be  = write__payload[448:400];
+  assign \write__payload.be  = write__payload[400];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$16_CMP  = rst;
@@ -6215,6 +6118,7 @@ module \llmaccel_ternary.act_buffer (rst, write__valid, read_req__0__valid, read
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -10891,8 +10795,8 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   wire swap_drain__ready;
   output [239:0] read_resp__0__payload;
   wire [239:0] read_resp__0__payload;
-  input [278:0] write__payload;
-  wire [278:0] write__payload;
+  input [249:0] write__payload;
+  wire [249:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   input [8:0] read_req__0__payload;
@@ -11018,8 +10922,8 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   wire [239:0] \$signature__data$14 ;
   wire [239:0] \$signature__data$25 ;
   wire [239:0] \$signature__data$26 ;
-  wire [29:0] \$signature__en ;
-  wire [29:0] \$signature__en$15 ;
+  wire \$signature__en ;
+  wire \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -11057,7 +10961,7 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   wire winner1;
   wire [1:0] wr_en;
   wire [8:0] \write__payload.addr ;
-  wire [29:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [239:0] \write__payload.data ;
   reg [239:0] bank0 [511:0];
   initial begin
@@ -11575,66 +11479,8 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
     bank0[511] = 240'h000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[8:0]][7:0] <= write__payload[16:9];
-    if (\$signature__en [1])
-      bank0[write__payload[8:0]][15:8] <= write__payload[24:17];
-    if (\$signature__en [2])
-      bank0[write__payload[8:0]][23:16] <= write__payload[32:25];
-    if (\$signature__en [3])
-      bank0[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en [4])
-      bank0[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en [5])
-      bank0[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en [6])
-      bank0[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en [7])
-      bank0[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en [8])
-      bank0[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en [9])
-      bank0[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en [10])
-      bank0[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en [11])
-      bank0[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en [12])
-      bank0[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en [13])
-      bank0[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en [14])
-      bank0[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en [15])
-      bank0[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en [16])
-      bank0[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en [17])
-      bank0[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en [18])
-      bank0[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en [19])
-      bank0[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en [20])
-      bank0[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en [21])
-      bank0[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en [22])
-      bank0[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en [23])
-      bank0[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en [24])
-      bank0[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en [25])
-      bank0[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en [26])
-      bank0[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en [27])
-      bank0[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en [28])
-      bank0[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en [29])
-      bank0[write__payload[8:0]][239:232] <= write__payload[248:241];
+    if (\$signature__en )
+      bank0[write__payload[8:0]] <= write__payload[248:9];
   end
   reg [239:0] _0_;
   always_ff @(posedge clk) begin
@@ -12159,66 +12005,8 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
     bank1[511] = 240'h000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en$15 [0])
-      bank1[write__payload[8:0]][7:0] <= write__payload[16:9];
-    if (\$signature__en$15 [1])
-      bank1[write__payload[8:0]][15:8] <= write__payload[24:17];
-    if (\$signature__en$15 [2])
-      bank1[write__payload[8:0]][23:16] <= write__payload[32:25];
-    if (\$signature__en$15 [3])
-      bank1[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[8:0]][239:232] <= write__payload[248:241];
+    if (\$signature__en$15 )
+      bank1[write__payload[8:0]] <= write__payload[248:9];
   end
   reg [239:0] _1_;
   always_ff @(posedge clk) begin
@@ -12285,11 +12073,9 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[278:249] : 30'h00000000;
-  assign \$5  = | \$signature__en ;
+  assign \$signature__en  = \$4  ? write__payload[249] : 1'h0;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[278:249] : 30'h00000000;
-  assign \$8  = | \$signature__en$15 ;
+  assign \$signature__en$15  = \$7  ? write__payload[249] : 1'h0;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
   assign \$procmux$42_Y  = \$procmux$43_CMP  ? 48'h000000000000 : \$78 [47:0];
@@ -12330,7 +12116,7 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[8:0];
   assign \write__payload.data  = write__payload[248:9];
-  assign \write__payload.be  = write__payload[278:249];
+  assign \write__payload.be  = write__payload[249];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -12357,7 +12143,9 @@ module \llmaccel_ternary.weight_buffer (rst, write__valid, swap_drain__valid, re
   assign \$procmux$65_CMP  = \$44 ;
   assign read_req__0__ready = \$procmux$64_Y ;
   assign winner0 = 1'h0;
+  assign \$5  = \$signature__en ;
   assign \$6  = \$2 [0];
+  assign \$8  = \$signature__en$15 ;
   assign \$21  = \$20 ;
   assign \$22  = 1'h1;
   assign \$23  = \$20 ;

@@ -614,6 +614,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \words_in__valid$81  = \$47  & \$49 ;
   assign \$50  = ~ active_tern;
   assign data_in__valid = s_axis_tvalid & \$50 ;
+  assign data_in__payload = active_tern ? 64'h0000000000000000 : s_axis_tdata;
   assign \$51  = | act_words_left;
   assign \$52  = \$51  ? \words_in__ready$105  : words_in__ready;
   assign \$53  = \$52  & tern_in;
@@ -850,7 +851,7 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .blocks(\$44 [7:0]),
     .busy(busy),
     .clk(clk),
-    .data_in__payload(s_axis_tdata),
+    .data_in__payload(data_in__payload),
     .data_in__ready(data_in__ready),
     .data_in__valid(data_in__valid),
     .\fmt$132 (format[0]),
@@ -875,8 +876,8 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .m(m),
     .n(n),
     .\port$3$0 (\$3 ),
-    .\port$4379$0 (\$signal$55 ),
-    .\port$4381$0 (\$signal ),
+    .\port$4376$0 (\$signal$55 ),
+    .\port$4378$0 (\$signal ),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
     .s_axil_arready(s_axil_arready),
@@ -973,7 +974,6 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign weights__ready = \beats_out__ready$93 ;
   assign results__valid = beats_in__valid;
   assign beats_in__ready = results__ready;
-  assign data_in__payload = s_axis_tdata;
   assign id = 32'd1280136193;
   assign params = 32'd525320;
   assign k_max = 32'd4096;
@@ -1231,9 +1231,7 @@ module \llmaccel_top.acts_in (clk, rst, fresh, words_in__valid, beats_out__ready
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__ready, data_in__ready, \fmt$132 , m, n, \sum_in$133 , results__payload, busy, results__valid, data_in__payload);
-  input clk;
-  wire clk;
+module \llmaccel_top.bfp (rst, start, blocks, data_in__valid, data_in__payload, results__ready, data_in__ready, \fmt$132 , m, n, \sum_in$133 , results__payload, busy, results__valid, clk);
   input rst;
   wire rst;
   input start;
@@ -1242,6 +1240,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire [7:0] blocks;
   input data_in__valid;
   wire data_in__valid;
+  input [63:0] data_in__payload;
+  wire [63:0] data_in__payload;
   input results__ready;
   wire results__ready;
   output data_in__ready;
@@ -1260,37 +1260,37 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   reg busy = 1'h0;
   output results__valid;
   reg results__valid = 1'h0;
-  input [63:0] data_in__payload;
-  wire [63:0] data_in__payload;
+  input clk;
+  wire clk;
   wire [8:0] \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
+  wire [2:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [9:0] \$102 ;
   wire \$103 ;
-  wire [7:0] \$1038 ;
-  wire [2:0] \$104 ;
-  wire [8:0] \$1042 ;
-  wire [8:0] \$105 ;
-  wire [9:0] \$106 ;
+  wire [7:0] \$1030 ;
+  wire [8:0] \$1034 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  wire [7:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
+  wire [31:0] \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire [7:0] \$113 ;
-  wire [31:0] \$114 ;
+  wire \$113 ;
+  wire [7:0] \$114 ;
   wire \$115 ;
+  wire [6:0] \$1159 ;
   wire \$116 ;
-  wire [6:0] \$1167 ;
+  wire [7:0] \$1163 ;
+  wire [8:0] \$1167 ;
   wire \$117 ;
-  wire [7:0] \$1171 ;
-  wire [8:0] \$1175 ;
-  wire [9:0] \$1179 ;
-  wire [7:0] \$118 ;
-  wire [9:0] \$1183 ;
+  wire [9:0] \$1171 ;
+  wire [9:0] \$1175 ;
+  wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
@@ -1301,11 +1301,11 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
+  wire [7:0] \$1273 ;
   wire \$128 ;
-  wire [7:0] \$1281 ;
+  wire [7:0] \$1285 ;
+  wire [7:0] \$1288 ;
   wire \$129 ;
-  wire [7:0] \$1293 ;
-  wire [7:0] \$1296 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
@@ -1316,41 +1316,41 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$136 ;
   wire \$137 ;
   wire \$138 ;
-  wire \$139 ;
+  wire [1:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [1:0] \$140 ;
+  wire [1:0] \$141 ;
   wire \$142 ;
-  wire [1:0] \$143 ;
-  wire [1:0] \$144 ;
+  wire \$143 ;
+  wire \$144 ;
   wire [1:0] \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire [1:0] \$149 ;
+  wire [1:0] \$146 ;
+  wire [1:0] \$147 ;
+  wire [3:0] \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [1:0] \$150 ;
-  wire [1:0] \$151 ;
-  wire [3:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire [1:0] \$156 ;
-  wire [1:0] \$157 ;
-  wire [1:0] \$158 ;
-  wire [3:0] \$159 ;
-  wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [1:0] \$163 ;
-  wire [1:0] \$164 ;
-  wire [1:0] \$165 ;
-  wire [3:0] \$166 ;
-  wire [4:0] \$167 ;
-  wire [40:0] \$168 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire [1:0] \$152 ;
+  wire [1:0] \$153 ;
+  wire [1:0] \$154 ;
+  wire [3:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [1:0] \$159 ;
+  wire [9:0] \$16 ;
+  wire [1:0] \$160 ;
+  wire [1:0] \$161 ;
+  wire [3:0] \$162 ;
+  wire [4:0] \$163 ;
+  wire [40:0] \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
   wire \$169 ;
-  wire [9:0] \$17 ;
+  wire [2:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
@@ -1361,7 +1361,7 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire [2:0] \$18 ;
+  wire [3:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
@@ -1371,52 +1371,52 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
-  wire [3:0] \$19 ;
-  wire \$190 ;
-  wire \$191 ;
+  wire [1:0] \$189 ;
+  wire [18:0] \$19 ;
+  wire [1:0] \$190 ;
+  wire [1:0] \$191 ;
   wire \$192 ;
-  wire [1:0] \$193 ;
-  wire [1:0] \$194 ;
+  wire \$193 ;
+  wire \$194 ;
   wire [1:0] \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire [1:0] \$199 ;
+  wire [1:0] \$196 ;
+  wire [1:0] \$197 ;
+  wire [3:0] \$198 ;
+  wire \$199 ;
   wire [8:0] \$2 ;
-  wire [7:0] \$20 ;
-  wire [1:0] \$200 ;
-  wire [1:0] \$201 ;
-  wire [3:0] \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire [1:0] \$206 ;
-  wire [1:0] \$207 ;
-  wire [1:0] \$208 ;
-  wire [3:0] \$209 ;
-  wire [286:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire [1:0] \$213 ;
-  wire [1:0] \$214 ;
-  wire [1:0] \$215 ;
-  wire [3:0] \$216 ;
-  wire [7:0] \$217 ;
-  wire [31:0] \$218 ;
-  wire [7:0] \$219 ;
+  wire \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire [1:0] \$202 ;
+  wire [1:0] \$203 ;
+  wire [1:0] \$204 ;
+  wire [3:0] \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire [1:0] \$209 ;
+  wire \$21 ;
+  wire [1:0] \$210 ;
+  wire [1:0] \$211 ;
+  wire [3:0] \$212 ;
+  wire [7:0] \$213 ;
+  wire [31:0] \$214 ;
+  wire [7:0] \$215 ;
+  wire [31:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [31:0] \$220 ;
-  wire \$221 ;
+  wire [7:0] \$220 ;
+  wire [31:0] \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire [7:0] \$224 ;
-  wire [31:0] \$225 ;
+  wire \$224 ;
+  wire [7:0] \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire [7:0] \$229 ;
+  wire \$229 ;
   wire \$23 ;
   wire \$230 ;
   wire \$231 ;
@@ -1440,38 +1440,38 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire \$251 ;
-  wire \$252 ;
+  wire [1:0] \$250 ;
+  wire [1:0] \$251 ;
+  wire [1:0] \$252 ;
   wire \$253 ;
-  wire [1:0] \$254 ;
-  wire [1:0] \$255 ;
+  wire \$254 ;
+  wire \$255 ;
   wire [1:0] \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire [1:0] \$257 ;
+  wire [1:0] \$258 ;
+  wire [3:0] \$259 ;
   wire \$26 ;
-  wire [1:0] \$260 ;
-  wire [1:0] \$261 ;
-  wire [1:0] \$262 ;
-  wire [3:0] \$263 ;
-  wire \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire [1:0] \$267 ;
-  wire [1:0] \$268 ;
-  wire [1:0] \$269 ;
+  wire \$260 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire [1:0] \$263 ;
+  wire [1:0] \$264 ;
+  wire [1:0] \$265 ;
+  wire [3:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [3:0] \$270 ;
-  wire \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire [1:0] \$274 ;
-  wire [1:0] \$275 ;
-  wire [1:0] \$276 ;
-  wire [3:0] \$277 ;
-  wire [4:0] \$278 ;
-  wire [40:0] \$279 ;
+  wire [1:0] \$270 ;
+  wire [1:0] \$271 ;
+  wire [1:0] \$272 ;
+  wire [3:0] \$273 ;
+  wire [4:0] \$274 ;
+  wire [40:0] \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire \$279 ;
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
@@ -1483,7 +1483,7 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire \$29 ;
+  wire [6:0] \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
@@ -1496,45 +1496,45 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$299 ;
   wire [10:0] \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
+  wire [1:0] \$300 ;
+  wire [1:0] \$301 ;
+  wire [1:0] \$302 ;
   wire \$303 ;
-  wire [1:0] \$304 ;
-  wire [1:0] \$305 ;
+  wire \$304 ;
+  wire \$305 ;
   wire [1:0] \$306 ;
-  wire \$307 ;
-  wire \$308 ;
-  wire \$309 ;
-  wire [5:0] \$31 ;
-  wire [1:0] \$310 ;
-  wire [1:0] \$311 ;
-  wire [1:0] \$312 ;
-  wire [3:0] \$313 ;
-  wire \$314 ;
-  wire \$315 ;
-  wire \$316 ;
-  wire [1:0] \$317 ;
-  wire [1:0] \$318 ;
-  wire [1:0] \$319 ;
-  wire [94:0] \$32 ;
-  wire [3:0] \$320 ;
-  wire \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  wire [1:0] \$324 ;
-  wire [1:0] \$325 ;
-  wire [1:0] \$326 ;
-  wire [3:0] \$327 ;
-  wire [7:0] \$328 ;
-  wire [31:0] \$329 ;
+  wire [1:0] \$307 ;
+  wire [1:0] \$308 ;
+  wire [3:0] \$309 ;
+  wire \$31 ;
+  wire \$310 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire [1:0] \$313 ;
+  wire [1:0] \$314 ;
+  wire [1:0] \$315 ;
+  wire [3:0] \$316 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire \$319 ;
+  wire \$32 ;
+  wire [1:0] \$320 ;
+  wire [1:0] \$321 ;
+  wire [1:0] \$322 ;
+  wire [3:0] \$323 ;
+  wire [7:0] \$324 ;
+  wire [31:0] \$325 ;
+  wire [7:0] \$326 ;
+  wire [31:0] \$327 ;
+  wire [2:0] \$328 ;
+  wire [2:0] \$329 ;
   wire \$33 ;
-  wire [7:0] \$330 ;
+  wire [31:0] \$330 ;
   wire [31:0] \$331 ;
-  wire [2:0] \$332 ;
-  wire [2:0] \$333 ;
-  wire [31:0] \$334 ;
-  wire [31:0] \$335 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire \$335 ;
   wire \$336 ;
   wire \$337 ;
   wire \$338 ;
@@ -1543,13 +1543,13 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$340 ;
   wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
+  wire [2:0] \$343 ;
   wire \$344 ;
-  wire \$345 ;
+  wire [15:0] \$345 ;
   wire \$346 ;
-  wire [2:0] \$347 ;
+  wire \$347 ;
   wire \$348 ;
-  wire [15:0] \$349 ;
+  wire \$349 ;
   wire \$35 ;
   wire \$350 ;
   wire \$351 ;
@@ -1563,15 +1563,15 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$359 ;
   wire \$36 ;
   wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  wire \$363 ;
+  wire [6:0] \$361 ;
+  wire [5:0] \$362 ;
+  wire [6:0] \$363 ;
   wire \$364 ;
-  wire [6:0] \$365 ;
-  wire [5:0] \$366 ;
-  wire [6:0] \$367 ;
+  wire [5:0] \$365 ;
+  wire \$366 ;
+  wire \$367 ;
   wire \$368 ;
-  wire [5:0] \$369 ;
+  wire \$369 ;
   wire \$37 ;
   wire \$370 ;
   wire \$371 ;
@@ -1580,22 +1580,22 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$374 ;
   wire \$375 ;
   wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire \$379 ;
-  wire \$38 ;
+  wire [10:0] \$377 ;
+  wire [10:0] \$378 ;
+  wire [10:0] \$379 ;
+  wire [5:0] \$38 ;
   wire \$380 ;
-  wire [10:0] \$381 ;
-  wire [10:0] \$382 ;
-  wire [10:0] \$383 ;
+  wire \$381 ;
+  wire [4:0] \$382 ;
+  wire [4:0] \$383 ;
   wire \$384 ;
-  wire \$385 ;
-  wire [4:0] \$386 ;
-  wire [4:0] \$387 ;
+  wire [2:0] \$385 ;
+  wire [16:0] \$386 ;
+  wire \$387 ;
   wire \$388 ;
-  wire [2:0] \$389 ;
-  wire \$39 ;
-  wire [16:0] \$390 ;
+  wire \$389 ;
+  wire [5:0] \$39 ;
+  wire \$390 ;
   wire \$391 ;
   wire \$392 ;
   wire \$393 ;
@@ -1606,71 +1606,71 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$398 ;
   wire \$399 ;
   wire [10:0] \$4 ;
-  wire \$40 ;
-  wire \$400 ;
+  wire [66:0] \$40 ;
+  wire [4:0] \$400 ;
   wire \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire [4:0] \$404 ;
+  wire \$404 ;
   wire \$405 ;
   wire \$406 ;
   wire \$407 ;
   wire \$408 ;
   wire \$409 ;
-  wire [5:0] \$41 ;
+  wire \$41 ;
   wire \$410 ;
   wire \$411 ;
   wire \$412 ;
-  wire \$413 ;
+  wire [2:0] \$413 ;
   wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire [2:0] \$417 ;
-  wire \$418 ;
-  wire [4:0] \$419 ;
-  wire [5:0] \$42 ;
-  wire [4:0] \$420 ;
+  wire [4:0] \$415 ;
+  wire [4:0] \$416 ;
+  wire \$417 ;
+  wire [8:0] \$418 ;
+  wire [8:0] \$419 ;
+  wire \$42 ;
+  wire \$420 ;
   wire \$421 ;
-  wire [8:0] \$422 ;
-  wire [8:0] \$423 ;
+  wire [16:0] \$422 ;
+  wire [16:0] \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire [16:0] \$426 ;
-  wire [16:0] \$427 ;
+  wire \$426 ;
+  wire \$427 ;
   wire \$428 ;
-  wire \$429 ;
-  wire [8:0] \$43 ;
-  wire \$430 ;
+  wire [3:0] \$429 ;
+  wire \$43 ;
+  wire [3:0] \$430 ;
   wire \$431 ;
   wire \$432 ;
-  wire [3:0] \$433 ;
-  wire [3:0] \$434 ;
-  wire \$435 ;
+  wire \$433 ;
+  wire \$434 ;
+  wire [2:0] \$435 ;
   wire \$436 ;
-  wire \$437 ;
-  wire \$438 ;
-  wire [2:0] \$439 ;
-  wire [526:0] \$44 ;
-  wire \$440 ;
-  wire [4:0] \$441 ;
-  wire [4:0] \$442 ;
+  wire [4:0] \$437 ;
+  wire [4:0] \$438 ;
+  wire \$439 ;
+  wire \$44 ;
+  wire [8:0] \$440 ;
+  wire [8:0] \$441 ;
+  wire \$442 ;
   wire \$443 ;
   wire [8:0] \$444 ;
-  wire [8:0] \$445 ;
+  wire \$445 ;
   wire \$446 ;
-  wire \$447 ;
-  wire [8:0] \$448 ;
-  wire \$449 ;
+  wire [15:0] \$447 ;
+  wire [2:0] \$448 ;
+  wire [15:0] \$449 ;
   wire \$45 ;
-  wire \$450 ;
+  wire [3:0] \$450 ;
   wire [15:0] \$451 ;
-  wire [2:0] \$452 ;
+  wire [4:0] \$452 ;
   wire [15:0] \$453 ;
-  wire [3:0] \$454 ;
+  wire [4:0] \$454 ;
   wire [15:0] \$455 ;
-  wire [4:0] \$456 ;
+  wire [15:0] \$456 ;
   wire [15:0] \$457 ;
-  wire [4:0] \$458 ;
+  wire [15:0] \$458 ;
   wire [15:0] \$459 ;
   wire \$46 ;
   wire [15:0] \$460 ;
@@ -1703,226 +1703,222 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire [15:0] \$485 ;
   wire [15:0] \$486 ;
   wire [15:0] \$487 ;
-  wire [15:0] \$488 ;
-  wire [15:0] \$489 ;
+  wire [16:0] \$488 ;
+  wire [16:0] \$489 ;
   wire \$49 ;
-  wire [15:0] \$490 ;
-  wire [15:0] \$491 ;
+  wire [17:0] \$490 ;
+  wire [16:0] \$491 ;
   wire [16:0] \$492 ;
-  wire [16:0] \$493 ;
-  wire [17:0] \$494 ;
+  wire [17:0] \$493 ;
+  wire [18:0] \$494 ;
   wire [16:0] \$495 ;
   wire [16:0] \$496 ;
   wire [17:0] \$497 ;
-  wire [18:0] \$498 ;
+  wire [16:0] \$498 ;
   wire [16:0] \$499 ;
   wire [9:0] \$5 ;
   wire \$50 ;
-  wire [16:0] \$500 ;
-  wire [17:0] \$501 ;
+  wire [17:0] \$500 ;
+  wire [18:0] \$501 ;
   wire [16:0] \$502 ;
   wire [16:0] \$503 ;
   wire [17:0] \$504 ;
-  wire [18:0] \$505 ;
+  wire [16:0] \$505 ;
   wire [16:0] \$506 ;
-  wire [16:0] \$507 ;
-  wire [17:0] \$508 ;
+  wire [17:0] \$507 ;
+  wire [18:0] \$508 ;
   wire [16:0] \$509 ;
   wire \$51 ;
   wire [16:0] \$510 ;
   wire [17:0] \$511 ;
-  wire [18:0] \$512 ;
+  wire [16:0] \$512 ;
   wire [16:0] \$513 ;
-  wire [16:0] \$514 ;
-  wire [17:0] \$515 ;
-  wire [16:0] \$516 ;
-  wire [16:0] \$517 ;
-  wire [17:0] \$518 ;
-  wire [18:0] \$519 ;
+  wire [17:0] \$514 ;
+  wire [18:0] \$515 ;
+  wire \$516 ;
+  wire [20:0] \$517 ;
+  wire [21:0] \$518 ;
+  wire [20:0] \$519 ;
   wire \$52 ;
-  wire \$520 ;
+  wire [21:0] \$520 ;
   wire [20:0] \$521 ;
   wire [21:0] \$522 ;
   wire [20:0] \$523 ;
   wire [21:0] \$524 ;
-  wire [20:0] \$525 ;
-  wire [21:0] \$526 ;
-  wire [20:0] \$527 ;
-  wire [21:0] \$528 ;
+  wire \$525 ;
+  wire \$526 ;
+  wire [2:0] \$527 ;
+  wire \$528 ;
   wire \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire [2:0] \$531 ;
+  wire \$531 ;
   wire \$532 ;
-  wire \$533 ;
+  wire [2:0] \$533 ;
   wire \$534 ;
   wire \$535 ;
   wire \$536 ;
-  wire [2:0] \$537 ;
+  wire \$537 ;
   wire \$538 ;
   wire \$539 ;
   wire \$54 ;
   wire \$540 ;
-  wire \$541 ;
-  wire \$542 ;
+  wire [2:0] \$541 ;
+  wire [2:0] \$542 ;
   wire \$543 ;
-  wire \$544 ;
-  wire [2:0] \$545 ;
-  wire [2:0] \$546 ;
+  wire [15:0] \$544 ;
+  wire \$545 ;
+  wire [4:0] \$546 ;
   wire \$547 ;
-  wire [15:0] \$548 ;
+  wire \$548 ;
   wire \$549 ;
   wire \$55 ;
-  wire [4:0] \$550 ;
-  wire \$551 ;
-  wire \$552 ;
+  wire \$550 ;
+  wire [31:0] \$551 ;
+  wire [2:0] \$552 ;
   wire \$553 ;
-  wire \$554 ;
-  wire [31:0] \$555 ;
-  wire [2:0] \$556 ;
+  wire [15:0] \$554 ;
+  wire \$555 ;
+  wire [4:0] \$556 ;
   wire \$557 ;
-  wire [15:0] \$558 ;
+  wire \$558 ;
   wire \$559 ;
   wire \$56 ;
-  wire [4:0] \$560 ;
-  wire \$561 ;
-  wire \$562 ;
-  wire \$563 ;
+  wire \$560 ;
+  wire [31:0] \$561 ;
+  wire [31:0] \$562 ;
+  wire [2:0] \$563 ;
   wire \$564 ;
-  wire [31:0] \$565 ;
-  wire [31:0] \$566 ;
-  wire [2:0] \$567 ;
-  wire \$568 ;
-  wire [15:0] \$569 ;
+  wire [15:0] \$565 ;
+  wire \$566 ;
+  wire [4:0] \$567 ;
+  wire [4:0] \$568 ;
+  wire \$569 ;
   wire \$57 ;
-  wire \$570 ;
-  wire [4:0] \$571 ;
-  wire [4:0] \$572 ;
-  wire \$573 ;
-  wire [16:0] \$574 ;
+  wire [16:0] \$570 ;
+  wire \$571 ;
+  wire [3:0] \$572 ;
+  wire [7:0] \$573 ;
+  wire \$574 ;
   wire \$575 ;
-  wire [3:0] \$576 ;
-  wire [7:0] \$577 ;
+  wire [9:0] \$576 ;
+  wire [3:0] \$577 ;
   wire \$578 ;
-  wire \$579 ;
+  wire [1:0] \$579 ;
   wire \$58 ;
-  wire [9:0] \$580 ;
-  wire [3:0] \$581 ;
+  wire [15:0] \$580 ;
+  wire \$581 ;
   wire \$582 ;
-  wire [1:0] \$583 ;
-  wire [15:0] \$584 ;
-  wire \$585 ;
-  wire \$586 ;
-  wire [5:0] \$587 ;
-  wire [7:0] \$588 ;
-  wire [3:0] \$589 ;
+  wire [5:0] \$583 ;
+  wire [7:0] \$584 ;
+  wire [3:0] \$585 ;
+  wire [1:0] \$586 ;
+  wire [15:0] \$587 ;
+  wire \$588 ;
+  wire [4:0] \$589 ;
   wire \$59 ;
-  wire [1:0] \$590 ;
-  wire [15:0] \$591 ;
-  wire \$592 ;
-  wire [4:0] \$593 ;
-  wire [7:0] \$594 ;
-  wire [3:0] \$595 ;
-  wire [1:0] \$596 ;
-  wire [2:0] \$597 ;
-  wire \$598 ;
-  wire [6:0] \$599 ;
-  wire [4:0] \$6 ;
+  wire [7:0] \$590 ;
+  wire [3:0] \$591 ;
+  wire [1:0] \$592 ;
+  wire [2:0] \$593 ;
+  wire \$594 ;
+  wire [6:0] \$595 ;
+  wire [63:0] \$596 ;
+  wire [255:0] \$597 ;
+  wire [15:0] \$598 ;
+  wire [127:0] \$599 ;
+  wire [1:0] \$6 ;
   wire \$60 ;
   wire [63:0] \$600 ;
-  wire [255:0] \$601 ;
-  wire [15:0] \$602 ;
-  wire [127:0] \$603 ;
+  wire \$601 ;
+  wire [6:0] \$602 ;
+  wire [15:0] \$603 ;
   wire [63:0] \$604 ;
-  wire \$605 ;
-  wire [6:0] \$606 ;
-  wire [15:0] \$607 ;
-  wire [63:0] \$608 ;
-  wire [127:0] \$609 ;
+  wire [127:0] \$605 ;
+  wire [127:0] \$606 ;
+  wire [127:0] \$607 ;
+  wire [511:0] \$608 ;
+  wire \$609 ;
   wire \$61 ;
-  wire [127:0] \$610 ;
-  wire [127:0] \$611 ;
-  wire [511:0] \$612 ;
-  wire \$613 ;
-  wire [6:0] \$614 ;
-  wire [15:0] \$615 ;
-  wire [63:0] \$616 ;
-  wire [83:0] \$617 ;
+  wire [6:0] \$610 ;
+  wire [15:0] \$611 ;
+  wire [63:0] \$612 ;
+  wire [83:0] \$613 ;
+  wire \$614 ;
+  wire [6:0] \$615 ;
+  wire [15:0] \$616 ;
+  wire [63:0] \$617 ;
   wire \$618 ;
-  wire [6:0] \$619 ;
+  wire [83:0] \$619 ;
   wire \$62 ;
-  wire [15:0] \$620 ;
-  wire [63:0] \$621 ;
-  wire \$622 ;
-  wire [83:0] \$623 ;
-  wire [1:0] \$624 ;
-  wire \$625 ;
-  wire [83:0] \$626 ;
-  wire [63:0] \$627 ;
-  wire [127:0] \$628 ;
-  wire [15:0] \$629 ;
+  wire [1:0] \$620 ;
+  wire \$621 ;
+  wire [83:0] \$622 ;
+  wire [63:0] \$623 ;
+  wire [127:0] \$624 ;
+  wire [15:0] \$625 ;
+  wire [6:0] \$626 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire \$629 ;
   wire \$63 ;
-  wire [6:0] \$630 ;
+  wire \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
   wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
-  wire \$638 ;
+  wire [7:0] \$635 ;
+  wire [7:0] \$636 ;
+  wire [7:0] \$637 ;
+  wire [7:0] \$638 ;
   wire [7:0] \$639 ;
   wire \$64 ;
   wire [7:0] \$640 ;
   wire [7:0] \$641 ;
   wire [7:0] \$642 ;
-  wire [7:0] \$643 ;
-  wire [7:0] \$644 ;
-  wire [7:0] \$645 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
   wire [7:0] \$646 ;
-  wire \$647 ;
-  wire \$648 ;
-  wire \$649 ;
+  wire [7:0] \$647 ;
+  wire [7:0] \$648 ;
+  wire [31:0] \$649 ;
   wire \$65 ;
-  wire [7:0] \$650 ;
-  wire [7:0] \$651 ;
-  wire [7:0] \$652 ;
+  wire [31:0] \$650 ;
+  wire [31:0] \$651 ;
+  wire [31:0] \$652 ;
   wire [31:0] \$653 ;
-  wire [31:0] \$654 ;
-  wire [31:0] \$655 ;
-  wire [31:0] \$656 ;
-  wire [31:0] \$657 ;
+  wire \$654 ;
+  wire \$655 ;
+  wire \$656 ;
+  wire \$657 ;
   wire \$658 ;
   wire \$659 ;
   wire \$66 ;
   wire \$660 ;
   wire \$661 ;
-  wire \$662 ;
-  wire \$663 ;
-  wire \$664 ;
-  wire \$665 ;
+  wire [31:0] \$662 ;
+  wire [31:0] \$663 ;
+  wire [31:0] \$664 ;
+  wire [31:0] \$665 ;
   wire [31:0] \$666 ;
   wire [31:0] \$667 ;
   wire [31:0] \$668 ;
   wire [31:0] \$669 ;
   wire \$67 ;
-  wire [31:0] \$670 ;
-  wire [31:0] \$671 ;
-  wire [31:0] \$672 ;
-  wire [31:0] \$673 ;
-  wire [127:0] \$674 ;
-  wire [1:0] \$675 ;
-  wire [3:0] \$676 ;
-  wire [15:0] \$677 ;
+  wire [127:0] \$670 ;
+  wire [1:0] \$671 ;
+  wire [3:0] \$672 ;
+  wire [15:0] \$673 ;
+  wire \$674 ;
+  wire \$675 ;
+  wire [63:0] \$676 ;
+  wire [7:0] \$677 ;
   wire \$678 ;
-  wire \$679 ;
+  wire [31:0] \$679 ;
   wire \$68 ;
-  wire [63:0] \$680 ;
-  wire [7:0] \$681 ;
-  wire \$682 ;
-  wire [31:0] \$683 ;
   wire \$69 ;
-  wire [38:0] \$7 ;
+  wire \$7 ;
   wire \$70 ;
   wire \$71 ;
   wire \$72 ;
@@ -1933,25 +1929,25 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire \$77 ;
   wire \$78 ;
   wire \$79 ;
+  wire [7:0] \$795 ;
   wire \$8 ;
   wire \$80 ;
-  wire [7:0] \$803 ;
-  wire \$81 ;
+  wire [7:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire \$84 ;
-  wire [7:0] \$85 ;
+  wire [7:0] \$84 ;
+  wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [7:0] \$88 ;
-  wire \$89 ;
+  wire [4:0] \$87 ;
+  wire \$88 ;
+  wire [5:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [4:0] \$91 ;
+  wire [5:0] \$91 ;
   wire \$92 ;
-  wire [5:0] \$93 ;
+  wire \$93 ;
   wire \$94 ;
-  wire [5:0] \$95 ;
+  wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
@@ -3181,25 +3177,25 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   wire [4:0] wr__addr;
   wire [31:0] wr__data;
   reg wr__en = 1'h0;
-  wire [83:0] write__payload;
-  wire [79:0] \write__payload$13 ;
+  wire [76:0] write__payload;
+  wire [72:0] \write__payload$13 ;
   wire [7:0] \write__payload$13.addr ;
-  wire [7:0] \write__payload$13.be ;
+  wire \write__payload$13.be ;
   wire [63:0] \write__payload$13.data ;
-  wire [296:0] \write__payload$15 ;
+  wire [268:0] \write__payload$15 ;
   wire [8:0] \write__payload$15.addr ;
-  wire [31:0] \write__payload$15.be ;
+  wire [3:0] \write__payload$15.be ;
   wire [255:0] \write__payload$15.data ;
-  wire [292:0] \write__payload$21 ;
+  wire [264:0] \write__payload$21 ;
   wire [4:0] \write__payload$21.addr ;
-  wire [31:0] \write__payload$21.be ;
+  wire [3:0] \write__payload$21.be ;
   wire [255:0] \write__payload$21.data ;
-  wire [147:0] \write__payload$23 ;
+  wire [135:0] \write__payload$23 ;
   wire [3:0] \write__payload$23.addr ;
-  wire [15:0] \write__payload$23.be ;
+  wire [3:0] \write__payload$23.be ;
   wire [127:0] \write__payload$23.data ;
   wire [11:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   wire write__ready;
   wire \write__ready$28 ;
@@ -3262,786 +3258,783 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
       sumf0[{ te_d2[2:0], te_d2[7:6] }] <= wr__data;
   end
   assign rd__data = sumf0[{ ta_d7[2:0], ta_d7[7:6] }];
-  assign \$296  = \$294  & \$295 ;
-  assign \$307  = ~ h_dx[1];
-  assign \$308  = ~ h_dx[0];
-  assign \$311  = h_dx[0] ? 2'h1 : 2'h2;
-  assign \$312  = h_dx[1] ? 2'h0 : \$311 ;
-  assign \$314  = ~ h_dx[5];
-  assign \$315  = ~ h_dx[4];
-  assign \$316  = ~ h_dx[3];
-  assign \$317  = h_dx[3] ? 2'h2 : 2'h3;
-  assign \$318  = h_dx[4] ? 2'h1 : \$317 ;
-  assign \$319  = h_dx[5] ? 2'h0 : \$318 ;
-  assign \$320  = \$293  ? \$313  : { 2'h1, \$319  };
-  assign \$321  = ~ h_dx[9];
-  assign \$322  = ~ h_dx[8];
-  assign \$323  = ~ h_dx[7];
-  assign \$324  = h_dx[7] ? 2'h2 : 2'h3;
-  assign \$325  = h_dx[8] ? 2'h1 : \$324 ;
-  assign \$326  = h_dx[9] ? 2'h0 : \$325 ;
-  assign \$327  = \$286  ? \$320  : { 2'h0, \$326  };
-  assign \$328  = 7'h70 - \$327 ;
-  assign \$329  = \$227  ? { h_dx[15], \$229 , 23'h000000 } : { h_dx[15], \$328 , \$279 [9:0], 13'h0000 };
-  assign \$330  = h_dx[14:10] + 7'h70;
-  assign \$331  = \$226  ? \$329  : { h_dx[15], \$330 , h_dx[9:0], 13'h0000 };
-  assign b = \$221  ? \$225  : \$331 ;
-  assign \$332  = 1'h0 + k;
-  assign \$1038  = \$332  * 5'h15;
-  assign value = h_sumi >> \$1038 ;
-  assign \$333  = 1'h0 + k;
-  assign \$1042  = \$333  * 6'h20;
-  assign init0 = h_init >> \$1042 ;
-  assign \$334  = mx_nan0_d7 ? 32'd2143289344 : mx_value0_d3;
-  assign value0 = fmt ? \$334  : \result$95 ;
-  assign \$335  = sum_in ? init_a0_d7 : 32'd0;
-  assign \a$101  = ta_d7[4] ? \$335  : rd__data;
-  assign \$336  = wr__en & te_d2[5];
-  assign \$337  = te_d2[7:6] == 2'h3;
-  assign \$338  = \$336  & \$337 ;
-  assign w_en = \$338  & adv;
-  assign \$339  = wr__en & te_d2[5];
-  assign \$340  = te_d2[7:6] == 2'h3;
-  assign \$341  = \$339  & \$340 ;
-  assign \$342  = ~ \$341 ;
-  assign adv = \$342  | w_rdy;
-  assign \$343  = busy & r_rdy;
-  assign \$344  = ~ results__valid;
-  assign \$345  = \$344  | results__ready;
-  assign \$346  = \$343  & \$345 ;
-  assign \$347  = out_r + 1'h1;
-  assign \$348  = out_rows < 3'h4;
-  assign \$349  = \$348  ? out_rows : 16'h0004;
-  assign \$350  = \$347  == \$349 ;
-  assign r_en = \$346  & \$350 ;
-  assign \$351  = ~ busy;
-  assign \$352  = start & \$351 ;
-  assign \$353  = ~ busy;
-  assign \$354  = start & \$353 ;
-  assign \$355  = ~ \sum_in$133 ;
-  assign \$356  = data_in__valid & data_in__ready;
-  assign \$357  = busy & x_loaded;
-  assign \$358  = ~ tile_full;
+  assign \$303  = ~ h_dx[1];
+  assign \$304  = ~ h_dx[0];
+  assign \$307  = h_dx[0] ? 2'h1 : 2'h2;
+  assign \$308  = h_dx[1] ? 2'h0 : \$307 ;
+  assign \$310  = ~ h_dx[5];
+  assign \$311  = ~ h_dx[4];
+  assign \$312  = ~ h_dx[3];
+  assign \$313  = h_dx[3] ? 2'h2 : 2'h3;
+  assign \$314  = h_dx[4] ? 2'h1 : \$313 ;
+  assign \$315  = h_dx[5] ? 2'h0 : \$314 ;
+  assign \$316  = \$289  ? \$309  : { 2'h1, \$315  };
+  assign \$317  = ~ h_dx[9];
+  assign \$318  = ~ h_dx[8];
+  assign \$319  = ~ h_dx[7];
+  assign \$320  = h_dx[7] ? 2'h2 : 2'h3;
+  assign \$321  = h_dx[8] ? 2'h1 : \$320 ;
+  assign \$322  = h_dx[9] ? 2'h0 : \$321 ;
+  assign \$323  = \$282  ? \$316  : { 2'h0, \$322  };
+  assign \$324  = 7'h70 - \$323 ;
+  assign \$325  = \$223  ? { h_dx[15], \$225 , 23'h000000 } : { h_dx[15], \$324 , \$275 [9:0], 13'h0000 };
+  assign \$326  = h_dx[14:10] + 7'h70;
+  assign \$327  = \$222  ? \$325  : { h_dx[15], \$326 , h_dx[9:0], 13'h0000 };
+  assign b = \$217  ? \$221  : \$327 ;
+  assign \$328  = 1'h0 + k;
+  assign \$1030  = \$328  * 5'h15;
+  assign value = h_sumi >> \$1030 ;
+  assign \$329  = 1'h0 + k;
+  assign \$1034  = \$329  * 6'h20;
+  assign init0 = h_init >> \$1034 ;
+  assign \$330  = mx_nan0_d7 ? 32'd2143289344 : mx_value0_d3;
+  assign value0 = fmt ? \$330  : \result$95 ;
+  assign \$331  = sum_in ? init_a0_d7 : 32'd0;
+  assign \a$101  = ta_d7[4] ? \$331  : rd__data;
+  assign \$332  = wr__en & te_d2[5];
+  assign \$333  = te_d2[7:6] == 2'h3;
+  assign \$334  = \$332  & \$333 ;
+  assign w_en = \$334  & adv;
+  assign \$335  = wr__en & te_d2[5];
+  assign \$336  = te_d2[7:6] == 2'h3;
+  assign \$337  = \$335  & \$336 ;
+  assign \$338  = ~ \$337 ;
+  assign adv = \$338  | w_rdy;
+  assign \$339  = busy & r_rdy;
+  assign \$340  = ~ results__valid;
+  assign \$341  = \$340  | results__ready;
+  assign \$342  = \$339  & \$341 ;
+  assign \$343  = out_r + 1'h1;
+  assign \$344  = out_rows < 3'h4;
+  assign \$345  = \$344  ? out_rows : 16'h0004;
+  assign \$346  = \$343  == \$345 ;
+  assign r_en = \$342  & \$346 ;
+  assign \$347  = ~ busy;
+  assign \$348  = start & \$347 ;
+  assign \$349  = ~ busy;
+  assign \$350  = start & \$349 ;
+  assign \$351  = ~ \sum_in$133 ;
+  assign \$352  = data_in__valid & data_in__ready;
+  assign \$353  = busy & x_loaded;
+  assign \$354  = ~ tile_full;
+  assign \$355  = \$353  & \$354 ;
+  assign \$356  = | rows_to_load;
+  assign \$357  = \$355  & \$356 ;
+  assign \$358  = ~ sums_done;
   assign \$359  = \$357  & \$358 ;
-  assign \$360  = | rows_to_load;
-  assign \$361  = \$359  & \$360 ;
-  assign \$362  = ~ sums_done;
-  assign \$363  = \$361  & \$362 ;
-  assign \$364  = \$356  & \$363 ;
-  assign \$365  = si + 1'h1;
-  assign \$367  = \$366  + 1'h1;
-  assign \$368  = \$367  == M;
-  assign \$370  = \$369  == 2'h3;
-  assign \$371  = data_in__valid & data_in__ready;
-  assign \$372  = busy & x_loaded;
-  assign \$373  = ~ tile_full;
+  assign \$360  = \$352  & \$359 ;
+  assign \$361  = si + 1'h1;
+  assign \$363  = \$362  + 1'h1;
+  assign \$364  = \$363  == M;
+  assign \$366  = \$365  == 2'h3;
+  assign \$367  = data_in__valid & data_in__ready;
+  assign \$368  = busy & x_loaded;
+  assign \$369  = ~ tile_full;
+  assign \$370  = \$368  & \$369 ;
+  assign \$371  = | rows_to_load;
+  assign \$372  = \$370  & \$371 ;
+  assign \$373  = ~ sums_done;
   assign \$374  = \$372  & \$373 ;
-  assign \$375  = | rows_to_load;
-  assign \$376  = \$374  & \$375 ;
-  assign \$377  = ~ sums_done;
-  assign \$378  = \$376  & \$377 ;
-  assign \$379  = ~ \$378 ;
-  assign \$380  = \$371  & \$379 ;
-  assign \$381  = q + 1'h1;
-  assign \$382  = q + 1'h1;
-  assign \$383  = \$2 [7:0] + \$3 [9:0];
-  assign \$384  = \$382  == \$383 ;
-  assign \$385  = ~ x_loaded;
-  assign \$386  = xm + 1'h1;
-  assign \$387  = xm + 1'h1;
-  assign \$388  = \$387  == M;
-  assign \$389  = lane + 1'h1;
-  assign \$390  = rows_to_load - 1'h1;
-  assign \$391  = lane == 2'h3;
-  assign \$392  = rows_to_load == 1'h1;
-  assign \$393  = \$391  | \$392 ;
+  assign \$375  = ~ \$374 ;
+  assign \$376  = \$367  & \$375 ;
+  assign \$377  = q + 1'h1;
+  assign \$378  = q + 1'h1;
+  assign \$379  = \$2 [7:0] + \$3 [9:0];
+  assign \$380  = \$378  == \$379 ;
+  assign \$381  = ~ x_loaded;
+  assign \$382  = xm + 1'h1;
+  assign \$383  = xm + 1'h1;
+  assign \$384  = \$383  == M;
+  assign \$385  = lane + 1'h1;
+  assign \$386  = rows_to_load - 1'h1;
+  assign \$387  = lane == 2'h3;
+  assign \$388  = rows_to_load == 1'h1;
+  assign \$389  = \$387  | \$388 ;
+  assign \$390  = tile_full & swap_fill__ready;
+  assign \$391  = ~ sum_in;
+  assign \$392  = ~ busy;
+  assign \$393  = start & \$392 ;
   assign \$394  = tile_full & swap_fill__ready;
-  assign \$395  = ~ sum_in;
-  assign \$396  = ~ busy;
-  assign \$397  = start & \$396 ;
-  assign \$398  = tile_full & swap_fill__ready;
-  assign \$399  = read_req__0__valid & read_req__0__ready;
-  assign \$400  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
-  assign \$401  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
-  assign \$402  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
-  assign \$403  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
-  assign \$404  = taken | { \$403 , \$402 , \$401 , \$400 , \$399  };
-  assign \$405  = read_req__0__valid & read_req__0__ready;
-  assign \$406  = taken[0] | \$405 ;
-  assign \$407  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
-  assign \$408  = taken[1] | \$407 ;
-  assign \$409  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
-  assign \$410  = taken[2] | \$409 ;
-  assign \$411  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
-  assign \$412  = taken[3] | \$411 ;
-  assign \$413  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
-  assign \$414  = taken[4] | \$413 ;
-  assign \$415  = & { \$414 , \$412 , \$410 , \$408 , \$406  };
-  assign \$416  = have_tile & \$415 ;
-  assign \$417  = ij + 1'h1;
-  assign \$418  = ij == 2'h3;
-  assign \$419  = im + 1'h1;
-  assign \$420  = im + 1'h1;
-  assign \$421  = \$420  == M;
-  assign \$422  = ib + 1'h1;
-  assign \$423  = ib + 1'h1;
-  assign \$424  = \$423  == B;
-  assign \$425  = rows_to_issue > 3'h4;
-  assign \$426  = rows_to_issue - 3'h4;
-  assign \$427  = \$425  ? \$426  : 17'h00000;
-  assign \$428  = ~ busy;
-  assign \$429  = start & \$428 ;
-  assign \$430  = ~ busy;
-  assign \$431  = start & \$430 ;
-  assign \$432  = since < 3'h4;
-  assign \$433  = since + 1'h1;
-  assign \$434  = \$432  ? \$433  : { 1'h0, since };
-  assign \$435  = jj == 2'h3;
-  assign \$436  = accept & \$435 ;
-  assign \$437  = ~ busy;
-  assign \$438  = start & \$437 ;
-  assign \$439  = jj + 1'h1;
-  assign \$440  = jj == 2'h3;
-  assign \$441  = jm + 1'h1;
-  assign \$442  = jm + 1'h1;
-  assign \$443  = \$442  == M;
+  assign \$395  = read_req__0__valid & read_req__0__ready;
+  assign \$396  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
+  assign \$397  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
+  assign \$398  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
+  assign \$399  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
+  assign \$400  = taken | { \$399 , \$398 , \$397 , \$396 , \$395  };
+  assign \$401  = read_req__0__valid & read_req__0__ready;
+  assign \$402  = taken[0] | \$401 ;
+  assign \$403  = \read_req__0__valid$47  & \read_req__0__ready$137 ;
+  assign \$404  = taken[1] | \$403 ;
+  assign \$405  = \read_req__0__valid$49  & \read_req__0__ready$138 ;
+  assign \$406  = taken[2] | \$405 ;
+  assign \$407  = \read_req__0__valid$51  & \read_req__0__ready$139 ;
+  assign \$408  = taken[3] | \$407 ;
+  assign \$409  = \read_req__0__valid$53  & \read_req__0__ready$140 ;
+  assign \$410  = taken[4] | \$409 ;
+  assign \$411  = & { \$410 , \$408 , \$406 , \$404 , \$402  };
+  assign \$412  = have_tile & \$411 ;
+  assign \$413  = ij + 1'h1;
+  assign \$414  = ij == 2'h3;
+  assign \$415  = im + 1'h1;
+  assign \$416  = im + 1'h1;
+  assign \$417  = \$416  == M;
+  assign \$418  = ib + 1'h1;
+  assign \$419  = ib + 1'h1;
+  assign \$420  = \$419  == B;
+  assign \$421  = rows_to_issue > 3'h4;
+  assign \$422  = rows_to_issue - 3'h4;
+  assign \$423  = \$421  ? \$422  : 17'h00000;
+  assign \$424  = ~ busy;
+  assign \$425  = start & \$424 ;
+  assign \$426  = ~ busy;
+  assign \$427  = start & \$426 ;
+  assign \$428  = since < 3'h4;
+  assign \$429  = since + 1'h1;
+  assign \$430  = \$428  ? \$429  : { 1'h0, since };
+  assign \$431  = jj == 2'h3;
+  assign \$432  = accept & \$431 ;
+  assign \$433  = ~ busy;
+  assign \$434  = start & \$433 ;
+  assign \$435  = jj + 1'h1;
+  assign \$436  = jj == 2'h3;
+  assign \$437  = jm + 1'h1;
+  assign \$438  = jm + 1'h1;
+  assign \$439  = \$438  == M;
+  assign \$440  = jb + 1'h1;
+  assign \$441  = jb + 1'h1;
+  assign \$442  = \$441  == B;
+  assign \$443  = ! jb;
   assign \$444  = jb + 1'h1;
-  assign \$445  = jb + 1'h1;
-  assign \$446  = \$445  == B;
-  assign \$447  = ! jb;
-  assign \$448  = jb + 1'h1;
-  assign \$449  = \$448  == B;
-  assign \$450  = jj == 2'h3;
-  assign \$1167  = jb[1:0] * 5'h10;
-  assign \$451  = \read_resp__0__payload$150  >> \$1167 ;
-  assign \$452  = 1'h0 + jb[1:0];
+  assign \$445  = \$444  == B;
+  assign \$446  = jj == 2'h3;
+  assign \$1159  = jb[1:0] * 5'h10;
+  assign \$447  = \read_resp__0__payload$150  >> \$1159 ;
+  assign \$448  = 1'h0 + jb[1:0];
+  assign \$1163  = \$448  * 5'h10;
+  assign \$449  = \read_resp__0__payload$154  >> \$1163 ;
+  assign \$450  = 3'h4 + jb[1:0];
+  assign \$1167  = \$450  * 5'h10;
+  assign \$451  = \read_resp__0__payload$154  >> \$1167 ;
+  assign \$452  = 4'h8 + jb[1:0];
   assign \$1171  = \$452  * 5'h10;
   assign \$453  = \read_resp__0__payload$154  >> \$1171 ;
-  assign \$454  = 3'h4 + jb[1:0];
+  assign \$454  = 4'hc + jb[1:0];
   assign \$1175  = \$454  * 5'h10;
   assign \$455  = \read_resp__0__payload$154  >> \$1175 ;
-  assign \$456  = 4'h8 + jb[1:0];
-  assign \$1179  = \$456  * 5'h10;
-  assign \$457  = \read_resp__0__payload$154  >> \$1179 ;
-  assign \$458  = 4'hc + jb[1:0];
-  assign \$1183  = \$458  * 5'h10;
-  assign \$459  = \read_resp__0__payload$154  >> \$1183 ;
-  assign \$460  = $signed(xq0[7:0]) * $signed(wq0[7:0]);
-  assign \$461  = $signed(xq0[15:8]) * $signed(wq0[15:8]);
-  assign \$462  = $signed(xq0[23:16]) * $signed(wq0[23:16]);
-  assign \$463  = $signed(xq0[31:24]) * $signed(wq0[31:24]);
-  assign \$464  = $signed(xq0[39:32]) * $signed(wq0[39:32]);
-  assign \$465  = $signed(xq0[47:40]) * $signed(wq0[47:40]);
-  assign \$466  = $signed(xq0[55:48]) * $signed(wq0[55:48]);
-  assign \$467  = $signed(xq0[63:56]) * $signed(wq0[63:56]);
-  assign \$468  = $signed(xq0[7:0]) * $signed(wq0[71:64]);
-  assign \$469  = $signed(xq0[15:8]) * $signed(wq0[79:72]);
-  assign \$470  = $signed(xq0[23:16]) * $signed(wq0[87:80]);
-  assign \$471  = $signed(xq0[31:24]) * $signed(wq0[95:88]);
-  assign \$472  = $signed(xq0[39:32]) * $signed(wq0[103:96]);
-  assign \$473  = $signed(xq0[47:40]) * $signed(wq0[111:104]);
-  assign \$474  = $signed(xq0[55:48]) * $signed(wq0[119:112]);
-  assign \$475  = $signed(xq0[63:56]) * $signed(wq0[127:120]);
-  assign \$476  = $signed(xq0[7:0]) * $signed(wq0[135:128]);
-  assign \$477  = $signed(xq0[15:8]) * $signed(wq0[143:136]);
-  assign \$478  = $signed(xq0[23:16]) * $signed(wq0[151:144]);
-  assign \$479  = $signed(xq0[31:24]) * $signed(wq0[159:152]);
-  assign \$480  = $signed(xq0[39:32]) * $signed(wq0[167:160]);
-  assign \$481  = $signed(xq0[47:40]) * $signed(wq0[175:168]);
-  assign \$482  = $signed(xq0[55:48]) * $signed(wq0[183:176]);
-  assign \$483  = $signed(xq0[63:56]) * $signed(wq0[191:184]);
-  assign \$484  = $signed(xq0[7:0]) * $signed(wq0[199:192]);
-  assign \$485  = $signed(xq0[15:8]) * $signed(wq0[207:200]);
-  assign \$486  = $signed(xq0[23:16]) * $signed(wq0[215:208]);
-  assign \$487  = $signed(xq0[31:24]) * $signed(wq0[223:216]);
-  assign \$488  = $signed(xq0[39:32]) * $signed(wq0[231:224]);
-  assign \$489  = $signed(xq0[47:40]) * $signed(wq0[239:232]);
-  assign \$490  = $signed(xq0[55:48]) * $signed(wq0[247:240]);
-  assign \$491  = $signed(xq0[63:56]) * $signed(wq0[255:248]);
-  assign \$492  = $signed(prods[15:0]) + $signed(prods[31:16]);
-  assign \$493  = $signed(prods[47:32]) + $signed(prods[63:48]);
-  assign \$494  = $signed(\$492 ) + $signed(\$493 );
-  assign \$495  = $signed(prods[79:64]) + $signed(prods[95:80]);
-  assign \$496  = $signed(prods[111:96]) + $signed(prods[127:112]);
+  assign \$456  = $signed(xq0[7:0]) * $signed(wq0[7:0]);
+  assign \$457  = $signed(xq0[15:8]) * $signed(wq0[15:8]);
+  assign \$458  = $signed(xq0[23:16]) * $signed(wq0[23:16]);
+  assign \$459  = $signed(xq0[31:24]) * $signed(wq0[31:24]);
+  assign \$460  = $signed(xq0[39:32]) * $signed(wq0[39:32]);
+  assign \$461  = $signed(xq0[47:40]) * $signed(wq0[47:40]);
+  assign \$462  = $signed(xq0[55:48]) * $signed(wq0[55:48]);
+  assign \$463  = $signed(xq0[63:56]) * $signed(wq0[63:56]);
+  assign \$464  = $signed(xq0[7:0]) * $signed(wq0[71:64]);
+  assign \$465  = $signed(xq0[15:8]) * $signed(wq0[79:72]);
+  assign \$466  = $signed(xq0[23:16]) * $signed(wq0[87:80]);
+  assign \$467  = $signed(xq0[31:24]) * $signed(wq0[95:88]);
+  assign \$468  = $signed(xq0[39:32]) * $signed(wq0[103:96]);
+  assign \$469  = $signed(xq0[47:40]) * $signed(wq0[111:104]);
+  assign \$470  = $signed(xq0[55:48]) * $signed(wq0[119:112]);
+  assign \$471  = $signed(xq0[63:56]) * $signed(wq0[127:120]);
+  assign \$472  = $signed(xq0[7:0]) * $signed(wq0[135:128]);
+  assign \$473  = $signed(xq0[15:8]) * $signed(wq0[143:136]);
+  assign \$474  = $signed(xq0[23:16]) * $signed(wq0[151:144]);
+  assign \$475  = $signed(xq0[31:24]) * $signed(wq0[159:152]);
+  assign \$476  = $signed(xq0[39:32]) * $signed(wq0[167:160]);
+  assign \$477  = $signed(xq0[47:40]) * $signed(wq0[175:168]);
+  assign \$478  = $signed(xq0[55:48]) * $signed(wq0[183:176]);
+  assign \$479  = $signed(xq0[63:56]) * $signed(wq0[191:184]);
+  assign \$480  = $signed(xq0[7:0]) * $signed(wq0[199:192]);
+  assign \$481  = $signed(xq0[15:8]) * $signed(wq0[207:200]);
+  assign \$482  = $signed(xq0[23:16]) * $signed(wq0[215:208]);
+  assign \$483  = $signed(xq0[31:24]) * $signed(wq0[223:216]);
+  assign \$484  = $signed(xq0[39:32]) * $signed(wq0[231:224]);
+  assign \$485  = $signed(xq0[47:40]) * $signed(wq0[239:232]);
+  assign \$486  = $signed(xq0[55:48]) * $signed(wq0[247:240]);
+  assign \$487  = $signed(xq0[63:56]) * $signed(wq0[255:248]);
+  assign \$488  = $signed(prods[15:0]) + $signed(prods[31:16]);
+  assign \$489  = $signed(prods[47:32]) + $signed(prods[63:48]);
+  assign \$490  = $signed(\$488 ) + $signed(\$489 );
+  assign \$491  = $signed(prods[79:64]) + $signed(prods[95:80]);
+  assign \$492  = $signed(prods[111:96]) + $signed(prods[127:112]);
+  assign \$493  = $signed(\$491 ) + $signed(\$492 );
+  assign \$494  = $signed(\$490 ) + $signed(\$493 );
+  assign \$495  = $signed(prods[143:128]) + $signed(prods[159:144]);
+  assign \$496  = $signed(prods[175:160]) + $signed(prods[191:176]);
   assign \$497  = $signed(\$495 ) + $signed(\$496 );
-  assign \$498  = $signed(\$494 ) + $signed(\$497 );
-  assign \$499  = $signed(prods[143:128]) + $signed(prods[159:144]);
-  assign \$500  = $signed(prods[175:160]) + $signed(prods[191:176]);
-  assign \$501  = $signed(\$499 ) + $signed(\$500 );
-  assign \$502  = $signed(prods[207:192]) + $signed(prods[223:208]);
-  assign \$503  = $signed(prods[239:224]) + $signed(prods[255:240]);
+  assign \$498  = $signed(prods[207:192]) + $signed(prods[223:208]);
+  assign \$499  = $signed(prods[239:224]) + $signed(prods[255:240]);
+  assign \$500  = $signed(\$498 ) + $signed(\$499 );
+  assign \$501  = $signed(\$497 ) + $signed(\$500 );
+  assign \$502  = $signed(prods[271:256]) + $signed(prods[287:272]);
+  assign \$503  = $signed(prods[303:288]) + $signed(prods[319:304]);
   assign \$504  = $signed(\$502 ) + $signed(\$503 );
-  assign \$505  = $signed(\$501 ) + $signed(\$504 );
-  assign \$506  = $signed(prods[271:256]) + $signed(prods[287:272]);
-  assign \$507  = $signed(prods[303:288]) + $signed(prods[319:304]);
-  assign \$508  = $signed(\$506 ) + $signed(\$507 );
-  assign \$509  = $signed(prods[335:320]) + $signed(prods[351:336]);
-  assign \$510  = $signed(prods[367:352]) + $signed(prods[383:368]);
+  assign \$505  = $signed(prods[335:320]) + $signed(prods[351:336]);
+  assign \$506  = $signed(prods[367:352]) + $signed(prods[383:368]);
+  assign \$507  = $signed(\$505 ) + $signed(\$506 );
+  assign \$508  = $signed(\$504 ) + $signed(\$507 );
+  assign \$509  = $signed(prods[399:384]) + $signed(prods[415:400]);
+  assign \$510  = $signed(prods[431:416]) + $signed(prods[447:432]);
   assign \$511  = $signed(\$509 ) + $signed(\$510 );
-  assign \$512  = $signed(\$508 ) + $signed(\$511 );
-  assign \$513  = $signed(prods[399:384]) + $signed(prods[415:400]);
-  assign \$514  = $signed(prods[431:416]) + $signed(prods[447:432]);
-  assign \$515  = $signed(\$513 ) + $signed(\$514 );
-  assign \$516  = $signed(prods[463:448]) + $signed(prods[479:464]);
-  assign \$517  = $signed(prods[495:480]) + $signed(prods[511:496]);
-  assign \$518  = $signed(\$516 ) + $signed(\$517 );
-  assign \$519  = $signed(\$515 ) + $signed(\$518 );
-  assign \$520  = adv & v2_d0;
-  assign \$521  = word_first ? 21'h000000 : sumi[20:0];
-  assign \$522  = $signed(\$521 ) + $signed(partial[20:0]);
-  assign \$523  = word_first ? 21'h000000 : sumi[41:21];
-  assign \$524  = $signed(\$523 ) + $signed(partial[41:21]);
-  assign \$525  = word_first ? 21'h000000 : sumi[62:42];
-  assign \$526  = $signed(\$525 ) + $signed(partial[62:42]);
-  assign \$527  = word_first ? 21'h000000 : sumi[83:63];
-  assign \$528  = $signed(\$527 ) + $signed(partial[83:63]);
-  assign \$529  = ~ busy;
-  assign \$530  = start & \$529 ;
-  assign \$531  = k + 1'h1;
-  assign \$532  = k == 2'h3;
-  assign \$533  = v3_d0 & t3_d0[6];
+  assign \$512  = $signed(prods[463:448]) + $signed(prods[479:464]);
+  assign \$513  = $signed(prods[495:480]) + $signed(prods[511:496]);
+  assign \$514  = $signed(\$512 ) + $signed(\$513 );
+  assign \$515  = $signed(\$511 ) + $signed(\$514 );
+  assign \$516  = adv & v2_d0;
+  assign \$517  = word_first ? 21'h000000 : sumi[20:0];
+  assign \$518  = $signed(\$517 ) + $signed(partial[20:0]);
+  assign \$519  = word_first ? 21'h000000 : sumi[41:21];
+  assign \$520  = $signed(\$519 ) + $signed(partial[41:21]);
+  assign \$521  = word_first ? 21'h000000 : sumi[62:42];
+  assign \$522  = $signed(\$521 ) + $signed(partial[62:42]);
+  assign \$523  = word_first ? 21'h000000 : sumi[83:63];
+  assign \$524  = $signed(\$523 ) + $signed(partial[83:63]);
+  assign \$525  = ~ busy;
+  assign \$526  = start & \$525 ;
+  assign \$527  = k + 1'h1;
+  assign \$528  = k == 2'h3;
+  assign \$529  = v3_d0 & t3_d0[6];
+  assign \$530  = ~ busy;
+  assign \$531  = start & \$530 ;
+  assign \$532  = wr__en & te_d2[5];
+  assign \$533  = 1'h0 + te_d2[7:6];
   assign \$534  = ~ busy;
   assign \$535  = start & \$534 ;
-  assign \$536  = wr__en & te_d2[5];
-  assign \$537  = 1'h0 + te_d2[7:6];
-  assign \$538  = ~ busy;
-  assign \$539  = start & \$538 ;
-  assign \$540  = results__valid & results__ready;
-  assign \$541  = busy & r_rdy;
-  assign \$542  = ~ results__valid;
-  assign \$543  = \$542  | results__ready;
-  assign \$544  = \$541  & \$543 ;
-  assign \$545  = out_r + 1'h1;
-  assign \$546  = out_r + 1'h1;
-  assign \$547  = out_rows < 3'h4;
-  assign \$548  = \$547  ? out_rows : 16'h0004;
-  assign \$549  = \$546  == \$548 ;
-  assign \$550  = out_m + 1'h1;
-  assign \$551  = \$550  == M;
-  assign \$552  = \$549  & \$551 ;
-  assign \$553  = out_rows <= 3'h4;
-  assign \$554  = \$552  & \$553 ;
-  assign \$1281  = out_r * 6'h20;
-  assign \$555  = r_data >> \$1281 ;
-  assign \$556  = out_r + 1'h1;
-  assign \$557  = out_rows < 3'h4;
-  assign \$558  = \$557  ? out_rows : 16'h0004;
-  assign \$559  = \$556  == \$558 ;
-  assign \$560  = out_m + 1'h1;
-  assign \$561  = \$560  == M;
-  assign \$562  = \$559  & \$561 ;
-  assign \$563  = out_rows <= 3'h4;
-  assign \$564  = \$562  & \$563 ;
-  assign \$1293  = out_r * 6'h20;
-  assign \$565  = r_data >> \$1293 ;
-  assign \$1296  = out_r * 6'h20;
-  assign \$566  = r_data >> \$1296 ;
-  assign \$567  = out_r + 1'h1;
-  assign \$568  = out_rows < 3'h4;
-  assign \$569  = \$568  ? out_rows : 16'h0004;
-  assign \$570  = \$567  == \$569 ;
-  assign \$571  = out_m + 1'h1;
-  assign \$572  = out_m + 1'h1;
-  assign \$573  = \$572  == M;
-  assign \$574  = out_rows - 3'h4;
+  assign \$536  = results__valid & results__ready;
+  assign \$537  = busy & r_rdy;
+  assign \$538  = ~ results__valid;
+  assign \$539  = \$538  | results__ready;
+  assign \$540  = \$537  & \$539 ;
+  assign \$541  = out_r + 1'h1;
+  assign \$542  = out_r + 1'h1;
+  assign \$543  = out_rows < 3'h4;
+  assign \$544  = \$543  ? out_rows : 16'h0004;
+  assign \$545  = \$542  == \$544 ;
+  assign \$546  = out_m + 1'h1;
+  assign \$547  = \$546  == M;
+  assign \$548  = \$545  & \$547 ;
+  assign \$549  = out_rows <= 3'h4;
+  assign \$550  = \$548  & \$549 ;
+  assign \$1273  = out_r * 6'h20;
+  assign \$551  = r_data >> \$1273 ;
+  assign \$552  = out_r + 1'h1;
+  assign \$553  = out_rows < 3'h4;
+  assign \$554  = \$553  ? out_rows : 16'h0004;
+  assign \$555  = \$552  == \$554 ;
+  assign \$556  = out_m + 1'h1;
+  assign \$557  = \$556  == M;
+  assign \$558  = \$555  & \$557 ;
+  assign \$559  = out_rows <= 3'h4;
+  assign \$560  = \$558  & \$559 ;
+  assign \$1285  = out_r * 6'h20;
+  assign \$561  = r_data >> \$1285 ;
+  assign \$1288  = out_r * 6'h20;
+  assign \$562  = r_data >> \$1288 ;
+  assign \$563  = out_r + 1'h1;
+  assign \$564  = out_rows < 3'h4;
+  assign \$565  = \$564  ? out_rows : 16'h0004;
+  assign \$566  = \$563  == \$565 ;
+  assign \$567  = out_m + 1'h1;
+  assign \$568  = out_m + 1'h1;
+  assign \$569  = \$568  == M;
+  assign \$570  = out_rows - 3'h4;
   always_ff @(posedge clk)
-    busy <= \$575 ;
+    busy <= \$571 ;
   always_ff @(posedge clk)
-    M <= \$576 ;
+    M <= \$572 ;
   always_ff @(posedge clk)
-    B <= \$577 ;
+    B <= \$573 ;
   always_ff @(posedge clk)
-    fmt <= \$578 ;
+    fmt <= \$574 ;
   always_ff @(posedge clk)
-    sum_in <= \$579 ;
+    sum_in <= \$575 ;
   always_ff @(posedge clk)
-    q <= \$580 ;
+    q <= \$576 ;
   always_ff @(posedge clk)
-    xm <= \$581 ;
+    xm <= \$577 ;
   always_ff @(posedge clk)
-    x_loaded <= \$582 ;
+    x_loaded <= \$578 ;
   always_ff @(posedge clk)
-    lane <= \$583 ;
+    lane <= \$579 ;
   always_ff @(posedge clk)
-    rows_to_load <= \$584 ;
+    rows_to_load <= \$580 ;
   always_ff @(posedge clk)
-    tile_full <= \$585 ;
+    tile_full <= \$581 ;
   always_ff @(posedge clk)
-    sums_done <= \$586 ;
+    sums_done <= \$582 ;
   always_ff @(posedge clk)
-    si <= \$587 ;
+    si <= \$583 ;
   always_ff @(posedge clk)
-    ib <= \$588 ;
+    ib <= \$584 ;
   always_ff @(posedge clk)
-    im <= \$589 ;
+    im <= \$585 ;
   always_ff @(posedge clk)
-    ij <= \$590 ;
+    ij <= \$586 ;
   always_ff @(posedge clk)
-    rows_to_issue <= \$591 ;
+    rows_to_issue <= \$587 ;
   always_ff @(posedge clk)
-    have_tile <= \$592 ;
+    have_tile <= \$588 ;
   always_ff @(posedge clk)
-    taken <= \$593 ;
+    taken <= \$589 ;
   always_ff @(posedge clk)
-    jb <= \$594 ;
+    jb <= \$590 ;
   always_ff @(posedge clk)
-    jm <= \$595 ;
+    jm <= \$591 ;
   always_ff @(posedge clk)
-    jj <= \$596 ;
+    jj <= \$592 ;
   always_ff @(posedge clk)
-    since <= \$597 ;
+    since <= \$593 ;
   always_ff @(posedge clk)
-    v0 <= \$598 ;
+    v0 <= \$594 ;
   always_ff @(posedge clk)
-    t0 <= \$599 ;
+    t0 <= \$595 ;
   always_ff @(posedge clk)
-    xq0 <= \$600 ;
+    xq0 <= \$596 ;
   always_ff @(posedge clk)
-    wq0 <= \$601 ;
+    wq0 <= \$597 ;
   always_ff @(posedge clk)
-    dx0 <= \$602 ;
+    dx0 <= \$598 ;
   always_ff @(posedge clk)
-    \init0$151  <= \$603 ;
+    \init0$151  <= \$599 ;
   always_ff @(posedge clk)
-    \dw0$153  <= \$604 ;
+    \dw0$153  <= \$600 ;
   always_ff @(posedge clk)
-    v1_d0 <= \$605 ;
+    v1_d0 <= \$601 ;
   always_ff @(posedge clk)
-    t1_d0 <= \$606 ;
+    t1_d0 <= \$602 ;
   always_ff @(posedge clk)
-    dx1_d0 <= \$607 ;
+    dx1_d0 <= \$603 ;
   always_ff @(posedge clk)
-    dw1_d0 <= \$608 ;
+    dw1_d0 <= \$604 ;
   always_ff @(posedge clk)
-    init_d0 <= \$609 ;
+    init_d0 <= \$605 ;
   always_ff @(posedge clk)
-    init_d1 <= \$610 ;
+    init_d1 <= \$606 ;
   always_ff @(posedge clk)
-    init_d2 <= \$611 ;
+    init_d2 <= \$607 ;
   always_ff @(posedge clk)
-    prods <= \$612 ;
+    prods <= \$608 ;
   always_ff @(posedge clk)
-    v2_d0 <= \$613 ;
+    v2_d0 <= \$609 ;
   always_ff @(posedge clk)
-    t2_d0 <= \$614 ;
+    t2_d0 <= \$610 ;
   always_ff @(posedge clk)
-    dx2_d0 <= \$615 ;
+    dx2_d0 <= \$611 ;
   always_ff @(posedge clk)
-    dw2_d0 <= \$616 ;
+    dw2_d0 <= \$612 ;
   always_ff @(posedge clk)
-    partial <= \$617 ;
+    partial <= \$613 ;
   always_ff @(posedge clk)
-    v3_d0 <= \$618 ;
+    v3_d0 <= \$614 ;
   always_ff @(posedge clk)
-    t3_d0 <= \$619 ;
+    t3_d0 <= \$615 ;
   always_ff @(posedge clk)
-    dx3_d0 <= \$620 ;
+    dx3_d0 <= \$616 ;
   always_ff @(posedge clk)
-    dw3_d0 <= \$621 ;
+    dw3_d0 <= \$617 ;
   always_ff @(posedge clk)
-    word_first <= \$622 ;
+    word_first <= \$618 ;
   always_ff @(posedge clk)
-    sumi <= \$623 ;
+    sumi <= \$619 ;
   always_ff @(posedge clk)
-    k <= \$624 ;
+    k <= \$620 ;
   always_ff @(posedge clk)
-    feeding <= \$625 ;
+    feeding <= \$621 ;
   always_ff @(posedge clk)
-    h_sumi <= \$626 ;
+    h_sumi <= \$622 ;
   always_ff @(posedge clk)
-    h_dw <= \$627 ;
+    h_dw <= \$623 ;
   always_ff @(posedge clk)
-    h_init <= \$628 ;
+    h_init <= \$624 ;
   always_ff @(posedge clk)
-    h_dx <= \$629 ;
+    h_dx <= \$625 ;
   always_ff @(posedge clk)
-    h_tag <= \$630 ;
+    h_tag <= \$626 ;
   always_ff @(posedge clk)
-    va_d0 <= \$631 ;
+    va_d0 <= \$627 ;
   always_ff @(posedge clk)
-    va_d1 <= \$632 ;
+    va_d1 <= \$628 ;
   always_ff @(posedge clk)
-    va_d2 <= \$633 ;
+    va_d2 <= \$629 ;
   always_ff @(posedge clk)
-    va_d3 <= \$634 ;
+    va_d3 <= \$630 ;
   always_ff @(posedge clk)
-    va_d4 <= \$635 ;
+    va_d4 <= \$631 ;
   always_ff @(posedge clk)
-    va_d5 <= \$636 ;
+    va_d5 <= \$632 ;
   always_ff @(posedge clk)
-    va_d6 <= \$637 ;
+    va_d6 <= \$633 ;
   always_ff @(posedge clk)
-    va_d7 <= \$638 ;
+    va_d7 <= \$634 ;
   always_ff @(posedge clk)
-    ta_d0 <= \$639 ;
+    ta_d0 <= \$635 ;
   always_ff @(posedge clk)
-    ta_d1 <= \$640 ;
+    ta_d1 <= \$636 ;
   always_ff @(posedge clk)
-    ta_d2 <= \$641 ;
+    ta_d2 <= \$637 ;
   always_ff @(posedge clk)
-    ta_d3 <= \$642 ;
+    ta_d3 <= \$638 ;
   always_ff @(posedge clk)
-    ta_d4 <= \$643 ;
+    ta_d4 <= \$639 ;
   always_ff @(posedge clk)
-    ta_d5 <= \$644 ;
+    ta_d5 <= \$640 ;
   always_ff @(posedge clk)
-    ta_d6 <= \$645 ;
+    ta_d6 <= \$641 ;
   always_ff @(posedge clk)
-    ta_d7 <= \$646 ;
+    ta_d7 <= \$642 ;
   always_ff @(posedge clk)
-    ve_d0 <= \$647 ;
+    ve_d0 <= \$643 ;
   always_ff @(posedge clk)
-    ve_d1 <= \$648 ;
+    ve_d1 <= \$644 ;
   always_ff @(posedge clk)
-    wr__en <= \$649 ;
+    wr__en <= \$645 ;
   always_ff @(posedge clk)
-    te_d0 <= \$650 ;
+    te_d0 <= \$646 ;
   always_ff @(posedge clk)
-    te_d1 <= \$651 ;
+    te_d1 <= \$647 ;
   always_ff @(posedge clk)
-    te_d2 <= \$652 ;
+    te_d2 <= \$648 ;
   always_ff @(posedge clk)
-    \a$88  <= \$653 ;
+    \a$88  <= \$649 ;
   always_ff @(posedge clk)
-    mx_value0_d0 <= \$654 ;
+    mx_value0_d0 <= \$650 ;
   always_ff @(posedge clk)
-    mx_value0_d1 <= \$655 ;
+    mx_value0_d1 <= \$651 ;
   always_ff @(posedge clk)
-    mx_value0_d2 <= \$656 ;
+    mx_value0_d2 <= \$652 ;
   always_ff @(posedge clk)
-    mx_value0_d3 <= \$657 ;
+    mx_value0_d3 <= \$653 ;
   always_ff @(posedge clk)
-    mx_nan0_d0 <= \$658 ;
+    mx_nan0_d0 <= \$654 ;
   always_ff @(posedge clk)
-    mx_nan0_d1 <= \$659 ;
+    mx_nan0_d1 <= \$655 ;
   always_ff @(posedge clk)
-    mx_nan0_d2 <= \$660 ;
+    mx_nan0_d2 <= \$656 ;
   always_ff @(posedge clk)
-    mx_nan0_d3 <= \$661 ;
+    mx_nan0_d3 <= \$657 ;
   always_ff @(posedge clk)
-    mx_nan0_d4 <= \$662 ;
+    mx_nan0_d4 <= \$658 ;
   always_ff @(posedge clk)
-    mx_nan0_d5 <= \$663 ;
+    mx_nan0_d5 <= \$659 ;
   always_ff @(posedge clk)
-    mx_nan0_d6 <= \$664 ;
+    mx_nan0_d6 <= \$660 ;
   always_ff @(posedge clk)
-    mx_nan0_d7 <= \$665 ;
+    mx_nan0_d7 <= \$661 ;
   always_ff @(posedge clk)
-    init_a0_d0 <= \$666 ;
+    init_a0_d0 <= \$662 ;
   always_ff @(posedge clk)
-    init_a0_d1 <= \$667 ;
+    init_a0_d1 <= \$663 ;
   always_ff @(posedge clk)
-    init_a0_d2 <= \$668 ;
+    init_a0_d2 <= \$664 ;
   always_ff @(posedge clk)
-    init_a0_d3 <= \$669 ;
+    init_a0_d3 <= \$665 ;
   always_ff @(posedge clk)
-    init_a0_d4 <= \$670 ;
+    init_a0_d4 <= \$666 ;
   always_ff @(posedge clk)
-    init_a0_d5 <= \$671 ;
+    init_a0_d5 <= \$667 ;
   always_ff @(posedge clk)
-    init_a0_d6 <= \$672 ;
+    init_a0_d6 <= \$668 ;
   always_ff @(posedge clk)
-    init_a0_d7 <= \$673 ;
+    init_a0_d7 <= \$669 ;
   always_ff @(posedge clk)
-    gathered <= \$674 ;
+    gathered <= \$670 ;
   always_ff @(posedge clk)
-    out_r <= \$675 ;
+    out_r <= \$671 ;
   always_ff @(posedge clk)
-    out_m <= \$676 ;
+    out_m <= \$672 ;
   always_ff @(posedge clk)
-    out_rows <= \$677 ;
+    out_rows <= \$673 ;
   always_ff @(posedge clk)
-    half_valid <= \$678 ;
+    half_valid <= \$674 ;
   always_ff @(posedge clk)
-    results__valid <= \$679 ;
+    results__valid <= \$675 ;
   always_ff @(posedge clk)
-    o_data <= \$680 ;
+    o_data <= \$676 ;
   always_ff @(posedge clk)
-    o_keep <= \$681 ;
+    o_keep <= \$677 ;
   always_ff @(posedge clk)
-    o_last <= \$682 ;
+    o_last <= \$678 ;
   always_ff @(posedge clk)
-    half <= \$683 ;
+    half <= \$679 ;
   assign \$1  = B + 2'h3;
   assign \$4  = q - \$2 [7:0];
-  assign \$8  = ~ x_loaded;
-  assign \$9  = busy & \$8 ;
-  assign \$10  = data_in__valid & \$9 ;
-  assign \$11  = q < \$2 [7:0];
-  assign \$12  = ~ \$11 ;
-  assign write__valid = \$10  & \$12 ;
-  assign \$13  = ~ x_loaded;
-  assign \$14  = busy & \$13 ;
-  assign \$15  = data_in__valid & \$14 ;
-  assign \$16  = q < \$2 [7:0];
-  assign \write__valid$14  = \$15  & \$16 ;
-  assign \$18  = lane * 1'h1;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  * 4'h8;
-  assign \$21  = 8'hff << \$20 ;
-  assign \$22  = busy & x_loaded;
-  assign \$23  = ~ tile_full;
+  assign \$7  = ~ x_loaded;
+  assign \$8  = busy & \$7 ;
+  assign \$9  = data_in__valid & \$8 ;
+  assign \$10  = q < \$2 [7:0];
+  assign \$11  = ~ \$10 ;
+  assign write__valid = \$9  & \$11 ;
+  assign \$12  = ~ x_loaded;
+  assign \$13  = busy & \$12 ;
+  assign \$14  = data_in__valid & \$13 ;
+  assign \$15  = q < \$2 [7:0];
+  assign \write__valid$14  = \$14  & \$15 ;
+  assign \$17  = lane * 1'h1;
+  assign \$18  = \$17  + 1'h0;
+  assign \$19  = 1'h1 << \$18 ;
+  assign \$20  = busy & x_loaded;
+  assign \$21  = ~ tile_full;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = | rows_to_load;
   assign \$24  = \$22  & \$23 ;
-  assign \$25  = | rows_to_load;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = \$26  & sums_done;
-  assign \$28  = data_in__valid & \$27 ;
-  assign \$29  = q < \$2 [7:0];
-  assign \$30  = ~ \$29 ;
-  assign \write__valid$17  = \$28  & \$30 ;
-  assign \$31  = lane * 4'h8;
-  assign \$32  = 8'hff << \$31 ;
-  assign \$33  = busy & x_loaded;
-  assign \$34  = ~ tile_full;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = | rows_to_load;
-  assign \$37  = \$35  & \$36 ;
-  assign \$38  = \$37  & sums_done;
-  assign \$39  = data_in__valid & \$38 ;
-  assign \$40  = q < \$2 [7:0];
-  assign \write__valid$22  = \$39  & \$40 ;
-  assign \$43  = \$42  * 3'h4;
-  assign \$44  = 4'hf << \$43 ;
-  assign \$45  = busy & x_loaded;
-  assign \$46  = ~ tile_full;
+  assign \$25  = \$24  & sums_done;
+  assign \$26  = data_in__valid & \$25 ;
+  assign \$27  = q < \$2 [7:0];
+  assign \$28  = ~ \$27 ;
+  assign \write__valid$17  = \$26  & \$28 ;
+  assign \$29  = 1'h1 << lane;
+  assign \$30  = busy & x_loaded;
+  assign \$31  = ~ tile_full;
+  assign \$32  = \$30  & \$31 ;
+  assign \$33  = | rows_to_load;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$34  & sums_done;
+  assign \$36  = data_in__valid & \$35 ;
+  assign \$37  = q < \$2 [7:0];
+  assign \write__valid$22  = \$36  & \$37 ;
+  assign \$40  = 1'h1 << \$39 ;
+  assign \$41  = busy & x_loaded;
+  assign \$42  = ~ tile_full;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = | rows_to_load;
+  assign \$45  = \$43  & \$44 ;
+  assign \$46  = ~ sums_done;
   assign \$47  = \$45  & \$46 ;
-  assign \$48  = | rows_to_load;
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = ~ sums_done;
-  assign \$51  = \$49  & \$50 ;
-  assign \write__valid$25  = data_in__valid & \$51 ;
-  assign \$52  = ~ x_loaded;
-  assign \$53  = busy & \$52 ;
-  assign \$54  = busy & x_loaded;
-  assign \$55  = ~ tile_full;
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = | rows_to_load;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = \$53  | \$58 ;
-  assign \$60  = ~ sums_done;
-  assign \$61  = q < \$2 [7:0];
-  assign \$62  = \$61  ? \write__ready$30  : \write__ready$29 ;
-  assign \$63  = sums_done ? \$62  : \write__ready$31 ;
-  assign \$64  = q < \$2 [7:0];
-  assign \$65  = \$64  ? \write__ready$28  : write__ready;
-  assign \$66  = x_loaded ? \$63  : \$65 ;
-  assign data_in__ready = \$59  & \$66 ;
+  assign \write__valid$25  = data_in__valid & \$47 ;
+  assign \$48  = ~ x_loaded;
+  assign \$49  = busy & \$48 ;
+  assign \$50  = busy & x_loaded;
+  assign \$51  = ~ tile_full;
+  assign \$52  = \$50  & \$51 ;
+  assign \$53  = | rows_to_load;
+  assign \$54  = \$52  & \$53 ;
+  assign \$55  = \$49  | \$54 ;
+  assign \$56  = ~ sums_done;
+  assign \$57  = q < \$2 [7:0];
+  assign \$58  = \$57  ? \write__ready$30  : \write__ready$29 ;
+  assign \$59  = sums_done ? \$58  : \write__ready$31 ;
+  assign \$60  = q < \$2 [7:0];
+  assign \$61  = \$60  ? \write__ready$28  : write__ready;
+  assign \$62  = x_loaded ? \$59  : \$61 ;
+  assign data_in__ready = \$55  & \$62 ;
+  assign \$63  = busy & x_loaded;
+  assign \$64  = ~ have_tile;
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = | rows_to_issue;
+  assign swap_drain__valid = \$65  & \$66 ;
   assign \$67  = busy & x_loaded;
   assign \$68  = ~ have_tile;
   assign \$69  = \$67  & \$68 ;
   assign \$70  = | rows_to_issue;
-  assign swap_drain__valid = \$69  & \$70 ;
+  assign \swap_drain__valid$38  = \$69  & \$70 ;
   assign \$71  = busy & x_loaded;
   assign \$72  = ~ have_tile;
   assign \$73  = \$71  & \$72 ;
   assign \$74  = | rows_to_issue;
-  assign \swap_drain__valid$38  = \$73  & \$74 ;
-  assign \$75  = busy & x_loaded;
-  assign \$76  = ~ have_tile;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = | rows_to_issue;
-  assign \swap_drain__valid$39  = \$77  & \$78 ;
+  assign \swap_drain__valid$39  = \$73  & \$74 ;
+  assign \$75  = busy & have_tile;
+  assign \$76  = ~ taken[0];
+  assign read_req__0__valid = \$75  & \$76 ;
+  assign \$77  = busy & have_tile;
+  assign \$78  = ~ taken[1];
+  assign \read_req__0__valid$47  = \$77  & \$78 ;
   assign \$79  = busy & have_tile;
-  assign \$80  = ~ taken[0];
-  assign read_req__0__valid = \$79  & \$80 ;
-  assign \$81  = busy & have_tile;
-  assign \$82  = ~ taken[1];
-  assign \read_req__0__valid$47  = \$81  & \$82 ;
-  assign \$83  = busy & have_tile;
-  assign \$84  = ~ taken[2];
-  assign \read_req__0__valid$49  = \$83  & \$84 ;
-  assign \$86  = busy & have_tile;
-  assign \$87  = ~ taken[3];
-  assign \read_req__0__valid$51  = \$86  & \$87 ;
-  assign \$89  = busy & have_tile;
-  assign \$90  = ~ taken[4];
-  assign \read_req__0__valid$53  = \$89  & \$90 ;
-  assign \$91  = M * 1'h1;
+  assign \$80  = ~ taken[2];
+  assign \read_req__0__valid$49  = \$79  & \$80 ;
+  assign \$82  = busy & have_tile;
+  assign \$83  = ~ taken[3];
+  assign \read_req__0__valid$51  = \$82  & \$83 ;
+  assign \$85  = busy & have_tile;
+  assign \$86  = ~ taken[4];
+  assign \read_req__0__valid$53  = \$85  & \$86 ;
+  assign \$87  = M * 1'h1;
+  assign \$88  = \$87  < 3'h4;
+  assign \$89  = M * 2'h2;
+  assign \$90  = \$89  < 3'h4;
+  assign \$91  = M * 2'h3;
   assign \$92  = \$91  < 3'h4;
-  assign \$93  = M * 2'h2;
-  assign \$94  = \$93  < 3'h4;
-  assign \$95  = M * 2'h3;
-  assign \$96  = \$95  < 3'h4;
-  assign \$97  = & { \read_resp__0__valid$62 , \read_resp__0__valid$61 , \read_resp__0__valid$60 , \read_resp__0__valid$59 , read_resp__0__valid };
-  assign \$98  = busy & \$97 ;
-  assign \$99  = \$98  & adv;
-  assign \$100  = jj == 2'h3;
-  assign \$101  = ~ \$100 ;
-  assign \$102  = since >= gap;
-  assign \$103  = \$101  | \$102 ;
-  assign accept = \$99  & \$103 ;
-  assign \$104  = 1'h0 + k;
-  assign \$803  = \$104  * 5'h10;
-  assign dw0 = h_dw >> \$803 ;
-  assign \$105  = dw0[7:0] + h_dx[7:0];
-  assign \$106  = \$105  - 9'h10a;
-  assign mx_exp0 = fmt ? \$106  : 10'h000;
-  assign \$107  = dw0[7:0] == 8'hff;
-  assign \$108  = h_dx[7:0] == 8'hff;
-  assign \$109  = \$107  | \$108 ;
-  assign mx_nan0 = fmt & \$109 ;
-  assign \$110  = dw0[14:10] == 5'h1f;
-  assign \$111  = ! dw0[9:0];
-  assign \$112  = ! dw0[14:10];
-  assign \$113  = \$112  ? 8'h00 : 8'hff;
-  assign \$114  = \$111  ? { dw0[15], \$113 , 23'h000000 } : 32'd2143289344;
-  assign \$115  = ! dw0[14:10];
-  assign \$116  = ! dw0[9:0];
-  assign \$117  = ! dw0[14:10];
-  assign \$118  = \$117  ? 8'h00 : 8'hff;
-  assign \$119  = ~ dw0[9];
-  assign \$120  = ~ dw0[8];
+  assign \$93  = & { \read_resp__0__valid$62 , \read_resp__0__valid$61 , \read_resp__0__valid$60 , \read_resp__0__valid$59 , read_resp__0__valid };
+  assign \$94  = busy & \$93 ;
+  assign \$95  = \$94  & adv;
+  assign \$96  = jj == 2'h3;
+  assign \$97  = ~ \$96 ;
+  assign \$98  = since >= gap;
+  assign \$99  = \$97  | \$98 ;
+  assign accept = \$95  & \$99 ;
+  assign \$100  = 1'h0 + k;
+  assign \$795  = \$100  * 5'h10;
+  assign dw0 = h_dw >> \$795 ;
+  assign \$101  = dw0[7:0] + h_dx[7:0];
+  assign \$102  = \$101  - 9'h10a;
+  assign mx_exp0 = fmt ? \$102  : 10'h000;
+  assign \$103  = dw0[7:0] == 8'hff;
+  assign \$104  = h_dx[7:0] == 8'hff;
+  assign \$105  = \$103  | \$104 ;
+  assign mx_nan0 = fmt & \$105 ;
+  assign \$106  = dw0[14:10] == 5'h1f;
+  assign \$107  = ! dw0[9:0];
+  assign \$108  = ! dw0[14:10];
+  assign \$109  = \$108  ? 8'h00 : 8'hff;
+  assign \$110  = \$107  ? { dw0[15], \$109 , 23'h000000 } : 32'd2143289344;
+  assign \$111  = ! dw0[14:10];
+  assign \$112  = ! dw0[9:0];
+  assign \$113  = ! dw0[14:10];
+  assign \$114  = \$113  ? 8'h00 : 8'hff;
+  assign \$115  = ~ dw0[9];
+  assign \$116  = ~ dw0[8];
+  assign \$117  = \$115  & \$116 ;
+  assign \$118  = ~ dw0[7];
+  assign \$119  = \$117  & \$118 ;
+  assign \$120  = ~ dw0[6];
   assign \$121  = \$119  & \$120 ;
-  assign \$122  = ~ dw0[7];
-  assign \$123  = \$121  & \$122 ;
-  assign \$124  = ~ dw0[6];
-  assign \$125  = \$123  & \$124 ;
-  assign \$126  = ~ dw0[5];
-  assign \$127  = ~ dw0[4];
+  assign \$122  = ~ dw0[5];
+  assign \$123  = ~ dw0[4];
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = ~ dw0[3];
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = ~ dw0[2];
   assign \$128  = \$126  & \$127 ;
-  assign \$129  = ~ dw0[3];
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = ~ dw0[2];
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = ~ dw0[1];
-  assign \$134  = ~ dw0[0];
-  assign \$135  = \$133  & \$134 ;
-  assign \$146  = ~ dw0[1];
-  assign \$147  = ~ dw0[0];
-  assign \$150  = dw0[0] ? 2'h1 : 2'h2;
-  assign \$151  = dw0[1] ? 2'h0 : \$150 ;
-  assign \$153  = ~ dw0[5];
-  assign \$154  = ~ dw0[4];
-  assign \$155  = ~ dw0[3];
-  assign \$156  = dw0[3] ? 2'h2 : 2'h3;
-  assign \$157  = dw0[4] ? 2'h1 : \$156 ;
-  assign \$158  = dw0[5] ? 2'h0 : \$157 ;
-  assign \$159  = \$132  ? \$152  : { 2'h1, \$158  };
-  assign \$160  = ~ dw0[9];
-  assign \$161  = ~ dw0[8];
-  assign \$162  = ~ dw0[7];
-  assign \$163  = dw0[7] ? 2'h2 : 2'h3;
-  assign \$164  = dw0[8] ? 2'h1 : \$163 ;
-  assign \$165  = dw0[9] ? 2'h0 : \$164 ;
-  assign \$166  = \$125  ? \$159  : { 2'h0, \$165  };
-  assign \$167  = \$166  + 1'h1;
-  assign \$168  = dw0[9:0] << \$167 ;
-  assign \$169  = ~ dw0[9];
-  assign \$170  = ~ dw0[8];
+  assign \$129  = ~ dw0[1];
+  assign \$130  = ~ dw0[0];
+  assign \$131  = \$129  & \$130 ;
+  assign \$142  = ~ dw0[1];
+  assign \$143  = ~ dw0[0];
+  assign \$146  = dw0[0] ? 2'h1 : 2'h2;
+  assign \$147  = dw0[1] ? 2'h0 : \$146 ;
+  assign \$149  = ~ dw0[5];
+  assign \$150  = ~ dw0[4];
+  assign \$151  = ~ dw0[3];
+  assign \$152  = dw0[3] ? 2'h2 : 2'h3;
+  assign \$153  = dw0[4] ? 2'h1 : \$152 ;
+  assign \$154  = dw0[5] ? 2'h0 : \$153 ;
+  assign \$155  = \$128  ? \$148  : { 2'h1, \$154  };
+  assign \$156  = ~ dw0[9];
+  assign \$157  = ~ dw0[8];
+  assign \$158  = ~ dw0[7];
+  assign \$159  = dw0[7] ? 2'h2 : 2'h3;
+  assign \$160  = dw0[8] ? 2'h1 : \$159 ;
+  assign \$161  = dw0[9] ? 2'h0 : \$160 ;
+  assign \$162  = \$121  ? \$155  : { 2'h0, \$161  };
+  assign \$163  = \$162  + 1'h1;
+  assign \$164  = dw0[9:0] << \$163 ;
+  assign \$165  = ~ dw0[9];
+  assign \$166  = ~ dw0[8];
+  assign \$167  = \$165  & \$166 ;
+  assign \$168  = ~ dw0[7];
+  assign \$169  = \$167  & \$168 ;
+  assign \$170  = ~ dw0[6];
   assign \$171  = \$169  & \$170 ;
-  assign \$172  = ~ dw0[7];
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = ~ dw0[6];
-  assign \$175  = \$173  & \$174 ;
-  assign \$176  = ~ dw0[5];
-  assign \$177  = ~ dw0[4];
+  assign \$172  = ~ dw0[5];
+  assign \$173  = ~ dw0[4];
+  assign \$174  = \$172  & \$173 ;
+  assign \$175  = ~ dw0[3];
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = ~ dw0[2];
   assign \$178  = \$176  & \$177 ;
-  assign \$179  = ~ dw0[3];
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = ~ dw0[2];
-  assign \$182  = \$180  & \$181 ;
-  assign \$183  = ~ dw0[1];
-  assign \$184  = ~ dw0[0];
-  assign \$185  = \$183  & \$184 ;
-  assign \$196  = ~ dw0[1];
-  assign \$197  = ~ dw0[0];
-  assign \$200  = dw0[0] ? 2'h1 : 2'h2;
-  assign \$201  = dw0[1] ? 2'h0 : \$200 ;
-  assign \$203  = ~ dw0[5];
-  assign \$204  = ~ dw0[4];
-  assign \$205  = ~ dw0[3];
-  assign \$206  = dw0[3] ? 2'h2 : 2'h3;
-  assign \$207  = dw0[4] ? 2'h1 : \$206 ;
-  assign \$208  = dw0[5] ? 2'h0 : \$207 ;
-  assign \$209  = \$182  ? \$202  : { 2'h1, \$208  };
-  assign \$210  = ~ dw0[9];
-  assign \$211  = ~ dw0[8];
-  assign \$212  = ~ dw0[7];
-  assign \$213  = dw0[7] ? 2'h2 : 2'h3;
-  assign \$214  = dw0[8] ? 2'h1 : \$213 ;
-  assign \$215  = dw0[9] ? 2'h0 : \$214 ;
-  assign \$216  = \$175  ? \$209  : { 2'h0, \$215  };
-  assign \$217  = 7'h70 - \$216 ;
-  assign \$218  = \$116  ? { dw0[15], \$118 , 23'h000000 } : { dw0[15], \$217 , \$168 [9:0], 13'h0000 };
-  assign \$219  = dw0[14:10] + 7'h70;
-  assign \$220  = \$115  ? \$218  : { dw0[15], \$219 , dw0[9:0], 13'h0000 };
-  assign a = \$110  ? \$114  : \$220 ;
-  assign \$221  = h_dx[14:10] == 5'h1f;
-  assign \$222  = ! h_dx[9:0];
-  assign \$223  = ! h_dx[14:10];
-  assign \$224  = \$223  ? 8'h00 : 8'hff;
-  assign \$225  = \$222  ? { h_dx[15], \$224 , 23'h000000 } : 32'd2143289344;
-  assign \$226  = ! h_dx[14:10];
-  assign \$227  = ! h_dx[9:0];
-  assign \$228  = ! h_dx[14:10];
-  assign \$229  = \$228  ? 8'h00 : 8'hff;
-  assign \$230  = ~ h_dx[9];
-  assign \$231  = ~ h_dx[8];
+  assign \$179  = ~ dw0[1];
+  assign \$180  = ~ dw0[0];
+  assign \$181  = \$179  & \$180 ;
+  assign \$192  = ~ dw0[1];
+  assign \$193  = ~ dw0[0];
+  assign \$196  = dw0[0] ? 2'h1 : 2'h2;
+  assign \$197  = dw0[1] ? 2'h0 : \$196 ;
+  assign \$199  = ~ dw0[5];
+  assign \$200  = ~ dw0[4];
+  assign \$201  = ~ dw0[3];
+  assign \$202  = dw0[3] ? 2'h2 : 2'h3;
+  assign \$203  = dw0[4] ? 2'h1 : \$202 ;
+  assign \$204  = dw0[5] ? 2'h0 : \$203 ;
+  assign \$205  = \$178  ? \$198  : { 2'h1, \$204  };
+  assign \$206  = ~ dw0[9];
+  assign \$207  = ~ dw0[8];
+  assign \$208  = ~ dw0[7];
+  assign \$209  = dw0[7] ? 2'h2 : 2'h3;
+  assign \$210  = dw0[8] ? 2'h1 : \$209 ;
+  assign \$211  = dw0[9] ? 2'h0 : \$210 ;
+  assign \$212  = \$171  ? \$205  : { 2'h0, \$211  };
+  assign \$213  = 7'h70 - \$212 ;
+  assign \$214  = \$112  ? { dw0[15], \$114 , 23'h000000 } : { dw0[15], \$213 , \$164 [9:0], 13'h0000 };
+  assign \$215  = dw0[14:10] + 7'h70;
+  assign \$216  = \$111  ? \$214  : { dw0[15], \$215 , dw0[9:0], 13'h0000 };
+  assign a = \$106  ? \$110  : \$216 ;
+  assign \$217  = h_dx[14:10] == 5'h1f;
+  assign \$218  = ! h_dx[9:0];
+  assign \$219  = ! h_dx[14:10];
+  assign \$220  = \$219  ? 8'h00 : 8'hff;
+  assign \$221  = \$218  ? { h_dx[15], \$220 , 23'h000000 } : 32'd2143289344;
+  assign \$222  = ! h_dx[14:10];
+  assign \$223  = ! h_dx[9:0];
+  assign \$224  = ! h_dx[14:10];
+  assign \$225  = \$224  ? 8'h00 : 8'hff;
+  assign \$226  = ~ h_dx[9];
+  assign \$227  = ~ h_dx[8];
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = ~ h_dx[7];
+  assign \$230  = \$228  & \$229 ;
+  assign \$231  = ~ h_dx[6];
   assign \$232  = \$230  & \$231 ;
-  assign \$233  = ~ h_dx[7];
-  assign \$234  = \$232  & \$233 ;
-  assign \$235  = ~ h_dx[6];
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = ~ h_dx[5];
-  assign \$238  = ~ h_dx[4];
+  assign \$233  = ~ h_dx[5];
+  assign \$234  = ~ h_dx[4];
+  assign \$235  = \$233  & \$234 ;
+  assign \$236  = ~ h_dx[3];
+  assign \$237  = \$235  & \$236 ;
+  assign \$238  = ~ h_dx[2];
   assign \$239  = \$237  & \$238 ;
-  assign \$240  = ~ h_dx[3];
-  assign \$241  = \$239  & \$240 ;
-  assign \$242  = ~ h_dx[2];
-  assign \$243  = \$241  & \$242 ;
-  assign \$244  = ~ h_dx[1];
-  assign \$245  = ~ h_dx[0];
-  assign \$246  = \$244  & \$245 ;
-  assign \$257  = ~ h_dx[1];
-  assign \$258  = ~ h_dx[0];
-  assign \$261  = h_dx[0] ? 2'h1 : 2'h2;
-  assign \$262  = h_dx[1] ? 2'h0 : \$261 ;
-  assign \$264  = ~ h_dx[5];
-  assign \$265  = ~ h_dx[4];
-  assign \$266  = ~ h_dx[3];
-  assign \$267  = h_dx[3] ? 2'h2 : 2'h3;
-  assign \$268  = h_dx[4] ? 2'h1 : \$267 ;
-  assign \$269  = h_dx[5] ? 2'h0 : \$268 ;
-  assign \$270  = \$243  ? \$263  : { 2'h1, \$269  };
-  assign \$271  = ~ h_dx[9];
-  assign \$272  = ~ h_dx[8];
-  assign \$273  = ~ h_dx[7];
-  assign \$274  = h_dx[7] ? 2'h2 : 2'h3;
-  assign \$275  = h_dx[8] ? 2'h1 : \$274 ;
-  assign \$276  = h_dx[9] ? 2'h0 : \$275 ;
-  assign \$277  = \$236  ? \$270  : { 2'h0, \$276  };
-  assign \$278  = \$277  + 1'h1;
-  assign \$279  = h_dx[9:0] << \$278 ;
-  assign \$280  = ~ h_dx[9];
-  assign \$281  = ~ h_dx[8];
+  assign \$240  = ~ h_dx[1];
+  assign \$241  = ~ h_dx[0];
+  assign \$242  = \$240  & \$241 ;
+  assign \$253  = ~ h_dx[1];
+  assign \$254  = ~ h_dx[0];
+  assign \$257  = h_dx[0] ? 2'h1 : 2'h2;
+  assign \$258  = h_dx[1] ? 2'h0 : \$257 ;
+  assign \$260  = ~ h_dx[5];
+  assign \$261  = ~ h_dx[4];
+  assign \$262  = ~ h_dx[3];
+  assign \$263  = h_dx[3] ? 2'h2 : 2'h3;
+  assign \$264  = h_dx[4] ? 2'h1 : \$263 ;
+  assign \$265  = h_dx[5] ? 2'h0 : \$264 ;
+  assign \$266  = \$239  ? \$259  : { 2'h1, \$265  };
+  assign \$267  = ~ h_dx[9];
+  assign \$268  = ~ h_dx[8];
+  assign \$269  = ~ h_dx[7];
+  assign \$270  = h_dx[7] ? 2'h2 : 2'h3;
+  assign \$271  = h_dx[8] ? 2'h1 : \$270 ;
+  assign \$272  = h_dx[9] ? 2'h0 : \$271 ;
+  assign \$273  = \$232  ? \$266  : { 2'h0, \$272  };
+  assign \$274  = \$273  + 1'h1;
+  assign \$275  = h_dx[9:0] << \$274 ;
+  assign \$276  = ~ h_dx[9];
+  assign \$277  = ~ h_dx[8];
+  assign \$278  = \$276  & \$277 ;
+  assign \$279  = ~ h_dx[7];
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = ~ h_dx[6];
   assign \$282  = \$280  & \$281 ;
-  assign \$283  = ~ h_dx[7];
-  assign \$284  = \$282  & \$283 ;
-  assign \$285  = ~ h_dx[6];
-  assign \$286  = \$284  & \$285 ;
-  assign \$287  = ~ h_dx[5];
-  assign \$288  = ~ h_dx[4];
+  assign \$283  = ~ h_dx[5];
+  assign \$284  = ~ h_dx[4];
+  assign \$285  = \$283  & \$284 ;
+  assign \$286  = ~ h_dx[3];
+  assign \$287  = \$285  & \$286 ;
+  assign \$288  = ~ h_dx[2];
   assign \$289  = \$287  & \$288 ;
-  assign \$290  = ~ h_dx[3];
-  assign \$291  = \$289  & \$290 ;
-  assign \$292  = ~ h_dx[2];
-  assign \$293  = \$291  & \$292 ;
-  assign \$294  = ~ h_dx[1];
-  assign \$295  = ~ h_dx[0];
-  assign \$procmux$1681_Y  = \$procmux$1682_CMP  ? (* full_case = 32'd1 *) half : \$566 ;
+  assign \$290  = ~ h_dx[1];
+  assign \$291  = ~ h_dx[0];
+  assign \$292  = \$290  & \$291 ;
+  assign \$procmux$1681_Y  = \$procmux$1682_CMP  ? (* full_case = 32'd1 *) half : \$562 ;
   assign \$procmux$1683_Y  = \$procmux$1684_CMP  ? (* full_case = 32'd1 *) half : \$procmux$1681_Y ;
   assign \$procmux$1685_Y  = \$procmux$1686_CMP  ? \$procmux$1683_Y  : half;
   assign \$procmux$1687_Y  = \$procmux$1688_CMP  ? 32'd0 : \$procmux$1685_Y ;
   assign \$procmux$1689_Y  = \$procmux$1690_CMP  ? 1'h1 : o_last;
-  assign \$procmux$1691_Y  = \$procmux$1692_CMP  ? \$564  : \$procmux$1689_Y ;
+  assign \$procmux$1691_Y  = \$procmux$1692_CMP  ? \$560  : \$procmux$1689_Y ;
   assign \$procmux$1693_Y  = \$procmux$1694_CMP  ? \$procmux$1691_Y  : o_last;
   assign \$procmux$1695_Y  = \$procmux$1696_CMP  ? 1'h0 : \$procmux$1693_Y ;
   assign \$procmux$1697_Y  = \$procmux$1698_CMP  ? 8'h0f : o_keep;
   assign \$procmux$1699_Y  = \$procmux$1700_CMP  ? 8'hff : \$procmux$1697_Y ;
   assign \$procmux$1701_Y  = \$procmux$1702_CMP  ? \$procmux$1699_Y  : o_keep;
   assign \$procmux$1703_Y  = \$procmux$1704_CMP  ? 8'h00 : \$procmux$1701_Y ;
-  assign \$procmux$1705_Y  = \$procmux$1706_CMP  ? { 32'h00000000, \$565  } : o_data;
-  assign \$procmux$1707_Y  = \$procmux$1708_CMP  ? { \$555 , half } : \$procmux$1705_Y ;
+  assign \$procmux$1705_Y  = \$procmux$1706_CMP  ? { 32'h00000000, \$561  } : o_data;
+  assign \$procmux$1707_Y  = \$procmux$1708_CMP  ? { \$551 , half } : \$procmux$1705_Y ;
   assign \$procmux$1709_Y  = \$procmux$1710_CMP  ? \$procmux$1707_Y  : o_data;
   assign \$procmux$1711_Y  = \$procmux$1712_CMP  ? 64'h0000000000000000 : \$procmux$1709_Y ;
   assign \$procmux$1713_Y  = \$procmux$1714_CMP  ? 1'h0 : results__valid;
@@ -4056,33 +4049,33 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$1732_Y  = \$procmux$1733_CMP  ? \$procmux$1730_Y  : \$procmux$1725_Y ;
   assign \$procmux$1734_Y  = \$procmux$1735_CMP  ? 1'h0 : \$procmux$1732_Y ;
   assign \$procmux$1736_Y  = \$procmux$1737_CMP  ? n : out_rows;
-  assign \$procmux$1738_Y  = \$procmux$1739_CMP  ? \$574 [15:0] : \$procmux$1736_Y ;
+  assign \$procmux$1738_Y  = \$procmux$1739_CMP  ? \$570 [15:0] : \$procmux$1736_Y ;
   assign \$procmux$1740_Y  = \$procmux$1741_CMP  ? \$procmux$1738_Y  : \$procmux$1736_Y ;
   assign \$procmux$1742_Y  = \$procmux$1743_CMP  ? \$procmux$1740_Y  : \$procmux$1736_Y ;
   assign \$procmux$1744_Y  = \$procmux$1745_CMP  ? 16'h0000 : \$procmux$1742_Y ;
   assign \$procmux$1746_Y  = \$procmux$1747_CMP  ? 4'h0 : out_m;
-  assign \$procmux$1748_Y  = \$procmux$1749_CMP  ? 4'h0 : \$571 [3:0];
+  assign \$procmux$1748_Y  = \$procmux$1749_CMP  ? 4'h0 : \$567 [3:0];
   assign \$procmux$1750_Y  = \$procmux$1751_CMP  ? \$procmux$1748_Y  : \$procmux$1746_Y ;
   assign \$procmux$1752_Y  = \$procmux$1753_CMP  ? \$procmux$1750_Y  : \$procmux$1746_Y ;
   assign \$procmux$1754_Y  = \$procmux$1755_CMP  ? 4'h0 : \$procmux$1752_Y ;
   assign \$procmux$1756_Y  = \$procmux$1757_CMP  ? 2'h0 : out_r;
-  assign \$procmux$1758_Y  = \$procmux$1759_CMP  ? 2'h0 : \$545 [1:0];
+  assign \$procmux$1758_Y  = \$procmux$1759_CMP  ? 2'h0 : \$541 [1:0];
   assign \$procmux$1760_Y  = \$procmux$1761_CMP  ? \$procmux$1758_Y  : \$procmux$1756_Y ;
   assign \$procmux$1762_Y  = \$procmux$1763_CMP  ? 2'h0 : \$procmux$1760_Y ;
   assign \$procmux$1764_Y  = \$procmux$1765_CMP  ? wr__data : gathered[127:96];
-  assign \$procmux$1765_CMP  = \$537  == 3'h3;
+  assign \$procmux$1765_CMP  = \$533  == 3'h3;
   assign \$procmux$1766_Y  = \$procmux$1767_CMP  ? \$procmux$1764_Y  : gathered[127:96];
   assign \$procmux$1768_Y  = \$procmux$1769_CMP  ? 32'd0 : \$procmux$1766_Y ;
   assign \$procmux$1772_Y  = \$procmux$1773_CMP  ? wr__data : gathered[63:32];
-  assign \$procmux$1773_CMP  = \$537  == 3'h1;
+  assign \$procmux$1773_CMP  = \$533  == 3'h1;
   assign \$procmux$1774_Y  = \$procmux$1775_CMP  ? \$procmux$1772_Y  : gathered[63:32];
   assign \$procmux$1776_Y  = \$procmux$1777_CMP  ? 32'd0 : \$procmux$1774_Y ;
   assign \$procmux$1781_Y  = \$procmux$1782_CMP  ? wr__data : gathered[31:0];
-  assign \$procmux$1782_CMP  = ! \$537 ;
+  assign \$procmux$1782_CMP  = ! \$533 ;
   assign \$procmux$1783_Y  = \$procmux$1784_CMP  ? \$procmux$1781_Y  : gathered[31:0];
   assign \$procmux$1785_Y  = \$procmux$1786_CMP  ? 32'd0 : \$procmux$1783_Y ;
   assign \$procmux$1788_Y  = \$procmux$1789_CMP  ? wr__data : gathered[95:64];
-  assign \$procmux$1789_CMP  = \$537  == 3'h2;
+  assign \$procmux$1789_CMP  = \$533  == 3'h2;
   assign \$procmux$1790_Y  = \$procmux$1791_CMP  ? \$procmux$1788_Y  : gathered[95:64];
   assign \$procmux$1792_Y  = \$procmux$1793_CMP  ? 32'd0 : \$procmux$1790_Y ;
   assign \$procmux$1794_Y  = \$procmux$1795_CMP  ? init_a0_d6 : init_a0_d7;
@@ -4192,19 +4185,19 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2002_Y  = \$procmux$2003_CMP  ? \$procmux$2000_Y  : feeding;
   assign \$procmux$2004_Y  = \$procmux$2005_CMP  ? 1'h0 : \$procmux$2002_Y ;
   assign \$procmux$2006_Y  = \$procmux$2007_CMP  ? 1'h0 : \$procmux$2004_Y ;
-  assign \$procmux$2008_Y  = \$procmux$2009_CMP  ? 2'h0 : \$531 [1:0];
+  assign \$procmux$2008_Y  = \$procmux$2009_CMP  ? 2'h0 : \$527 [1:0];
   assign \$procmux$2010_Y  = \$procmux$2011_CMP  ? \$procmux$2008_Y  : k;
   assign \$procmux$2012_Y  = \$procmux$2013_CMP  ? 2'h0 : \$procmux$2010_Y ;
   assign \$procmux$2014_Y  = \$procmux$2015_CMP  ? \$procmux$2012_Y  : k;
   assign \$procmux$2016_Y  = \$procmux$2017_CMP  ? 2'h0 : \$procmux$2014_Y ;
   assign \$procmux$2018_Y  = \$procmux$2019_CMP  ? 2'h0 : \$procmux$2016_Y ;
-  assign \$procmux$2020_Y  = \$procmux$2021_CMP  ? \$528 [20:0] : sumi[83:63];
+  assign \$procmux$2020_Y  = \$procmux$2021_CMP  ? \$524 [20:0] : sumi[83:63];
   assign \$procmux$2022_Y  = \$procmux$2023_CMP  ? 21'h000000 : \$procmux$2020_Y ;
-  assign \$procmux$2024_Y  = \$procmux$2025_CMP  ? \$524 [20:0] : sumi[41:21];
+  assign \$procmux$2024_Y  = \$procmux$2025_CMP  ? \$520 [20:0] : sumi[41:21];
   assign \$procmux$2026_Y  = \$procmux$2027_CMP  ? 21'h000000 : \$procmux$2024_Y ;
-  assign \$procmux$2028_Y  = \$procmux$2029_CMP  ? \$522 [20:0] : sumi[20:0];
+  assign \$procmux$2028_Y  = \$procmux$2029_CMP  ? \$518 [20:0] : sumi[20:0];
   assign \$procmux$2030_Y  = \$procmux$2031_CMP  ? 21'h000000 : \$procmux$2028_Y ;
-  assign \$procmux$2032_Y  = \$procmux$2033_CMP  ? \$526 [20:0] : sumi[62:42];
+  assign \$procmux$2032_Y  = \$procmux$2033_CMP  ? \$522 [20:0] : sumi[62:42];
   assign \$procmux$2034_Y  = \$procmux$2035_CMP  ? 21'h000000 : \$procmux$2032_Y ;
   assign \$procmux$2036_Y  = \$procmux$2037_CMP  ? t2_d0[6] : word_first;
   assign \$procmux$2038_Y  = \$procmux$2039_CMP  ? 1'h1 : \$procmux$2036_Y ;
@@ -4217,13 +4210,13 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2052_Y  = \$procmux$2053_CMP  ? 7'h00 : \$procmux$2050_Y ;
   assign \$procmux$2054_Y  = \$procmux$2055_CMP  ? v2_d0 : v3_d0;
   assign \$procmux$2056_Y  = \$procmux$2057_CMP  ? 1'h0 : \$procmux$2054_Y ;
-  assign \$procmux$2058_Y  = \$procmux$2059_CMP  ? { \$519 [18], \$519 [18], \$519  } : partial[83:63];
+  assign \$procmux$2058_Y  = \$procmux$2059_CMP  ? { \$515 [18], \$515 [18], \$515  } : partial[83:63];
   assign \$procmux$2060_Y  = \$procmux$2061_CMP  ? 21'h000000 : \$procmux$2058_Y ;
-  assign \$procmux$2062_Y  = \$procmux$2063_CMP  ? { \$505 [18], \$505 [18], \$505  } : partial[41:21];
+  assign \$procmux$2062_Y  = \$procmux$2063_CMP  ? { \$501 [18], \$501 [18], \$501  } : partial[41:21];
   assign \$procmux$2064_Y  = \$procmux$2065_CMP  ? 21'h000000 : \$procmux$2062_Y ;
-  assign \$procmux$2066_Y  = \$procmux$2067_CMP  ? { \$498 [18], \$498 [18], \$498  } : partial[20:0];
+  assign \$procmux$2066_Y  = \$procmux$2067_CMP  ? { \$494 [18], \$494 [18], \$494  } : partial[20:0];
   assign \$procmux$2068_Y  = \$procmux$2069_CMP  ? 21'h000000 : \$procmux$2066_Y ;
-  assign \$procmux$2070_Y  = \$procmux$2071_CMP  ? { \$512 [18], \$512 [18], \$512  } : partial[62:42];
+  assign \$procmux$2070_Y  = \$procmux$2071_CMP  ? { \$508 [18], \$508 [18], \$508  } : partial[62:42];
   assign \$procmux$2072_Y  = \$procmux$2073_CMP  ? 21'h000000 : \$procmux$2070_Y ;
   assign \$procmux$2074_Y  = \$procmux$2075_CMP  ? dw1_d0 : dw2_d0;
   assign \$procmux$2076_Y  = \$procmux$2077_CMP  ? 64'h0000000000000000 : \$procmux$2074_Y ;
@@ -4233,69 +4226,69 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2084_Y  = \$procmux$2085_CMP  ? 7'h00 : \$procmux$2082_Y ;
   assign \$procmux$2086_Y  = \$procmux$2087_CMP  ? v1_d0 : v2_d0;
   assign \$procmux$2088_Y  = \$procmux$2089_CMP  ? 1'h0 : \$procmux$2086_Y ;
-  assign \$procmux$2090_Y  = \$procmux$2091_CMP  ? \$491  : prods[511:496];
+  assign \$procmux$2090_Y  = \$procmux$2091_CMP  ? \$487  : prods[511:496];
   assign \$procmux$2092_Y  = \$procmux$2093_CMP  ? 16'h0000 : \$procmux$2090_Y ;
-  assign \$procmux$2094_Y  = \$procmux$2095_CMP  ? \$489  : prods[479:464];
+  assign \$procmux$2094_Y  = \$procmux$2095_CMP  ? \$485  : prods[479:464];
   assign \$procmux$2096_Y  = \$procmux$2097_CMP  ? 16'h0000 : \$procmux$2094_Y ;
-  assign \$procmux$2098_Y  = \$procmux$2099_CMP  ? \$488  : prods[463:448];
+  assign \$procmux$2098_Y  = \$procmux$2099_CMP  ? \$484  : prods[463:448];
   assign \$procmux$2100_Y  = \$procmux$2101_CMP  ? 16'h0000 : \$procmux$2098_Y ;
-  assign \$procmux$2102_Y  = \$procmux$2103_CMP  ? \$487  : prods[447:432];
+  assign \$procmux$2102_Y  = \$procmux$2103_CMP  ? \$483  : prods[447:432];
   assign \$procmux$2104_Y  = \$procmux$2105_CMP  ? 16'h0000 : \$procmux$2102_Y ;
-  assign \$procmux$2106_Y  = \$procmux$2107_CMP  ? \$486  : prods[431:416];
+  assign \$procmux$2106_Y  = \$procmux$2107_CMP  ? \$482  : prods[431:416];
   assign \$procmux$2108_Y  = \$procmux$2109_CMP  ? 16'h0000 : \$procmux$2106_Y ;
-  assign \$procmux$2110_Y  = \$procmux$2111_CMP  ? \$485  : prods[415:400];
+  assign \$procmux$2110_Y  = \$procmux$2111_CMP  ? \$481  : prods[415:400];
   assign \$procmux$2112_Y  = \$procmux$2113_CMP  ? 16'h0000 : \$procmux$2110_Y ;
-  assign \$procmux$2114_Y  = \$procmux$2115_CMP  ? \$484  : prods[399:384];
+  assign \$procmux$2114_Y  = \$procmux$2115_CMP  ? \$480  : prods[399:384];
   assign \$procmux$2116_Y  = \$procmux$2117_CMP  ? 16'h0000 : \$procmux$2114_Y ;
-  assign \$procmux$2118_Y  = \$procmux$2119_CMP  ? \$483  : prods[383:368];
+  assign \$procmux$2118_Y  = \$procmux$2119_CMP  ? \$479  : prods[383:368];
   assign \$procmux$2120_Y  = \$procmux$2121_CMP  ? 16'h0000 : \$procmux$2118_Y ;
-  assign \$procmux$2122_Y  = \$procmux$2123_CMP  ? \$482  : prods[367:352];
+  assign \$procmux$2122_Y  = \$procmux$2123_CMP  ? \$478  : prods[367:352];
   assign \$procmux$2124_Y  = \$procmux$2125_CMP  ? 16'h0000 : \$procmux$2122_Y ;
-  assign \$procmux$2126_Y  = \$procmux$2127_CMP  ? \$481  : prods[351:336];
+  assign \$procmux$2126_Y  = \$procmux$2127_CMP  ? \$477  : prods[351:336];
   assign \$procmux$2128_Y  = \$procmux$2129_CMP  ? 16'h0000 : \$procmux$2126_Y ;
-  assign \$procmux$2130_Y  = \$procmux$2131_CMP  ? \$480  : prods[335:320];
+  assign \$procmux$2130_Y  = \$procmux$2131_CMP  ? \$476  : prods[335:320];
   assign \$procmux$2132_Y  = \$procmux$2133_CMP  ? 16'h0000 : \$procmux$2130_Y ;
-  assign \$procmux$2134_Y  = \$procmux$2135_CMP  ? \$479  : prods[319:304];
+  assign \$procmux$2134_Y  = \$procmux$2135_CMP  ? \$475  : prods[319:304];
   assign \$procmux$2136_Y  = \$procmux$2137_CMP  ? 16'h0000 : \$procmux$2134_Y ;
-  assign \$procmux$2138_Y  = \$procmux$2139_CMP  ? \$478  : prods[303:288];
+  assign \$procmux$2138_Y  = \$procmux$2139_CMP  ? \$474  : prods[303:288];
   assign \$procmux$2140_Y  = \$procmux$2141_CMP  ? 16'h0000 : \$procmux$2138_Y ;
-  assign \$procmux$2142_Y  = \$procmux$2143_CMP  ? \$477  : prods[287:272];
+  assign \$procmux$2142_Y  = \$procmux$2143_CMP  ? \$473  : prods[287:272];
   assign \$procmux$2144_Y  = \$procmux$2145_CMP  ? 16'h0000 : \$procmux$2142_Y ;
-  assign \$procmux$2146_Y  = \$procmux$2147_CMP  ? \$476  : prods[271:256];
+  assign \$procmux$2146_Y  = \$procmux$2147_CMP  ? \$472  : prods[271:256];
   assign \$procmux$2148_Y  = \$procmux$2149_CMP  ? 16'h0000 : \$procmux$2146_Y ;
-  assign \$procmux$2150_Y  = \$procmux$2151_CMP  ? \$475  : prods[255:240];
+  assign \$procmux$2150_Y  = \$procmux$2151_CMP  ? \$471  : prods[255:240];
   assign \$procmux$2152_Y  = \$procmux$2153_CMP  ? 16'h0000 : \$procmux$2150_Y ;
-  assign \$procmux$2154_Y  = \$procmux$2155_CMP  ? \$474  : prods[239:224];
+  assign \$procmux$2154_Y  = \$procmux$2155_CMP  ? \$470  : prods[239:224];
   assign \$procmux$2156_Y  = \$procmux$2157_CMP  ? 16'h0000 : \$procmux$2154_Y ;
-  assign \$procmux$2158_Y  = \$procmux$2159_CMP  ? \$473  : prods[223:208];
+  assign \$procmux$2158_Y  = \$procmux$2159_CMP  ? \$469  : prods[223:208];
   assign \$procmux$2160_Y  = \$procmux$2161_CMP  ? 16'h0000 : \$procmux$2158_Y ;
-  assign \$procmux$2162_Y  = \$procmux$2163_CMP  ? \$472  : prods[207:192];
+  assign \$procmux$2162_Y  = \$procmux$2163_CMP  ? \$468  : prods[207:192];
   assign \$procmux$2164_Y  = \$procmux$2165_CMP  ? 16'h0000 : \$procmux$2162_Y ;
-  assign \$procmux$2166_Y  = \$procmux$2167_CMP  ? \$471  : prods[191:176];
+  assign \$procmux$2166_Y  = \$procmux$2167_CMP  ? \$467  : prods[191:176];
   assign \$procmux$2168_Y  = \$procmux$2169_CMP  ? 16'h0000 : \$procmux$2166_Y ;
-  assign \$procmux$2170_Y  = \$procmux$2171_CMP  ? \$470  : prods[175:160];
+  assign \$procmux$2170_Y  = \$procmux$2171_CMP  ? \$466  : prods[175:160];
   assign \$procmux$2172_Y  = \$procmux$2173_CMP  ? 16'h0000 : \$procmux$2170_Y ;
-  assign \$procmux$2174_Y  = \$procmux$2175_CMP  ? \$469  : prods[159:144];
+  assign \$procmux$2174_Y  = \$procmux$2175_CMP  ? \$465  : prods[159:144];
   assign \$procmux$2176_Y  = \$procmux$2177_CMP  ? 16'h0000 : \$procmux$2174_Y ;
-  assign \$procmux$2178_Y  = \$procmux$2179_CMP  ? \$468  : prods[143:128];
+  assign \$procmux$2178_Y  = \$procmux$2179_CMP  ? \$464  : prods[143:128];
   assign \$procmux$2180_Y  = \$procmux$2181_CMP  ? 16'h0000 : \$procmux$2178_Y ;
-  assign \$procmux$2182_Y  = \$procmux$2183_CMP  ? \$467  : prods[127:112];
+  assign \$procmux$2182_Y  = \$procmux$2183_CMP  ? \$463  : prods[127:112];
   assign \$procmux$2184_Y  = \$procmux$2185_CMP  ? 16'h0000 : \$procmux$2182_Y ;
-  assign \$procmux$2186_Y  = \$procmux$2187_CMP  ? \$466  : prods[111:96];
+  assign \$procmux$2186_Y  = \$procmux$2187_CMP  ? \$462  : prods[111:96];
   assign \$procmux$2188_Y  = \$procmux$2189_CMP  ? 16'h0000 : \$procmux$2186_Y ;
-  assign \$procmux$2190_Y  = \$procmux$2191_CMP  ? \$465  : prods[95:80];
+  assign \$procmux$2190_Y  = \$procmux$2191_CMP  ? \$461  : prods[95:80];
   assign \$procmux$2192_Y  = \$procmux$2193_CMP  ? 16'h0000 : \$procmux$2190_Y ;
-  assign \$procmux$2194_Y  = \$procmux$2195_CMP  ? \$464  : prods[79:64];
+  assign \$procmux$2194_Y  = \$procmux$2195_CMP  ? \$460  : prods[79:64];
   assign \$procmux$2196_Y  = \$procmux$2197_CMP  ? 16'h0000 : \$procmux$2194_Y ;
-  assign \$procmux$2198_Y  = \$procmux$2199_CMP  ? \$463  : prods[63:48];
+  assign \$procmux$2198_Y  = \$procmux$2199_CMP  ? \$459  : prods[63:48];
   assign \$procmux$2200_Y  = \$procmux$2201_CMP  ? 16'h0000 : \$procmux$2198_Y ;
-  assign \$procmux$2202_Y  = \$procmux$2203_CMP  ? \$462  : prods[47:32];
+  assign \$procmux$2202_Y  = \$procmux$2203_CMP  ? \$458  : prods[47:32];
   assign \$procmux$2204_Y  = \$procmux$2205_CMP  ? 16'h0000 : \$procmux$2202_Y ;
-  assign \$procmux$2206_Y  = \$procmux$2207_CMP  ? \$461  : prods[31:16];
+  assign \$procmux$2206_Y  = \$procmux$2207_CMP  ? \$457  : prods[31:16];
   assign \$procmux$2208_Y  = \$procmux$2209_CMP  ? 16'h0000 : \$procmux$2206_Y ;
-  assign \$procmux$2210_Y  = \$procmux$2211_CMP  ? \$460  : prods[15:0];
+  assign \$procmux$2210_Y  = \$procmux$2211_CMP  ? \$456  : prods[15:0];
   assign \$procmux$2212_Y  = \$procmux$2213_CMP  ? 16'h0000 : \$procmux$2210_Y ;
-  assign \$procmux$2214_Y  = \$procmux$2215_CMP  ? \$490  : prods[495:480];
+  assign \$procmux$2214_Y  = \$procmux$2215_CMP  ? \$486  : prods[495:480];
   assign \$procmux$2216_Y  = \$procmux$2217_CMP  ? 16'h0000 : \$procmux$2214_Y ;
   assign \$procmux$2218_Y  = \$procmux$2219_CMP  ? init_d1 : init_d2;
   assign \$procmux$2220_Y  = \$procmux$2221_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$2218_Y ;
@@ -4311,52 +4304,52 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2240_Y  = \$procmux$2241_CMP  ? 7'h00 : \$procmux$2238_Y ;
   assign \$procmux$2242_Y  = \$procmux$2243_CMP  ? v0 : v1_d0;
   assign \$procmux$2244_Y  = \$procmux$2245_CMP  ? 1'h0 : \$procmux$2242_Y ;
-  assign \$procmux$2246_Y  = \$procmux$2247_CMP  ? \$459  : \dw0$153 [63:48];
+  assign \$procmux$2246_Y  = \$procmux$2247_CMP  ? \$455  : \dw0$153 [63:48];
   assign \$procmux$2248_Y  = \$procmux$2249_CMP  ? 16'h0000 : \$procmux$2246_Y ;
-  assign \$procmux$2250_Y  = \$procmux$2251_CMP  ? \$455  : \dw0$153 [31:16];
+  assign \$procmux$2250_Y  = \$procmux$2251_CMP  ? \$451  : \dw0$153 [31:16];
   assign \$procmux$2252_Y  = \$procmux$2253_CMP  ? 16'h0000 : \$procmux$2250_Y ;
-  assign \$procmux$2254_Y  = \$procmux$2255_CMP  ? \$453  : \dw0$153 [15:0];
+  assign \$procmux$2254_Y  = \$procmux$2255_CMP  ? \$449  : \dw0$153 [15:0];
   assign \$procmux$2256_Y  = \$procmux$2257_CMP  ? 16'h0000 : \$procmux$2254_Y ;
-  assign \$procmux$2258_Y  = \$procmux$2259_CMP  ? \$457  : \dw0$153 [47:32];
+  assign \$procmux$2258_Y  = \$procmux$2259_CMP  ? \$453  : \dw0$153 [47:32];
   assign \$procmux$2260_Y  = \$procmux$2261_CMP  ? 16'h0000 : \$procmux$2258_Y ;
   assign \$procmux$2262_Y  = \$procmux$2263_CMP  ? \read_resp__0__payload$152  : \init0$151 ;
   assign \$procmux$2264_Y  = \$procmux$2265_CMP  ? 128'h00000000000000000000000000000000 : \$procmux$2262_Y ;
-  assign \$procmux$2266_Y  = \$procmux$2267_CMP  ? \$451  : dx0;
+  assign \$procmux$2266_Y  = \$procmux$2267_CMP  ? \$447  : dx0;
   assign \$procmux$2268_Y  = \$procmux$2269_CMP  ? 16'h0000 : \$procmux$2266_Y ;
   assign \$procmux$2270_Y  = \$procmux$2271_CMP  ? \read_resp__0__payload$148  : wq0;
   assign \$procmux$2272_Y  = \$procmux$2273_CMP  ? 256'h0000000000000000000000000000000000000000000000000000000000000000 : \$procmux$2270_Y ;
   assign \$procmux$2274_Y  = \$procmux$2275_CMP  ? read_resp__0__payload : xq0;
   assign \$procmux$2276_Y  = \$procmux$2277_CMP  ? 64'h0000000000000000 : \$procmux$2274_Y ;
-  assign \$procmux$2278_Y  = \$procmux$2279_CMP  ? \$450  : t0[6];
+  assign \$procmux$2278_Y  = \$procmux$2279_CMP  ? \$446  : t0[6];
   assign \$procmux$2280_Y  = \$procmux$2281_CMP  ? 1'h0 : \$procmux$2278_Y ;
-  assign \$procmux$2282_Y  = \$procmux$2283_CMP  ? \$447  : t0[4];
+  assign \$procmux$2282_Y  = \$procmux$2283_CMP  ? \$443  : t0[4];
   assign \$procmux$2284_Y  = \$procmux$2285_CMP  ? 1'h0 : \$procmux$2282_Y ;
   assign \$procmux$2286_Y  = \$procmux$2287_CMP  ? jm : t0[3:0];
   assign \$procmux$2288_Y  = \$procmux$2289_CMP  ? 4'h0 : \$procmux$2286_Y ;
-  assign \$procmux$2290_Y  = \$procmux$2291_CMP  ? \$449  : t0[5];
+  assign \$procmux$2290_Y  = \$procmux$2291_CMP  ? \$445  : t0[5];
   assign \$procmux$2292_Y  = \$procmux$2293_CMP  ? 1'h0 : \$procmux$2290_Y ;
   assign \$procmux$2294_Y  = \$procmux$2295_CMP  ? accept : v0;
   assign \$procmux$2296_Y  = \$procmux$2297_CMP  ? 1'h0 : \$procmux$2294_Y ;
-  assign \$procmux$2298_Y  = \$procmux$2299_CMP  ? 3'h1 : \$434 [2:0];
+  assign \$procmux$2298_Y  = \$procmux$2299_CMP  ? 3'h1 : \$430 [2:0];
   assign \$procmux$2300_Y  = \$procmux$2301_CMP  ? \$procmux$2298_Y  : since;
   assign \$procmux$2302_Y  = \$procmux$2303_CMP  ? 3'h4 : \$procmux$2300_Y ;
   assign \$procmux$2304_Y  = \$procmux$2305_CMP  ? 3'h4 : \$procmux$2302_Y ;
   assign \$procmux$2306_Y  = \$procmux$2307_CMP  ? 2'h0 : jj;
-  assign \$procmux$2308_Y  = \$procmux$2309_CMP  ? 2'h0 : \$439 [1:0];
+  assign \$procmux$2308_Y  = \$procmux$2309_CMP  ? 2'h0 : \$435 [1:0];
   assign \$procmux$2310_Y  = \$procmux$2311_CMP  ? \$procmux$2308_Y  : \$procmux$2306_Y ;
   assign \$procmux$2312_Y  = \$procmux$2313_CMP  ? 2'h0 : \$procmux$2310_Y ;
   assign \$procmux$2314_Y  = \$procmux$2315_CMP  ? 4'h0 : jm;
-  assign \$procmux$2316_Y  = \$procmux$2317_CMP  ? 4'h0 : \$441 [3:0];
+  assign \$procmux$2316_Y  = \$procmux$2317_CMP  ? 4'h0 : \$437 [3:0];
   assign \$procmux$2318_Y  = \$procmux$2319_CMP  ? \$procmux$2316_Y  : \$procmux$2314_Y ;
   assign \$procmux$2320_Y  = \$procmux$2321_CMP  ? \$procmux$2318_Y  : \$procmux$2314_Y ;
   assign \$procmux$2322_Y  = \$procmux$2323_CMP  ? 4'h0 : \$procmux$2320_Y ;
   assign \$procmux$2324_Y  = \$procmux$2325_CMP  ? 8'h00 : jb;
-  assign \$procmux$2326_Y  = \$procmux$2327_CMP  ? 8'h00 : \$444 [7:0];
+  assign \$procmux$2326_Y  = \$procmux$2327_CMP  ? 8'h00 : \$440 [7:0];
   assign \$procmux$2328_Y  = \$procmux$2329_CMP  ? \$procmux$2326_Y  : \$procmux$2324_Y ;
   assign \$procmux$2330_Y  = \$procmux$2331_CMP  ? \$procmux$2328_Y  : \$procmux$2324_Y ;
   assign \$procmux$2332_Y  = \$procmux$2333_CMP  ? \$procmux$2330_Y  : \$procmux$2324_Y ;
   assign \$procmux$2334_Y  = \$procmux$2335_CMP  ? 8'h00 : \$procmux$2332_Y ;
-  assign \$procmux$2336_Y  = \$procmux$2337_CMP  ? \$404  : taken;
+  assign \$procmux$2336_Y  = \$procmux$2337_CMP  ? \$400  : taken;
   assign \$procmux$2338_Y  = \$procmux$2339_CMP  ? 5'h00 : \$procmux$2336_Y ;
   assign \$procmux$2340_Y  = \$procmux$2341_CMP  ? 5'h00 : \$procmux$2338_Y ;
   assign \$procmux$2342_Y  = \$procmux$2343_CMP  ? 5'h00 : \$procmux$2340_Y ;
@@ -4368,36 +4361,36 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2354_Y  = \$procmux$2355_CMP  ? \$procmux$2352_Y  : \$procmux$2346_Y ;
   assign \$procmux$2356_Y  = \$procmux$2357_CMP  ? 1'h0 : \$procmux$2354_Y ;
   assign \$procmux$2358_Y  = \$procmux$2359_CMP  ? n : rows_to_issue;
-  assign \$procmux$2360_Y  = \$procmux$2361_CMP  ? \$427 [15:0] : \$procmux$2358_Y ;
+  assign \$procmux$2360_Y  = \$procmux$2361_CMP  ? \$423 [15:0] : \$procmux$2358_Y ;
   assign \$procmux$2362_Y  = \$procmux$2363_CMP  ? \$procmux$2360_Y  : \$procmux$2358_Y ;
   assign \$procmux$2364_Y  = \$procmux$2365_CMP  ? \$procmux$2362_Y  : \$procmux$2358_Y ;
   assign \$procmux$2366_Y  = \$procmux$2367_CMP  ? \$procmux$2364_Y  : \$procmux$2358_Y ;
   assign \$procmux$2368_Y  = \$procmux$2369_CMP  ? 16'h0000 : \$procmux$2366_Y ;
   assign \$procmux$2370_Y  = \$procmux$2371_CMP  ? 2'h0 : ij;
-  assign \$procmux$2372_Y  = \$procmux$2373_CMP  ? 2'h0 : \$417 [1:0];
+  assign \$procmux$2372_Y  = \$procmux$2373_CMP  ? 2'h0 : \$413 [1:0];
   assign \$procmux$2374_Y  = \$procmux$2375_CMP  ? \$procmux$2372_Y  : \$procmux$2370_Y ;
   assign \$procmux$2376_Y  = \$procmux$2377_CMP  ? 2'h0 : \$procmux$2374_Y ;
   assign \$procmux$2378_Y  = \$procmux$2379_CMP  ? 4'h0 : im;
-  assign \$procmux$2380_Y  = \$procmux$2381_CMP  ? 4'h0 : \$419 [3:0];
+  assign \$procmux$2380_Y  = \$procmux$2381_CMP  ? 4'h0 : \$415 [3:0];
   assign \$procmux$2382_Y  = \$procmux$2383_CMP  ? \$procmux$2380_Y  : \$procmux$2378_Y ;
   assign \$procmux$2384_Y  = \$procmux$2385_CMP  ? \$procmux$2382_Y  : \$procmux$2378_Y ;
   assign \$procmux$2386_Y  = \$procmux$2387_CMP  ? 4'h0 : \$procmux$2384_Y ;
   assign \$procmux$2388_Y  = \$procmux$2389_CMP  ? 8'h00 : ib;
-  assign \$procmux$2390_Y  = \$procmux$2391_CMP  ? 8'h00 : \$422 [7:0];
+  assign \$procmux$2390_Y  = \$procmux$2391_CMP  ? 8'h00 : \$418 [7:0];
   assign \$procmux$2392_Y  = \$procmux$2393_CMP  ? \$procmux$2390_Y  : \$procmux$2388_Y ;
   assign \$procmux$2394_Y  = \$procmux$2395_CMP  ? \$procmux$2392_Y  : \$procmux$2388_Y ;
   assign \$procmux$2396_Y  = \$procmux$2397_CMP  ? \$procmux$2394_Y  : \$procmux$2388_Y ;
   assign \$procmux$2398_Y  = \$procmux$2399_CMP  ? 8'h00 : \$procmux$2396_Y ;
   assign \$procmux$2400_Y  = \$procmux$2401_CMP  ? 6'h00 : si;
-  assign \$procmux$2402_Y  = \$procmux$2403_CMP  ? 6'h00 : \$365 [5:0];
-  assign \$procmux$2404_Y  = \$procmux$2405_CMP  ? \$procmux$2402_Y  : \$365 [5:0];
+  assign \$procmux$2402_Y  = \$procmux$2403_CMP  ? 6'h00 : \$361 [5:0];
+  assign \$procmux$2404_Y  = \$procmux$2405_CMP  ? \$procmux$2402_Y  : \$361 [5:0];
   assign \$procmux$2406_Y  = \$procmux$2407_CMP  ? \$procmux$2404_Y  : \$procmux$2400_Y ;
   assign \$procmux$2408_Y  = \$procmux$2409_CMP  ? 6'h00 : \$procmux$2406_Y ;
-  assign \$procmux$2410_Y  = \$procmux$2411_CMP  ? \$355  : sums_done;
+  assign \$procmux$2410_Y  = \$procmux$2411_CMP  ? \$351  : sums_done;
   assign \$procmux$2412_Y  = \$procmux$2413_CMP  ? 1'h1 : \$procmux$2410_Y ;
   assign \$procmux$2414_Y  = \$procmux$2415_CMP  ? \$procmux$2412_Y  : \$procmux$2410_Y ;
   assign \$procmux$2416_Y  = \$procmux$2417_CMP  ? \$procmux$2414_Y  : \$procmux$2410_Y ;
-  assign \$procmux$2418_Y  = \$procmux$2419_CMP  ? \$395  : \$procmux$2416_Y ;
+  assign \$procmux$2418_Y  = \$procmux$2419_CMP  ? \$391  : \$procmux$2416_Y ;
   assign \$procmux$2420_Y  = \$procmux$2421_CMP  ? 1'h0 : \$procmux$2418_Y ;
   assign \$procmux$2422_Y  = \$procmux$2423_CMP  ? 1'h0 : tile_full;
   assign \$procmux$2424_Y  = \$procmux$2425_CMP  ? 1'h1 : \$procmux$2422_Y ;
@@ -4407,12 +4400,12 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2433_Y  = \$procmux$2434_CMP  ? 1'h0 : \$procmux$2431_Y ;
   assign \$procmux$2435_Y  = \$procmux$2436_CMP  ? 1'h0 : \$procmux$2433_Y ;
   assign \$procmux$2437_Y  = \$procmux$2438_CMP  ? n : rows_to_load;
-  assign \$procmux$2440_Y  = x_loaded ? (* full_case = 32'd1 *) \$390 [15:0] : \$procmux$2437_Y ;
+  assign \$procmux$2440_Y  = x_loaded ? (* full_case = 32'd1 *) \$386 [15:0] : \$procmux$2437_Y ;
   assign \$procmux$2442_Y  = \$procmux$2443_CMP  ? \$procmux$2440_Y  : \$procmux$2437_Y ;
   assign \$procmux$2444_Y  = \$procmux$2445_CMP  ? \$procmux$2442_Y  : \$procmux$2437_Y ;
   assign \$procmux$2446_Y  = \$procmux$2447_CMP  ? 16'h0000 : \$procmux$2444_Y ;
   assign \$procmux$2448_Y  = \$procmux$2449_CMP  ? 2'h0 : lane;
-  assign \$procmux$2450_Y  = \$procmux$2451_CMP  ? 2'h0 : \$389 [1:0];
+  assign \$procmux$2450_Y  = \$procmux$2451_CMP  ? 2'h0 : \$385 [1:0];
   assign \$procmux$2453_Y  = x_loaded ? (* full_case = 32'd1 *) \$procmux$2450_Y  : \$procmux$2448_Y ;
   assign \$procmux$2455_Y  = \$procmux$2456_CMP  ? \$procmux$2453_Y  : \$procmux$2448_Y ;
   assign \$procmux$2457_Y  = \$procmux$2458_CMP  ? \$procmux$2455_Y  : \$procmux$2448_Y ;
@@ -4424,12 +4417,12 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign \$procmux$2469_Y  = \$procmux$2470_CMP  ? \$procmux$2467_Y  : \$procmux$2461_Y ;
   assign \$procmux$2471_Y  = \$procmux$2472_CMP  ? 1'h0 : \$procmux$2469_Y ;
   assign \$procmux$2473_Y  = \$procmux$2474_CMP  ? 4'h0 : xm;
-  assign \$procmux$2475_Y  = x_loaded ? \$procmux$2473_Y  : \$386 [3:0];
+  assign \$procmux$2475_Y  = x_loaded ? \$procmux$2473_Y  : \$382 [3:0];
   assign \$procmux$2477_Y  = \$procmux$2478_CMP  ? \$procmux$2475_Y  : \$procmux$2473_Y ;
   assign \$procmux$2479_Y  = \$procmux$2480_CMP  ? \$procmux$2477_Y  : \$procmux$2473_Y ;
   assign \$procmux$2481_Y  = \$procmux$2482_CMP  ? 4'h0 : \$procmux$2479_Y ;
   assign \$procmux$2483_Y  = \$procmux$2484_CMP  ? 10'h000 : q;
-  assign \$procmux$2485_Y  = \$procmux$2486_CMP  ? 10'h000 : \$381 [9:0];
+  assign \$procmux$2485_Y  = \$procmux$2486_CMP  ? 10'h000 : \$377 [9:0];
   assign \$procmux$2487_Y  = \$procmux$2488_CMP  ? \$procmux$2485_Y  : \$procmux$2483_Y ;
   assign \$procmux$2489_Y  = \$procmux$2490_CMP  ? 10'h000 : \$procmux$2487_Y ;
   assign \$procmux$2491_Y  = \$procmux$2492_CMP  ? \sum_in$133  : sum_in;
@@ -4465,8 +4458,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.result_fifo  result_fifo (
     .clk(clk),
-    .\port$4641$0 (gathered[95:0]),
-    .\port$4932$0 (wr__data),
+    .\port$4638$0 (gathered[95:0]),
+    .\port$4929$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -4492,8 +4485,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.w_qs  w_qs (
     .clk(clk),
-    .\port$4469$0 (ib[6:0]),
-    .\port$4473$0 (ij),
+    .\port$4466$0 (ib[6:0]),
+    .\port$4470$0 (ij),
     .read_req__0__ready(\read_req__0__ready$137 ),
     .read_req__0__valid(\read_req__0__valid$47 ),
     .read_resp__0__payload(\read_resp__0__payload$148 ),
@@ -4509,7 +4502,7 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.w_scales  w_scales (
     .clk(clk),
-    .read_req__0__payload(\$88 [4:0]),
+    .read_req__0__payload(\$84 [4:0]),
     .read_req__0__ready(\read_req__0__ready$139 ),
     .read_req__0__valid(\read_req__0__valid$51 ),
     .read_resp__0__payload(\read_resp__0__payload$154 ),
@@ -4539,9 +4532,9 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.x_qs  x_qs (
     .clk(clk),
-    .\port$4469$0 (ib[6:0]),
-    .\port$4471$0 (im[2:0]),
-    .\port$4473$0 (ij),
+    .\port$4466$0 (ib[6:0]),
+    .\port$4468$0 (im[2:0]),
+    .\port$4470$0 (ij),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -4554,8 +4547,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   );
   \llmaccel_top.bfp.x_scales  x_scales (
     .clk(clk),
-    .\port$445$0 (\$85 [4:0]),
-    .\port$4471$0 (im[2:0]),
+    .\port$442$0 (\$81 [4:0]),
+    .\port$4468$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$138 ),
     .read_req__0__valid(\read_req__0__valid$49 ),
     .read_resp__0__payload(\read_resp__0__payload$150 ),
@@ -4576,8 +4569,8 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign wofs = { ib[6:0], ij };
   assign read_req__0__payload = { im[2:0], ib[6:0], ij };
   assign \read_req__0__payload$48  = { ib[6:0], ij };
-  assign \read_req__0__payload$50  = { im[2:0], \$85 [4:0] };
-  assign \read_req__0__payload$52  = \$88 [4:0];
+  assign \read_req__0__payload$50  = { im[2:0], \$81 [4:0] };
+  assign \read_req__0__payload$52  = \$84 [4:0];
   assign \read_req__0__payload$54  = im;
   assign read_resp__0__ready = accept;
   assign \read_resp__0__ready$67  = accept;
@@ -4600,19 +4593,19 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign o_valid = results__valid;
   assign \write__payload.addr  = write__payload[11:0];
   assign \write__payload.data  = write__payload[75:12];
-  assign \write__payload.be  = write__payload[83:76];
+  assign \write__payload.be  = write__payload[76];
   assign \write__payload$13.addr  = \write__payload$13 [7:0];
   assign \write__payload$13.data  = \write__payload$13 [71:8];
-  assign \write__payload$13.be  = \write__payload$13 [79:72];
+  assign \write__payload$13.be  = \write__payload$13 [72];
   assign \write__payload$15.addr  = \write__payload$15 [8:0];
   assign \write__payload$15.data  = \write__payload$15 [264:9];
-  assign \write__payload$15.be  = \write__payload$15 [296:265];
+  assign \write__payload$15.be  = \write__payload$15 [268:265];
   assign \write__payload$21.addr  = \write__payload$21 [4:0];
   assign \write__payload$21.data  = \write__payload$21 [260:5];
-  assign \write__payload$21.be  = \write__payload$21 [292:261];
+  assign \write__payload$21.be  = \write__payload$21 [264:261];
   assign \write__payload$23.addr  = \write__payload$23 [3:0];
   assign \write__payload$23.data  = \write__payload$23 [131:4];
-  assign \write__payload$23.be  = \write__payload$23 [147:132];
+  assign \write__payload$23.be  = \write__payload$23 [135:132];
   assign \tag_in.m  = tag_in[3:0];
   assign \tag_in.first  = tag_in[4];
   assign \tag_in.last  = tag_in[5];
@@ -4832,654 +4825,653 @@ module \llmaccel_top.bfp (clk, rst, start, blocks, data_in__valid, results__read
   assign tag_in[5] = h_tag[5];
   assign tag_in[4] = h_tag[4];
   assign tag_in[3:0] = h_tag[3:0];
-  assign \write__payload$23 [147:132] = \$44 [15:0];
+  assign \write__payload$23 [135:132] = \$40 [3:0];
   assign \write__payload$23 [131:4] = { data_in__payload[31:0], data_in__payload[31:0], data_in__payload[31:0], data_in__payload[31:0] };
-  assign \write__payload$23 [3:0] = \$41 [3:0];
-  assign \write__payload$21 [292:261] = \$32 [31:0];
+  assign \write__payload$23 [3:0] = \$38 [3:0];
+  assign \write__payload$21 [264:261] = \$29 [3:0];
   assign \write__payload$21 [260:5] = { data_in__payload, data_in__payload, data_in__payload, data_in__payload };
   assign \write__payload$21 [4:0] = q[4:0];
-  assign \write__payload$15 [296:265] = \$21 [31:0];
+  assign \write__payload$15 [268:265] = \$19 [3:0];
   assign \write__payload$15 [264:9] = { data_in__payload, data_in__payload, data_in__payload, data_in__payload };
-  assign \write__payload$15 [8:0] = \$17 [8:0];
-  assign \write__payload$13 [79:72] = 8'hff;
+  assign \write__payload$15 [8:0] = \$16 [8:0];
+  assign \write__payload$13 [72] = 1'h1;
   assign \write__payload$13 [71:8] = data_in__payload;
   assign \write__payload$13 [7:0] = { xm[2:0], q[4:0] };
-  assign write__payload[83:76] = \$7 [7:0];
+  assign write__payload[76] = \$6 [0];
   assign write__payload[75:12] = data_in__payload;
   assign write__payload[11:0] = { xm[2:0], \$5 [8:0] };
-  assign \$procmux$1682_CMP  = \$554 ;
+  assign \$procmux$1682_CMP  = \$550 ;
   assign \$procmux$1684_CMP  = half_valid;
-  assign \$procmux$1686_CMP  = \$544 ;
+  assign \$procmux$1686_CMP  = \$540 ;
   assign \$procmux$1688_CMP  = rst;
-  assign \$683  = \$procmux$1687_Y ;
-  assign \$procmux$1690_CMP  = \$554 ;
+  assign \$679  = \$procmux$1687_Y ;
+  assign \$procmux$1690_CMP  = \$550 ;
   assign \$procmux$1692_CMP  = half_valid;
-  assign \$procmux$1694_CMP  = \$544 ;
+  assign \$procmux$1694_CMP  = \$540 ;
   assign \$procmux$1696_CMP  = rst;
-  assign \$682  = \$procmux$1695_Y ;
-  assign \$procmux$1698_CMP  = \$554 ;
+  assign \$678  = \$procmux$1695_Y ;
+  assign \$procmux$1698_CMP  = \$550 ;
   assign \$procmux$1700_CMP  = half_valid;
-  assign \$procmux$1702_CMP  = \$544 ;
+  assign \$procmux$1702_CMP  = \$540 ;
   assign \$procmux$1704_CMP  = rst;
-  assign \$681  = \$procmux$1703_Y ;
-  assign \$procmux$1706_CMP  = \$554 ;
+  assign \$677  = \$procmux$1703_Y ;
+  assign \$procmux$1706_CMP  = \$550 ;
   assign \$procmux$1708_CMP  = half_valid;
-  assign \$procmux$1710_CMP  = \$544 ;
+  assign \$procmux$1710_CMP  = \$540 ;
   assign \$procmux$1712_CMP  = rst;
-  assign \$680  = \$procmux$1711_Y ;
-  assign \$procmux$1714_CMP  = \$539 ;
-  assign \$procmux$1716_CMP  = \$540 ;
-  assign \$procmux$1718_CMP  = \$554 ;
+  assign \$676  = \$procmux$1711_Y ;
+  assign \$procmux$1714_CMP  = \$535 ;
+  assign \$procmux$1716_CMP  = \$536 ;
+  assign \$procmux$1718_CMP  = \$550 ;
   assign \$procmux$1720_CMP  = half_valid;
-  assign \$procmux$1722_CMP  = \$544 ;
+  assign \$procmux$1722_CMP  = \$540 ;
   assign \$procmux$1724_CMP  = rst;
-  assign \$679  = \$procmux$1723_Y ;
-  assign \$procmux$1726_CMP  = \$539 ;
-  assign \$procmux$1729_CMP  = \$554 ;
+  assign \$675  = \$procmux$1723_Y ;
+  assign \$procmux$1726_CMP  = \$535 ;
+  assign \$procmux$1729_CMP  = \$550 ;
   assign \$procmux$1731_CMP  = half_valid;
-  assign \$procmux$1733_CMP  = \$544 ;
+  assign \$procmux$1733_CMP  = \$540 ;
   assign \$procmux$1735_CMP  = rst;
-  assign \$678  = \$procmux$1734_Y ;
-  assign \$procmux$1737_CMP  = \$539 ;
-  assign \$procmux$1739_CMP  = \$573 ;
-  assign \$procmux$1741_CMP  = \$570 ;
-  assign \$procmux$1743_CMP  = \$544 ;
+  assign \$674  = \$procmux$1734_Y ;
+  assign \$procmux$1737_CMP  = \$535 ;
+  assign \$procmux$1739_CMP  = \$569 ;
+  assign \$procmux$1741_CMP  = \$566 ;
+  assign \$procmux$1743_CMP  = \$540 ;
   assign \$procmux$1745_CMP  = rst;
-  assign \$677  = \$procmux$1744_Y ;
-  assign \$procmux$1747_CMP  = \$539 ;
-  assign \$procmux$1749_CMP  = \$573 ;
-  assign \$procmux$1751_CMP  = \$570 ;
-  assign \$procmux$1753_CMP  = \$544 ;
+  assign \$673  = \$procmux$1744_Y ;
+  assign \$procmux$1747_CMP  = \$535 ;
+  assign \$procmux$1749_CMP  = \$569 ;
+  assign \$procmux$1751_CMP  = \$566 ;
+  assign \$procmux$1753_CMP  = \$540 ;
   assign \$procmux$1755_CMP  = rst;
-  assign \$676  = \$procmux$1754_Y ;
-  assign \$procmux$1757_CMP  = \$539 ;
-  assign \$procmux$1759_CMP  = \$570 ;
-  assign \$procmux$1761_CMP  = \$544 ;
+  assign \$672  = \$procmux$1754_Y ;
+  assign \$procmux$1757_CMP  = \$535 ;
+  assign \$procmux$1759_CMP  = \$566 ;
+  assign \$procmux$1761_CMP  = \$540 ;
   assign \$procmux$1763_CMP  = rst;
-  assign \$675  = \$procmux$1762_Y ;
-  assign \$procmux$1767_CMP  = \$536 ;
+  assign \$671  = \$procmux$1762_Y ;
+  assign \$procmux$1767_CMP  = \$532 ;
   assign \$procmux$1769_CMP  = rst;
-  assign \$674 [127:96] = \$procmux$1768_Y ;
-  assign \$procmux$1775_CMP  = \$536 ;
+  assign \$670 [127:96] = \$procmux$1768_Y ;
+  assign \$procmux$1775_CMP  = \$532 ;
   assign \$procmux$1777_CMP  = rst;
-  assign \$674 [63:32] = \$procmux$1776_Y ;
-  assign \$procmux$1784_CMP  = \$536 ;
+  assign \$670 [63:32] = \$procmux$1776_Y ;
+  assign \$procmux$1784_CMP  = \$532 ;
   assign \$procmux$1786_CMP  = rst;
-  assign \$674 [31:0] = \$procmux$1785_Y ;
-  assign \$procmux$1791_CMP  = \$536 ;
+  assign \$670 [31:0] = \$procmux$1785_Y ;
+  assign \$procmux$1791_CMP  = \$532 ;
   assign \$procmux$1793_CMP  = rst;
-  assign \$674 [95:64] = \$procmux$1792_Y ;
+  assign \$670 [95:64] = \$procmux$1792_Y ;
   assign \$procmux$1795_CMP  = adv;
   assign \$procmux$1797_CMP  = rst;
-  assign \$673  = \$procmux$1796_Y ;
+  assign \$669  = \$procmux$1796_Y ;
   assign \$procmux$1799_CMP  = adv;
   assign \$procmux$1801_CMP  = rst;
-  assign \$672  = \$procmux$1800_Y ;
+  assign \$668  = \$procmux$1800_Y ;
   assign \$procmux$1803_CMP  = adv;
   assign \$procmux$1805_CMP  = rst;
-  assign \$671  = \$procmux$1804_Y ;
+  assign \$667  = \$procmux$1804_Y ;
   assign \$procmux$1807_CMP  = adv;
   assign \$procmux$1809_CMP  = rst;
-  assign \$670  = \$procmux$1808_Y ;
+  assign \$666  = \$procmux$1808_Y ;
   assign \$procmux$1811_CMP  = adv;
   assign \$procmux$1813_CMP  = rst;
-  assign \$669  = \$procmux$1812_Y ;
+  assign \$665  = \$procmux$1812_Y ;
   assign \$procmux$1815_CMP  = adv;
   assign \$procmux$1817_CMP  = rst;
-  assign \$668  = \$procmux$1816_Y ;
+  assign \$664  = \$procmux$1816_Y ;
   assign \$procmux$1819_CMP  = adv;
   assign \$procmux$1821_CMP  = rst;
-  assign \$667  = \$procmux$1820_Y ;
+  assign \$663  = \$procmux$1820_Y ;
   assign \$procmux$1823_CMP  = adv;
   assign \$procmux$1825_CMP  = rst;
-  assign \$666  = \$procmux$1824_Y ;
+  assign \$662  = \$procmux$1824_Y ;
   assign \$procmux$1827_CMP  = adv;
   assign \$procmux$1829_CMP  = rst;
-  assign \$665  = \$procmux$1828_Y ;
+  assign \$661  = \$procmux$1828_Y ;
   assign \$procmux$1831_CMP  = adv;
   assign \$procmux$1833_CMP  = rst;
-  assign \$664  = \$procmux$1832_Y ;
+  assign \$660  = \$procmux$1832_Y ;
   assign \$procmux$1835_CMP  = adv;
   assign \$procmux$1837_CMP  = rst;
-  assign \$663  = \$procmux$1836_Y ;
+  assign \$659  = \$procmux$1836_Y ;
   assign \$procmux$1839_CMP  = adv;
   assign \$procmux$1841_CMP  = rst;
-  assign \$662  = \$procmux$1840_Y ;
+  assign \$658  = \$procmux$1840_Y ;
   assign \$procmux$1843_CMP  = adv;
   assign \$procmux$1845_CMP  = rst;
-  assign \$661  = \$procmux$1844_Y ;
+  assign \$657  = \$procmux$1844_Y ;
   assign \$procmux$1847_CMP  = adv;
   assign \$procmux$1849_CMP  = rst;
-  assign \$660  = \$procmux$1848_Y ;
+  assign \$656  = \$procmux$1848_Y ;
   assign \$procmux$1851_CMP  = adv;
   assign \$procmux$1853_CMP  = rst;
-  assign \$659  = \$procmux$1852_Y ;
+  assign \$655  = \$procmux$1852_Y ;
   assign \$procmux$1855_CMP  = adv;
   assign \$procmux$1857_CMP  = rst;
-  assign \$658  = \$procmux$1856_Y ;
+  assign \$654  = \$procmux$1856_Y ;
   assign \$procmux$1859_CMP  = adv;
   assign \$procmux$1861_CMP  = rst;
-  assign \$657  = \$procmux$1860_Y ;
+  assign \$653  = \$procmux$1860_Y ;
   assign \$procmux$1863_CMP  = adv;
   assign \$procmux$1865_CMP  = rst;
-  assign \$656  = \$procmux$1864_Y ;
+  assign \$652  = \$procmux$1864_Y ;
   assign \$procmux$1867_CMP  = adv;
   assign \$procmux$1869_CMP  = rst;
-  assign \$655  = \$procmux$1868_Y ;
+  assign \$651  = \$procmux$1868_Y ;
   assign \$procmux$1871_CMP  = adv;
   assign \$procmux$1873_CMP  = rst;
-  assign \$654  = \$procmux$1872_Y ;
+  assign \$650  = \$procmux$1872_Y ;
   assign \$procmux$1875_CMP  = adv;
   assign \$procmux$1877_CMP  = rst;
-  assign \$653  = \$procmux$1876_Y ;
+  assign \$649  = \$procmux$1876_Y ;
   assign \$procmux$1879_CMP  = adv;
   assign \$procmux$1881_CMP  = rst;
-  assign \$652  = \$procmux$1880_Y ;
+  assign \$648  = \$procmux$1880_Y ;
   assign \$procmux$1883_CMP  = adv;
   assign \$procmux$1885_CMP  = rst;
-  assign \$651  = \$procmux$1884_Y ;
+  assign \$647  = \$procmux$1884_Y ;
   assign \$procmux$1887_CMP  = adv;
   assign \$procmux$1889_CMP  = rst;
-  assign \$650  = \$procmux$1888_Y ;
+  assign \$646  = \$procmux$1888_Y ;
   assign \$procmux$1891_CMP  = adv;
   assign \$procmux$1893_CMP  = rst;
-  assign \$649  = \$procmux$1892_Y ;
+  assign \$645  = \$procmux$1892_Y ;
   assign \$procmux$1895_CMP  = adv;
   assign \$procmux$1897_CMP  = rst;
-  assign \$648  = \$procmux$1896_Y ;
+  assign \$644  = \$procmux$1896_Y ;
   assign \$procmux$1899_CMP  = adv;
   assign \$procmux$1901_CMP  = rst;
-  assign \$647  = \$procmux$1900_Y ;
+  assign \$643  = \$procmux$1900_Y ;
   assign \$procmux$1903_CMP  = adv;
   assign \$procmux$1905_CMP  = rst;
-  assign \$646  = \$procmux$1904_Y ;
+  assign \$642  = \$procmux$1904_Y ;
   assign \$procmux$1907_CMP  = adv;
   assign \$procmux$1909_CMP  = rst;
-  assign \$645  = \$procmux$1908_Y ;
+  assign \$641  = \$procmux$1908_Y ;
   assign \$procmux$1911_CMP  = adv;
   assign \$procmux$1913_CMP  = rst;
-  assign \$644  = \$procmux$1912_Y ;
+  assign \$640  = \$procmux$1912_Y ;
   assign \$procmux$1915_CMP  = adv;
   assign \$procmux$1917_CMP  = rst;
-  assign \$643  = \$procmux$1916_Y ;
+  assign \$639  = \$procmux$1916_Y ;
   assign \$procmux$1919_CMP  = adv;
   assign \$procmux$1921_CMP  = rst;
-  assign \$642  = \$procmux$1920_Y ;
+  assign \$638  = \$procmux$1920_Y ;
   assign \$procmux$1923_CMP  = adv;
   assign \$procmux$1925_CMP  = rst;
-  assign \$641  = \$procmux$1924_Y ;
+  assign \$637  = \$procmux$1924_Y ;
   assign \$procmux$1927_CMP  = adv;
   assign \$procmux$1929_CMP  = rst;
-  assign \$640  = \$procmux$1928_Y ;
+  assign \$636  = \$procmux$1928_Y ;
   assign \$procmux$1931_CMP  = adv;
   assign \$procmux$1933_CMP  = rst;
-  assign \$639  = \$procmux$1932_Y ;
+  assign \$635  = \$procmux$1932_Y ;
   assign \$procmux$1935_CMP  = adv;
   assign \$procmux$1937_CMP  = rst;
-  assign \$638  = \$procmux$1936_Y ;
+  assign \$634  = \$procmux$1936_Y ;
   assign \$procmux$1939_CMP  = adv;
   assign \$procmux$1941_CMP  = rst;
-  assign \$637  = \$procmux$1940_Y ;
+  assign \$633  = \$procmux$1940_Y ;
   assign \$procmux$1943_CMP  = adv;
   assign \$procmux$1945_CMP  = rst;
-  assign \$636  = \$procmux$1944_Y ;
+  assign \$632  = \$procmux$1944_Y ;
   assign \$procmux$1947_CMP  = adv;
   assign \$procmux$1949_CMP  = rst;
-  assign \$635  = \$procmux$1948_Y ;
+  assign \$631  = \$procmux$1948_Y ;
   assign \$procmux$1951_CMP  = adv;
   assign \$procmux$1953_CMP  = rst;
-  assign \$634  = \$procmux$1952_Y ;
+  assign \$630  = \$procmux$1952_Y ;
   assign \$procmux$1955_CMP  = adv;
   assign \$procmux$1957_CMP  = rst;
-  assign \$633  = \$procmux$1956_Y ;
+  assign \$629  = \$procmux$1956_Y ;
   assign \$procmux$1959_CMP  = adv;
   assign \$procmux$1961_CMP  = rst;
-  assign \$632  = \$procmux$1960_Y ;
+  assign \$628  = \$procmux$1960_Y ;
   assign \$procmux$1963_CMP  = adv;
   assign \$procmux$1965_CMP  = rst;
-  assign \$631  = \$procmux$1964_Y ;
-  assign \$procmux$1967_CMP  = \$533 ;
+  assign \$627  = \$procmux$1964_Y ;
+  assign \$procmux$1967_CMP  = \$529 ;
   assign \$procmux$1969_CMP  = adv;
   assign \$procmux$1971_CMP  = rst;
-  assign \$630  = \$procmux$1970_Y ;
-  assign \$procmux$1973_CMP  = \$533 ;
+  assign \$626  = \$procmux$1970_Y ;
+  assign \$procmux$1973_CMP  = \$529 ;
   assign \$procmux$1975_CMP  = adv;
   assign \$procmux$1977_CMP  = rst;
-  assign \$629  = \$procmux$1976_Y ;
-  assign \$procmux$1979_CMP  = \$533 ;
+  assign \$625  = \$procmux$1976_Y ;
+  assign \$procmux$1979_CMP  = \$529 ;
   assign \$procmux$1981_CMP  = adv;
   assign \$procmux$1983_CMP  = rst;
-  assign \$628  = \$procmux$1982_Y ;
-  assign \$procmux$1985_CMP  = \$533 ;
+  assign \$624  = \$procmux$1982_Y ;
+  assign \$procmux$1985_CMP  = \$529 ;
   assign \$procmux$1987_CMP  = adv;
   assign \$procmux$1989_CMP  = rst;
-  assign \$627  = \$procmux$1988_Y ;
-  assign \$procmux$1991_CMP  = \$533 ;
+  assign \$623  = \$procmux$1988_Y ;
+  assign \$procmux$1991_CMP  = \$529 ;
   assign \$procmux$1993_CMP  = adv;
   assign \$procmux$1995_CMP  = rst;
-  assign \$626  = \$procmux$1994_Y ;
-  assign \$procmux$1997_CMP  = \$532 ;
+  assign \$622  = \$procmux$1994_Y ;
+  assign \$procmux$1997_CMP  = \$528 ;
   assign \$procmux$1999_CMP  = feeding;
-  assign \$procmux$2001_CMP  = \$533 ;
+  assign \$procmux$2001_CMP  = \$529 ;
   assign \$procmux$2003_CMP  = adv;
-  assign \$procmux$2005_CMP  = \$535 ;
+  assign \$procmux$2005_CMP  = \$531 ;
   assign \$procmux$2007_CMP  = rst;
-  assign \$625  = \$procmux$2006_Y ;
-  assign \$procmux$2009_CMP  = \$532 ;
+  assign \$621  = \$procmux$2006_Y ;
+  assign \$procmux$2009_CMP  = \$528 ;
   assign \$procmux$2011_CMP  = feeding;
-  assign \$procmux$2013_CMP  = \$533 ;
+  assign \$procmux$2013_CMP  = \$529 ;
   assign \$procmux$2015_CMP  = adv;
-  assign \$procmux$2017_CMP  = \$535 ;
+  assign \$procmux$2017_CMP  = \$531 ;
   assign \$procmux$2019_CMP  = rst;
-  assign \$624  = \$procmux$2018_Y ;
-  assign \$procmux$2021_CMP  = \$520 ;
+  assign \$620  = \$procmux$2018_Y ;
+  assign \$procmux$2021_CMP  = \$516 ;
   assign \$procmux$2023_CMP  = rst;
-  assign \$623 [83:63] = \$procmux$2022_Y ;
-  assign \$procmux$2025_CMP  = \$520 ;
+  assign \$619 [83:63] = \$procmux$2022_Y ;
+  assign \$procmux$2025_CMP  = \$516 ;
   assign \$procmux$2027_CMP  = rst;
-  assign \$623 [41:21] = \$procmux$2026_Y ;
-  assign \$procmux$2029_CMP  = \$520 ;
+  assign \$619 [41:21] = \$procmux$2026_Y ;
+  assign \$procmux$2029_CMP  = \$516 ;
   assign \$procmux$2031_CMP  = rst;
-  assign \$623 [20:0] = \$procmux$2030_Y ;
-  assign \$procmux$2033_CMP  = \$520 ;
+  assign \$619 [20:0] = \$procmux$2030_Y ;
+  assign \$procmux$2033_CMP  = \$516 ;
   assign \$procmux$2035_CMP  = rst;
-  assign \$623 [62:42] = \$procmux$2034_Y ;
-  assign \$procmux$2037_CMP  = \$520 ;
-  assign \$procmux$2039_CMP  = \$530 ;
+  assign \$619 [62:42] = \$procmux$2034_Y ;
+  assign \$procmux$2037_CMP  = \$516 ;
+  assign \$procmux$2039_CMP  = \$526 ;
   assign \$procmux$2041_CMP  = rst;
-  assign \$622  = \$procmux$2040_Y ;
+  assign \$618  = \$procmux$2040_Y ;
   assign \$procmux$2043_CMP  = adv;
   assign \$procmux$2045_CMP  = rst;
-  assign \$621  = \$procmux$2044_Y ;
+  assign \$617  = \$procmux$2044_Y ;
   assign \$procmux$2047_CMP  = adv;
   assign \$procmux$2049_CMP  = rst;
-  assign \$620  = \$procmux$2048_Y ;
+  assign \$616  = \$procmux$2048_Y ;
   assign \$procmux$2051_CMP  = adv;
   assign \$procmux$2053_CMP  = rst;
-  assign \$619  = \$procmux$2052_Y ;
+  assign \$615  = \$procmux$2052_Y ;
   assign \$procmux$2055_CMP  = adv;
   assign \$procmux$2057_CMP  = rst;
-  assign \$618  = \$procmux$2056_Y ;
+  assign \$614  = \$procmux$2056_Y ;
   assign \$procmux$2059_CMP  = adv;
   assign \$procmux$2061_CMP  = rst;
-  assign \$617 [83:63] = \$procmux$2060_Y ;
+  assign \$613 [83:63] = \$procmux$2060_Y ;
   assign \$procmux$2063_CMP  = adv;
   assign \$procmux$2065_CMP  = rst;
-  assign \$617 [41:21] = \$procmux$2064_Y ;
+  assign \$613 [41:21] = \$procmux$2064_Y ;
   assign \$procmux$2067_CMP  = adv;
   assign \$procmux$2069_CMP  = rst;
-  assign \$617 [20:0] = \$procmux$2068_Y ;
+  assign \$613 [20:0] = \$procmux$2068_Y ;
   assign \$procmux$2071_CMP  = adv;
   assign \$procmux$2073_CMP  = rst;
-  assign \$617 [62:42] = \$procmux$2072_Y ;
+  assign \$613 [62:42] = \$procmux$2072_Y ;
   assign \$procmux$2075_CMP  = adv;
   assign \$procmux$2077_CMP  = rst;
-  assign \$616  = \$procmux$2076_Y ;
+  assign \$612  = \$procmux$2076_Y ;
   assign \$procmux$2079_CMP  = adv;
   assign \$procmux$2081_CMP  = rst;
-  assign \$615  = \$procmux$2080_Y ;
+  assign \$611  = \$procmux$2080_Y ;
   assign \$procmux$2083_CMP  = adv;
   assign \$procmux$2085_CMP  = rst;
-  assign \$614  = \$procmux$2084_Y ;
+  assign \$610  = \$procmux$2084_Y ;
   assign \$procmux$2087_CMP  = adv;
   assign \$procmux$2089_CMP  = rst;
-  assign \$613  = \$procmux$2088_Y ;
+  assign \$609  = \$procmux$2088_Y ;
   assign \$procmux$2091_CMP  = adv;
   assign \$procmux$2093_CMP  = rst;
-  assign \$612 [511:496] = \$procmux$2092_Y ;
+  assign \$608 [511:496] = \$procmux$2092_Y ;
   assign \$procmux$2095_CMP  = adv;
   assign \$procmux$2097_CMP  = rst;
-  assign \$612 [479:464] = \$procmux$2096_Y ;
+  assign \$608 [479:464] = \$procmux$2096_Y ;
   assign \$procmux$2099_CMP  = adv;
   assign \$procmux$2101_CMP  = rst;
-  assign \$612 [463:448] = \$procmux$2100_Y ;
+  assign \$608 [463:448] = \$procmux$2100_Y ;
   assign \$procmux$2103_CMP  = adv;
   assign \$procmux$2105_CMP  = rst;
-  assign \$612 [447:432] = \$procmux$2104_Y ;
+  assign \$608 [447:432] = \$procmux$2104_Y ;
   assign \$procmux$2107_CMP  = adv;
   assign \$procmux$2109_CMP  = rst;
-  assign \$612 [431:416] = \$procmux$2108_Y ;
+  assign \$608 [431:416] = \$procmux$2108_Y ;
   assign \$procmux$2111_CMP  = adv;
   assign \$procmux$2113_CMP  = rst;
-  assign \$612 [415:400] = \$procmux$2112_Y ;
+  assign \$608 [415:400] = \$procmux$2112_Y ;
   assign \$procmux$2115_CMP  = adv;
   assign \$procmux$2117_CMP  = rst;
-  assign \$612 [399:384] = \$procmux$2116_Y ;
+  assign \$608 [399:384] = \$procmux$2116_Y ;
   assign \$procmux$2119_CMP  = adv;
   assign \$procmux$2121_CMP  = rst;
-  assign \$612 [383:368] = \$procmux$2120_Y ;
+  assign \$608 [383:368] = \$procmux$2120_Y ;
   assign \$procmux$2123_CMP  = adv;
   assign \$procmux$2125_CMP  = rst;
-  assign \$612 [367:352] = \$procmux$2124_Y ;
+  assign \$608 [367:352] = \$procmux$2124_Y ;
   assign \$procmux$2127_CMP  = adv;
   assign \$procmux$2129_CMP  = rst;
-  assign \$612 [351:336] = \$procmux$2128_Y ;
+  assign \$608 [351:336] = \$procmux$2128_Y ;
   assign \$procmux$2131_CMP  = adv;
   assign \$procmux$2133_CMP  = rst;
-  assign \$612 [335:320] = \$procmux$2132_Y ;
+  assign \$608 [335:320] = \$procmux$2132_Y ;
   assign \$procmux$2135_CMP  = adv;
   assign \$procmux$2137_CMP  = rst;
-  assign \$612 [319:304] = \$procmux$2136_Y ;
+  assign \$608 [319:304] = \$procmux$2136_Y ;
   assign \$procmux$2139_CMP  = adv;
   assign \$procmux$2141_CMP  = rst;
-  assign \$612 [303:288] = \$procmux$2140_Y ;
+  assign \$608 [303:288] = \$procmux$2140_Y ;
   assign \$procmux$2143_CMP  = adv;
   assign \$procmux$2145_CMP  = rst;
-  assign \$612 [287:272] = \$procmux$2144_Y ;
+  assign \$608 [287:272] = \$procmux$2144_Y ;
   assign \$procmux$2147_CMP  = adv;
   assign \$procmux$2149_CMP  = rst;
-  assign \$612 [271:256] = \$procmux$2148_Y ;
+  assign \$608 [271:256] = \$procmux$2148_Y ;
   assign \$procmux$2151_CMP  = adv;
   assign \$procmux$2153_CMP  = rst;
-  assign \$612 [255:240] = \$procmux$2152_Y ;
+  assign \$608 [255:240] = \$procmux$2152_Y ;
   assign \$procmux$2155_CMP  = adv;
   assign \$procmux$2157_CMP  = rst;
-  assign \$612 [239:224] = \$procmux$2156_Y ;
+  assign \$608 [239:224] = \$procmux$2156_Y ;
   assign \$procmux$2159_CMP  = adv;
   assign \$procmux$2161_CMP  = rst;
-  assign \$612 [223:208] = \$procmux$2160_Y ;
+  assign \$608 [223:208] = \$procmux$2160_Y ;
   assign \$procmux$2163_CMP  = adv;
   assign \$procmux$2165_CMP  = rst;
-  assign \$612 [207:192] = \$procmux$2164_Y ;
+  assign \$608 [207:192] = \$procmux$2164_Y ;
   assign \$procmux$2167_CMP  = adv;
   assign \$procmux$2169_CMP  = rst;
-  assign \$612 [191:176] = \$procmux$2168_Y ;
+  assign \$608 [191:176] = \$procmux$2168_Y ;
   assign \$procmux$2171_CMP  = adv;
   assign \$procmux$2173_CMP  = rst;
-  assign \$612 [175:160] = \$procmux$2172_Y ;
+  assign \$608 [175:160] = \$procmux$2172_Y ;
   assign \$procmux$2175_CMP  = adv;
   assign \$procmux$2177_CMP  = rst;
-  assign \$612 [159:144] = \$procmux$2176_Y ;
+  assign \$608 [159:144] = \$procmux$2176_Y ;
   assign \$procmux$2179_CMP  = adv;
   assign \$procmux$2181_CMP  = rst;
-  assign \$612 [143:128] = \$procmux$2180_Y ;
+  assign \$608 [143:128] = \$procmux$2180_Y ;
   assign \$procmux$2183_CMP  = adv;
   assign \$procmux$2185_CMP  = rst;
-  assign \$612 [127:112] = \$procmux$2184_Y ;
+  assign \$608 [127:112] = \$procmux$2184_Y ;
   assign \$procmux$2187_CMP  = adv;
   assign \$procmux$2189_CMP  = rst;
-  assign \$612 [111:96] = \$procmux$2188_Y ;
+  assign \$608 [111:96] = \$procmux$2188_Y ;
   assign \$procmux$2191_CMP  = adv;
   assign \$procmux$2193_CMP  = rst;
-  assign \$612 [95:80] = \$procmux$2192_Y ;
+  assign \$608 [95:80] = \$procmux$2192_Y ;
   assign \$procmux$2195_CMP  = adv;
   assign \$procmux$2197_CMP  = rst;
-  assign \$612 [79:64] = \$procmux$2196_Y ;
+  assign \$608 [79:64] = \$procmux$2196_Y ;
   assign \$procmux$2199_CMP  = adv;
   assign \$procmux$2201_CMP  = rst;
-  assign \$612 [63:48] = \$procmux$2200_Y ;
+  assign \$608 [63:48] = \$procmux$2200_Y ;
   assign \$procmux$2203_CMP  = adv;
   assign \$procmux$2205_CMP  = rst;
-  assign \$612 [47:32] = \$procmux$2204_Y ;
+  assign \$608 [47:32] = \$procmux$2204_Y ;
   assign \$procmux$2207_CMP  = adv;
   assign \$procmux$2209_CMP  = rst;
-  assign \$612 [31:16] = \$procmux$2208_Y ;
+  assign \$608 [31:16] = \$procmux$2208_Y ;
   assign \$procmux$2211_CMP  = adv;
   assign \$procmux$2213_CMP  = rst;
-  assign \$612 [15:0] = \$procmux$2212_Y ;
+  assign \$608 [15:0] = \$procmux$2212_Y ;
   assign \$procmux$2215_CMP  = adv;
   assign \$procmux$2217_CMP  = rst;
-  assign \$612 [495:480] = \$procmux$2216_Y ;
+  assign \$608 [495:480] = \$procmux$2216_Y ;
   assign \$procmux$2219_CMP  = adv;
   assign \$procmux$2221_CMP  = rst;
-  assign \$611  = \$procmux$2220_Y ;
+  assign \$607  = \$procmux$2220_Y ;
   assign \$procmux$2223_CMP  = adv;
   assign \$procmux$2225_CMP  = rst;
-  assign \$610  = \$procmux$2224_Y ;
+  assign \$606  = \$procmux$2224_Y ;
   assign \$procmux$2227_CMP  = adv;
   assign \$procmux$2229_CMP  = rst;
-  assign \$609  = \$procmux$2228_Y ;
+  assign \$605  = \$procmux$2228_Y ;
   assign \$procmux$2231_CMP  = adv;
   assign \$procmux$2233_CMP  = rst;
-  assign \$608  = \$procmux$2232_Y ;
+  assign \$604  = \$procmux$2232_Y ;
   assign \$procmux$2235_CMP  = adv;
   assign \$procmux$2237_CMP  = rst;
-  assign \$607  = \$procmux$2236_Y ;
+  assign \$603  = \$procmux$2236_Y ;
   assign \$procmux$2239_CMP  = adv;
   assign \$procmux$2241_CMP  = rst;
-  assign \$606  = \$procmux$2240_Y ;
+  assign \$602  = \$procmux$2240_Y ;
   assign \$procmux$2243_CMP  = adv;
   assign \$procmux$2245_CMP  = rst;
-  assign \$605  = \$procmux$2244_Y ;
+  assign \$601  = \$procmux$2244_Y ;
   assign \$procmux$2247_CMP  = adv;
   assign \$procmux$2249_CMP  = rst;
-  assign \$604 [63:48] = \$procmux$2248_Y ;
+  assign \$600 [63:48] = \$procmux$2248_Y ;
   assign \$procmux$2251_CMP  = adv;
   assign \$procmux$2253_CMP  = rst;
-  assign \$604 [31:16] = \$procmux$2252_Y ;
+  assign \$600 [31:16] = \$procmux$2252_Y ;
   assign \$procmux$2255_CMP  = adv;
   assign \$procmux$2257_CMP  = rst;
-  assign \$604 [15:0] = \$procmux$2256_Y ;
+  assign \$600 [15:0] = \$procmux$2256_Y ;
   assign \$procmux$2259_CMP  = adv;
   assign \$procmux$2261_CMP  = rst;
-  assign \$604 [47:32] = \$procmux$2260_Y ;
+  assign \$600 [47:32] = \$procmux$2260_Y ;
   assign \$procmux$2263_CMP  = adv;
   assign \$procmux$2265_CMP  = rst;
-  assign \$603  = \$procmux$2264_Y ;
+  assign \$599  = \$procmux$2264_Y ;
   assign \$procmux$2267_CMP  = adv;
   assign \$procmux$2269_CMP  = rst;
-  assign \$602  = \$procmux$2268_Y ;
+  assign \$598  = \$procmux$2268_Y ;
   assign \$procmux$2271_CMP  = adv;
   assign \$procmux$2273_CMP  = rst;
-  assign \$601  = \$procmux$2272_Y ;
+  assign \$597  = \$procmux$2272_Y ;
   assign \$procmux$2275_CMP  = adv;
   assign \$procmux$2277_CMP  = rst;
-  assign \$600  = \$procmux$2276_Y ;
+  assign \$596  = \$procmux$2276_Y ;
   assign \$procmux$2279_CMP  = adv;
   assign \$procmux$2281_CMP  = rst;
-  assign \$599 [6] = \$procmux$2280_Y ;
+  assign \$595 [6] = \$procmux$2280_Y ;
   assign \$procmux$2283_CMP  = adv;
   assign \$procmux$2285_CMP  = rst;
-  assign \$599 [4] = \$procmux$2284_Y ;
+  assign \$595 [4] = \$procmux$2284_Y ;
   assign \$procmux$2287_CMP  = adv;
   assign \$procmux$2289_CMP  = rst;
-  assign \$599 [3:0] = \$procmux$2288_Y ;
+  assign \$595 [3:0] = \$procmux$2288_Y ;
   assign \$procmux$2291_CMP  = adv;
   assign \$procmux$2293_CMP  = rst;
-  assign \$599 [5] = \$procmux$2292_Y ;
+  assign \$595 [5] = \$procmux$2292_Y ;
   assign \$procmux$2295_CMP  = adv;
   assign \$procmux$2297_CMP  = rst;
-  assign \$598  = \$procmux$2296_Y ;
-  assign \$procmux$2299_CMP  = \$436 ;
+  assign \$594  = \$procmux$2296_Y ;
+  assign \$procmux$2299_CMP  = \$432 ;
   assign \$procmux$2301_CMP  = adv;
-  assign \$procmux$2303_CMP  = \$438 ;
+  assign \$procmux$2303_CMP  = \$434 ;
   assign \$procmux$2305_CMP  = rst;
-  assign \$597  = \$procmux$2304_Y ;
-  assign \$procmux$2307_CMP  = \$431 ;
-  assign \$procmux$2309_CMP  = \$440 ;
+  assign \$593  = \$procmux$2304_Y ;
+  assign \$procmux$2307_CMP  = \$427 ;
+  assign \$procmux$2309_CMP  = \$436 ;
   assign \$procmux$2311_CMP  = accept;
   assign \$procmux$2313_CMP  = rst;
-  assign \$596  = \$procmux$2312_Y ;
-  assign \$procmux$2315_CMP  = \$431 ;
-  assign \$procmux$2317_CMP  = \$443 ;
-  assign \$procmux$2319_CMP  = \$440 ;
+  assign \$592  = \$procmux$2312_Y ;
+  assign \$procmux$2315_CMP  = \$427 ;
+  assign \$procmux$2317_CMP  = \$439 ;
+  assign \$procmux$2319_CMP  = \$436 ;
   assign \$procmux$2321_CMP  = accept;
   assign \$procmux$2323_CMP  = rst;
-  assign \$595  = \$procmux$2322_Y ;
-  assign \$procmux$2325_CMP  = \$431 ;
-  assign \$procmux$2327_CMP  = \$446 ;
-  assign \$procmux$2329_CMP  = \$443 ;
-  assign \$procmux$2331_CMP  = \$440 ;
+  assign \$591  = \$procmux$2322_Y ;
+  assign \$procmux$2325_CMP  = \$427 ;
+  assign \$procmux$2327_CMP  = \$442 ;
+  assign \$procmux$2329_CMP  = \$439 ;
+  assign \$procmux$2331_CMP  = \$436 ;
   assign \$procmux$2333_CMP  = accept;
   assign \$procmux$2335_CMP  = rst;
-  assign \$594  = \$procmux$2334_Y ;
+  assign \$590  = \$procmux$2334_Y ;
   assign \$procmux$2337_CMP  = have_tile;
-  assign \$procmux$2339_CMP  = \$416 ;
-  assign \$procmux$2341_CMP  = \$429 ;
+  assign \$procmux$2339_CMP  = \$412 ;
+  assign \$procmux$2341_CMP  = \$425 ;
   assign \$procmux$2343_CMP  = rst;
-  assign \$593  = \$procmux$2342_Y ;
-  assign \$procmux$2345_CMP  = \$397 ;
-  assign \$procmux$2347_CMP  = \$398 ;
-  assign \$procmux$2349_CMP  = \$424 ;
-  assign \$procmux$2351_CMP  = \$421 ;
-  assign \$procmux$2353_CMP  = \$418 ;
-  assign \$procmux$2355_CMP  = \$416 ;
+  assign \$589  = \$procmux$2342_Y ;
+  assign \$procmux$2345_CMP  = \$393 ;
+  assign \$procmux$2347_CMP  = \$394 ;
+  assign \$procmux$2349_CMP  = \$420 ;
+  assign \$procmux$2351_CMP  = \$417 ;
+  assign \$procmux$2353_CMP  = \$414 ;
+  assign \$procmux$2355_CMP  = \$412 ;
   assign \$procmux$2357_CMP  = rst;
-  assign \$592  = \$procmux$2356_Y ;
-  assign \$procmux$2359_CMP  = \$397 ;
-  assign \$procmux$2361_CMP  = \$424 ;
-  assign \$procmux$2363_CMP  = \$421 ;
-  assign \$procmux$2365_CMP  = \$418 ;
-  assign \$procmux$2367_CMP  = \$416 ;
+  assign \$588  = \$procmux$2356_Y ;
+  assign \$procmux$2359_CMP  = \$393 ;
+  assign \$procmux$2361_CMP  = \$420 ;
+  assign \$procmux$2363_CMP  = \$417 ;
+  assign \$procmux$2365_CMP  = \$414 ;
+  assign \$procmux$2367_CMP  = \$412 ;
   assign \$procmux$2369_CMP  = rst;
-  assign \$591  = \$procmux$2368_Y ;
-  assign \$procmux$2371_CMP  = \$397 ;
-  assign \$procmux$2373_CMP  = \$418 ;
-  assign \$procmux$2375_CMP  = \$416 ;
+  assign \$587  = \$procmux$2368_Y ;
+  assign \$procmux$2371_CMP  = \$393 ;
+  assign \$procmux$2373_CMP  = \$414 ;
+  assign \$procmux$2375_CMP  = \$412 ;
   assign \$procmux$2377_CMP  = rst;
-  assign \$590  = \$procmux$2376_Y ;
-  assign \$procmux$2379_CMP  = \$397 ;
-  assign \$procmux$2381_CMP  = \$421 ;
-  assign \$procmux$2383_CMP  = \$418 ;
-  assign \$procmux$2385_CMP  = \$416 ;
+  assign \$586  = \$procmux$2376_Y ;
+  assign \$procmux$2379_CMP  = \$393 ;
+  assign \$procmux$2381_CMP  = \$417 ;
+  assign \$procmux$2383_CMP  = \$414 ;
+  assign \$procmux$2385_CMP  = \$412 ;
   assign \$procmux$2387_CMP  = rst;
-  assign \$589  = \$procmux$2386_Y ;
-  assign \$procmux$2389_CMP  = \$397 ;
-  assign \$procmux$2391_CMP  = \$424 ;
-  assign \$procmux$2393_CMP  = \$421 ;
-  assign \$procmux$2395_CMP  = \$418 ;
-  assign \$procmux$2397_CMP  = \$416 ;
+  assign \$585  = \$procmux$2386_Y ;
+  assign \$procmux$2389_CMP  = \$393 ;
+  assign \$procmux$2391_CMP  = \$420 ;
+  assign \$procmux$2393_CMP  = \$417 ;
+  assign \$procmux$2395_CMP  = \$414 ;
+  assign \$procmux$2397_CMP  = \$412 ;
   assign \$procmux$2399_CMP  = rst;
-  assign \$588  = \$procmux$2398_Y ;
-  assign \$procmux$2401_CMP  = \$354 ;
-  assign \$procmux$2403_CMP  = \$370 ;
-  assign \$procmux$2405_CMP  = \$368 ;
-  assign \$procmux$2407_CMP  = \$364 ;
+  assign \$584  = \$procmux$2398_Y ;
+  assign \$procmux$2401_CMP  = \$350 ;
+  assign \$procmux$2403_CMP  = \$366 ;
+  assign \$procmux$2405_CMP  = \$364 ;
+  assign \$procmux$2407_CMP  = \$360 ;
   assign \$procmux$2409_CMP  = rst;
-  assign \$587  = \$procmux$2408_Y ;
-  assign \$procmux$2411_CMP  = \$354 ;
-  assign \$procmux$2413_CMP  = \$370 ;
-  assign \$procmux$2415_CMP  = \$368 ;
-  assign \$procmux$2417_CMP  = \$364 ;
-  assign \$procmux$2419_CMP  = \$394 ;
+  assign \$583  = \$procmux$2408_Y ;
+  assign \$procmux$2411_CMP  = \$350 ;
+  assign \$procmux$2413_CMP  = \$366 ;
+  assign \$procmux$2415_CMP  = \$364 ;
+  assign \$procmux$2417_CMP  = \$360 ;
+  assign \$procmux$2419_CMP  = \$390 ;
   assign \$procmux$2421_CMP  = rst;
-  assign \$586  = \$procmux$2420_Y ;
-  assign \$procmux$2423_CMP  = \$354 ;
-  assign \$procmux$2425_CMP  = \$393 ;
-  assign \$procmux$2428_CMP  = \$385 ;
-  assign \$procmux$2430_CMP  = \$384 ;
-  assign \$procmux$2432_CMP  = \$380 ;
-  assign \$procmux$2434_CMP  = \$394 ;
+  assign \$582  = \$procmux$2420_Y ;
+  assign \$procmux$2423_CMP  = \$350 ;
+  assign \$procmux$2425_CMP  = \$389 ;
+  assign \$procmux$2428_CMP  = \$381 ;
+  assign \$procmux$2430_CMP  = \$380 ;
+  assign \$procmux$2432_CMP  = \$376 ;
+  assign \$procmux$2434_CMP  = \$390 ;
   assign \$procmux$2436_CMP  = rst;
-  assign \$585  = \$procmux$2435_Y ;
-  assign \$procmux$2438_CMP  = \$354 ;
-  assign \$procmux$2441_CMP  = \$385 ;
-  assign \$procmux$2443_CMP  = \$384 ;
-  assign \$procmux$2445_CMP  = \$380 ;
+  assign \$581  = \$procmux$2435_Y ;
+  assign \$procmux$2438_CMP  = \$350 ;
+  assign \$procmux$2441_CMP  = \$381 ;
+  assign \$procmux$2443_CMP  = \$380 ;
+  assign \$procmux$2445_CMP  = \$376 ;
   assign \$procmux$2447_CMP  = rst;
-  assign \$584  = \$procmux$2446_Y ;
-  assign \$procmux$2449_CMP  = \$354 ;
-  assign \$procmux$2451_CMP  = \$393 ;
-  assign \$procmux$2454_CMP  = \$385 ;
-  assign \$procmux$2456_CMP  = \$384 ;
-  assign \$procmux$2458_CMP  = \$380 ;
+  assign \$580  = \$procmux$2446_Y ;
+  assign \$procmux$2449_CMP  = \$350 ;
+  assign \$procmux$2451_CMP  = \$389 ;
+  assign \$procmux$2454_CMP  = \$381 ;
+  assign \$procmux$2456_CMP  = \$380 ;
+  assign \$procmux$2458_CMP  = \$376 ;
   assign \$procmux$2460_CMP  = rst;
-  assign \$583  = \$procmux$2459_Y ;
-  assign \$procmux$2462_CMP  = \$354 ;
-  assign \$procmux$2464_CMP  = \$388 ;
-  assign \$procmux$2466_CMP  = \$385 ;
-  assign \$procmux$2468_CMP  = \$384 ;
-  assign \$procmux$2470_CMP  = \$380 ;
+  assign \$579  = \$procmux$2459_Y ;
+  assign \$procmux$2462_CMP  = \$350 ;
+  assign \$procmux$2464_CMP  = \$384 ;
+  assign \$procmux$2466_CMP  = \$381 ;
+  assign \$procmux$2468_CMP  = \$380 ;
+  assign \$procmux$2470_CMP  = \$376 ;
   assign \$procmux$2472_CMP  = rst;
-  assign \$582  = \$procmux$2471_Y ;
-  assign \$procmux$2474_CMP  = \$354 ;
-  assign \$procmux$2476_CMP  = \$385 ;
-  assign \$procmux$2478_CMP  = \$384 ;
-  assign \$procmux$2480_CMP  = \$380 ;
+  assign \$578  = \$procmux$2471_Y ;
+  assign \$procmux$2474_CMP  = \$350 ;
+  assign \$procmux$2476_CMP  = \$381 ;
+  assign \$procmux$2478_CMP  = \$380 ;
+  assign \$procmux$2480_CMP  = \$376 ;
   assign \$procmux$2482_CMP  = rst;
-  assign \$581  = \$procmux$2481_Y ;
-  assign \$procmux$2484_CMP  = \$354 ;
-  assign \$procmux$2486_CMP  = \$384 ;
-  assign \$procmux$2488_CMP  = \$380 ;
+  assign \$577  = \$procmux$2481_Y ;
+  assign \$procmux$2484_CMP  = \$350 ;
+  assign \$procmux$2486_CMP  = \$380 ;
+  assign \$procmux$2488_CMP  = \$376 ;
   assign \$procmux$2490_CMP  = rst;
-  assign \$580  = \$procmux$2489_Y ;
-  assign \$procmux$2492_CMP  = \$352 ;
+  assign \$576  = \$procmux$2489_Y ;
+  assign \$procmux$2492_CMP  = \$348 ;
   assign \$procmux$2494_CMP  = rst;
-  assign \$579  = \$procmux$2493_Y ;
-  assign \$procmux$2496_CMP  = \$352 ;
+  assign \$575  = \$procmux$2493_Y ;
+  assign \$procmux$2496_CMP  = \$348 ;
   assign \$procmux$2498_CMP  = rst;
-  assign \$578  = \$procmux$2497_Y ;
-  assign \$procmux$2500_CMP  = \$352 ;
+  assign \$574  = \$procmux$2497_Y ;
+  assign \$procmux$2500_CMP  = \$348 ;
   assign \$procmux$2502_CMP  = rst;
-  assign \$577  = \$procmux$2501_Y ;
-  assign \$procmux$2504_CMP  = \$352 ;
+  assign \$573  = \$procmux$2501_Y ;
+  assign \$procmux$2504_CMP  = \$348 ;
   assign \$procmux$2506_CMP  = rst;
-  assign \$576  = \$procmux$2505_Y ;
-  assign \$procmux$2508_CMP  = \$352 ;
+  assign \$572  = \$procmux$2505_Y ;
+  assign \$procmux$2508_CMP  = \$348 ;
   assign \$procmux$2510_CMP  = o_last;
-  assign \$procmux$2512_CMP  = \$540 ;
+  assign \$procmux$2512_CMP  = \$536 ;
   assign \$procmux$2514_CMP  = rst;
-  assign \$575  = \$procmux$2513_Y ;
-  assign \$procmux$2516_CMP  = \$92 ;
-  assign \$procmux$2518_CMP  = \$94 ;
-  assign \$procmux$2520_CMP  = \$96 ;
+  assign \$571  = \$procmux$2513_Y ;
+  assign \$procmux$2516_CMP  = \$88 ;
+  assign \$procmux$2518_CMP  = \$90 ;
+  assign \$procmux$2520_CMP  = \$92 ;
   assign gap = \$procmux$2519_Y ;
   assign \$2  = { 2'h0, \$1 [8:2] };
   assign \$3  = { 1'h0, B, 2'h0 };
   assign \$5  = \$4 [9:0];
-  assign \$6  = 5'h00;
-  assign \$7  = 39'h00000000ff;
-  assign \$17  = \$4 [9:0];
-  assign \$41  = { 2'h0, si[5:2] };
-  assign \$42 [5:2] = 4'h0;
-  assign \$42 [1:0] = si[1:0];
-  assign \$85  = { 2'h0, ib[7:2] };
-  assign \$88  = { 2'h0, ib[7:2] };
+  assign \$6  = 2'h1;
+  assign \$16  = \$4 [9:0];
+  assign \$38  = { 2'h0, si[5:2] };
+  assign \$39 [5:2] = 4'h0;
+  assign \$39 [1:0] = si[1:0];
+  assign \$81  = { 2'h0, ib[7:2] };
+  assign \$84  = { 2'h0, ib[7:2] };
+  assign \$132  = 1'h0;
+  assign \$133  = 1'h0;
+  assign \$134  = 1'h0;
+  assign \$135  = 1'h0;
   assign \$136  = 1'h0;
   assign \$137  = 1'h0;
   assign \$138  = 1'h0;
-  assign \$139  = 1'h0;
-  assign \$140  = 1'h0;
-  assign \$141  = 1'h0;
-  assign \$142  = 1'h0;
-  assign \$143  = 2'h2;
-  assign \$144  = 2'h1;
-  assign \$145  = 2'h0;
-  assign \$148  = 1'h0;
-  assign \$149  = 2'h2;
-  assign \$152  = { 2'h2, \$151  };
+  assign \$139  = 2'h2;
+  assign \$140  = 2'h1;
+  assign \$141  = 2'h0;
+  assign \$144  = 1'h0;
+  assign \$145  = 2'h2;
+  assign \$148  = { 2'h2, \$147  };
+  assign \$182  = 1'h0;
+  assign \$183  = 1'h0;
+  assign \$184  = 1'h0;
+  assign \$185  = 1'h0;
   assign \$186  = 1'h0;
   assign \$187  = 1'h0;
   assign \$188  = 1'h0;
-  assign \$189  = 1'h0;
-  assign \$190  = 1'h0;
-  assign \$191  = 1'h0;
-  assign \$192  = 1'h0;
-  assign \$193  = 2'h2;
-  assign \$194  = 2'h1;
-  assign \$195  = 2'h0;
-  assign \$198  = 1'h0;
-  assign \$199  = 2'h2;
-  assign \$202  = { 2'h2, \$201  };
+  assign \$189  = 2'h2;
+  assign \$190  = 2'h1;
+  assign \$191  = 2'h0;
+  assign \$194  = 1'h0;
+  assign \$195  = 2'h2;
+  assign \$198  = { 2'h2, \$197  };
+  assign \$243  = 1'h0;
+  assign \$244  = 1'h0;
+  assign \$245  = 1'h0;
+  assign \$246  = 1'h0;
   assign \$247  = 1'h0;
   assign \$248  = 1'h0;
   assign \$249  = 1'h0;
-  assign \$250  = 1'h0;
-  assign \$251  = 1'h0;
-  assign \$252  = 1'h0;
-  assign \$253  = 1'h0;
-  assign \$254  = 2'h2;
-  assign \$255  = 2'h1;
-  assign \$256  = 2'h0;
-  assign \$259  = 1'h0;
-  assign \$260  = 2'h2;
-  assign \$263  = { 2'h2, \$262  };
+  assign \$250  = 2'h2;
+  assign \$251  = 2'h1;
+  assign \$252  = 2'h0;
+  assign \$255  = 1'h0;
+  assign \$256  = 2'h2;
+  assign \$259  = { 2'h2, \$258  };
+  assign \$293  = 1'h0;
+  assign \$294  = 1'h0;
+  assign \$295  = 1'h0;
+  assign \$296  = 1'h0;
   assign \$297  = 1'h0;
   assign \$298  = 1'h0;
   assign \$299  = 1'h0;
-  assign \$300  = 1'h0;
-  assign \$301  = 1'h0;
-  assign \$302  = 1'h0;
-  assign \$303  = 1'h0;
-  assign \$304  = 2'h2;
-  assign \$305  = 2'h1;
-  assign \$306  = 2'h0;
-  assign \$309  = 1'h0;
-  assign \$310  = 2'h2;
-  assign \$313  = { 2'h2, \$312  };
-  assign \$366  = { 2'h0, si[5:2] };
-  assign \$369 [5:2] = 4'h0;
-  assign \$369 [1:0] = si[1:0];
+  assign \$300  = 2'h2;
+  assign \$301  = 2'h1;
+  assign \$302  = 2'h0;
+  assign \$305  = 1'h0;
+  assign \$306  = 2'h2;
+  assign \$309  = { 2'h2, \$308  };
+  assign \$362  = { 2'h0, si[5:2] };
+  assign \$365 [5:2] = 4'h0;
+  assign \$365 [1:0] = si[1:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7895,7 +7887,7 @@ module \llmaccel_top.bfp.prod_mul0 (rst, en, a, b, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4641$0 , \port$4932$0 , r_rdy, clk);
+module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4638$0 , \port$4929$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -7906,10 +7898,10 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4641
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$4641$0 ;
-  wire [95:0] \port$4641$0 ;
-  input [31:0] \port$4932$0 ;
-  wire [31:0] \port$4932$0 ;
+  input [95:0] \port$4638$0 ;
+  wire [95:0] \port$4638$0 ;
+  input [31:0] \port$4929$0 ;
+  wire [31:0] \port$4929$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -7991,7 +7983,7 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4641
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$4932$0 , \port$4641$0  };
+      storage[w_port__addr] <= { \port$4929$0 , \port$4638$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -8055,8 +8047,8 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$4641
   assign level = w_level;
   assign r_level = w_level;
   assign produce = w_port__addr;
-  assign w_port__data = { \port$4932$0 , \port$4641$0  };
-  assign w_data = { \port$4932$0 , \port$4641$0  };
+  assign w_port__data = { \port$4929$0 , \port$4638$0  };
+  assign w_data = { \port$4929$0 , \port$4638$0  };
   assign consume = r_port__addr;
   assign r_port__data = r_data;
   assign \$procmux$1199_CMP  = r_en;
@@ -10292,7 +10284,7 @@ module \llmaccel_top.bfp.to_float0 (rst, exp, value, en, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$4469$0 , \port$4473$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, swap_fill__ready, read_resp__0__payload, write__payload, swap_fill__valid, \port$4466$0 , \port$4470$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -10311,14 +10303,14 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   wire swap_fill__ready;
   output [255:0] read_resp__0__payload;
   wire [255:0] read_resp__0__payload;
-  input [296:0] write__payload;
-  wire [296:0] write__payload;
+  input [268:0] write__payload;
+  wire [268:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
-  input [6:0] \port$4469$0 ;
-  wire [6:0] \port$4469$0 ;
-  input [1:0] \port$4473$0 ;
-  wire [1:0] \port$4473$0 ;
+  input [6:0] \port$4466$0 ;
+  wire [6:0] \port$4466$0 ;
+  input [1:0] \port$4470$0 ;
+  wire [1:0] \port$4470$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -10440,8 +10432,8 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   wire [255:0] \$signature__data$14 ;
   wire [255:0] \$signature__data$25 ;
   wire [255:0] \$signature__data$26 ;
-  wire [31:0] \$signature__en ;
-  wire [31:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -10481,7 +10473,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   wire winner1;
   wire [1:0] wr_en;
   wire [8:0] \write__payload.addr ;
-  wire [31:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [255:0] \write__payload.data ;
   reg [255:0] bank0 [511:0];
   initial begin
@@ -11000,69 +10992,13 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[8:0]][7:0] <= write__payload[16:9];
+      bank0[write__payload[8:0]][63:0] <= write__payload[72:9];
     if (\$signature__en [1])
-      bank0[write__payload[8:0]][15:8] <= write__payload[24:17];
+      bank0[write__payload[8:0]][127:64] <= write__payload[136:73];
     if (\$signature__en [2])
-      bank0[write__payload[8:0]][23:16] <= write__payload[32:25];
+      bank0[write__payload[8:0]][191:128] <= write__payload[200:137];
     if (\$signature__en [3])
-      bank0[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en [4])
-      bank0[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en [5])
-      bank0[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en [6])
-      bank0[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en [7])
-      bank0[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en [8])
-      bank0[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en [9])
-      bank0[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en [10])
-      bank0[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en [11])
-      bank0[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en [12])
-      bank0[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en [13])
-      bank0[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en [14])
-      bank0[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en [15])
-      bank0[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en [16])
-      bank0[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en [17])
-      bank0[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en [18])
-      bank0[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en [19])
-      bank0[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en [20])
-      bank0[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en [21])
-      bank0[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en [22])
-      bank0[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en [23])
-      bank0[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en [24])
-      bank0[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en [25])
-      bank0[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en [26])
-      bank0[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en [27])
-      bank0[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en [28])
-      bank0[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en [29])
-      bank0[write__payload[8:0]][239:232] <= write__payload[248:241];
-    if (\$signature__en [30])
-      bank0[write__payload[8:0]][247:240] <= write__payload[256:249];
-    if (\$signature__en [31])
-      bank0[write__payload[8:0]][255:248] <= write__payload[264:257];
+      bank0[write__payload[8:0]][255:192] <= write__payload[264:201];
   end
   reg [255:0] _0_;
   always_ff @(posedge clk) begin
@@ -11588,69 +11524,13 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[8:0]][7:0] <= write__payload[16:9];
+      bank1[write__payload[8:0]][63:0] <= write__payload[72:9];
     if (\$signature__en$15 [1])
-      bank1[write__payload[8:0]][15:8] <= write__payload[24:17];
+      bank1[write__payload[8:0]][127:64] <= write__payload[136:73];
     if (\$signature__en$15 [2])
-      bank1[write__payload[8:0]][23:16] <= write__payload[32:25];
+      bank1[write__payload[8:0]][191:128] <= write__payload[200:137];
     if (\$signature__en$15 [3])
-      bank1[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[8:0]][239:232] <= write__payload[248:241];
-    if (\$signature__en$15 [30])
-      bank1[write__payload[8:0]][247:240] <= write__payload[256:249];
-    if (\$signature__en$15 [31])
-      bank1[write__payload[8:0]][255:248] <= write__payload[264:257];
+      bank1[write__payload[8:0]][255:192] <= write__payload[264:201];
   end
   reg [255:0] _1_;
   always_ff @(posedge clk) begin
@@ -11717,10 +11597,10 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[296:265] : 32'd0;
+  assign \$signature__en  = \$4  ? write__payload[268:265] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[296:265] : 32'd0;
+  assign \$signature__en$15  = \$7  ? write__payload[268:265] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -11752,7 +11632,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$signature__addr$13  = write__payload[8:0];
   assign \$signature__data$14  = write__payload[264:9];
   assign req_pb0 = \$14 [0];
-  assign read_req__0__payload = { \port$4469$0 , \port$4473$0  };
+  assign read_req__0__payload = { \port$4466$0 , \port$4470$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -11763,7 +11643,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[8:0];
   assign \write__payload.data  = write__payload[264:9];
-  assign \write__payload.be  = write__payload[296:265];
+  assign \write__payload.be  = write__payload[268:265];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -11799,7 +11679,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$32  = \$29 ;
   assign \$signature__en$38  = \$29 ;
   assign \$129  = 5'h00;
-  assign \$33  = { \port$4469$0 , \port$4473$0  };
+  assign \$33  = { \port$4466$0 , \port$4470$0  };
   assign \$signature__addr$39  = \$33 ;
   assign \$34  = \$14 [0];
   assign \$36  = \$14 [0];
@@ -11813,7 +11693,7 @@ module \llmaccel_top.bfp.w_qs (rst, write__valid, swap_drain__valid, read_req__0
   assign \$49  = \$46 ;
   assign \$signature__en$43  = \$46 ;
   assign \$150  = 5'h00;
-  assign \$50  = { \port$4469$0 , \port$4473$0  };
+  assign \$50  = { \port$4466$0 , \port$4470$0  };
   assign \$signature__addr$44  = \$50 ;
   assign \$52  = 1'h1;
   assign \$53  = \$51 ;
@@ -11986,8 +11866,8 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   wire read_resp__0__valid;
   output [255:0] read_resp__0__payload;
   wire [255:0] read_resp__0__payload;
-  input [292:0] write__payload;
-  wire [292:0] write__payload;
+  input [264:0] write__payload;
+  wire [264:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   output read_req__0__ready;
@@ -12111,8 +11991,8 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   wire [255:0] \$signature__data$14 ;
   wire [255:0] \$signature__data$25 ;
   wire [255:0] \$signature__data$26 ;
-  wire [31:0] \$signature__en ;
-  wire [31:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -12152,7 +12032,7 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   wire winner1;
   wire [1:0] wr_en;
   wire [4:0] \write__payload.addr ;
-  wire [31:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [255:0] \write__payload.data ;
   reg [255:0] bank0 [31:0];
   initial begin
@@ -12191,69 +12071,13 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[4:0]][7:0] <= write__payload[12:5];
+      bank0[write__payload[4:0]][63:0] <= write__payload[68:5];
     if (\$signature__en [1])
-      bank0[write__payload[4:0]][15:8] <= write__payload[20:13];
+      bank0[write__payload[4:0]][127:64] <= write__payload[132:69];
     if (\$signature__en [2])
-      bank0[write__payload[4:0]][23:16] <= write__payload[28:21];
+      bank0[write__payload[4:0]][191:128] <= write__payload[196:133];
     if (\$signature__en [3])
-      bank0[write__payload[4:0]][31:24] <= write__payload[36:29];
-    if (\$signature__en [4])
-      bank0[write__payload[4:0]][39:32] <= write__payload[44:37];
-    if (\$signature__en [5])
-      bank0[write__payload[4:0]][47:40] <= write__payload[52:45];
-    if (\$signature__en [6])
-      bank0[write__payload[4:0]][55:48] <= write__payload[60:53];
-    if (\$signature__en [7])
-      bank0[write__payload[4:0]][63:56] <= write__payload[68:61];
-    if (\$signature__en [8])
-      bank0[write__payload[4:0]][71:64] <= write__payload[76:69];
-    if (\$signature__en [9])
-      bank0[write__payload[4:0]][79:72] <= write__payload[84:77];
-    if (\$signature__en [10])
-      bank0[write__payload[4:0]][87:80] <= write__payload[92:85];
-    if (\$signature__en [11])
-      bank0[write__payload[4:0]][95:88] <= write__payload[100:93];
-    if (\$signature__en [12])
-      bank0[write__payload[4:0]][103:96] <= write__payload[108:101];
-    if (\$signature__en [13])
-      bank0[write__payload[4:0]][111:104] <= write__payload[116:109];
-    if (\$signature__en [14])
-      bank0[write__payload[4:0]][119:112] <= write__payload[124:117];
-    if (\$signature__en [15])
-      bank0[write__payload[4:0]][127:120] <= write__payload[132:125];
-    if (\$signature__en [16])
-      bank0[write__payload[4:0]][135:128] <= write__payload[140:133];
-    if (\$signature__en [17])
-      bank0[write__payload[4:0]][143:136] <= write__payload[148:141];
-    if (\$signature__en [18])
-      bank0[write__payload[4:0]][151:144] <= write__payload[156:149];
-    if (\$signature__en [19])
-      bank0[write__payload[4:0]][159:152] <= write__payload[164:157];
-    if (\$signature__en [20])
-      bank0[write__payload[4:0]][167:160] <= write__payload[172:165];
-    if (\$signature__en [21])
-      bank0[write__payload[4:0]][175:168] <= write__payload[180:173];
-    if (\$signature__en [22])
-      bank0[write__payload[4:0]][183:176] <= write__payload[188:181];
-    if (\$signature__en [23])
-      bank0[write__payload[4:0]][191:184] <= write__payload[196:189];
-    if (\$signature__en [24])
-      bank0[write__payload[4:0]][199:192] <= write__payload[204:197];
-    if (\$signature__en [25])
-      bank0[write__payload[4:0]][207:200] <= write__payload[212:205];
-    if (\$signature__en [26])
-      bank0[write__payload[4:0]][215:208] <= write__payload[220:213];
-    if (\$signature__en [27])
-      bank0[write__payload[4:0]][223:216] <= write__payload[228:221];
-    if (\$signature__en [28])
-      bank0[write__payload[4:0]][231:224] <= write__payload[236:229];
-    if (\$signature__en [29])
-      bank0[write__payload[4:0]][239:232] <= write__payload[244:237];
-    if (\$signature__en [30])
-      bank0[write__payload[4:0]][247:240] <= write__payload[252:245];
-    if (\$signature__en [31])
-      bank0[write__payload[4:0]][255:248] <= write__payload[260:253];
+      bank0[write__payload[4:0]][255:192] <= write__payload[260:197];
   end
   reg [255:0] _0_;
   always_ff @(posedge clk) begin
@@ -12299,69 +12123,13 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[4:0]][7:0] <= write__payload[12:5];
+      bank1[write__payload[4:0]][63:0] <= write__payload[68:5];
     if (\$signature__en$15 [1])
-      bank1[write__payload[4:0]][15:8] <= write__payload[20:13];
+      bank1[write__payload[4:0]][127:64] <= write__payload[132:69];
     if (\$signature__en$15 [2])
-      bank1[write__payload[4:0]][23:16] <= write__payload[28:21];
+      bank1[write__payload[4:0]][191:128] <= write__payload[196:133];
     if (\$signature__en$15 [3])
-      bank1[write__payload[4:0]][31:24] <= write__payload[36:29];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[4:0]][39:32] <= write__payload[44:37];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[4:0]][47:40] <= write__payload[52:45];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[4:0]][55:48] <= write__payload[60:53];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[4:0]][63:56] <= write__payload[68:61];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[4:0]][71:64] <= write__payload[76:69];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[4:0]][79:72] <= write__payload[84:77];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[4:0]][87:80] <= write__payload[92:85];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[4:0]][95:88] <= write__payload[100:93];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[4:0]][103:96] <= write__payload[108:101];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[4:0]][111:104] <= write__payload[116:109];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[4:0]][119:112] <= write__payload[124:117];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[4:0]][127:120] <= write__payload[132:125];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[4:0]][135:128] <= write__payload[140:133];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[4:0]][143:136] <= write__payload[148:141];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[4:0]][151:144] <= write__payload[156:149];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[4:0]][159:152] <= write__payload[164:157];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[4:0]][167:160] <= write__payload[172:165];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[4:0]][175:168] <= write__payload[180:173];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[4:0]][183:176] <= write__payload[188:181];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[4:0]][191:184] <= write__payload[196:189];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[4:0]][199:192] <= write__payload[204:197];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[4:0]][207:200] <= write__payload[212:205];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[4:0]][215:208] <= write__payload[220:213];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[4:0]][223:216] <= write__payload[228:221];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[4:0]][231:224] <= write__payload[236:229];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[4:0]][239:232] <= write__payload[244:237];
-    if (\$signature__en$15 [30])
-      bank1[write__payload[4:0]][247:240] <= write__payload[252:245];
-    if (\$signature__en$15 [31])
-      bank1[write__payload[4:0]][255:248] <= write__payload[260:253];
+      bank1[write__payload[4:0]][255:192] <= write__payload[260:197];
   end
   reg [255:0] _1_;
   always_ff @(posedge clk) begin
@@ -12428,10 +12196,10 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[292:261] : 32'd0;
+  assign \$signature__en  = \$4  ? write__payload[264:261] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[292:261] : 32'd0;
+  assign \$signature__en$15  = \$7  ? write__payload[264:261] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -12473,7 +12241,7 @@ module \llmaccel_top.bfp.w_scales (rst, write__valid, swap_drain__valid, read_re
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[4:0];
   assign \write__payload.data  = write__payload[260:5];
-  assign \write__payload.be  = write__payload[292:261];
+  assign \write__payload.be  = write__payload[264:261];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -12694,8 +12462,8 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   wire read_resp__0__valid;
   output [127:0] read_resp__0__payload;
   wire [127:0] read_resp__0__payload;
-  input [147:0] write__payload;
-  wire [147:0] write__payload;
+  input [135:0] write__payload;
+  wire [135:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   input [3:0] read_req__0__payload;
@@ -12821,8 +12589,8 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   wire [127:0] \$signature__data$14 ;
   wire [127:0] \$signature__data$25 ;
   wire [127:0] \$signature__data$26 ;
-  wire [15:0] \$signature__en ;
-  wire [15:0] \$signature__en$15 ;
+  wire [3:0] \$signature__en ;
+  wire [3:0] \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -12862,7 +12630,7 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   wire winner1;
   wire [1:0] wr_en;
   wire [3:0] \write__payload.addr ;
-  wire [15:0] \write__payload.be ;
+  wire [3:0] \write__payload.be ;
   wire [127:0] \write__payload.data ;
   reg [127:0] bank0 [15:0];
   initial begin
@@ -12885,37 +12653,13 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   end
   always_ff @(posedge clk) begin
     if (\$signature__en [0])
-      bank0[write__payload[3:0]][7:0] <= write__payload[11:4];
+      bank0[write__payload[3:0]][31:0] <= write__payload[35:4];
     if (\$signature__en [1])
-      bank0[write__payload[3:0]][15:8] <= write__payload[19:12];
+      bank0[write__payload[3:0]][63:32] <= write__payload[67:36];
     if (\$signature__en [2])
-      bank0[write__payload[3:0]][23:16] <= write__payload[27:20];
+      bank0[write__payload[3:0]][95:64] <= write__payload[99:68];
     if (\$signature__en [3])
-      bank0[write__payload[3:0]][31:24] <= write__payload[35:28];
-    if (\$signature__en [4])
-      bank0[write__payload[3:0]][39:32] <= write__payload[43:36];
-    if (\$signature__en [5])
-      bank0[write__payload[3:0]][47:40] <= write__payload[51:44];
-    if (\$signature__en [6])
-      bank0[write__payload[3:0]][55:48] <= write__payload[59:52];
-    if (\$signature__en [7])
-      bank0[write__payload[3:0]][63:56] <= write__payload[67:60];
-    if (\$signature__en [8])
-      bank0[write__payload[3:0]][71:64] <= write__payload[75:68];
-    if (\$signature__en [9])
-      bank0[write__payload[3:0]][79:72] <= write__payload[83:76];
-    if (\$signature__en [10])
-      bank0[write__payload[3:0]][87:80] <= write__payload[91:84];
-    if (\$signature__en [11])
-      bank0[write__payload[3:0]][95:88] <= write__payload[99:92];
-    if (\$signature__en [12])
-      bank0[write__payload[3:0]][103:96] <= write__payload[107:100];
-    if (\$signature__en [13])
-      bank0[write__payload[3:0]][111:104] <= write__payload[115:108];
-    if (\$signature__en [14])
-      bank0[write__payload[3:0]][119:112] <= write__payload[123:116];
-    if (\$signature__en [15])
-      bank0[write__payload[3:0]][127:120] <= write__payload[131:124];
+      bank0[write__payload[3:0]][127:96] <= write__payload[131:100];
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -12945,37 +12689,13 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   end
   always_ff @(posedge clk) begin
     if (\$signature__en$15 [0])
-      bank1[write__payload[3:0]][7:0] <= write__payload[11:4];
+      bank1[write__payload[3:0]][31:0] <= write__payload[35:4];
     if (\$signature__en$15 [1])
-      bank1[write__payload[3:0]][15:8] <= write__payload[19:12];
+      bank1[write__payload[3:0]][63:32] <= write__payload[67:36];
     if (\$signature__en$15 [2])
-      bank1[write__payload[3:0]][23:16] <= write__payload[27:20];
+      bank1[write__payload[3:0]][95:64] <= write__payload[99:68];
     if (\$signature__en$15 [3])
-      bank1[write__payload[3:0]][31:24] <= write__payload[35:28];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[3:0]][39:32] <= write__payload[43:36];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[3:0]][47:40] <= write__payload[51:44];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[3:0]][55:48] <= write__payload[59:52];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[3:0]][63:56] <= write__payload[67:60];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[3:0]][71:64] <= write__payload[75:68];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[3:0]][79:72] <= write__payload[83:76];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[3:0]][87:80] <= write__payload[91:84];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[3:0]][95:88] <= write__payload[99:92];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[3:0]][103:96] <= write__payload[107:100];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[3:0]][111:104] <= write__payload[115:108];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[3:0]][119:112] <= write__payload[123:116];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[3:0]][127:120] <= write__payload[131:124];
+      bank1[write__payload[3:0]][127:96] <= write__payload[131:100];
   end
   reg [127:0] _1_;
   always_ff @(posedge clk) begin
@@ -13042,10 +12762,10 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[147:132] : 16'h0000;
+  assign \$signature__en  = \$4  ? write__payload[135:132] : 4'h0;
   assign \$5  = | \$signature__en ;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[147:132] : 16'h0000;
+  assign \$signature__en$15  = \$7  ? write__payload[135:132] : 4'h0;
   assign \$8  = | \$signature__en$15 ;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
@@ -13087,7 +12807,7 @@ module \llmaccel_top.bfp.w_sums (rst, write__valid, swap_drain__valid, read_req_
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[3:0];
   assign \write__payload.data  = write__payload[131:4];
-  assign \write__payload.be  = write__payload[147:132];
+  assign \write__payload.be  = write__payload[135:132];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -13291,7 +13011,7 @@ module \llmaccel_top.bfp.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_da
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4469$0 , \port$4471$0 , \port$4473$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4466$0 , \port$4468$0 , \port$4470$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -13306,14 +13026,14 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   wire read_resp__0__valid;
   output [63:0] read_resp__0__payload;
   wire [63:0] read_resp__0__payload;
-  input [83:0] write__payload;
-  wire [83:0] write__payload;
-  input [6:0] \port$4469$0 ;
-  wire [6:0] \port$4469$0 ;
-  input [2:0] \port$4471$0 ;
-  wire [2:0] \port$4471$0 ;
-  input [1:0] \port$4473$0 ;
-  wire [1:0] \port$4473$0 ;
+  input [76:0] write__payload;
+  wire [76:0] write__payload;
+  input [6:0] \port$4466$0 ;
+  wire [6:0] \port$4466$0 ;
+  input [2:0] \port$4468$0 ;
+  wire [2:0] \port$4468$0 ;
+  input [1:0] \port$4470$0 ;
+  wire [1:0] \port$4470$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -13372,7 +13092,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   wire [11:0] \$signature__addr$32 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$19 ;
-  wire [7:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -13402,7 +13122,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   wire winner0;
   wire wr_en;
   wire [11:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   reg [63:0] bank0 [4095:0];
   initial begin
@@ -17504,22 +17224,8 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
     bank0[4095] = 64'h0000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[11:0]][7:0] <= write__payload[19:12];
-    if (\$signature__en [1])
-      bank0[write__payload[11:0]][15:8] <= write__payload[27:20];
-    if (\$signature__en [2])
-      bank0[write__payload[11:0]][23:16] <= write__payload[35:28];
-    if (\$signature__en [3])
-      bank0[write__payload[11:0]][31:24] <= write__payload[43:36];
-    if (\$signature__en [4])
-      bank0[write__payload[11:0]][39:32] <= write__payload[51:44];
-    if (\$signature__en [5])
-      bank0[write__payload[11:0]][47:40] <= write__payload[59:52];
-    if (\$signature__en [6])
-      bank0[write__payload[11:0]][55:48] <= write__payload[67:60];
-    if (\$signature__en [7])
-      bank0[write__payload[11:0]][63:56] <= write__payload[75:68];
+    if (\$signature__en )
+      bank0[write__payload[11:0]] <= write__payload[75:12];
   end
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
@@ -17532,8 +17238,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[83:76] : 8'h00;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[76] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -17575,7 +17280,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign \$signature__addr  = write__payload[11:0];
   assign \$signature__data  = write__payload[75:12];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$4471$0 , \port$4469$0 , \port$4473$0  };
+  assign read_req__0__payload = { \port$4468$0 , \port$4466$0 , \port$4470$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -17585,7 +17290,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[11:0];
   assign \write__payload.data  = write__payload[75:12];
-  assign \write__payload.be  = write__payload[83:76];
+  assign \write__payload.be  = write__payload[76];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$1668_CMP  = rst;
@@ -17601,6 +17306,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -17617,7 +17323,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, read_req__0__valid, read_resp_
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$4471$0 , \port$4469$0 , \port$4473$0  };
+  assign \$25  = { \port$4468$0 , \port$4466$0 , \port$4470$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -17759,15 +17465,15 @@ module \llmaccel_top.bfp.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_data
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$445$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4471$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$442$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$4468$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [4:0] \port$445$0 ;
-  wire [4:0] \port$445$0 ;
+  input [4:0] \port$442$0 ;
+  wire [4:0] \port$442$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -17776,10 +17482,10 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   wire read_resp__0__valid;
   output [63:0] read_resp__0__payload;
   wire [63:0] read_resp__0__payload;
-  input [79:0] write__payload;
-  wire [79:0] write__payload;
-  input [2:0] \port$4471$0 ;
-  wire [2:0] \port$4471$0 ;
+  input [72:0] write__payload;
+  wire [72:0] write__payload;
+  input [2:0] \port$4468$0 ;
+  wire [2:0] \port$4468$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -17838,7 +17544,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   wire [7:0] \$signature__addr$32 ;
   wire [63:0] \$signature__data ;
   wire [63:0] \$signature__data$19 ;
-  wire [7:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -17868,7 +17574,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   wire winner0;
   wire wr_en;
   wire [7:0] \write__payload.addr ;
-  wire [7:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [63:0] \write__payload.data ;
   reg [63:0] bank0 [255:0];
   initial begin
@@ -18130,22 +17836,8 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
     bank0[255] = 64'h0000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[7:0]][7:0] <= write__payload[15:8];
-    if (\$signature__en [1])
-      bank0[write__payload[7:0]][15:8] <= write__payload[23:16];
-    if (\$signature__en [2])
-      bank0[write__payload[7:0]][23:16] <= write__payload[31:24];
-    if (\$signature__en [3])
-      bank0[write__payload[7:0]][31:24] <= write__payload[39:32];
-    if (\$signature__en [4])
-      bank0[write__payload[7:0]][39:32] <= write__payload[47:40];
-    if (\$signature__en [5])
-      bank0[write__payload[7:0]][47:40] <= write__payload[55:48];
-    if (\$signature__en [6])
-      bank0[write__payload[7:0]][55:48] <= write__payload[63:56];
-    if (\$signature__en [7])
-      bank0[write__payload[7:0]][63:56] <= write__payload[71:64];
+    if (\$signature__en )
+      bank0[write__payload[7:0]] <= write__payload[71:8];
   end
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
@@ -18158,8 +17850,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[79:72] : 8'h00;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[72] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -18201,7 +17892,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign \$signature__addr  = write__payload[7:0];
   assign \$signature__data  = write__payload[71:8];
   assign req_pb0 = 1'h0;
-  assign read_req__0__payload = { \port$4471$0 , \port$445$0  };
+  assign read_req__0__payload = { \port$4468$0 , \port$442$0  };
   assign grant0 = read_req__0__ready;
   assign w_data = resp0;
   assign w_en = inflight0;
@@ -18211,7 +17902,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[71:8];
-  assign \write__payload.be  = write__payload[79:72];
+  assign \write__payload.be  = write__payload[72];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$1641_CMP  = rst;
@@ -18227,6 +17918,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -18243,7 +17935,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, read_req__0__valid, \port$
   assign \$24  = want0;
   assign \$signature__en$31  = want0;
   assign \$74  = 5'h00;
-  assign \$25  = { \port$4471$0 , \port$445$0  };
+  assign \$25  = { \port$4468$0 , \port$442$0  };
   assign \$signature__addr$32  = \$25 ;
   assign \$29  = 1'h1;
   assign \$30  = want0;
@@ -18385,7 +18077,7 @@ module \llmaccel_top.bfp.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_arready, error, \port$4379$0 , \port$4381$0 , cycles, ctrl, ctrl_strobe, s_axil_bvalid
+module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_arready, error, \port$4376$0 , \port$4378$0 , cycles, ctrl, ctrl_strobe, s_axil_bvalid
 , s_axil_bresp, format, m, k, n, sum_in, engine, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
@@ -18417,10 +18109,10 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_arready;
   input [4:0] error;
   wire [4:0] error;
-  input \port$4379$0 ;
-  wire \port$4379$0 ;
-  input \port$4381$0 ;
-  wire \port$4381$0 ;
+  input \port$4376$0 ;
+  wire \port$4376$0 ;
+  input \port$4378$0 ;
+  wire \port$4378$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
   output ctrl;
@@ -18933,7 +18625,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$3033  = \$procmux$2555_CMP  ? n : k;
   assign \$auto$rtlil.cc:3381:Mux$3037  = \$auto$rtlil.cc:3294:Or$3035  ? \$auto$rtlil.cc:3381:Mux$3031  : \$auto$rtlil.cc:3381:Mux$3033 ;
   assign \$auto$rtlil.cc:3381:Mux$3039  = \$procmux$2557_CMP  ? m : format;
-  assign \$auto$rtlil.cc:3381:Mux$3041  = \$procmux$2560_CMP  ? { 29'h00000000, \port$4379$0 , \port$4381$0 , \port$3$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$3041  = \$procmux$2560_CMP  ? { 29'h00000000, \port$4376$0 , \port$4378$0 , \port$3$0  } : 32'd0;
   assign \$auto$rtlil.cc:3381:Mux$3043  = \$procmux$2559_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$3041 ;
   assign \$auto$rtlil.cc:3381:Mux$3047  = \$auto$rtlil.cc:3294:Or$3045  ? \$auto$rtlil.cc:3381:Mux$3039  : \$auto$rtlil.cc:3381:Mux$3043 ;
   assign \$auto$rtlil.cc:3381:Mux$3051  = \$auto$rtlil.cc:3249:ReduceOr$3049  ? \$auto$rtlil.cc:3381:Mux$3037  : \$auto$rtlil.cc:3381:Mux$3047 ;
@@ -19133,7 +18825,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$2794_Y  = \$procmux$2795_CMP  ? 1'h0 : \$procmux$2792_Y ;
   assign \$procmux$2796_Y  = \$procmux$2797_CMP  ? 1'h0 : \$procmux$2794_Y ;
   assign strobed = { \$8 , \$7 , \$6 , \$5  };
-  assign status = { \port$4379$0 , \port$4381$0 , \port$3$0  };
+  assign status = { \port$4376$0 , \port$4378$0 , \port$3$0  };
   assign id = 32'd1280136193;
   assign params = 32'd525320;
   assign k_max = 32'd4096;
@@ -20132,13 +19824,13 @@ module \llmaccel_top.ternary (rst, cmd__ready, acts__ready, weights__ready, resu
   wire [4:0] \weights__payload[9] ;
   wire \weights__ready$57 ;
   wire \weights__valid$50 ;
-  wire [448:0] write__payload;
-  wire [278:0] \write__payload$25 ;
+  wire [400:0] write__payload;
+  wire [249:0] \write__payload$25 ;
   wire [8:0] \write__payload$25.addr ;
-  wire [29:0] \write__payload$25.be ;
+  wire \write__payload$25.be ;
   wire [239:0] \write__payload$25.data ;
   wire [7:0] \write__payload.addr ;
-  wire [48:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [391:0] \write__payload.data ;
   wire write__ready;
   wire \write__ready$29 ;
@@ -24735,10 +24427,10 @@ module \llmaccel_top.ternary (rst, cmd__ready, acts__ready, weights__ready, resu
   assign \acts__payload.skip  = acts__payload[384];
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[399:8];
-  assign \write__payload.be  = write__payload[448:400];
+  assign \write__payload.be  = write__payload[400];
   assign \write__payload$25.addr  = \write__payload$25 [8:0];
   assign \write__payload$25.data  = \write__payload$25 [248:9];
-  assign \write__payload$25.be  = \write__payload$25 [278:249];
+  assign \write__payload$25.be  = \write__payload$25 [249];
   assign \weights__payload[0]  = weights__payload[4:0];
   assign \weights__payload[1]  = weights__payload[9:5];
   assign \weights__payload[2]  = weights__payload[14:10];
@@ -24919,10 +24611,10 @@ module \llmaccel_top.ternary (rst, cmd__ready, acts__ready, weights__ready, resu
   assign total[18:0] = \$41 [18:0];
   assign \weights__payload$52 [240] = \$35 ;
   assign \weights__payload$52 [239:0] = \read_resp__0__payload$53 ;
-  assign \write__payload$25 [278:249] = 30'h3fffffff;
+  assign \write__payload$25 [249] = 1'h1;
   assign \write__payload$25 [248:9] = weights__payload;
   assign \write__payload$25 [8:0] = load_word[8:0];
-  assign write__payload[448:400] = 49'h1ffffffffffff;
+  assign write__payload[400] = 1'h1;
   assign write__payload[399:8] = { 7'h00, \$11 , acts__payload[383:0] };
   assign write__payload[7:0] = act_count[7:0];
   assign \$procmux$963_CMP  = \$105 ;
@@ -25093,8 +24785,8 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
   wire read_resp__0__valid;
   output [391:0] read_resp__0__payload;
   wire [391:0] read_resp__0__payload;
-  input [448:0] write__payload;
-  wire [448:0] write__payload;
+  input [400:0] write__payload;
+  wire [400:0] write__payload;
   input [7:0] read_req__0__payload;
   wire [7:0] read_req__0__payload;
   output read_req__0__ready;
@@ -25155,7 +24847,7 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
   wire [7:0] \$signature__addr$32 ;
   wire [391:0] \$signature__data ;
   wire [391:0] \$signature__data$19 ;
-  wire [48:0] \$signature__en ;
+  wire \$signature__en ;
   wire \$signature__en$31 ;
   wire bank_en;
   wire gated;
@@ -25184,7 +24876,7 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
   wire winner0;
   wire wr_en;
   wire [7:0] \write__payload.addr ;
-  wire [48:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [391:0] \write__payload.data ;
   reg [391:0] bank0 [255:0];
   initial begin
@@ -25446,104 +25138,8 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
     bank0[255] = 392'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[7:0]][7:0] <= write__payload[15:8];
-    if (\$signature__en [1])
-      bank0[write__payload[7:0]][15:8] <= write__payload[23:16];
-    if (\$signature__en [2])
-      bank0[write__payload[7:0]][23:16] <= write__payload[31:24];
-    if (\$signature__en [3])
-      bank0[write__payload[7:0]][31:24] <= write__payload[39:32];
-    if (\$signature__en [4])
-      bank0[write__payload[7:0]][39:32] <= write__payload[47:40];
-    if (\$signature__en [5])
-      bank0[write__payload[7:0]][47:40] <= write__payload[55:48];
-    if (\$signature__en [6])
-      bank0[write__payload[7:0]][55:48] <= write__payload[63:56];
-    if (\$signature__en [7])
-      bank0[write__payload[7:0]][63:56] <= write__payload[71:64];
-    if (\$signature__en [8])
-      bank0[write__payload[7:0]][71:64] <= write__payload[79:72];
-    if (\$signature__en [9])
-      bank0[write__payload[7:0]][79:72] <= write__payload[87:80];
-    if (\$signature__en [10])
-      bank0[write__payload[7:0]][87:80] <= write__payload[95:88];
-    if (\$signature__en [11])
-      bank0[write__payload[7:0]][95:88] <= write__payload[103:96];
-    if (\$signature__en [12])
-      bank0[write__payload[7:0]][103:96] <= write__payload[111:104];
-    if (\$signature__en [13])
-      bank0[write__payload[7:0]][111:104] <= write__payload[119:112];
-    if (\$signature__en [14])
-      bank0[write__payload[7:0]][119:112] <= write__payload[127:120];
-    if (\$signature__en [15])
-      bank0[write__payload[7:0]][127:120] <= write__payload[135:128];
-    if (\$signature__en [16])
-      bank0[write__payload[7:0]][135:128] <= write__payload[143:136];
-    if (\$signature__en [17])
-      bank0[write__payload[7:0]][143:136] <= write__payload[151:144];
-    if (\$signature__en [18])
-      bank0[write__payload[7:0]][151:144] <= write__payload[159:152];
-    if (\$signature__en [19])
-      bank0[write__payload[7:0]][159:152] <= write__payload[167:160];
-    if (\$signature__en [20])
-      bank0[write__payload[7:0]][167:160] <= write__payload[175:168];
-    if (\$signature__en [21])
-      bank0[write__payload[7:0]][175:168] <= write__payload[183:176];
-    if (\$signature__en [22])
-      bank0[write__payload[7:0]][183:176] <= write__payload[191:184];
-    if (\$signature__en [23])
-      bank0[write__payload[7:0]][191:184] <= write__payload[199:192];
-    if (\$signature__en [24])
-      bank0[write__payload[7:0]][199:192] <= write__payload[207:200];
-    if (\$signature__en [25])
-      bank0[write__payload[7:0]][207:200] <= write__payload[215:208];
-    if (\$signature__en [26])
-      bank0[write__payload[7:0]][215:208] <= write__payload[223:216];
-    if (\$signature__en [27])
-      bank0[write__payload[7:0]][223:216] <= write__payload[231:224];
-    if (\$signature__en [28])
-      bank0[write__payload[7:0]][231:224] <= write__payload[239:232];
-    if (\$signature__en [29])
-      bank0[write__payload[7:0]][239:232] <= write__payload[247:240];
-    if (\$signature__en [30])
-      bank0[write__payload[7:0]][247:240] <= write__payload[255:248];
-    if (\$signature__en [31])
-      bank0[write__payload[7:0]][255:248] <= write__payload[263:256];
-    if (\$signature__en [32])
-      bank0[write__payload[7:0]][263:256] <= write__payload[271:264];
-    if (\$signature__en [33])
-      bank0[write__payload[7:0]][271:264] <= write__payload[279:272];
-    if (\$signature__en [34])
-      bank0[write__payload[7:0]][279:272] <= write__payload[287:280];
-    if (\$signature__en [35])
-      bank0[write__payload[7:0]][287:280] <= write__payload[295:288];
-    if (\$signature__en [36])
-      bank0[write__payload[7:0]][295:288] <= write__payload[303:296];
-    if (\$signature__en [37])
-      bank0[write__payload[7:0]][303:296] <= write__payload[311:304];
-    if (\$signature__en [38])
-      bank0[write__payload[7:0]][311:304] <= write__payload[319:312];
-    if (\$signature__en [39])
-      bank0[write__payload[7:0]][319:312] <= write__payload[327:320];
-    if (\$signature__en [40])
-      bank0[write__payload[7:0]][327:320] <= write__payload[335:328];
-    if (\$signature__en [41])
-      bank0[write__payload[7:0]][335:328] <= write__payload[343:336];
-    if (\$signature__en [42])
-      bank0[write__payload[7:0]][343:336] <= write__payload[351:344];
-    if (\$signature__en [43])
-      bank0[write__payload[7:0]][351:344] <= write__payload[359:352];
-    if (\$signature__en [44])
-      bank0[write__payload[7:0]][359:352] <= write__payload[367:360];
-    if (\$signature__en [45])
-      bank0[write__payload[7:0]][367:360] <= write__payload[375:368];
-    if (\$signature__en [46])
-      bank0[write__payload[7:0]][375:368] <= write__payload[383:376];
-    if (\$signature__en [47])
-      bank0[write__payload[7:0]][383:376] <= write__payload[391:384];
-    if (\$signature__en [48])
-      bank0[write__payload[7:0]][391:384] <= write__payload[399:392];
+    if (\$signature__en )
+      bank0[write__payload[7:0]] <= write__payload[399:8];
   end
   reg [391:0] _0_;
   always_ff @(posedge clk) begin
@@ -25556,8 +25152,7 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
     gated_bank_cycles <= \$38 ;
   assign write__ready = ~ rst;
   assign w_fire = write__valid & write__ready;
-  assign \$signature__en  = \$2  ? write__payload[448:400] : 49'h0000000000000;
-  assign wr_en = | \$signature__en ;
+  assign \$signature__en  = \$2  ? write__payload[400] : 1'h0;
   assign \$3  = ~ rst;
   assign \$4  = \$3  & read_req__0__valid;
   assign \$5  = level + inflight0;
@@ -25608,7 +25203,7 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[7:0];
   assign \write__payload.data  = write__payload[399:8];
-  assign \write__payload.be  = write__payload[448:400];
+  assign \write__payload.be  = write__payload[400];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign \$procmux$65_CMP  = rst;
@@ -25624,6 +25219,7 @@ module \llmaccel_top.ternary.act_buffer (rst, write__valid, read_req__0__valid, 
   assign winner0 = 1'h0;
   assign \$1  = 1'h1;
   assign \$2  = w_fire;
+  assign wr_en = \$signature__en ;
   assign \$9  = 1'h1;
   assign \$10  = want0;
   assign \$11  = 1'h1;
@@ -30300,8 +29896,8 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   wire swap_drain__ready;
   output [239:0] read_resp__0__payload;
   wire [239:0] read_resp__0__payload;
-  input [278:0] write__payload;
-  wire [278:0] write__payload;
+  input [249:0] write__payload;
+  wire [249:0] write__payload;
   input swap_fill__valid;
   wire swap_fill__valid;
   input [8:0] read_req__0__payload;
@@ -30427,8 +30023,8 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   wire [239:0] \$signature__data$14 ;
   wire [239:0] \$signature__data$25 ;
   wire [239:0] \$signature__data$26 ;
-  wire [29:0] \$signature__en ;
-  wire [29:0] \$signature__en$15 ;
+  wire \$signature__en ;
+  wire \$signature__en$15 ;
   wire \$signature__en$38 ;
   wire \$signature__en$43 ;
   wire [1:0] bank_en;
@@ -30466,7 +30062,7 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   wire winner1;
   wire [1:0] wr_en;
   wire [8:0] \write__payload.addr ;
-  wire [29:0] \write__payload.be ;
+  wire \write__payload.be ;
   wire [239:0] \write__payload.data ;
   reg [239:0] bank0 [511:0];
   initial begin
@@ -30984,66 +30580,8 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
     bank0[511] = 240'h000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en [0])
-      bank0[write__payload[8:0]][7:0] <= write__payload[16:9];
-    if (\$signature__en [1])
-      bank0[write__payload[8:0]][15:8] <= write__payload[24:17];
-    if (\$signature__en [2])
-      bank0[write__payload[8:0]][23:16] <= write__payload[32:25];
-    if (\$signature__en [3])
-      bank0[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en [4])
-      bank0[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en [5])
-      bank0[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en [6])
-      bank0[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en [7])
-      bank0[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en [8])
-      bank0[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en [9])
-      bank0[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en [10])
-      bank0[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en [11])
-      bank0[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en [12])
-      bank0[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en [13])
-      bank0[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en [14])
-      bank0[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en [15])
-      bank0[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en [16])
-      bank0[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en [17])
-      bank0[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en [18])
-      bank0[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en [19])
-      bank0[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en [20])
-      bank0[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en [21])
-      bank0[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en [22])
-      bank0[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en [23])
-      bank0[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en [24])
-      bank0[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en [25])
-      bank0[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en [26])
-      bank0[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en [27])
-      bank0[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en [28])
-      bank0[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en [29])
-      bank0[write__payload[8:0]][239:232] <= write__payload[248:241];
+    if (\$signature__en )
+      bank0[write__payload[8:0]] <= write__payload[248:9];
   end
   reg [239:0] _0_;
   always_ff @(posedge clk) begin
@@ -31568,66 +31106,8 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
     bank1[511] = 240'h000000000000000000000000000000000000000000000000000000000000;
   end
   always_ff @(posedge clk) begin
-    if (\$signature__en$15 [0])
-      bank1[write__payload[8:0]][7:0] <= write__payload[16:9];
-    if (\$signature__en$15 [1])
-      bank1[write__payload[8:0]][15:8] <= write__payload[24:17];
-    if (\$signature__en$15 [2])
-      bank1[write__payload[8:0]][23:16] <= write__payload[32:25];
-    if (\$signature__en$15 [3])
-      bank1[write__payload[8:0]][31:24] <= write__payload[40:33];
-    if (\$signature__en$15 [4])
-      bank1[write__payload[8:0]][39:32] <= write__payload[48:41];
-    if (\$signature__en$15 [5])
-      bank1[write__payload[8:0]][47:40] <= write__payload[56:49];
-    if (\$signature__en$15 [6])
-      bank1[write__payload[8:0]][55:48] <= write__payload[64:57];
-    if (\$signature__en$15 [7])
-      bank1[write__payload[8:0]][63:56] <= write__payload[72:65];
-    if (\$signature__en$15 [8])
-      bank1[write__payload[8:0]][71:64] <= write__payload[80:73];
-    if (\$signature__en$15 [9])
-      bank1[write__payload[8:0]][79:72] <= write__payload[88:81];
-    if (\$signature__en$15 [10])
-      bank1[write__payload[8:0]][87:80] <= write__payload[96:89];
-    if (\$signature__en$15 [11])
-      bank1[write__payload[8:0]][95:88] <= write__payload[104:97];
-    if (\$signature__en$15 [12])
-      bank1[write__payload[8:0]][103:96] <= write__payload[112:105];
-    if (\$signature__en$15 [13])
-      bank1[write__payload[8:0]][111:104] <= write__payload[120:113];
-    if (\$signature__en$15 [14])
-      bank1[write__payload[8:0]][119:112] <= write__payload[128:121];
-    if (\$signature__en$15 [15])
-      bank1[write__payload[8:0]][127:120] <= write__payload[136:129];
-    if (\$signature__en$15 [16])
-      bank1[write__payload[8:0]][135:128] <= write__payload[144:137];
-    if (\$signature__en$15 [17])
-      bank1[write__payload[8:0]][143:136] <= write__payload[152:145];
-    if (\$signature__en$15 [18])
-      bank1[write__payload[8:0]][151:144] <= write__payload[160:153];
-    if (\$signature__en$15 [19])
-      bank1[write__payload[8:0]][159:152] <= write__payload[168:161];
-    if (\$signature__en$15 [20])
-      bank1[write__payload[8:0]][167:160] <= write__payload[176:169];
-    if (\$signature__en$15 [21])
-      bank1[write__payload[8:0]][175:168] <= write__payload[184:177];
-    if (\$signature__en$15 [22])
-      bank1[write__payload[8:0]][183:176] <= write__payload[192:185];
-    if (\$signature__en$15 [23])
-      bank1[write__payload[8:0]][191:184] <= write__payload[200:193];
-    if (\$signature__en$15 [24])
-      bank1[write__payload[8:0]][199:192] <= write__payload[208:201];
-    if (\$signature__en$15 [25])
-      bank1[write__payload[8:0]][207:200] <= write__payload[216:209];
-    if (\$signature__en$15 [26])
-      bank1[write__payload[8:0]][215:208] <= write__payload[224:217];
-    if (\$signature__en$15 [27])
-      bank1[write__payload[8:0]][223:216] <= write__payload[232:225];
-    if (\$signature__en$15 [28])
-      bank1[write__payload[8:0]][231:224] <= write__payload[240:233];
-    if (\$signature__en$15 [29])
-      bank1[write__payload[8:0]][239:232] <= write__payload[248:241];
+    if (\$signature__en$15 )
+      bank1[write__payload[8:0]] <= write__payload[248:9];
   end
   reg [239:0] _1_;
   always_ff @(posedge clk) begin
@@ -31694,11 +31174,9 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   assign w_fire = write__valid & write__ready;
   assign \$3  = ! \$2 [0];
   assign \$4  = w_fire & \$3 ;
-  assign \$signature__en  = \$4  ? write__payload[278:249] : 30'h00000000;
-  assign \$5  = | \$signature__en ;
+  assign \$signature__en  = \$4  ? write__payload[249] : 1'h0;
   assign \$7  = w_fire & \$6 ;
-  assign \$signature__en$15  = \$7  ? write__payload[278:249] : 30'h00000000;
-  assign \$8  = | \$signature__en$15 ;
+  assign \$signature__en$15  = \$7  ? write__payload[249] : 1'h0;
   assign \$9  = ~ rst;
   assign \$10  = \$9  & read_req__0__valid;
   assign \$procmux$101_Y  = \$procmux$102_CMP  ? 1'h0 : rr0;
@@ -31739,7 +31217,7 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   assign gated_count = gated_bank_cycles;
   assign \write__payload.addr  = write__payload[8:0];
   assign \write__payload.data  = write__payload[248:9];
-  assign \write__payload.be  = write__payload[278:249];
+  assign \write__payload.be  = write__payload[249];
   assign \resp0.data  = resp0;
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign rd_en[1] = \$signature__en$43 ;
@@ -31766,7 +31244,9 @@ module \llmaccel_top.ternary.weight_buffer (rst, write__valid, swap_drain__valid
   assign \$procmux$114_CMP  = \$44 ;
   assign read_req__0__ready = \$procmux$113_Y ;
   assign winner0 = 1'h0;
+  assign \$5  = \$signature__en ;
   assign \$6  = \$2 [0];
+  assign \$8  = \$signature__en$15 ;
   assign \$21  = \$20 ;
   assign \$22  = 1'h1;
   assign \$23  = \$20 ;

@@ -8,6 +8,8 @@ runs on it unchanged, and the same cycle-level behaviour, so both give the same 
     y = acc.matmul_q8_0(w, x)
 
 No Python runs per clock cycle: a register access or a whole stream transfer is one C call.
+The core runs as partitions (the glue and one model per engine); an engine that provably cannot
+change is not evaluated (`engine_edges()` counts how often; `set_skipping(False)` turns it off).
 A call that does not finish within its cycle limit (a core that never answers or never sends its
 last result word) raises FastSimError instead of hanging.
 """
@@ -22,7 +24,8 @@ CYCLES_PER_WORD_LIMIT = 64
 TIMEOUT_FLOOR = 200_000
 RESP_NAMES = {0: "OKAY", 1: "EXOKAY", 2: "SLVERR", 3: "DECERR"}
 _STATUS = {-1: "did not finish within its cycle limit",
-           -2: "sent more result bytes than the driver expected"}
+           -2: "sent more result bytes than the driver expected",
+           -3: "did not settle: the combinational paths between its partitions loop"}
 
 
 class FastSimError(RuntimeError):
@@ -51,7 +54,11 @@ def _load(path: Path) -> ctypes.CDLL:
                                ctypes.POINTER(ctypes.c_uint32)], ctypes.c_int64),
                 "fs_stream": ([ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64,
                                ctypes.c_void_p, ctypes.c_uint64], ctypes.c_int64),
-                "fs_idle": ([ctypes.c_void_p, ctypes.c_uint64], None)}
+                "fs_idle": ([ctypes.c_void_p, ctypes.c_uint64], None),
+                "fs_engine_edges": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_int],
+                                    ctypes.c_uint64),
+                "fs_engine_name": ([ctypes.c_void_p, ctypes.c_int], ctypes.c_char_p),
+                "fs_set_skipping": ([ctypes.c_void_p, ctypes.c_int], None)}
         for name, (args, res) in sigs.items():
             fn = getattr(lib, name)
             fn.argtypes, fn.restype = args, res
@@ -80,6 +87,20 @@ class FastBackend:
     def cycle(self) -> int:
         """Clock cycles simulated since this back end was made."""
         return self._lib.fs_cycle(self._sim)
+
+    def set_skipping(self, on: bool) -> None:
+        """Leave an idle engine unevaluated while it provably cannot change (the default), or
+        evaluate every engine at every edge: both give the same cycles and results."""
+        self._lib.fs_set_skipping(self._sim, int(bool(on)))
+
+    def engine_edges(self) -> dict:
+        """{engine: (rising edges, edges it was left unevaluated at a proven fixed point)}."""
+        out, i = {}, 0
+        while (name := self._lib.fs_engine_name(self._sim, i)) is not None:
+            out[name.decode()] = (self._lib.fs_engine_edges(self._sim, i, 0),
+                                  self._lib.fs_engine_edges(self._sim, i, 1))
+            i += 1
+        return out
 
     def set_stall(self, probability: float, seed: int = 1) -> None:
         """Random pauses on both streams from now on, as CocotbBackend.set_stall."""

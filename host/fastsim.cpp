@@ -1,6 +1,24 @@
-// The fast co-simulation back end of the llmaccel core: the Verilated `top` core (class Vcore, from
-// `verilator --prefix Vcore`) driven cycle by cycle by a C++ transactor, reached from Python through
-// ctypes (host/fast_backend.py). No Python runs per cycle.
+// The fast co-simulation back end of the llmaccel core: the Verilated `top` core driven cycle by
+// cycle by a C++ transactor, reached from Python through ctypes (host/fast_backend.py). No Python
+// runs per cycle.
+//
+// The core is Verilated in partitions (testbench/fast_partition.py): the glue (class Vcore: the
+// register file, the gearboxes, the result packer and the top's own logic, with the core's ports)
+// and one model per engine (Vbfp, Vternary), connected here port to port by fastsim_parts.h,
+// which is generated from the same Verilog. Each cycle:
+//   1. settle: copy the engines' outputs to the glue and the glue's outputs to the engines, and
+//      evaluate the combinational logic of whichever model's inputs changed, until nothing
+//      changes (what a single model does at the start of its evaluation);
+//   2. the bus models sample the settled core outputs;
+//   3. the rising edge: every engine that may change, then the glue, each with the inputs it had
+//      before the edge;
+//   4. the bus models drive their new inputs.
+// An engine is left unevaluated while it provably cannot change: its inputs have not changed
+// since two consecutive edges left its whole state (every flip-flop and memory word of the
+// model) identical, so it is at a fixed point for those inputs. The first changed input wakes
+// it before the next edge. Skipping is therefore exact, never an approximation: the partitioned
+// core computes what the whole one does, and testbench/test_fast_backend.py checks it against
+// the cocotb back end cycle for cycle.
 //
 // The transactor's bus models behave, cycle for cycle, as the cocotb back end's (host/sim_backend.py:
 // cocotbext-axi's AxiLiteMaster, AxiStreamSource and AxiStreamSink), so both back ends give the same
@@ -17,6 +35,7 @@
 //   the call returns at the edge that took the word with TLAST;
 // - stalls: two seeded splitmix64 streams (source, sink), one draw per clock edge each; a draw
 //   below `threshold` pauses that cycle (host/sim_backend.py's generators draw the same numbers).
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -24,13 +43,89 @@
 
 #include "Vcore.h"
 #include "Vcore___024root.h"
+#include "fastsim_parts.h"
 #include "verilated.h"
 
-// The model's evaluation itself (Vcore::eval() is this plus the end-of-evaluation bookkeeping
-// for $display messages and deferred deletions, which this core has none of).
-void Vcore___024root___eval(Vcore___024root *vlSelf);
+// fastsim_parts.h declares each model's evaluation itself (`<model>::eval()` is that plus the
+// end-of-evaluation bookkeeping for $display messages and deferred deletions, which this core has
+// none of) and `<prefix>_rise`, its rising-edge phases alone.
 
 namespace {
+
+// Verilator finds a rising edge by comparing clk with its value at the last evaluation. The
+// falling edge is never evaluated (nothing in the core is sensitive to it): clk is set low and
+// the model told it was low, so the next evaluation with clk high is a rising edge.
+template <class Model>
+void clock_low(Model *m) {
+    m->clk = 0;
+    m->rootp->__Vtrigprevexpr___TOP__clk__0 = 0;
+}
+
+// Edges with unchanged inputs before the first fixed-point check, and the most edges between
+// two checks (each check copies and compares the engine's state once).
+constexpr uint64_t FIRST_CHECK = 4;
+constexpr uint64_t MAX_CHECK_INTERVAL = 256;
+
+template <class P>
+struct Engine {
+    typename P::Model *model = nullptr;
+    std::vector<unsigned char> snapshot;  // the model's state after the last edge checked
+    bool have_snapshot = false;
+    bool idle = false;                     // proven at a fixed point for its current inputs
+    bool evaluated = false;                // evaluated at the current edge
+    bool may_skip = true;                  // fs_set_skipping
+    uint64_t stable = 0;                   // edges since its inputs last changed
+    uint64_t next_check = FIRST_CHECK, interval = FIRST_CHECK;
+    uint64_t edges = 0, skipped = 0;
+
+    void create(VerilatedContext *context) {
+        model = new typename P::Model{context, P::name};
+        snapshot.resize(sizeof(typename P::Root));
+    }
+    void destroy() {
+        model->final();
+        delete model;
+    }
+    const unsigned char *state() const {
+        return reinterpret_cast<const unsigned char *>(model->rootp);
+    }
+    void woken() {
+        idle = have_snapshot = false;
+        stable = 0;
+        next_check = interval = FIRST_CHECK;
+    }
+    void rise() {
+        ++edges;
+        evaluated = !idle;
+        if (idle) {
+            ++skipped;
+            return;
+        }
+        model->clk = 1;
+        P::rise(model->rootp);
+    }
+    // After the edge: two consecutive edges with the same inputs that leave the same state
+    // prove a fixed point (the next state is a function of the state and the inputs).
+    void after_rise() {
+        if (!evaluated) return;
+        clock_low(model);
+        ++stable;
+        if (!may_skip || stable < next_check) return;
+        if (have_snapshot && std::memcmp(snapshot.data(), state(), snapshot.size()) == 0) {
+            idle = true;
+            return;
+        }
+        if (!have_snapshot) {
+            std::memcpy(snapshot.data(), state(), snapshot.size());
+            have_snapshot = true;
+            next_check = stable + 1;
+        } else {   // still changing: look again later
+            have_snapshot = false;
+            interval = std::min(interval * 2, MAX_CHECK_INTERVAL);
+            next_check = stable + interval;
+        }
+    }
+};
 
 struct SplitMix64 {
     uint64_t state = 0;
@@ -71,13 +166,82 @@ enum Status : int64_t {
     FS_OK = 0,
     FS_TIMEOUT = -1,        // the cycle limit passed before the call finished
     FS_OVERFLOW = -2,       // the core sent more result bytes than the caller expected
+    FS_UNSETTLED = -3,      // the combinational paths between the partitions did not settle
 };
 
 }  // namespace
 
+// The partitioned core: the glue and the engines, evaluated as one.
+struct Core {
+    Vcore *glue = nullptr;
+#define FASTSIM_MEMBER(P) Engine<P> e_##P;
+    FASTSIM_PARTS(FASTSIM_MEMBER)
+#undef FASTSIM_MEMBER
+    bool loop = false;   // the combinational paths between the models did not settle
+
+    void create(VerilatedContext *context) {
+        glue = new Vcore{context, "core"};
+#define FASTSIM_CREATE(P) e_##P.create(context);
+        FASTSIM_PARTS(FASTSIM_CREATE)
+#undef FASTSIM_CREATE
+    }
+    void destroy() {
+#define FASTSIM_DESTROY(P) e_##P.destroy();
+        FASTSIM_PARTS(FASTSIM_DESTROY)
+#undef FASTSIM_DESTROY
+        glue->final();
+        delete glue;
+    }
+    // Full evaluation of every model (at creation), then settle.
+    void initial() {
+        glue->eval();
+#define FASTSIM_INITIAL(P) e_##P.model->eval();
+        FASTSIM_PARTS(FASTSIM_INITIAL)
+#undef FASTSIM_INITIAL
+        settle();
+    }
+    // Combinational settling across the models, with the clock low: the glue once (its inputs
+    // from the bus models may have changed), then each model whose inputs changed, until none.
+    void settle() {
+        for (int round = 0; round < 16; ++round) {
+            bool glue_changed = round == 0;
+#define FASTSIM_STORE(P) glue_changed |= P::store(e_##P.model, glue);
+            FASTSIM_PARTS(FASTSIM_STORE)
+#undef FASTSIM_STORE
+            if (glue_changed) Vcore___024root___eval(glue->rootp);
+            bool engines_changed = false;
+#define FASTSIM_LOAD(P)                              \
+    if (P::load(glue, e_##P.model)) {                \
+        e_##P.woken();                               \
+        P::eval(e_##P.model->rootp);                 \
+        engines_changed = true;                      \
+    }
+            FASTSIM_PARTS(FASTSIM_LOAD)
+#undef FASTSIM_LOAD
+            if (!engines_changed) return;
+        }
+        loop = true;
+    }
+    // The rising edge: each model takes the inputs it had before the edge.
+    void rise() {
+#define FASTSIM_RISE(P) e_##P.rise();
+        FASTSIM_PARTS(FASTSIM_RISE)
+#undef FASTSIM_RISE
+        glue->clk = 1;
+        Vcore_rise(glue->rootp);
+    }
+    void after_rise() {
+        clock_low(glue);
+#define FASTSIM_AFTER(P) e_##P.after_rise();
+        FASTSIM_PARTS(FASTSIM_AFTER)
+#undef FASTSIM_AFTER
+    }
+};
+
 struct FastSim {
     VerilatedContext *context;
-    Vcore *top;
+    Core core;
+    Vcore *top;                         // the glue: the core's ports
     uint64_t cycle = 0;                 // rising edges since creation
     uint64_t limit = 0;                 // edges a call may take (0: no limit)
     Pauses source_pause, sink_pause;
@@ -98,15 +262,15 @@ struct FastSim {
     explicit FastSim() {
         context = new VerilatedContext;
         context->randReset(0);
-        top = new Vcore{context};
+        core.create(context);
+        top = core.glue;
         top->clk = 0;
         top->rst = 0;
         clear_inputs();
-        top->eval();
+        core.initial();
     }
     ~FastSim() {
-        top->final();
-        delete top;
+        core.destroy();
         delete context;
     }
 
@@ -120,8 +284,9 @@ struct FastSim {
         top->m_axis_tready = 0;
     }
 
-    // One clock cycle: sample, rising edge, the models' new outputs, falling edge.
+    // One clock cycle: settle, sample, rising edge, the bus models' new inputs.
     void edge() {
+        core.settle();
         const bool aw_fire = top->s_axil_awvalid && top->s_axil_awready;
         const bool w_fire = top->s_axil_wvalid && top->s_axil_wready;
         const bool b_fire = top->s_axil_bvalid && top->s_axil_bready;
@@ -135,8 +300,7 @@ struct FastSim {
         const uint32_t mkeep = top->m_axis_tkeep, mlast = top->m_axis_tlast;
         const bool s_valid = top->s_axis_tvalid;
 
-        top->clk = 1;
-        Vcore___024root___eval(top->rootp);   // the model was initialised by eval() at creation
+        core.rise();
         ++cycle;
         source_pause.step();
         sink_pause.step();
@@ -202,14 +366,9 @@ struct FastSim {
             top->s_axil_bready = 1;
             top->s_axil_rready = 1;
         }
-        // The falling edge without an evaluation: nothing in the core is sensitive to it, and no
-        // output depends combinationally on an input but `rst` (fs_reset evaluates after
-        // changing it), so the outputs sampled at the next edge are already settled. Verilator
-        // finds a rising edge by comparing clk with its value at the last evaluation: tell it
-        // clk was low. The inputs set above are evaluated at the start of the next eval(),
-        // before the flip-flops take them, as at a real edge. One eval() per cycle, not two.
-        top->clk = 0;
-        top->rootp->__Vtrigprevexpr___TOP__clk__0 = 0;
+        // No falling-edge evaluation (clock_low); the inputs set above are settled at the start
+        // of the next cycle, before the flip-flops take them, as at a real edge.
+        core.after_rise();
     }
 
     bool over_limit(uint64_t start) const { return limit && cycle - start > limit; }
@@ -222,6 +381,37 @@ FastSim *fs_create() { return new FastSim(); }
 void fs_destroy(FastSim *s) { delete s; }
 
 uint64_t fs_cycle(FastSim *s) { return s->cycle; }
+
+// Rising edges at which an engine partition was left unevaluated (at a proven fixed point), and
+// all of its edges; `which` counts the engines in fastsim_parts.h's order. 0 for no such engine.
+uint64_t fs_engine_edges(FastSim *s, int which, int skipped) {
+    int i = 0;
+#define FASTSIM_STATS(P)                                                          \
+    if (i++ == which) return skipped ? s->core.e_##P.skipped : s->core.e_##P.edges;
+    FASTSIM_PARTS(FASTSIM_STATS)
+#undef FASTSIM_STATS
+    return 0;
+}
+
+// Whether idle engines may be left unevaluated (the default); off, every model is evaluated at
+// every edge (a test compares both).
+void fs_set_skipping(FastSim *s, int on) {
+#define FASTSIM_SKIPPING(P)             \
+    s->core.e_##P.may_skip = on != 0;   \
+    if (!on) s->core.e_##P.woken();
+    FASTSIM_PARTS(FASTSIM_SKIPPING)
+#undef FASTSIM_SKIPPING
+}
+
+// The name of engine partition `which`, or null past the last one.
+const char *fs_engine_name(FastSim *, int which) {
+    int i = 0;
+#define FASTSIM_NAME(P) \
+    if (i++ == which) return P::name;
+    FASTSIM_PARTS(FASTSIM_NAME)
+#undef FASTSIM_NAME
+    return nullptr;
+}
 
 void fs_set_limit(FastSim *s, uint64_t edges) { s->limit = edges; }
 
@@ -246,8 +436,7 @@ void fs_reset(FastSim *s, int cycles) {
     for (int i = 0; i < cycles; ++i) s->edge();
     s->top->rst = 0;
     s->in_reset = false;
-    s->top->eval();   // the outputs after rst falls (the readies depend on it)
-    for (int i = 0; i < 2; ++i) s->edge();
+    for (int i = 0; i < 2; ++i) s->edge();   // each edge settles first (the readies follow rst)
 }
 
 // One AXI4-Lite write; returns BRESP, or FS_TIMEOUT.
@@ -258,6 +447,7 @@ int64_t fs_write32(FastSim *s, uint32_t offset, uint32_t value) {
     const uint64_t start = s->cycle;
     while (s->b_count < want) {
         if (s->over_limit(start)) return FS_TIMEOUT;
+        if (s->core.loop) return FS_UNSETTLED;
         s->edge();
     }
     return s->last_resp;
@@ -270,6 +460,7 @@ int64_t fs_read32(FastSim *s, uint32_t offset, uint32_t *value) {
     const uint64_t start = s->cycle;
     while (s->r_count < want) {
         if (s->over_limit(start)) return FS_TIMEOUT;
+        if (s->core.loop) return FS_UNSETTLED;
         s->edge();
     }
     *value = s->last_rdata;
@@ -288,6 +479,7 @@ int64_t fs_stream(FastSim *s, const uint8_t *data, uint64_t nbytes, uint8_t *out
     const uint64_t start = s->cycle;
     while (s->out_packets == 0) {
         if (s->over_limit(start)) return FS_TIMEOUT;
+        if (s->core.loop) return FS_UNSETTLED;
         if (s->out_bytes.size() > out_cap) return FS_OVERFLOW;
         s->edge();
     }

@@ -108,7 +108,7 @@ class SramBench(Agent):
     def random_write(self, addr_limit=None, partial_rate=0.3, inject_bits=0) -> Write:
         hw = self.hw
         addr = self.rng.randrange(addr_limit or hw.banks * hw.depth)
-        full = (1 << hw.width // 8) - 1
+        full = (1 << hw.lanes) - 1
         be = full if self.rng.random() >= partial_rate else self.rng.randrange(full + 1)
         inject = 0
         for bit in self.rng.sample(range(hw.stored_width), inject_bits):
@@ -243,7 +243,7 @@ async def pingpong_under_load(dut):
     for rnd in range(4):
         for a in addrs:
             bench.write.send(bench.pack_write(Write(a, bench.rng.getrandbits(hw.width),
-                                                    (1 << hw.width // 8) - 1)))
+                                                    (1 << hw.lanes) - 1)))
         if rnd:  # read the set filled in the previous round while this one fills
             for i, a in enumerate(addrs):
                 bench.reqs[i % hw.read_ports].send(a)
@@ -287,7 +287,7 @@ async def same_cycle_read_write(dut):
     bench, seed, _ = await start(dut, stall=0.0)
     hw = bench.hw
     t0 = time.perf_counter()
-    full = (1 << hw.width // 8) - 1
+    full = (1 << hw.lanes) - 1
     trials = 50
     for _ in range(trials):
         a = bench.rng.randrange(hw.banks * hw.depth)

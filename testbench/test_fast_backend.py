@@ -1,8 +1,9 @@
 """The fast back end (host/fast_backend.py: the Verilated core with C++ bus models) against the
 cocotb back end (host/sim_backend.py: cocotbext-axi) on the same seeded driver calls: the same
 results, the same CYCLES of every run and the same clock cycles per call, with and without
-stalls, on the default core and on small buffers where the driver splits M, N and K. And its
-errors: a missing or broken library, a core that never finishes, a wrong ID."""
+stalls, on the default core and on small buffers where the driver splits M, N and K; the same
+again with every engine evaluated at every edge (no idle engine skipped). And its errors: a
+missing or broken library, a core that never finishes, a wrong ID."""
 import pytest
 
 from llmaccel.host.driver import Accelerator, AcceleratorError
@@ -111,3 +112,44 @@ def test_bench_shapes_give_the_pinned_cycles():
     shapes = [("bfp", 1, 576, 576), ("ternary", 1, 576, 576), ("bfp", 9, 64, 256)]
     records = shape_runs(Accelerator(open_fast()), shapes)
     assert [r["cycles"] for r in records] == [TOP[s] for s in shapes]
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_skipping_idle_engines_changes_nothing():
+    """The same calls (both engines, stalls) with idle engines skipped and with every model
+    evaluated at every edge: identical records; and skipping did happen."""
+    seed = runner.seed_for("fast-backend-skipping")
+    print(f"seed={seed} (SEED={seed} reproduces it)")
+    records, edges = [], []
+    for skipping in (True, False):
+        backend = open_fast({}, 0.3, seed)
+        backend.set_skipping(skipping)
+        records.append(run_calls(Accelerator(backend), lambda: backend.cycle, seed, CASES))
+        edges.append(backend.engine_edges())
+    print(edges)
+    assert records[0] == records[1]
+    assert set(edges[0]) == {"bfp", "ternary"}
+    assert all(skipped > 0 for _, skipped in edges[0].values())
+    assert all(skipped == 0 for _, skipped in edges[1].values())
+
+
+@pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.parametrize("engine,idle", [("bfp", "ternary"), ("ternary", "bfp")])
+def test_the_idle_engine_is_not_evaluated(engine, idle):
+    """While one engine runs a SmolLM2 projection, the other is left unevaluated for all but a
+    few edges (it wakes when the run's registers are written, then proves itself idle again)."""
+    from llmaccel.testbench.backend_calls import shape_runs
+    backend = open_fast()
+    acc = Accelerator(backend)
+    shape_runs(acc, [(engine, 1, 64, 576)])            # both engines have run once
+    before = backend.engine_edges()
+    shape_runs(acc, [(engine, 1, 576, 576)])
+    after = backend.engine_edges()
+    edges = after[idle][0] - before[idle][0]
+    skipped = after[idle][1] - before[idle][1]
+    busy = after[engine][1] - before[engine][1]
+    print(f"{engine} run: {edges} edges, {idle} skipped at {skipped}, {engine} at {busy}")
+    assert edges > 5_000 and skipped > 0.99 * edges
+    assert busy < 0.05 * edges

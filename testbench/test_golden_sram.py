@@ -121,6 +121,20 @@ def test_byte_enables_random():
         assert m.cycle(reads=[5])[0] == [clean(cur)]
 
 
+def test_write_lanes_wider_than_a_byte():
+    """granularity=64 in a 256-bit word: `be` has 4 bits, one per 64-bit lane (worked by hand)."""
+    m = SramModel(width=256, depth=4, banks=1, read_ports=1, pingpong=0, ecc=0, granularity=64)
+    assert m.lanes == 4
+    lanes = [0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444]
+    m.cycle(write=Write(1, sum(v << 64 * i for i, v in enumerate(lanes)), 0b1111))
+    m.cycle(write=Write(1, (0xAAAAAAAAAAAAAAAA << 64 * 2) | 0xBB, 0b0100))  # lane 2 only
+    expect = lanes[0] | lanes[1] << 64 | 0xAAAAAAAAAAAAAAAA << 128 | lanes[3] << 192
+    assert m.cycle(reads=[1])[0] == [clean(expect)]
+    # with ECC, anything but all four lanes is a read-modify-write
+    e = SramModel(width=64, depth=4, banks=1, read_ports=1, pingpong=0, ecc=1, granularity=16)
+    assert e.partial(Write(0, 0, 0b0111)) and not e.partial(Write(0, 0, 0b1111))
+
+
 # --- ping-pong --------------------------------------------------------------------------------------
 def test_pingpong_sets_and_swap():
     banks = 4
@@ -621,7 +635,8 @@ def test_random_traffic_one_bank_three_ports():
 
 
 @pytest.mark.parametrize("kwargs", [{"banks": 3}, {"depth": 100}, {"width": 12}, {"read_ports": 0},
-                                    {"pingpong": 2}, {"ecc": -1}])
+                                    {"pingpong": 2}, {"ecc": -1}, {"granularity": 12},
+                                    {"width": 64, "granularity": 24}, {"granularity": 0}])
 def test_model_rejects_bad_parameters(kwargs):
     with pytest.raises(ValueError, match="SramModel: bad"):
         SramModel(**kwargs)

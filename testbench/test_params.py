@@ -9,7 +9,7 @@ from llmaccel.generators.params import ParamError
 from llmaccel.generators.secded import SecdedDecoder, SecdedEncoder
 from llmaccel.generators.sram import SramController
 
-ALLOWED = "width, depth, banks, read_ports, pingpong, ecc"
+ALLOWED = "width, depth, banks, read_ports, pingpong, ecc, granularity"
 
 
 def exact(message: str) -> str:
@@ -37,6 +37,11 @@ def exact(message: str) -> str:
     # the two flags: 0 or 1
     ({"pingpong": 2}, "pingpong must be 0 or 1, not 2"),
     ({"ecc": -1}, "ecc must be 0 or 1, not -1"),
+    # granularity: a multiple of 8 that divides the width
+    ({"granularity": 12}, "granularity must be a multiple of 8 from 8 to 2048, not 12"),
+    ({"granularity": 0}, "granularity must be a multiple of 8 from 8 to 2048, not 0"),
+    ({"width": 64, "granularity": 24}, "granularity must divide width (64), not 24"),
+    ({"width": 64, "granularity": 128}, "granularity must divide width (64), not 128"),
     # wrong types: the repr of the value is in the message
     ({"width": "64"}, "width must be a multiple of 8 from 8 to 2048, not '64'"),
     ({"depth": 512.0}, "depth must be a power of two from 16 to 65536, not 512.0"),

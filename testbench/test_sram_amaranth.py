@@ -43,7 +43,7 @@ class Harness:
         self.top.submodules.dut = self.dut
         d = self.dut
         self.ports = d.read_ports
-        self.full_be = (1 << d.width // 8) - 1
+        self.full_be = (1 << d.lanes) - 1
         self.expected = [deque() for _ in range(self.ports)]  # (accept cycle, ReadResult)
         self.cycle = 0
         self.responses = []      # (cycle, port, ReadResult, latency)
@@ -355,6 +355,21 @@ def test_random_four_ports_byte_enables_no_ecc():
                     "ecc": 0}, 1500, seed=108, partial_rate=0.5)
     c = h.counts
     assert c["writes"] > 400 and c["reads"] > 2000 and c["same_address"] > 50, c
+
+
+@pytest.mark.parametrize("params,seed", [
+    ({"width": 256, "depth": 16, "banks": 2, "read_ports": 2, "ecc": 0, "granularity": 64}, 109),
+    ({"width": 64, "depth": 16, "banks": 1, "read_ports": 1, "ecc": 1, "granularity": 16}, 110),
+], ids=["64bit_lanes", "ecc_16bit_lanes"])
+def test_random_wide_write_lanes(params, seed):
+    """`granularity` above a byte: a write's `be` has one bit per lane (the BFP engine's buffers
+    write 64-bit beats into 256-bit words); with ECC a partial write is still a read-modify-write."""
+    h = random_run(params, 1500, seed=seed, partial_rate=0.5)
+    assert h.dut.lanes == params["width"] // params["granularity"]
+    c = h.counts
+    assert c["writes"] > 300 and c["reads"] > 500 and c["same_address"] > 20, c
+    if params["ecc"]:
+        assert c["partial"] > 100, c
 
 
 @pytest.mark.parametrize("params,seed", [(DEFAULT, 105), (ECC_PINGPONG, 106), (ECC_TINY, 107)])

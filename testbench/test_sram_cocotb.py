@@ -16,6 +16,8 @@ CONFIGS = {
     "ecc": {"width": 32, "depth": 64, "banks": 2, "read_ports": 3, "ecc": 1},
     # one shared set: reads and writes of the same words collide
     "shared": {"width": 16, "depth": 16, "banks": 1, "read_ports": 2, "pingpong": 0, "ecc": 1},
+    # 64-bit write lanes in 256-bit words, as the BFP engine's weight buffers
+    "lanes64": {"width": 256, "depth": 16, "banks": 2, "read_ports": 1, "granularity": 64},
 }
 TXNS = int(os.environ.get("TXNS", "1500"))
 
