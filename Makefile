@@ -54,9 +54,9 @@ tools:
 	  fi; \
 	fi
 
-# 4 new tokens keep it under 5 minutes from a fresh clone (the fast back end simulates about
-# 0.45 M cycles/s; a BFP token is 18 M cycles); `llmaccel generate --tokens N` for more.
-SIM_TOKENS ?= 4
+# 8 new tokens of the default prompt (a BFP token is 18 M cycles, about 1 M cycles/s on the
+# fast back end); `llmaccel generate --tokens N` for more.
+SIM_TOKENS ?= 8
 sim: $(STAMP)
 	$(WITH_VERILATOR) $(LLMACCEL) generate --tokens $(SIM_TOKENS) -o reports
 

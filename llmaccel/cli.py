@@ -222,8 +222,9 @@ def build_parser() -> Parser:
     p.add_argument("--prompt", default="The capital of France is", help="the text to continue")
     p.add_argument("--tokens", type=int, default=8, help="new tokens to generate (default 8)")
     p.add_argument("--engine", default="bfp", choices=["bfp", "ternary"])
-    p.add_argument("--backend", default="fast", choices=["fast", "reference"],
-                   help="fast: the Verilated core with C++ bus models; reference: the golden "
+    p.add_argument("--backend", default="fast", choices=["fast", "cocotb", "reference"],
+                   help="fast: the Verilated core with C++ bus models; cocotb: the Verilated core "
+                        "with cocotbext-axi (cycle-true, about 50x slower); reference: the golden "
                         "models (no RTL)")
     p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
 

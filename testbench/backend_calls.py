@@ -61,14 +61,14 @@ def run_calls(acc, elapsed, seed: int, cases: int) -> list[dict]:
     return records
 
 
-def shape_runs(acc, shapes, seed: int = 1) -> list[dict]:
+def shape_runs(acc, shapes, seed: int = 1, rng=None) -> list[dict]:
     """Benches: each [engine, M, N, K] on seeded random data (Q8_0 for the BFP engine) through
     the driver, each result checked against the golden model; one record per shape with the
-    CYCLES summed over the core's runs."""
+    CYCLES summed over the core's runs. `rng` continues a generator instead of seeding one."""
     from llmaccel.golden.bfp import matmul_q8_0
     from llmaccel.golden.ternary import matmul
     from llmaccel.testbench.job import bit_exact
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if rng is None else rng
     records = []
     for engine, m, n, k in shapes:
         first = len(acc.runs)

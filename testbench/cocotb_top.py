@@ -27,6 +27,7 @@ from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
 from llmaccel.testbench.backend_calls import random_ternary, run_calls, shape_runs
+from llmaccel.testbench.generate_job import generate_job
 from llmaccel.testbench.layer_job import layer_job
 from llmaccel.testbench.bfp_data import random_rows
 from llmaccel.testbench.cocotb_bfp import exact
@@ -225,6 +226,22 @@ async def run_layer(dut):
     report({"test": "run_layer", "layer": layer, "seed": seed,
             "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs),
             "wall_seconds": round(time.perf_counter() - t0, 2)})
+
+
+@cocotb.test()
+async def run_generate(dut):
+    """`llmaccel generate --backend cocotb`: LLMACCEL_GENERATE (JSON: prompt_ids, tokens, engine)
+    through the driver, every product checked; tokens and logits to LLMACCEL_OUT (.npz), the
+    products' records beside it (.json), progress to LLMACCEL_PROGRESS after each token."""
+    if "LLMACCEL_GENERATE" not in os.environ:
+        return
+    job = json.loads(os.environ["LLMACCEL_GENERATE"])
+    backend, acc, seed, stall = await start(dut, stall=0.0)
+    record = await bridge(generate_job)(acc, job["prompt_ids"], job["tokens"], job["engine"],
+                                        os.environ["LLMACCEL_OUT"],
+                                        os.environ.get("LLMACCEL_PROGRESS"))
+    report({"test": "run_generate", "seed": seed, **record,
+            "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs)})
 
 
 @cocotb.test()

@@ -200,10 +200,10 @@ def parts_header(parts, glue_prefix: str = "Vcore") -> str:
                 f'    static constexpr const char *name = "{part.instance}";',
                 f"    static void eval(Root *r) {{ {p_}___024root___eval(r); }}",
                 f"    static void rise(Root *r) {{ {p_}_rise(r); }}",
-                f"    // glue outputs -> engine inputs",
+                "    // glue outputs -> engine inputs",
                 f"    static bool load(const {glue_prefix} *g, {p_} *e) {{",
                 "        bool changed = false;", *load, "        return changed;", "    }",
-                f"    // engine outputs -> glue inputs",
+                "    // engine outputs -> glue inputs",
                 f"    static bool store(const {p_} *e, {glue_prefix} *g) {{",
                 "        bool changed = false;", *store, "        return changed;", "    }",
                 "};", ""]

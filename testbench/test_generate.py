@@ -30,7 +30,8 @@ def test_tokenizer_gives_the_files_own_ids(model):
     (["--tokens", "0"], "--tokens must be a positive integer, not 0"),
     (["--prompt", ""], "the prompt is empty"),
     (["--tokens", "9000"], "exceed SmolLM2-135M's context of 8192 tokens"),
-    (["--backend", "cocotb"], "argument --backend: invalid choice: 'cocotb'"),
+    (["--backend", "board"], "argument --backend: invalid choice: 'board'"),
+    (["--engine", "fp16"], "argument --engine: invalid choice: 'fp16'"),
 ])
 def test_bad_arguments_are_one_line(capsys, tmp_path, args, message):
     assert main(["generate", *args, "-o", str(tmp_path)]) == 2
@@ -62,3 +63,23 @@ def test_generate_on_the_rtl(model, tmp_path):
     saved = json.loads((tmp_path / "generate.json").read_text())
     assert saved["tokens"] == report["tokens"]
     print((tmp_path / "generate.md").read_text())
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+@pytest.mark.xdist_group("top-verilator-default")
+def test_generate_on_the_cocotb_backend(model, tmp_path):
+    """`--backend cocotb` (make regress: one decode step of 18 M cycles at about 15,000 cycles/s,
+    some 20 minutes): a one-token prompt and one new token through cocotbext-axi's bus models,
+    every product bit-exact, the token and logits those of the golden models, and the CYCLES
+    of every product those of the fast back end."""
+    prompt = " Paris"
+    cocotb = run_generate(prompt, tokens=1, engine="bfp", backend="cocotb", out_dir=tmp_path,
+                          model=model)
+    fast = run_generate(prompt, tokens=1, engine="bfp", backend="fast", out_dir=None,
+                        model=model)
+    assert len(cocotb["prompt_tokens"]) == 1
+    assert cocotb["bit_exact"] and cocotb["products_checked"] == cocotb["products"] == 211
+    assert cocotb["same_as_reference"] and cocotb["tokens"] == fast["tokens"]
+    assert cocotb["steps"] == fast["steps"]
+    assert "cocotb back end" in (tmp_path / "generate.md").read_text()

@@ -25,7 +25,7 @@ from llmaccel.host.reference import ReferenceAccelerator
 
 CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timing-closed)
 DEFAULT_PROMPT = "The capital of France is"
-BACKENDS = ("fast", "reference")
+BACKENDS = ("fast", "cocotb", "reference")
 ENGINES = ("bfp", "ternary")
 BAR = 24
 
@@ -66,14 +66,61 @@ def per_token_cycles(records: list[dict], tokens: int) -> list[dict]:
     return steps[:tokens]
 
 
+def _run_cocotb(prompt_ids, tokens, engine, tok):
+    """The job inside a cocotb simulation of the core (Verilator, cocotbext-axi bus models):
+    (result, records, module, build seconds, run seconds). Slow: about 15,000 cycles/s."""
+    import tempfile
+    import threading
+    from llmaccel.testbench import runner
+    print("building the core's cocotb simulation (Verilator; reused later)...", file=sys.stderr,
+          flush=True)
+    b = runner.build("top", {}, "verilator")
+    with tempfile.TemporaryDirectory() as tmp:
+        out, progress = Path(tmp) / "generate.npz", Path(tmp) / "progress"
+        show, stop = _progress(tokens, lambda: 0), threading.Event()
+
+        def poll(last=None):
+            while not stop.wait(1.0):
+                try:
+                    done, _, token, _ = progress.read_text().split()
+                except (OSError, ValueError):
+                    continue
+                if done != last:
+                    show(int(done) - 1, tok.decode([int(token)]))
+                    last = done
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        t0 = time.perf_counter()
+        try:
+            run = runner.run(b, "llmaccel.testbench.cocotb_top", "run_generate", seed=1,
+                             params={}, tag="generate",
+                             env={"LLMACCEL_GENERATE": json.dumps(
+                                     {"prompt_ids": prompt_ids, "tokens": tokens,
+                                      "engine": engine}),
+                                  "LLMACCEL_OUT": str(out), "LLMACCEL_PROGRESS": str(progress)})
+        finally:
+            stop.set()
+            watcher.join()
+        seconds = time.perf_counter() - t0
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        if not run.ok or not out.exists():
+            raise RuntimeError(f"the cocotb generation failed: see {run.log}\n"
+                               + runner.failure_excerpt(run))
+        arrays = np.load(out)
+        result = {"tokens": [int(t) for t in arrays["tokens"]], "logits": arrays["logits"]}
+        records = json.loads(Path(str(out) + ".json").read_text())
+    return result, records, b.module, b.seconds, seconds
+
+
 def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "bfp",
                  backend: str = "fast", out_dir: Path | None = Path("reports"),
                  model: SmolLM2 | None = None) -> dict:
     if engine not in ENGINES:
         raise GenerateError(f"--engine must be bfp or ternary, not {engine!r}")
     if backend not in BACKENDS:
-        raise GenerateError(f"--backend must be {' or '.join(BACKENDS)}, not {backend!r} (the "
-                            "cocotb back end runs one layer: llmaccel decode)")
+        raise GenerateError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
+                            f"not {backend!r}")
     if not isinstance(tokens, int) or tokens < 1:
         raise GenerateError(f"--tokens must be a positive integer, not {tokens}")
     t_start = time.perf_counter()
@@ -104,21 +151,27 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
         acc = Accelerator(sim)
         cycles_of = lambda: sim.cycle  # noqa: E731
         module = build.module
-    else:
+    elif backend == "reference":
         acc, sim, module = ReferenceAccelerator(), None, "golden models"
         cycles_of = lambda: 0  # noqa: E731
-    t_load = time.perf_counter()
-    proj = ModelProjections(acc, engine, weights, head_raw, check=backend != "reference")
-    load_seconds = time.perf_counter() - t_load
-    start_cycles = cycles_of()
-    show = _progress(tokens, lambda: cycles_of() - start_cycles)
-    t_run = time.perf_counter()
-    result = greedy(model, prompt_ids, tokens, proj,
-                    on_token=lambda i, t: show(i, tok.decode([t])))
-    run_seconds = time.perf_counter() - t_run
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    sim_cycles = cycles_of() - start_cycles
+    if backend == "cocotb":
+        result, records, module, build_seconds, run_seconds = _run_cocotb(
+            prompt_ids, tokens, engine, tok)
+        load_seconds, sim_cycles = 0.0, sum(r["cycles"] for r in records)
+    else:
+        t_load = time.perf_counter()
+        proj = ModelProjections(acc, engine, weights, head_raw, check=backend != "reference")
+        load_seconds = time.perf_counter() - t_load
+        start_cycles = cycles_of()
+        show = _progress(tokens, lambda: cycles_of() - start_cycles)
+        t_run = time.perf_counter()
+        result = greedy(model, prompt_ids, tokens, proj,
+                        on_token=lambda i, t: show(i, tok.decode([t])))
+        run_seconds = time.perf_counter() - t_run
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        sim_cycles = cycles_of() - start_cycles
+        records = proj.records
 
     # the same run on the golden models, and the float32 model
     ref = ModelProjections(ReferenceAccelerator(), engine, weights, head_raw, check=False)
@@ -127,8 +180,8 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
                   fp32_model_project(weights, model.weight("token_embd.weight")))
     same_logits = bool(np.array_equal(result["logits"].view(np.uint32),
                                       reference["logits"].view(np.uint32)))
-    checked = [r for r in proj.records if r["bit_exact"] is not None]
-    steps = per_token_cycles(proj.records, tokens)
+    checked = [r for r in records if r["bit_exact"] is not None]
+    steps = per_token_cycles(records, tokens)
     decode = [s["cycles"] for s in steps[1:]]
     per_token = float(np.mean(decode)) if decode else float(steps[0]["cycles"])
     report = {
@@ -137,7 +190,7 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
         "reference_tokens": reference["tokens"], "fp32_tokens": fp32["tokens"],
         "fp32_text": tok.decode(fp32["tokens"]),
         "fp32_agreement": sum(a == b for a, b in zip(result["tokens"], fp32["tokens"])),
-        "products": len(proj.records), "products_checked": len(checked),
+        "products": len(records), "products_checked": len(checked),
         "bit_exact": all(r["bit_exact"] for r in checked),
         "same_as_reference": result["tokens"] == reference["tokens"] and same_logits,
         "same_logits": same_logits, "steps": steps, "simulated_cycles": int(sim_cycles),
@@ -158,10 +211,14 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
 
 
 def markdown(r: dict) -> str:
-    on = (f"the simulated core (`{r['module']}`, fast back end: Verilator + C++ bus models)"
-          if r["backend"] == "fast" else "the golden models (reference back end: no RTL)")
+    on = {"fast": f"the simulated core (`{r['module']}`, fast back end: Verilator + C++ bus "
+                  "models)",
+          "cocotb": f"the simulated core (`{r['module']}`, cocotb back end: Verilator + "
+                    "cocotbext-axi)",
+          "reference": "the golden models (reference back end: no RTL)"}[r["backend"]]
+    rtl = r["backend"] != "reference"
     lines = [
-        f"# SmolLM2-135M generating through {'the RTL' if r['backend'] == 'fast' else 'the golden models'}",
+        f"# SmolLM2-135M generating through {'the RTL' if rtl else 'the golden models'}",
         "",
         f"Prompt: \"{r['prompt']}\" ({len(r['prompt_tokens'])} tokens: {r['prompt_tokens']})",
         "",
@@ -213,7 +270,9 @@ def markdown(r: dict) -> str:
             "not measured on a board).",
             f"- Simulation: {r['simulated_cycles']:,} cycles in {r['run_seconds']:.1f} s: "
             f"{r['cycles_per_second']:,.0f} simulated cycles/s on this machine (golden checks "
-            "and host work included).",
+            "and host work included"
+            + ("; the cycles are the core's CYCLES summed over its runs" if r["backend"] == "cocotb"
+               else "") + ").",
         ]
     lines += ["", f"Time: {r['total_seconds']:.0f} s in all (build {r['build_seconds']:.0f} s, "
               f"weights prepared in {r['load_seconds']:.1f} s, generation {r['run_seconds']:.0f} s, "
