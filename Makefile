@@ -54,9 +54,9 @@ tools:
 	  fi; \
 	fi
 
-# 8 new tokens of the default prompt (a BFP token is 18 M cycles, about 1 M cycles/s on the
-# fast back end); `llmaccel generate --tokens N` for more.
-SIM_TOKENS ?= 8
+# 6 new tokens of the default prompt keep it under 5 minutes from a fresh clone (a BFP token is
+# 18 M cycles, the fast back end 0.7-1 M cycles/s); `llmaccel generate --tokens N` for more.
+SIM_TOKENS ?= 6
 sim: $(STAMP)
 	$(WITH_VERILATOR) $(LLMACCEL) generate --tokens $(SIM_TOKENS) -o reports
 
