@@ -66,9 +66,9 @@ test: install
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 regress: install
-	@set -e; for seed in $(SEEDS); do \
+	@set -e; first="$(firstword $(SEEDS))"; for seed in $(SEEDS); do \
 	  echo "== SEED=$$seed"; \
-	  SEED=$$seed TXNS=$${TXNS:-20000} FP32_OPS=$${FP32_OPS:-1000000} $(WITH_VERILATOR) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m "cocotb or slow"; \
+	  LLMACCEL_FIRST_SEED=$$first SEED=$$seed TXNS=$${TXNS:-20000} FP32_OPS=$${FP32_OPS:-1000000} $(WITH_VERILATOR) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m "cocotb or slow"; \
 	done
 
 synth: $(STAMP)

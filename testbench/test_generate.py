@@ -2,6 +2,7 @@
 (fast back end), bit-exact against the golden models and identical to the reference back end; the
 tokenizer against ids read from the GGUF file itself; bad arguments."""
 import json
+import os
 
 import pytest
 
@@ -69,10 +70,13 @@ def test_generate_on_the_rtl(model, tmp_path):
 @pytest.mark.slow
 @pytest.mark.xdist_group("top-verilator-default")
 def test_generate_on_the_cocotb_backend(model, tmp_path):
-    """`--backend cocotb` (make regress: one decode step of 18 M cycles at about 15,000 cycles/s,
-    some 20 minutes): a one-token prompt and one new token through cocotbext-axi's bus models,
+    """`--backend cocotb` (make regress: one decode step of 18 M cycles at about 12,000 cycles/s,
+    some 25 minutes): a one-token prompt and one new token through cocotbext-axi's bus models,
     every product bit-exact, the token and logits those of the golden models, and the CYCLES
-    of every product those of the fast back end."""
+    of every product those of the fast back end. Seed-independent: make regress runs it with
+    its first seed only."""
+    if os.environ.get("SEED", "1") != os.environ.get("LLMACCEL_FIRST_SEED", "1"):
+        pytest.skip("no random data: run once, with the first seed")
     prompt = " Paris"
     cocotb = run_generate(prompt, tokens=1, engine="bfp", backend="cocotb", out_dir=tmp_path,
                           model=model)
