@@ -148,6 +148,9 @@ def cmd_generate(args):
                               Path(args.output))
     except GenerateError as e:
         raise UsageError(str(e)) from None
+    except RuntimeError as e:      # a build or a simulation that failed: say where, no traceback
+        print(f"llmaccel generate: {e}", file=sys.stderr)
+        return 1
     return 0 if report["bit_exact"] and report["same_as_reference"] else 1
 
 

@@ -40,6 +40,20 @@ def test_bad_arguments_are_one_line(capsys, tmp_path, args, message):
     assert message in err and err.count("\n") == 1
 
 
+def test_a_failed_build_is_one_message(monkeypatch, capsys, tmp_path):
+    """A fast back end that cannot be built: exit status 1 and what failed, no traceback."""
+    from llmaccel.testbench import fast_build
+
+    def broken(*args, **kwargs):
+        raise fast_build.FastBuildError("building the fast co-simulation of llmaccel_top failed "
+                                        "(log build/fast/llmaccel_top/build.log)")
+    monkeypatch.setattr(fast_build, "build_fast", broken)
+    assert main(["generate", "--tokens", "1", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "llmaccel generate: building the fast co-simulation of llmaccel_top failed" in err
+    assert "Traceback" not in err
+
+
 def test_reference_backend_ternary(model, tmp_path):
     report = run_generate(tokens=2, engine="ternary", backend="reference", out_dir=tmp_path,
                           model=model)
