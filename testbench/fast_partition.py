@@ -57,13 +57,15 @@ class Partition:
         return f"{self.instance}_{port.plain}"
 
 
-_IDENT = r"(?:\\\S+ |[A-Za-z_][A-Za-z0-9_$]*)"
+_PLAIN = r"[A-Za-z_][A-Za-z0-9_$]*"
+_IDENT = r"(?:\\\S+ |" + _PLAIN + ")"
 
 
 def _module_span(verilog: str, name: str) -> tuple[int, int]:
-    """(start, end) of `module <name> ... endmodule` in the text."""
-    head = re.compile(r"^module " + (re.escape("\\" + name) + " " if not re.fullmatch(
-        r"[A-Za-z_][A-Za-z0-9_$]*", name) else re.escape(name)) + r"\s*\(", re.M)
+    """(start, end) of `module <name> ... endmodule` in the text (Yosys escapes the submodules'
+    dotted names: `module \\top.bfp (`)."""
+    ident = re.escape(name) if re.fullmatch(_PLAIN, name) else re.escape("\\" + name) + " "
+    head = re.compile(r"^module " + ident + r"\s*\(", re.M)
     m = head.search(verilog)
     if not m:
         raise PartitionError(f"no module {name} in the emitted Verilog")
