@@ -107,6 +107,12 @@ def _check_raw(raw, bpb: int, name="raw", ndim=None) -> None:
         raise ValueError(f"{name}: last dimension {n} must be a positive multiple of {bpb} bytes (one block)")
 
 
+def _check_finite(x: np.ndarray, what: str) -> None:
+    if not np.isfinite(x).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"x must be finite for {what}: x{list(idx)} = {x[idx]}")
+
+
 def _check_pair(a, b, bpb: int, an: str, bn: str, ndim: int) -> None:
     _check_raw(a, bpb, an, ndim)
     _check_raw(b, bpb, bn, ndim)
@@ -127,9 +133,7 @@ def _roundf(v: np.ndarray) -> np.ndarray:
 def quantize_q8_0(x: np.ndarray) -> np.ndarray:
     """float32 [M, K] (or [K]) -> uint8 [M, K/32*34] (or [K/32*34]), row by row quantize_row_q8_0_ref."""
     _check_x(x)
-    if not np.isfinite(x).all():
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise ValueError(f"x must be finite for Q8_0: x{list(idx)} = {x[idx]}")
+    _check_finite(x, "Q8_0")
     lead, k = x.shape[:-1], x.shape[-1]
     blk = x.reshape(-1, QK)
     amax = np.abs(blk).max(axis=1)
