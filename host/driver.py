@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llmaccel.golden import formats
 from llmaccel.golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
@@ -112,6 +113,16 @@ class Accelerator:
     def matmul_mxint8(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
         """Y = X . W^T on OCP MXINT8 rows (uint8 [rows, K / 32 * 33]): float32 [M, N]."""
         return self._matmul_bfp(w_raw, x_raw, "mxint8")
+
+    def matmul(self, w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> np.ndarray:
+        """Y = X . W^T on raw llama.cpp rows of `fmt` (golden/formats.py), weights in `fmt`, the
+        activations in its activation format. The core's BFP engine takes q8_0 and mxint8."""
+        if fmt not in BLOCK_BYTES:
+            formats.get(fmt)                         # an unknown name: its own message
+            raise ValueError(f"the core's BFP engine takes {' and '.join(BLOCK_BYTES)} blocks, "
+                             f"not {fmt} (golden/formats.py has its golden model; the reference "
+                             "back end runs it)")
+        return self._matmul_bfp(w_raw, x_raw, fmt)
 
     def _matmul_bfp(self, w_raw, x_raw, fmt) -> np.ndarray:
         bpb = BLOCK_BYTES[fmt]

@@ -145,7 +145,7 @@ def cmd_generate(args):
     from .flows.generate import GenerateError, run_generate
     try:
         report = run_generate(args.prompt, args.tokens, args.engine, args.backend,
-                              Path(args.output))
+                              Path(args.output), weights_mix=args.weights)
     except GenerateError as e:
         raise UsageError(str(e)) from None
     except RuntimeError as e:      # a build or a simulation that failed: say where, no traceback
@@ -229,6 +229,10 @@ def build_parser() -> Parser:
                    help="fast: the Verilated core with C++ bus models; cocotb: the Verilated core "
                         "with cocotbext-axi (cycle-true, about 50x slower); reference: the golden "
                         "models (no RTL)")
+    p.add_argument("--weights", default="q8_0",
+                   help="bfp engine: q8_0 (the file's Q4_1 layers requantized; default), as-shipped "
+                        "(the file's Q4_1 rows), or llama.cpp's mixes q4_k_m, q3_k_s, q2_k, q2_k_s "
+                        "(all but q8_0 need --backend reference until the core takes the formats)")
     p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
 
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")

@@ -65,6 +65,16 @@ def test_q8_0_input_errors(w, x, message):
         Accelerator(Registers()).matmul_q8_0(w, x)
 
 
+def test_formats_the_core_does_not_take_are_refused():
+    acc = Accelerator(Registers())
+    w, x = np.zeros((2, 20), np.uint8), np.zeros((1, 36), np.uint8)
+    with pytest.raises(ValueError, match="^the core's BFP engine takes q8_0 and mxint8 blocks, "
+                                         "not q4_1 "):
+        acc.matmul(w, x, "q4_1")
+    with pytest.raises(ValueError, match="^format must be one of q8_0, mxint8, q4_0"):
+        acc.matmul(w, x, "f16")
+
+
 @pytest.mark.parametrize("w,x,message", [
     (np.zeros((2, 4), np.int16), np.zeros((1, 4), np.int8),
      "weights must be a non-empty 2-D int8 array of trits"),

@@ -33,6 +33,11 @@ def test_tokenizer_gives_the_files_own_ids(model):
     (["--tokens", "9000"], "exceed SmolLM2-135M's context of 8192 tokens"),
     (["--backend", "board"], "argument --backend: invalid choice: 'board'"),
     (["--engine", "fp16"], "argument --engine: invalid choice: 'fp16'"),
+    (["--weights", "q9"], "--weights must be one of q8_0, as-shipped, q4_k_m, q3_k_s, q2_k, q2_k_s"),
+    (["--weights", "as-shipped"], "--weights as-shipped needs formats the core's BFP engine does "
+                                  "not take yet"),
+    (["--engine", "ternary", "--weights", "q4_k_m", "--backend", "reference"],
+     "--weights chooses the BFP engine's formats"),
 ])
 def test_bad_arguments_are_one_line(capsys, tmp_path, args, message):
     assert main(["generate", *args, "-o", str(tmp_path)]) == 2
@@ -59,6 +64,19 @@ def test_reference_backend_ternary(model, tmp_path):
                           model=model)
     assert report["same_as_reference"] and len(report["tokens"]) == 2
     assert "not ternary-trained" in (tmp_path / "generate.md").read_text()
+
+
+def test_reference_backend_runs_the_file_as_shipped(model, tmp_path):
+    """The file's Q4_1 rows as Q4_1 x Q8_1 and its Q8_0 head, on the golden models: the same
+    tokens as the float32 model here, and exactly the file's bytes read per token."""
+    report = run_generate(tokens=2, backend="reference", out_dir=tmp_path, model=model,
+                          weights_mix="as-shipped")
+    assert report["formats"] == {"q4_1": 210, "q8_0": 1}
+    # 30 layers of 576 * (2 * 576 + 2 * 192 + 3 * 1536) weights at 20 bytes per 32, and the
+    # 49,152 x 576 head at 34 bytes per 32: the file's own tensor sizes
+    assert report["weight_bytes_per_token"] == 30 * 576 * 6144 * 20 // 32 + 49152 * 576 * 34 // 32
+    assert report["tokens"] == report["fp32_tokens"] == [7042, 30]
+    assert "the file's own Q4_1 layer rows, as shipped" in (tmp_path / "generate.md").read_text()
 
 
 @pytest.mark.cocotb

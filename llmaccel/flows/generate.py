@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from llmaccel.golden.smollm2 import (HEAD, SmolLM2, build_tokenizer, fp32_model_project, greedy,
-                                     layer_weights)
+from llmaccel.golden.formats import from_gguf_type
+from llmaccel.golden.quant_mix import RECIPES
+from llmaccel.golden.smollm2 import (HEAD, PROJECTIONS, SmolLM2, build_tokenizer,
+                                     fp32_model_project, greedy, layer_weights)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.model import ModelProjections
 from llmaccel.host.reference import ReferenceAccelerator
@@ -26,6 +28,8 @@ from llmaccel.host.reference import ReferenceAccelerator
 CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timing-closed)
 DEFAULT_PROMPT = "The capital of France is"
 BACKENDS = ("fast", "cocotb", "reference")
+WEIGHTS = ("q8_0", "as-shipped") + RECIPES[1:]     # the --weights choices
+CORE_WEIGHTS = ("q8_0",)                          # the mixes the core's BFP engine takes today
 ENGINES = ("bfp", "ternary")
 BAR = 24
 
@@ -115,9 +119,18 @@ def _run_cocotb(prompt_ids, tokens, engine, tok):
 
 def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "bfp",
                  backend: str = "fast", out_dir: Path | None = Path("reports"),
-                 model: SmolLM2 | None = None) -> dict:
+                 model: SmolLM2 | None = None, weights_mix: str = "q8_0") -> dict:
     if engine not in ENGINES:
         raise GenerateError(f"--engine must be bfp or ternary, not {engine!r}")
+    if weights_mix not in WEIGHTS:
+        raise GenerateError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights_mix!r}")
+    if weights_mix != "q8_0" and engine != "bfp":
+        raise GenerateError("--weights chooses the BFP engine's formats: the ternary engine "
+                            "takes absmean-ternarized weights only")
+    if weights_mix not in CORE_WEIGHTS and backend != "reference":
+        raise GenerateError(f"--weights {weights_mix} needs formats the core's BFP engine does "
+                            "not take yet (it takes Q8_0 and MXINT8; issue 12 adds the others): "
+                            "run it with --backend reference (the golden models)")
     if backend not in BACKENDS:
         raise GenerateError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
                             f"not {backend!r}")
@@ -136,6 +149,12 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
     weights = layer_weights(model)
     head_raw, head_type = model.raw_rows("token_embd.weight")
     assert head_type == "Q8_0", head_type
+    shipped = None
+    if weights_mix == "as-shipped":
+        shipped = {}
+        for (layer, name) in weights:
+            raw, kind = model.raw_rows(f"blk.{layer}.{PROJECTIONS[name]}.weight")
+            shipped[(layer, name)] = (from_gguf_type(kind), raw)
 
     # the chosen back end
     build_seconds = 0.0
@@ -160,7 +179,8 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
         load_seconds, sim_cycles = 0.0, sum(r["cycles"] for r in records)
     else:
         t_load = time.perf_counter()
-        proj = ModelProjections(acc, engine, weights, head_raw, check=backend != "reference")
+        proj = ModelProjections(acc, engine, weights, head_raw, check=backend != "reference",
+                                mix=weights_mix, shipped=shipped)
         load_seconds = time.perf_counter() - t_load
         start_cycles = cycles_of()
         show = _progress(tokens, lambda: cycles_of() - start_cycles)
@@ -174,7 +194,8 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
         records = proj.records
 
     # the same run on the golden models, and the float32 model
-    ref = ModelProjections(ReferenceAccelerator(), engine, weights, head_raw, check=False)
+    ref = ModelProjections(ReferenceAccelerator(), engine, weights, head_raw, check=False,
+                           mix=weights_mix, shipped=shipped)
     reference = greedy(model, prompt_ids, tokens, ref)
     fp32 = greedy(model, prompt_ids, tokens,
                   fp32_model_project(weights, model.weight("token_embd.weight")))
@@ -183,10 +204,17 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
     checked = [r for r in records if r["bit_exact"] is not None]
     steps = per_token_cycles(records, tokens)
     decode = [s["cycles"] for s in steps[1:]]
+    one_pass = records[:next(i for i, r in enumerate(records) if r["key"] == HEAD) + 1]
+    formats_used = {}
+    for r in one_pass:
+        formats_used[r["format"]] = formats_used.get(r["format"], 0) + 1
     per_token = float(np.mean(decode)) if decode else float(steps[0]["cycles"])
     report = {
         "prompt": prompt, "prompt_tokens": prompt_ids, "engine": engine, "backend": backend,
-        "module": module, "tokens": result["tokens"], "text": tok.decode(result["tokens"]),
+        "module": module, "weights": weights_mix, "formats": formats_used,
+        "weight_bytes_per_token": (sum(r["weight_bytes"] for r in one_pass)
+                                   if engine == "bfp" else None),
+        "tokens": result["tokens"], "text": tok.decode(result["tokens"]),
         "reference_tokens": reference["tokens"], "fp32_tokens": fp32["tokens"],
         "fp32_text": tok.decode(fp32["tokens"]),
         "fp32_agreement": sum(a == b for a, b in zip(result["tokens"], fp32["tokens"])),
@@ -230,12 +258,25 @@ def markdown(r: dict) -> str:
         "norms, RoPE, SiLU and residuals on the host in float32 NumPy; greedy sampling.",
         "",
     ]
-    if r["engine"] == "bfp":
+    mix = r.get("weights", "q8_0")
+    used = ", ".join(f"{n} {f}" for f, n in sorted(r.get("formats", {}).items()))
+    if r["engine"] == "bfp" and mix == "q8_0":
         lines.append("- Weights: the file's Q4_1 layers requantized to Q8_0 once at load; the LM "
                      "head is the file's own Q8_0 `token_embd.weight` (tied embeddings), as "
                      "shipped. Activations quantized per call as llama.cpp's "
                      "quantize_row_q8_0_ref.")
-    else:
+    elif r["engine"] == "bfp":
+        what = ("the file's own Q4_1 layer rows, as shipped (no requantization)"
+                if mix == "as-shipped" else
+                f"llama.cpp's {mix.upper()} mix (src/llama-quant.cpp's rules, its fallback for "
+                "K not a multiple of 256) quantized from the file's weights by our quantizers")
+        lines.append(f"- Weights: {what}; the LM head is the file's own Q8_0 `token_embd.weight`, "
+                     "as shipped. Activations per call in each format's activation format "
+                     "(Q8_0, Q8_1 or Q8_K, as llama.cpp's quantize_row_*_ref).")
+    if r["engine"] == "bfp" and r.get("weight_bytes_per_token"):
+        lines.append(f"- Tensors per forward pass: {used}; weight bytes read per token: "
+                     f"{r['weight_bytes_per_token']:,}.")
+    if r["engine"] == "ternary":
         lines.append("- Weights: every layer absmean-ternarized (BitNet b1.58) and packed once at "
                      "load; int8 absmax activations per row. The LM head runs on the BFP engine "
                      "in Q8_0, as BitNet keeps its head at higher precision. **SmolLM2 is not "
