@@ -148,9 +148,7 @@ def quantize_q8_0(x: np.ndarray) -> np.ndarray:
         raise ValueError(f"Q8_0 block {b}: max|x| = {amax[b]!r} is too small for quantize_row_q8_0_ref "
                          f"(d = {d[b]!r}, 1/d = {idv[b]!r} gives roundf(x/d) outside int8; C is undefined here)")
     out = np.empty((blk.shape[0], Q8_0_BYTES), dtype=np.uint8)
-    with np.errstate(over="ignore"):  # d > 65519.99... becomes binary16 Inf, as in C and gguf
-        d16 = d.astype("<f2")
-    out[:, 0:2] = d16.view(np.uint8).reshape(-1, 2)
+    out[:, 0:2] = _half_bytes(d)        # d > 65519.99... becomes binary16 Inf, as in C and gguf
     out[:, 2:] = q.astype(np.int8).view(np.uint8)
     return out.reshape(*lead, k // QK * Q8_0_BYTES)
 
@@ -161,12 +159,27 @@ def quantize_row_q8_0(x: np.ndarray) -> np.ndarray:
     return quantize_q8_0(x)
 
 
+def _half_at(blk: np.ndarray, at: int) -> np.ndarray:
+    """The binary16 at bytes at, at + 1 (little-endian) of each block [..., bytes], as float32
+    (exact)."""
+    bits = blk[..., at].astype(np.uint16) | (blk[..., at + 1].astype(np.uint16) << np.uint16(8))
+    return bits.view(np.float16).astype(np.float32)
+
+
+def _half_bytes(v) -> np.ndarray:
+    """float32 [...] -> uint8 [..., 2]: binary16, little-endian (ties to even; overflow to Inf,
+    as C and gguf)."""
+    v = np.asarray(v, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        h = np.ascontiguousarray(v.astype("<f2"))
+    return h.view(np.uint8).reshape(*v.shape, 2)
+
+
 def _split_q8_0(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 [..., B*34] -> (d float32 [..., B] exactly from binary16, qs int8 [..., B, 32])."""
     blk = np.ascontiguousarray(raw).reshape(*raw.shape[:-1], -1, Q8_0_BYTES)
-    d16 = (blk[..., 0].astype(np.uint16) | (blk[..., 1].astype(np.uint16) << np.uint16(8))).view(np.float16)
     qs = np.ascontiguousarray(blk[..., 2:]).view(np.int8)
-    return d16.astype(np.float32), qs
+    return _half_at(blk, 0), qs
 
 
 def dequantize_q8_0(raw: np.ndarray) -> np.ndarray:

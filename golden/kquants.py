@@ -53,7 +53,7 @@ float is reported beside the gguf round trip (tests, bench).
 """
 import numpy as np
 
-from .bfp import _check_finite, _check_raw, _check_x
+from .bfp import _check_finite, _check_raw, _check_x, _half_at, _half_bytes
 
 QK_K = 256
 BLOCK_BYTES = {"q2_K": 84, "q3_K": 110, "q4_K": 144, "q5_K": 176, "q6_K": 210, "q8_K": 292}
@@ -70,18 +70,6 @@ _E = np.arange(QK_K)
 def _check_format(fmt: str) -> None:
     if fmt not in WEIGHT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(WEIGHT_FORMATS)}, not {fmt!r}")
-
-
-def _half(b: np.ndarray, at: int) -> np.ndarray:
-    bits = b[..., at].astype(np.uint16) | (b[..., at + 1].astype(np.uint16) << np.uint16(8))
-    return bits.view(np.float16).astype(np.float32)
-
-
-def _half_bytes(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    with np.errstate(over="ignore"):
-        h = np.ascontiguousarray(v.astype("<f2"))
-    return h.view(np.uint8).reshape(*v.shape, 2)
 
 
 def _blocks(raw: np.ndarray, fmt: str) -> np.ndarray:
@@ -146,17 +134,17 @@ def unpack(raw: np.ndarray, fmt: str) -> dict:
     if fmt == "q2_K":
         sc = b[..., 0:16]
         qs = b[..., 16:80]
-        out["d"], out["dmin"] = _half(b, 80), _half(b, 82)
+        out["d"], out["dmin"] = _half_at(b, 80), _half_at(b, 82)
         out["scale"], out["min"] = sc & 15, sc >> 4
         out["q"] = (qs[..., _Q2_BYTE] >> _Q2_SHIFT) & 3
     elif fmt == "q3_K":
         hm, qs = b[..., 0:32], b[..., 32:96]
-        out["d"] = _half(b, 108)
+        out["d"] = _half_at(b, 108)
         out["scale"] = _scales_q3(b[..., 96:108])
         hbit = (hm[..., _HBYTE] >> _HBIT) & 1
         out["q"] = ((qs[..., _Q2_BYTE] >> _Q2_SHIFT) & 3) - 4 * (1 - hbit)
     elif fmt in ("q4_K", "q5_K"):
-        out["d"], out["dmin"] = _half(b, 0), _half(b, 2)
+        out["d"], out["dmin"] = _half_at(b, 0), _half_at(b, 2)
         out["scale"], out["min"] = _scales_k4(b[..., 4:16])
         qs = b[..., 16:144] if fmt == "q4_K" else b[..., 48:176]
         q = (qs[..., _Q4_BYTE] >> _Q4_SHIFT) & 15
@@ -165,7 +153,7 @@ def unpack(raw: np.ndarray, fmt: str) -> dict:
         out["q"] = q
     else:  # q6_K
         ql, qh, sc = b[..., 0:128], b[..., 128:192], b[..., 192:208]
-        out["d"] = _half(b, 208)
+        out["d"] = _half_at(b, 208)
         out["scale"] = sc.astype(np.uint8).view(np.int8).astype(np.int32)
         out["q"] = ((((ql[..., _Q6_LBYTE] >> _Q6_LSHIFT) & 15)
                      | (((qh[..., _Q6_HBYTE] >> _Q6_HSHIFT) & 3) << 4)) - 32)
@@ -283,13 +271,6 @@ def unpack_q8_k(raw: np.ndarray) -> dict:
             "bsums": np.ascontiguousarray(blk[..., 260:292]).view("<i2").astype(np.int32)}
 
 
-def dequantize_q8_k(raw: np.ndarray) -> np.ndarray:
-    f = unpack_q8_k(raw)
-    with np.errstate(invalid="ignore", over="ignore"):
-        v = (f["d"][..., None] * f["q"].astype(np.float32)).astype(np.float32)
-    return v.reshape(*raw.shape[:-1], -1)
-
-
 # --- dot products ---------------------------------------------------------------------------------
 def matmul(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> np.ndarray:
     """uint8 [N, B * bytes(fmt)] x uint8 [M, B * 292] -> float32 [M, N],
@@ -352,7 +333,8 @@ def quantize(x: np.ndarray, fmt: str) -> np.ndarray:
     sub-block onto the value range; the super-block d (dmin) = largest sub-block scale (min) over
     the largest code, rounded to binary16; each sub-block scale (min) code = round(scale / d)
     (round(min / dmin)), clipped; each weight = round((x + dmin * min_code) / (d * scale_code)),
-    clipped. llama.cpp's quantizers search for better scales: their bytes differ from ours."""
+    clipped (rint: ties to even). The steps run in float64 (deterministic, not llama.cpp's float32
+    arithmetic): llama.cpp's quantizers search for better scales, and their bytes differ anyway."""
     _check_format(fmt)
     _check_x(x)
     if x.shape[-1] % QK_K:

@@ -36,7 +36,8 @@ Non-finite weights are refused (the C code is undefined there).
 """
 import numpy as np
 
-from .bfp import QK, _check_finite, _check_raw, _check_x, quantize_q8_0
+from .bfp import (QK, _check_finite, _check_raw, _check_x, _half_at, _half_bytes, _split_q8_0,
+                  quantize_q8_0)
 
 Q4_0_BYTES, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q8_1_BYTES = 18, 20, 22, 24, 36
 BLOCK_BYTES = {"q4_0": Q4_0_BYTES, "q4_1": Q4_1_BYTES, "q5_0": Q5_0_BYTES, "q5_1": Q5_1_BYTES,
@@ -53,19 +54,6 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"format must be one of {', '.join(WEIGHT_FORMATS)}, not {fmt!r}")
 
 
-def _half(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """binary16 from two bytes (little-endian), as float32 (exact)."""
-    bits = lo.astype(np.uint16) | (hi.astype(np.uint16) << np.uint16(8))
-    return bits.view(np.float16).astype(np.float32)
-
-
-def _to_half_bytes(v: np.ndarray) -> np.ndarray:
-    """float32 [...] -> uint8 [..., 2]: binary16 (ties to even; overflow to Inf, as C and gguf)."""
-    with np.errstate(over="ignore"):
-        h = np.ascontiguousarray(v.astype("<f2"))
-    return h.view(np.uint8).reshape(*v.shape, 2)
-
-
 # --- fields of a block ----------------------------------------------------------------------------
 def unpack(raw: np.ndarray, fmt: str) -> dict:
     """uint8 [..., B * bytes] -> {"d": float32 [..., B], "m": float32 [..., B] (Q4_1, Q5_1 only),
@@ -75,10 +63,10 @@ def unpack(raw: np.ndarray, fmt: str) -> dict:
     bpb = BLOCK_BYTES[fmt]
     _check_raw(raw, bpb)
     blk = np.ascontiguousarray(raw).reshape(*raw.shape[:-1], -1, bpb)
-    out = {"d": _half(blk[..., 0], blk[..., 1])}
+    out = {"d": _half_at(blk, 0)}
     at = 2
     if _HAS_MIN[fmt]:
-        out["m"] = _half(blk[..., 2], blk[..., 3])
+        out["m"] = _half_at(blk, 2)
         at = 4
     if _BITS[fmt] == 5:
         qh = np.ascontiguousarray(blk[..., at:at + 4]).view("<u4")[..., 0]
@@ -101,9 +89,9 @@ def pack(fields: dict, fmt: str) -> np.ndarray:
     if q.shape[-1] != QK or q.min(initial=0) < 0 or q.max(initial=0) > top:
         raise ValueError(f"{fmt} values must be [..., 32] within {-_OFFSET[fmt]}..{top - _OFFSET[fmt]}")
     q = q.astype(np.uint32)
-    parts = [_to_half_bytes(np.asarray(fields["d"], dtype=np.float32))]
+    parts = [_half_bytes(np.asarray(fields["d"], dtype=np.float32))]
     if _HAS_MIN[fmt]:
-        parts.append(_to_half_bytes(np.asarray(fields["m"], dtype=np.float32)))
+        parts.append(_half_bytes(np.asarray(fields["m"], dtype=np.float32)))
     if _BITS[fmt] == 5:
         qh = (((q >> 4) & 1) << np.arange(32, dtype=np.uint32)).sum(axis=-1, dtype=np.uint32)
         parts.append(np.ascontiguousarray(qh.astype("<u4")).view(np.uint8).reshape(*qh.shape, 4))
@@ -170,7 +158,7 @@ def quantize_q8_1(x: np.ndarray) -> np.ndarray:
     d = (amax / np.float32(127)).astype(np.float32)          # the binary32 d
     with np.errstate(over="ignore"):
         s = (qs.sum(axis=1).astype(np.float32) * d).astype(np.float32)
-    out = np.concatenate([blk[:, :2], _to_half_bytes(s), blk[:, 2:]], axis=1)
+    out = np.concatenate([blk[:, :2], _half_bytes(s), blk[:, 2:]], axis=1)
     return out.reshape(*x.shape[:-1], x.shape[-1] // QK * Q8_1_BYTES)
 
 
@@ -178,16 +166,8 @@ def unpack_q8_1(raw: np.ndarray) -> dict:
     """uint8 [..., B * 36] -> {"d", "s": float32 [..., B], "q": int32 [..., B, 32]}."""
     _check_raw(raw, Q8_1_BYTES)
     blk = np.ascontiguousarray(raw).reshape(*raw.shape[:-1], -1, Q8_1_BYTES)
-    return {"d": _half(blk[..., 0], blk[..., 1]), "s": _half(blk[..., 2], blk[..., 3]),
+    return {"d": _half_at(blk, 0), "s": _half_at(blk, 2),
             "q": np.ascontiguousarray(blk[..., 4:]).view(np.int8).astype(np.int32)}
-
-
-def unpack_q8_0(raw: np.ndarray) -> dict:
-    """uint8 [..., B * 34] -> {"d": float32 [..., B], "q": int32 [..., B, 32]}."""
-    _check_raw(raw, 34)
-    blk = np.ascontiguousarray(raw).reshape(*raw.shape[:-1], -1, 34)
-    return {"d": _half(blk[..., 0], blk[..., 1]),
-            "q": np.ascontiguousarray(blk[..., 2:]).view(np.int8).astype(np.int32)}
 
 
 def quantize_activations(x: np.ndarray, fmt: str) -> np.ndarray:
@@ -206,7 +186,12 @@ def matmul(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> np.ndarray:
     if not isinstance(x_raw, np.ndarray) or x_raw.ndim != 2:
         raise ValueError(f"x_raw must be 2-D, not of shape {getattr(x_raw, 'shape', None)}")
     w = unpack(w_raw, fmt)
-    x = unpack_q8_1(x_raw) if ACTIVATION[fmt] == "q8_1" else unpack_q8_0(x_raw)
+    if ACTIVATION[fmt] == "q8_1":
+        x = unpack_q8_1(x_raw)
+    else:
+        _check_raw(x_raw, 34)
+        d, qs = _split_q8_0(x_raw)
+        x = {"d": d, "q": qs.astype(np.int32)}
     nb_w, nb_x = w["d"].shape[-1], x["d"].shape[-1]
     if nb_w != nb_x:
         raise ValueError(f"shape mismatch: w_raw has {nb_w} blocks per row, x_raw has {nb_x}")
