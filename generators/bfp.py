@@ -13,6 +13,7 @@ from amaranth import Module
 from amaranth.lib import wiring
 
 from llmaccel.golden.register_maps import BFP_ID_VALUE as ID_VALUE, BFP_REGISTERS as REGISTERS
+from llmaccel.golden.register_maps import FORMATS
 
 from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
@@ -43,12 +44,12 @@ class BfpAccelerator(wiring.Component):
             (regs.m == 0) | (regs.m > p["m_max"]),                              # M
             (regs.k == 0) | (regs.k[:5] != 0) | (regs.k > p["k_max"]),          # K
             (regs.n == 0) | (regs.n >= 1 << BfpCore.N_BITS),                    # N
-            regs.format > 1,                                                     # FORMAT
+            regs.format >= len(FORMATS),                                        # FORMAT
         ])
         m.d.comb += [
             core.start.eq(start),
             core.m.eq(regs.m), core.blocks.eq(regs.k >> 5), core.n.eq(regs.n),
-            core.fmt.eq(regs.format[0]), core.sum_in.eq(regs.sum_in),
+            core.fmt.eq(regs.format[:3]), core.sum_in.eq(regs.sum_in),
             regs.id.eq(ID_VALUE),
             regs.params.eq(p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16),
             regs.k_max.eq(p["k_max"]),

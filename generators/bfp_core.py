@@ -39,6 +39,7 @@ from .fp_formats import fp16_to_fp32
 from .fp32_mul import Fp32Multiplier
 from .params import Param, resolve
 from .sram import SramController
+from llmaccel.golden.bfp_layout import FORMATS
 
 QK = 32
 WORD_BYTES = 8
@@ -97,12 +98,13 @@ class BfpCore(wiring.Component):
         self.P = QK // self.ml                  # words of a block per lane
         self.bmax = self.k_max // QK
         self.beats_per_word = self.ml // WORD_BYTES
+        self.WB = max(self.ml, 16)              # bytes of a weight-buffer word per lane
         super().__init__({
             "start": In(1),
             "m": In(range(self.m_max + 1)),
             "blocks": In(range(self.bmax + 1)),
             "n": In(self.N_BITS),
-            "fmt": In(1),                       # 0 Q8_0, 1 MXINT8
+            "fmt": In(3),                       # golden/bfp_layout.py's FORMAT codes
             "sum_in": In(1),                    # each tile's sums start from streamed values
             "busy": Out(1),
             "data_in": In(stream.Signature(64)),
@@ -117,9 +119,12 @@ class BfpCore(wiring.Component):
         m = Module()
         ML, OL, P = self.ml, self.ol, self.P
         BPW = self.beats_per_word
+        WB, WBW = self.WB, self.WB // WORD_BYTES          # weight word bytes, 8-byte parts
+        WR = WB // ML                                     # compute words per weight word
         mrows = _pow2_at_least(self.m_max)
         xrow = _pow2_at_least(self.bmax * P)             # qs words per row of X in its buffer
-        srow = _pow2_at_least(-(-self.bmax // 4))        # scale words per row
+        wrow = _pow2_at_least(self.bmax * QK // WB)      # weight words per row
+        srow = _pow2_at_least(-(-self.bmax // 2))        # scale words per row (2 or 4 slots)
         m.submodules.x_qs = x_qs = SramController(
             width=ML * 8, depth=max(16, xrow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
             granularity=64)
@@ -127,7 +132,7 @@ class BfpCore(wiring.Component):
             width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
             granularity=64)
         m.submodules.w_qs = w_qs = SramController(
-            width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            width=OL * WB * 8, depth=max(16, wrow), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=64)
         m.submodules.w_scales = w_sc = SramController(
             width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0,
@@ -143,19 +148,36 @@ class BfpCore(wiring.Component):
         busy = Signal()
         M = Signal.like(self.m)
         B = Signal.like(self.blocks)
-        fmt = Signal()
         sum_in = Signal()
+        # The format, decoded once at the start (golden/bfp_layout.py's table).
+        fmt_mx = Signal()         # MXINT8: E8M0 scales, no float multiplier
+        fmt_nib = Signal()        # 4- or 5-bit weights: a weight word unpacks into 16 values
+        fmt_qh = Signal()         # 5-bit weights: a qh word before each pair of blocks
+        fmt_wide = Signal()       # 32-bit scale slots: d and m (weights), d and s (Q8_1)
+        fmt_q4_0 = Signal()       # (sumi * d_w) * d_x
+        offset = Signal(8)        # subtracted from the unpacked 4- or 5-bit values
         start = self.start & ~busy
         m.d.comb += self.busy.eq(busy)
+        code = {name: Const(c, 3) for name, c in FORMATS.items()}
         with m.If(start):
-            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks),
-                         fmt.eq(self.fmt), sum_in.eq(self.sum_in)]
+            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks), sum_in.eq(self.sum_in),
+                         fmt_mx.eq(self.fmt == code["mxint8"]),
+                         fmt_nib.eq(Cat(self.fmt == code[f] for f in
+                                        ("q4_0", "q4_1", "q5_0", "q5_1")).any()),
+                         fmt_qh.eq((self.fmt == code["q5_0"]) | (self.fmt == code["q5_1"])),
+                         fmt_wide.eq((self.fmt == code["q4_1"]) | (self.fmt == code["q5_1"])),
+                         fmt_q4_0.eq(self.fmt == code["q4_0"]),
+                         offset.eq(Mux(self.fmt == code["q4_0"], 8,
+                                       Mux(self.fmt == code["q5_0"], 16, 0)))]
         SB = Signal(range(self.bmax + 4))                 # scale words per row
-        QW = Signal(range(4 * self.bmax + 1))             # qs words (64-bit) per row
-        m.d.comb += [SB.eq((B + 3) >> 2), QW.eq(B << 2)]
+        QW = Signal(range(4 * self.bmax + 1))             # 8-byte qs parts per row
+        m.d.comb += [SB.eq(Mux(fmt_wide, (B + 1) >> 1, (B + 3) >> 2)), QW.eq(B << 2)]
 
         # ---- loader: X rows, then W rows tile by tile ------------------------------------------
-        q = Signal(range(self.bmax * 5 + 4))              # word within the row
+        q = Signal(range(self.bmax + 4))                  # scale word within the row
+        sub = Signal(range(4 * self.bmax + 3))            # 8-byte qs part within the row
+        qh_due = Signal(init=1)                           # a 5-bit row's next word is qh
+        qh_word = Signal(64)                              # the qh of the current pair of blocks
         xm = Signal(range(self.m_max + 1))
         x_loaded = Signal()
         lane = Signal(range(max(OL, 2)))                          # W row within its tile
@@ -164,34 +186,47 @@ class BfpCore(wiring.Component):
         sums_done = Signal()                              # the tile's starting sums are in
         si = Signal(range(self.m_max * OL + 1))
         with m.If(start):
-            m.d.sync += [q.eq(0), xm.eq(0), x_loaded.eq(0), lane.eq(0),
+            m.d.sync += [q.eq(0), sub.eq(0), qh_due.eq(1), xm.eq(0), x_loaded.eq(0), lane.eq(0),
                          rows_to_load.eq(self.n), tile_full.eq(0), sums_done.eq(~self.sum_in),
                          si.eq(0)]
-        is_scale = q < SB
-        qi = Signal(range(4 * self.bmax + 1))
-        m.d.comb += qi.eq(q - SB)
         word = self.data_in.payload
-        sub = qi[:_log2(BPW)] if BPW > 1 else Const(0, 1)  # 8-byte part of an ML-byte word
-        qaddr = qi >> _log2(BPW)
+        is_scale = q < SB
+        nib = x_loaded & fmt_nib                          # this row's qs words are 4-bit
+        is_qh = ~is_scale & x_loaded & fmt_qh & qh_due
+        step = Mux(nib, 2, 1)                             # 8-byte parts a qs word fills
+        # A 4- or 5-bit weight word: 16 values, the low nibbles (values 8h .. 8h+7 of its block,
+        # h = the word within the block) then the high ones (16+8h ..), each with bit 4 from qh
+        # (5-bit) and minus the offset, as int8 (golden/bfp_layout.py).
+        h = sub[1]
+        qh32 = qh_word.word_select(sub[2], 32)
+        qh16 = Mux(h, Cat(qh32[8:16], qh32[24:32]), Cat(qh32[0:8], qh32[16:24]))
+        unpacked = Cat(*[(Cat(word[8 * i + 4 * half:8 * i + 4 * half + 4],
+                             qh16[8 * half + i] & fmt_qh, Const(0, 3)) - offset)[:8]
+                         for half in (0, 1) for i in range(8)])
+        lane_data = Mux(nib, Cat(unpacked for _ in range(WBW // 2)), Cat(word for _ in range(WBW)))
+        parts = Mux(nib, Const(3, 2), Const(1, 2))        # byte-enable pattern of one lane
+        xsub = sub[:_log2(BPW)] if BPW > 1 else Const(0, 1)
+        wsub = sub[:_log2(WBW)]
         loading_x = busy & ~x_loaded
         loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
         loading_sums = loading_w & ~sums_done
         loading_rows = loading_w & sums_done
         si_m = si >> _log2(OL)
+        qs_beat = ~is_scale & ~is_qh
         m.d.comb += [
-            x_qs.write.payload.addr.eq(Cat(qaddr[:_log2(xrow)], xm)) if mrows > 1 else
-            x_qs.write.payload.addr.eq(qaddr),
+            x_qs.write.payload.addr.eq(Cat((sub >> _log2(BPW))[:_log2(xrow)], xm)) if mrows > 1
+            else x_qs.write.payload.addr.eq(sub >> _log2(BPW)),
             x_qs.write.payload.data.eq(Cat(word for _ in range(BPW))),
-            x_qs.write.payload.be.eq(Const(1, BPW) << sub),
-            x_qs.write.valid.eq(self.data_in.valid & loading_x & ~is_scale),
+            x_qs.write.payload.be.eq(Const(1, BPW) << xsub),
+            x_qs.write.valid.eq(self.data_in.valid & loading_x & qs_beat),
             x_sc.write.payload.addr.eq(Cat(q[:_log2(srow)], xm) if mrows > 1 else q),
             x_sc.write.payload.data.eq(word),
             x_sc.write.payload.be.eq(1),
             x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
-            w_qs.write.payload.addr.eq(qaddr),
-            w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
-            w_qs.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + sub)),
-            w_qs.write.valid.eq(self.data_in.valid & loading_rows & ~is_scale),
+            w_qs.write.payload.addr.eq(sub >> _log2(WBW)),
+            w_qs.write.payload.data.eq(Cat(lane_data for _ in range(OL))),
+            w_qs.write.payload.be.eq(parts << (lane * WBW + wsub)),
+            w_qs.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
             w_sc.write.payload.addr.eq(q),
             w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
             w_sc.write.payload.be.eq(Const(1, OL) << lane),
@@ -203,19 +238,27 @@ class BfpCore(wiring.Component):
         ]
         target_ready = Mux(x_loaded,
                            Mux(~sums_done, w_su.write.ready,
-                               Mux(is_scale, w_sc.write.ready, w_qs.write.ready)),
+                               Mux(is_scale, w_sc.write.ready,
+                                   Mux(is_qh, 1, w_qs.write.ready))),
                            Mux(is_scale, x_sc.write.ready, x_qs.write.ready))
         m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
-        row_end = q + 1 == SB + QW
+        row_end = qs_beat & (sub + step == QW)
         with m.If(self.data_in.valid & self.data_in.ready & loading_sums):
             m.d.sync += si.eq(si + 1)
             with m.If(si_m + 1 == M):
                 with m.If((si & (OL - 1)) == OL - 1):
                     m.d.sync += [si.eq(0), sums_done.eq(1)]
         with m.If(self.data_in.valid & self.data_in.ready & ~loading_sums):
-            m.d.sync += q.eq(q + 1)
+            with m.If(is_scale):
+                m.d.sync += q.eq(q + 1)
+            with m.Elif(is_qh):
+                m.d.sync += [qh_word.eq(word), qh_due.eq(0)]
+            with m.Else():
+                m.d.sync += sub.eq(sub + step)
+                with m.If(((sub + step) & 7) == 0):       # the next pair of blocks: its qh
+                    m.d.sync += qh_due.eq(1)
             with m.If(row_end):
-                m.d.sync += q.eq(0)
+                m.d.sync += [q.eq(0), sub.eq(0), qh_due.eq(1)]
                 with m.If(~x_loaded):
                     m.d.sync += xm.eq(xm + 1)
                     with m.If(xm + 1 == M):
@@ -245,11 +288,13 @@ class BfpCore(wiring.Component):
             m.d.sync += have_tile.eq(1)
         wofs = Signal(range(xrow))
         m.d.comb += wofs.eq(Cat(ij, ib) if P > 1 else ib)
+        sword = Signal(range(max(srow, 2)))               # the block's scale word
+        m.d.comb += sword.eq(Mux(fmt_wide, ib >> 1, ib >> 2))
         addrs = (
             Cat(wofs, im) if mrows > 1 else wofs,
-            wofs,
-            Cat((ib >> 2)[:_log2(srow)], im) if mrows > 1 else ib >> 2,
-            ib >> 2,
+            wofs >> _log2(WR),
+            Cat(sword[:_log2(srow)], im) if mrows > 1 else sword,
+            sword,
             im,
         )
         # A fork: each buffer takes the request when it can; the walk advances once all have.
@@ -319,21 +364,29 @@ class BfpCore(wiring.Component):
         t0 = Signal(Tag)
         xq0 = Signal(data.ArrayLayout(signed(8), ML))
         wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), ML), OL))
-        dx0 = Signal(16)
-        dw0 = Signal(data.ArrayLayout(16, OL))
+        dx0 = Signal(32)                                   # d (bits 0..15) and s (Q8_1)
+        dw0 = Signal(data.ArrayLayout(32, OL))             # d and m (Q4_1, Q5_1)
         init0 = Signal(data.ArrayLayout(32, OL))
-        slot = jb[:2]
+
+        def scale_slot(word64):
+            return Mux(fmt_wide, word64.word_select(jb[0], 32),
+                       Cat(word64.word_select(jb[:2], 16), Const(0, 16)))
+
+        wdata = w_qs.read_resp[0].payload.data
         with m.If(adv):
             m.d.sync += [
                 v0.eq(accept),
                 t0.m.eq(jm), t0.first.eq(jb == 0), t0.last.eq(jb + 1 == B), t0.fin.eq(completes),
                 xq0.eq(x_qs.read_resp[0].payload.data),
-                wq0.eq(w_qs.read_resp[0].payload.data),
-                dx0.eq(x_sc.read_resp[0].payload.data.word_select(slot, 16)),
+                dx0.eq(scale_slot(x_sc.read_resp[0].payload.data)),
                 init0.eq(w_su.read_resp[0].payload.data),
             ]
             for r in range(OL):
-                m.d.sync += dw0[r].eq(w_sc.read_resp[0].payload.data.word_select(r * 4 + slot, 16))
+                m.d.sync += [
+                    dw0[r].eq(scale_slot(w_sc.read_resp[0].payload.data.word_select(r, 64))),
+                    wq0[r].eq(wdata.word_select(r, WB * 8).word_select(jj[:_log2(WR)], ML * 8)
+                              if WR > 1 else wdata.word_select(r, WB * 8)),
+                ]
         # S1: the int8 products (a DSP48E1 each, its M register).
         v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
         dx1, dw1 = delay(m, dx0, 1, adv, "dx1"), delay(m, dw0, 1, adv, "dw1")
@@ -371,10 +424,11 @@ class BfpCore(wiring.Component):
         Lm, Lf, La = Fp32Multiplier.LATENCY, Fp32FromInt.LATENCY, Fp32Adder.LATENCY
         T1 = max(Lm, Lf)
         T2 = T1 + Lm
+        T3 = T2 + Lm                             # the third stage: Q4_0's d_x, Q4_1/Q5_1's min
         h_sumi = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
-        h_dw = Signal(data.ArrayLayout(16, OL))
+        h_dw = Signal(data.ArrayLayout(32, OL))
         h_init = Signal(data.ArrayLayout(32, OL))
-        h_dx = Signal(16)
+        h_dx = Signal(32)
         h_tag = Signal(Tag)
         k = Signal(range(max(Lc, 2)))            # the lane (within its chain) fed this cycle
         feeding = Signal()
@@ -394,41 +448,64 @@ class BfpCore(wiring.Component):
         tag_in = Signal(ChainTag)
         m.d.comb += [tag_in.m.eq(h_tag.m), tag_in.first.eq(h_tag.first),
                      tag_in.last.eq(h_tag.last), tag_in.k.eq(k)]
-        va, ta = delay(m, feeding, T2, adv, "va"), delay(m, tag_in, T2, adv, "ta")
+        va, ta = delay(m, feeding, T3, adv, "va"), delay(m, tag_in, T3, adv, "ta")
         ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
         ex = h_dx[:8]
+        dxf = fp16_to_fp32(m, h_dx[:16])
+        sxf = fp16_to_fp32(m, h_dx[16:])
         results = []
         for c in range(chains):
             lane = c * Lc + k if Lc > 1 else c
             smul = Fp32Multiplier()
+            mmul = Fp32Multiplier()
             pmul = Fp32Multiplier()
+            dmul = Fp32Multiplier()
             conv = Fp32FromInt(width=SUMI_BITS, exp_bits=10)
+            madd = Fp32Adder()
             add = Fp32Adder()
             m.submodules[f"scale_mul{c}"] = smul
+            m.submodules[f"min_mul{c}"] = mmul
             m.submodules[f"prod_mul{c}"] = pmul
+            m.submodules[f"dx_mul{c}"] = dmul
             m.submodules[f"to_float{c}"] = conv
+            m.submodules[f"min_add{c}"] = madd
             m.submodules[f"add{c}"] = add
-            dw = Signal(16, name=f"dw{c}")
+            dw = Signal(32, name=f"dw{c}")
             m.d.comb += dw.eq(h_dw[lane])
             ew = dw[:8]
+            dwf = fp16_to_fp32(m, dw[:16])
             exp = Signal(signed(10), name=f"mx_exp{c}")
-            m.d.comb += exp.eq(Mux(fmt, ew + ex - MX_BIAS, 0))
+            m.d.comb += exp.eq(Mux(fmt_mx, ew + ex - MX_BIAS, 0))
             nan = Signal(name=f"mx_nan{c}")
-            m.d.comb += nan.eq(fmt & ((ew == 0xFF) | (ex == 0xFF)))
+            m.d.comb += nan.eq(fmt_mx & ((ew == 0xFF) | (ex == 0xFF)))
+            # Stage 1: scale = d_w * d_x, mins = m_w * s_x, fsumi = float32(sumi) (MXINT8:
+            # sumi * 2**exp, rounded once).
             m.d.comb += [
-                smul.en.eq(adv), smul.a.eq(fp16_to_fp32(m, dw)), smul.b.eq(fp16_to_fp32(m, h_dx)),
+                smul.en.eq(adv), smul.a.eq(dwf), smul.b.eq(dxf),
+                mmul.en.eq(adv), mmul.a.eq(fp16_to_fp32(m, dw[16:])), mmul.b.eq(sxf),
                 conv.en.eq(adv), conv.value.eq(h_sumi[lane]), conv.exp.eq(exp),
             ]
             scale = delay(m, smul.result, T1 - Lm, adv, f"scale{c}")
+            mins = delay(m, mmul.result, T1, adv, f"mins{c}")
             fsumi = delay(m, conv.result, T1 - Lf, adv, f"fsumi{c}")
-            m.d.comb += [pmul.en.eq(adv), pmul.a.eq(fsumi), pmul.b.eq(scale)]
+            dw_a = delay(m, dwf, T1, adv, f"dw_a{c}")
+            # Stage 2: prod = fsumi * scale (Q4_0: fsumi * d_w).
+            m.d.comb += [pmul.en.eq(adv), pmul.a.eq(fsumi), pmul.b.eq(Mux(fmt_q4_0, dw_a, scale))]
+            # Stage 3: Q4_0 prod * d_x; Q4_1, Q5_1 prod + mins; the others prod as it is.
+            dx_a = delay(m, dxf, T2, adv, f"dx_a{c}")
+            m.d.comb += [dmul.en.eq(adv), dmul.a.eq(pmul.result), dmul.b.eq(dx_a),
+                         madd.en.eq(adv), madd.a.eq(pmul.result), madd.b.eq(mins)]
+            with_min = delay(m, madd.result, Lm - La, adv, f"with_min{c}")
             mx_value = delay(m, fsumi, Lm, adv, f"mx_value{c}")
             mx_nan = delay(m, nan, T2, adv, f"mx_nan{c}")
+            two = Signal(32, name=f"two{c}")           # the value after stage 2
+            m.d.comb += two.eq(Mux(fmt_mx, Mux(mx_nan, NAN, mx_value), pmul.result))
+            two_c = delay(m, two, Lm, adv, f"two_c{c}")
             init = Signal(32, name=f"init{c}")
             m.d.comb += init.eq(h_init[lane])
-            init_a = delay(m, init, T2, adv, f"init_a{c}")
+            init_a = delay(m, init, T3, adv, f"init_a{c}")
             value = Signal(32, name=f"value{c}")
-            m.d.comb += value.eq(Mux(fmt, Mux(mx_nan, NAN, mx_value), pmul.result))
+            m.d.comb += value.eq(Mux(fmt_q4_0, dmul.result, Mux(fmt_wide, with_min, two_c)))
             # The accumulators sumf[m] of this chain's lanes, in distributed RAM; the first block
             # adds to +0 (or to the streamed starting sum).
             acc = Memory(shape=32, depth=max(2, self.m_max * Lc), init=[])

@@ -23,7 +23,7 @@ from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 
 from llmaccel.golden.register_maps import (CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS,
-                                           ENGINES)
+                                           ENGINES, FORMATS)
 
 from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
@@ -93,7 +93,7 @@ class LlmAccelerator(wiring.Component):
                                 (regs.k[:5] != 0) | (regs.k > p["bfp_k_max"])),
             (regs.n == 0) | Mux(use_tern, regs.n > p["tern_n_max"],             # N
                                 regs.n >= 1 << BfpCore.N_BITS),
-            ~use_tern & (regs.format > 1),                                       # FORMAT
+            ~use_tern & (regs.format >= len(FORMATS)),                          # FORMAT
             regs.engine > 1,                                                     # ENGINE
         ])
         m.d.comb += fresh.eq(go)
@@ -105,7 +105,7 @@ class LlmAccelerator(wiring.Component):
         m.d.comb += [
             bfp.start.eq(start & ~use_tern),
             bfp.m.eq(regs.m), bfp.blocks.eq(regs.k >> 5), bfp.n.eq(regs.n),
-            bfp.fmt.eq(regs.format[0]), bfp.sum_in.eq(regs.sum_in),
+            bfp.fmt.eq(regs.format[:3]), bfp.sum_in.eq(regs.sum_in),
         ]
 
         # ---- ternary engine: the command from M, K, N ------------------------------------------

@@ -10,6 +10,8 @@ Register kinds (their hardware behaviour is in generators/axi_lite.py):
 """
 from dataclasses import dataclass
 
+from .bfp_layout import FORMATS   # the FORMAT register's codes (golden/bfp_layout.py's table)
+
 
 @dataclass(frozen=True)
 class Register:
@@ -24,7 +26,6 @@ class Register:
 
 CORE_ID_VALUE = 0x4C4D5401   # "LMT" + interface version 1: a driver checks it before anything else
 ENGINES = {"bfp": 0, "ternary": 1}
-FORMATS = {"q8_0": 0, "mxint8": 1}
 ERROR_BITS = {"m": 0, "k": 1, "n": 2, "format": 3, "engine": 4}
 
 CORE_REGISTERS = (
@@ -35,8 +36,10 @@ CORE_REGISTERS = (
     Register("error", 0x08, "ro", 5, "why the last start was refused: bit 0 M is 0 or above the "
              "engine's M_MAX; bit 1 K is bad (BFP: not a positive multiple of 32 or above K_MAX; "
              "ternary: 0 or above TERN_K_MAX); bit 2 N is bad (BFP: 0 or above 65535; ternary: 0 "
-             "or above TERN_N_MAX); bit 3 FORMAT is not 0 or 1 (BFP); bit 4 ENGINE is not 0 or 1"),
-    Register("format", 0x0C, "rw", 32, "BFP: 0 Q8_0 (fp16 scale), 1 MXINT8 (E8M0 scale)"),
+             "or above TERN_N_MAX); bit 3 FORMAT is not one of the codes of FORMAT (BFP); bit 4 ENGINE is not 0 or 1"),
+    Register("format", 0x0C, "rw", 32, "BFP: the weight format (activations in the format it "
+             "pairs with): " + ", ".join(f"{c} {f.upper()}" for f, c in FORMATS.items()) +
+             " (x Q8_0: Q4_0, Q5_0; x Q8_1: Q4_1, Q5_1)"),
     Register("m", 0x10, "rw", 32, "M: rows of X"),
     Register("k", 0x14, "rw", 32, "K: the dot-product length (BFP: a multiple of 32)"),
     Register("n", 0x18, "rw", 32, "N: rows of W (outputs per row of X)"),
@@ -51,7 +54,7 @@ CORE_REGISTERS = (
              "the input stream by its M * OUT_LANES starting sums (float32, one per word), so a "
              "K above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
              "start at +0"),
-    Register("engine", 0x30, "rw", 32, "0 BFP (Q8_0 / MXINT8 blocks), 1 ternary (int8 x "
+    Register("engine", 0x30, "rw", 32, "0 BFP (llama.cpp / MX blocks), 1 ternary (int8 x "
              "{-1, 0, +1})"),
     Register("tern_geometry", 0x34, "ro", 32, "ternary: bits 3..0 g (trits per table), 7..4 "
              "ROWS (weight rows per beat, int32 results per result beat), 16..8 LANES (groups "

@@ -223,6 +223,19 @@ def layer_weights(model: "SmolLM2") -> dict:
             for layer in range(geo.layers) for name, t in PROJECTIONS.items()}
 
 
+def shipped_rows(model: "SmolLM2") -> dict:
+    """{(layer, projection): (format, raw rows)}: every layer's weights as the file stores them
+    (SmolLM2-135M's file: Q4_1), for running it as shipped."""
+    from .formats import from_gguf_type
+    geo = Geometry(model)
+    out = {}
+    for layer in range(geo.layers):
+        for name, t in PROJECTIONS.items():
+            raw, kind = model.raw_rows(f"blk.{layer}.{t}.weight")
+            out[(layer, name)] = (from_gguf_type(kind), raw)
+    return out
+
+
 def forward(model: "SmolLM2", tokens: list[int], cache: KVCache, project, norms: dict,
             embedding: np.ndarray) -> np.ndarray:
     """The model on `tokens` (the positions after those in `cache`), float32 NumPy as llama.cpp's

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmaccel.golden import formats
-from llmaccel.golden.bfp_layout import BLOCK_BYTES, output_words, pack_input, unpack_output
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, output_words, pack_input,
+                                        unpack_output)
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
 from llmaccel.golden.top_layout import (ternary_input, ternary_output, ternary_result_values,
@@ -116,34 +117,37 @@ class Accelerator:
 
     def matmul(self, w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> np.ndarray:
         """Y = X . W^T on raw llama.cpp rows of `fmt` (golden/formats.py), weights in `fmt`, the
-        activations in its activation format. The core's BFP engine takes q8_0 and mxint8."""
-        if fmt not in BLOCK_BYTES:
+        activations in its activation format (ACTIVATION: Q8_0 for Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1):
+        bit for bit golden.formats.matmul. The core's BFP engine takes the formats of FORMATS."""
+        if fmt not in FORMATS:
             formats.get(fmt)                         # an unknown name: its own message
-            raise ValueError(f"the core's BFP engine takes {' and '.join(BLOCK_BYTES)} blocks, "
-                             f"not {fmt} (golden/formats.py has its golden model; the reference "
-                             "back end runs it)")
+            raise ValueError(f"the core's BFP engine takes {', '.join(FORMATS)} blocks, not "
+                             f"{fmt} (golden/formats.py has its golden model; the reference back "
+                             "end runs it)")
         return self._matmul_bfp(w_raw, x_raw, fmt)
 
     def _matmul_bfp(self, w_raw, x_raw, fmt) -> np.ndarray:
-        bpb = BLOCK_BYTES[fmt]
-        for name, a in (("weights", w_raw), ("activations", x_raw)):
+        act = ACTIVATION[fmt]
+        wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[act]
+        for name, a, rfmt, bpb in (("weights", w_raw, fmt, wb), ("activations", x_raw, act, xb)):
             if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 2 or not a.size:
-                raise ValueError(f"{name} must be raw {fmt} rows: a non-empty 2-D uint8 array")
+                raise ValueError(f"{name} must be raw {rfmt} rows: a non-empty 2-D uint8 array")
             if a.shape[1] % bpb:
                 raise ValueError(f"{name}: {a.shape[1]} bytes per row is not a whole number of "
-                                 f"{bpb}-byte {fmt} blocks")
-        if w_raw.shape[1] != x_raw.shape[1]:
-            raise ValueError(f"K disagrees: weights have {w_raw.shape[1] // bpb * 32} values per "
-                             f"row, activations {x_raw.shape[1] // bpb * 32}")
+                                 f"{bpb}-byte {rfmt} blocks")
+        if w_raw.shape[1] // wb != x_raw.shape[1] // xb:
+            raise ValueError(f"K disagrees: weights have {w_raw.shape[1] // wb * 32} values per "
+                             f"row, activations {x_raw.shape[1] // xb * 32}")
         p = self.bfp
         y = np.empty((x_raw.shape[0], w_raw.shape[0]), dtype=np.float32)
-        step = p["k_max"] // 32 * bpb
+        step = p["k_max"] // 32                      # blocks per part
         for m0 in range(0, x_raw.shape[0], p["m_max"]):
             for n0 in range(0, w_raw.shape[0], BFP_N_MAX):
                 x, w = x_raw[m0:m0 + p["m_max"]], w_raw[n0:n0 + BFP_N_MAX]
                 part = None
-                for c0 in range(0, w.shape[1], step):
-                    part = self._run_bfp(w[:, c0:c0 + step], x[:, c0:c0 + step], fmt, part)
+                for b0 in range(0, w.shape[1] // wb, step):
+                    part = self._run_bfp(w[:, b0 * wb:(b0 + step) * wb],
+                                         x[:, b0 * xb:(b0 + step) * xb], fmt, part)
                 y[m0:m0 + x.shape[0], n0:n0 + w.shape[0]] = part
         return y
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .generators.blocks import BLOCKS, get_block, module_name
 from .generators.params import ParamError, resolve
+from .golden.bfp_layout import FORMATS as BFP_FORMATS
 
 
 class UsageError(Exception):
@@ -229,21 +230,25 @@ def build_parser() -> Parser:
                    help="fast: the Verilated core with C++ bus models; cocotb: the Verilated core "
                         "with cocotbext-axi (cycle-true, about 50x slower); reference: the golden "
                         "models (no RTL)")
-    p.add_argument("--weights", default="q8_0",
-                   help="bfp engine: q8_0 (the file's Q4_1 layers requantized; default), as-shipped "
-                        "(the file's Q4_1 rows), or llama.cpp's mixes q4_k_m, q3_k_s, q2_k, q2_k_s "
-                        "(all but q8_0 need --backend reference until the core takes the formats)")
+    p.add_argument("--weights", default=None,
+                   help="bfp engine: as-shipped (the file's own Q4_1 rows and Q8_0 head; the "
+                        "default), q8_0 (the file's layers requantized to Q8_0), or llama.cpp's "
+                        "mixes q4_k_m, q3_k_s, q2_k, q2_k_s (K-quants: --backend reference until "
+                        "the core takes them)")
     p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
 
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")
     p.add_argument("block", help="ternary or bfp")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE")
     p.add_argument("--weights", required=True,
-                   help="W (.npy): ternary: int8 trits [N, K]; bfp: raw blocks uint8 [N, K/32*34 or 33]")
+                   help="W (.npy): ternary: int8 trits [N, K]; bfp: llama.cpp rows of --format, "
+                        "uint8 [N, K/32 * block bytes]")
     p.add_argument("--acts", required=True,
-                   help="X (.npy): ternary: int8 [M, K]; bfp: raw blocks uint8 [M, K/32*34 or 33]")
+                   help="X (.npy): ternary: int8 [M, K]; bfp: rows of the format's activations "
+                        "(q8_0 for q8_0/q4_0/q5_0, q8_1 for q4_1/q5_1, mxint8), uint8")
     p.add_argument("--out", required=True, help="Y (.npy): ternary int32, bfp float32 [M, N]")
-    p.add_argument("--format", choices=["q8_0", "mxint8"], help="bfp: the block format (default q8_0)")
+    p.add_argument("--format", choices=list(BFP_FORMATS),
+                   help="bfp: the weight format (default q8_0)")
     p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
 
     p = sub.add_parser("bench", help="simulator build time and simulated cycles/s")

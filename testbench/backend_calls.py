@@ -8,7 +8,10 @@ import hashlib
 
 import numpy as np
 
-from llmaccel.testbench.bfp_data import random_rows
+from llmaccel.golden.bfp_layout import FORMATS
+from llmaccel.testbench.bfp_data import random_matmul, random_rows
+
+BFP_FORMATS = list(FORMATS)
 
 
 def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
@@ -29,16 +32,15 @@ def random_calls(acc, seed: int, cases: int):
     bp, tp = acc.bfp, acc.ternary
     slice_ = tp["lanes"] * tp["g"]
     for i in range(cases):
-        fmt = ("q8_0", "mxint8")[i % 2]
+        fmt = BFP_FORMATS[(i + seed) % len(BFP_FORMATS)]    # the formats in turn
         m = int(rng.integers(1, bp["m_max"] + 2))
         n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
         blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
         if i == cases - 1:
             blocks = bp["k_max"] // 32 + 1
-        x = random_rows(rng, m, blocks, fmt, specials=0.05)
-        w = random_rows(rng, n, blocks, fmt, specials=0.05)
-        fn = acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8
-        yield f"bfp {fmt} M={m} N={n} K={32 * blocks}", (lambda fn=fn, w=w, x=x: fn(w, x))
+        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.05)
+        yield (f"bfp {fmt} M={m} N={n} K={32 * blocks}",
+               (lambda fmt=fmt, w=w, x=x: acc.matmul(w, x, fmt)))
         m = int(rng.integers(1, tp["m_max"] + 2))
         n = int(rng.integers(1, 3 * tp["rows"] + 4))
         k = int(rng.integers(1, min(tp["k_max"], 4 * slice_) + 1))

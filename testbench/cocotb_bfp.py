@@ -1,6 +1,7 @@
 """cocotb tests of the BFP accelerator's emitted Verilog (block `bfp`) through its AXI interfaces,
 driven by cocotbext-axi (AXI-Lite master, AXI-Stream source and sink with pause generators), with
-every float32 result compared bit for bit against golden.bfp (NaN as the canonical quiet NaN).
+every float32 result compared bit for bit against the golden models (golden/formats.py: every
+format of golden/bfp_layout.py's FORMATS; NaN as the canonical quiet NaN).
 
 Run through testbench/runner.py (pytest: testbench/test_bfp_cocotb.py). Environment:
 LLMACCEL_PARAMS (block parameters, JSON), LLMACCEL_STALL (pause probability on both streams),
@@ -20,15 +21,20 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from llmaccel.generators.bfp import ID_VALUE, REGISTERS
-from llmaccel.golden import bfp as golden
-from llmaccel.golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
+from llmaccel.golden import formats as golden
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, canonical_nan,
+                                        pack_input, unpack_output)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CocotbBackend
-from llmaccel.testbench.bfp_data import F16_CLASSES, random_rows
+from llmaccel.testbench.bfp_data import F16_CLASSES, random_matmul, random_rows
 
 REG = {r.name: r.offset for r in REGISTERS}
-MATMUL = {"q8_0": golden.matmul_q8_0, "mxint8": golden.matmul_mxint8}
-BLOCK_BYTES = {"q8_0": golden.Q8_0_BYTES, "mxint8": golden.MXINT8_BYTES}
+NEW_FORMATS = ("q4_0", "q4_1", "q5_0", "q5_1")
+
+
+def k_of(x_raw, fmt) -> int:
+    """K of activation rows for a matmul on `fmt` weights."""
+    return x_raw.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
 
 
 def params_from_env() -> dict:
@@ -78,7 +84,7 @@ class BfpBench:
         """One matmul through the AXI interfaces, the done flag checked five cycles after the
         last result: (Y float32 [M, N], cycles from CYCLES)."""
         m, n = x_raw.shape[0], w_raw.shape[0]
-        k = x_raw.shape[1] // BLOCK_BYTES[fmt] * 32
+        k = k_of(x_raw, fmt)
         await self.start(m, k, n, fmt)
         status = await self.read("status")
         assert status & 0b100 == 0, f"start refused: ERROR = {await self.read('error'):#x}"
@@ -131,25 +137,25 @@ def random_shape(rng, params, k_blocks_max=8, n_max=None):
 
 async def check(bench, w, x, fmt, label):
     y, cycles = await bench.matmul(w, x, fmt)
-    exact(y, MATMUL[fmt](w, x), label)
+    exact(y, golden.matmul(w, x, fmt), label)
     return cycles
 
 
 # --- tests ------------------------------------------------------------------------------------------
 @cocotb.test()
 async def random_matmuls(dut):
-    """Random shapes (N not a multiple of out_lanes), both formats, random and extreme int8
-    values, scales of every class, against golden.bfp bit for bit."""
+    """Random shapes (N not a multiple of out_lanes), every format in turn, random and extreme
+    values, scales of every class, against the golden models bit for bit."""
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    count = int(os.environ.get("LLMACCEL_CASES", "6"))
+    count = int(os.environ.get("LLMACCEL_CASES", str(len(FORMATS))))
     for i in range(count):
-        fmt = ("q8_0", "mxint8")[i % 2]
+        fmt = list(FORMATS)[i % len(FORMATS)]
         m, blocks, n = random_shape(rng, bench.params)
-        extremes, specials = i % 3 == 2, (0.0, 0.1, 0.3)[i % 3]
-        x = random_rows(rng, m, blocks, fmt, extremes, specials)
-        w = random_rows(rng, n, blocks, fmt, extremes, specials)
+        kind = (i + seed) % 3                    # which formats get extremes turns with the seed
+        extremes, specials = kind == 2, (0.0, 0.1, 0.3)[kind]
+        w, x = random_matmul(rng, m, n, blocks, fmt, extremes, specials)
         cycles = await check(bench, w, x, fmt, f"case {i} {fmt} M={m} K={32 * blocks} N={n}")
         report({"test": "random_matmuls", "seed": seed, "stall": stall, "format": fmt, "m": m,
                 "k": 32 * blocks, "n": n, "cycles": cycles,
@@ -160,7 +166,8 @@ async def random_matmuls(dut):
 async def scale_classes(dut):
     """Every class of binary16 scale (zero, subnormal, normal, max, Inf, NaN) on each side of a
     Q8_0 product, and E8M0 exponents from 0 to 0xFF (subnormal and overflowing results, NaN) for
-    MXINT8: one block per class pair."""
+    MXINT8: one block per class pair; and for Q4_0 .. Q5_1 every class as the weights' d (and
+    m) against every class as the activations' d (and Q8_1's s)."""
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     classes = [vs or [0x2E66, 0xA123, 0x3C00] for vs in F16_CLASSES.values()]
@@ -188,6 +195,25 @@ async def scale_classes(dut):
     w = mx_rows(exps)
     for i in range(0, len(exps), m_max):
         await check(bench, w, mx_rows(exps[i:i + m_max]), "mxint8", f"mxint8 exponents {i}..")
+    # Q4_0 .. Q5_1: block 0 of each weight row takes one class value as d (and another as m), of
+    # each activation row one as d (and another as s, Q8_1); block 1 stays normal.
+    def with_scales(raw, bpb, first, second):
+        raw = raw.copy().reshape(len(first), blocks, bpb)
+        raw[:, 0, 0:2] = first.astype("<u2").view(np.uint8).reshape(-1, 2)
+        if second is not None:
+            raw[:, 0, 2:4] = second.astype("<u2").view(np.uint8).reshape(-1, 2)
+        return raw.reshape(len(first), -1)
+    for fmt in NEW_FORMATS:
+        act = ACTIVATION[fmt]
+        two = act == "q8_1"
+        w, _ = random_matmul(rng, 1, len(values), blocks, fmt)
+        w = with_scales(w, BLOCK_BYTES[fmt], values, np.roll(values, 3) if two else None)
+        for i in range(0, len(values), m_max):
+            xs = values[i:i + m_max]
+            x = random_rows(rng, len(xs), blocks, act)
+            x = with_scales(x, BLOCK_BYTES[act], xs, np.roll(values, 5)[i:i + m_max] if two
+                            else None)
+            await check(bench, w, x, fmt, f"{fmt} scale classes, X rows {i}..")
     report({"test": "scale_classes", "seed": seed, "stall": stall})
 
 
@@ -195,27 +221,26 @@ async def driver_matmul(bench, w, x, fmt):
     """Y through the host driver (host/driver.py), which runs M beyond m_max in groups of rows and
     K beyond k_max in parts, each continuing the last one's sums (SUM_IN): (Y, its runs)."""
     acc = await bridge(Accelerator)(bench.io)
-    y = await bridge(acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8)(w, x)
+    y = await bridge(acc.matmul)(w, x, fmt)
     return y, acc.runs
 
 
 @cocotb.test()
 async def k_split(dut):
     """K above k_max in parts, each starting from the last part's Y (SUM_IN): bit for bit the
-    unsplit golden result, both formats, special scales included."""
+    unsplit golden result, every format, special scales included."""
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     kb = bench.params["k_max"] // 32
-    for fmt in ("q8_0", "mxint8"):
+    for fmt in FORMATS:
         m, _, n = random_shape(rng, bench.params)
         m, n = min(m, 2), min(n, bench.params["out_lanes"] + 1)  # K is long: few rows
         blocks = 2 * kb + int(rng.integers(1, min(kb, 4) + 1))   # three parts, the last short
-        x = random_rows(rng, m, blocks, fmt, specials=0.05)
-        w = random_rows(rng, n, blocks, fmt, specials=0.05)
+        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.05)
         y, runs = await driver_matmul(bench, w, x, fmt)
         parts = len(runs)
         assert parts == 3
-        exact(y, MATMUL[fmt](w, x), f"{fmt} K = {32 * blocks} in {parts} parts")
+        exact(y, golden.matmul(w, x, fmt), f"{fmt} K = {32 * blocks} in {parts} parts")
     report({"test": "k_split", "seed": seed, "stall": stall})
 
 
@@ -240,7 +265,7 @@ async def registers(dut):
         assert await bench.read("status") == 0b100, (m, k, n)
         assert await bench.read("error") == bits, (m, k, n, await bench.read("error"))
     await bench.write("sum_in", 0)
-    await bench.write("format", 2)
+    await bench.write("format", len(FORMATS))                  # the first code that is not one
     await bench.write("m", 1)
     await bench.write("k", 32)
     await bench.write("n", 1)
@@ -265,9 +290,9 @@ async def reset_mid_matmul(dut):
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     for trial in range(2):
-        fmt = ("q8_0", "mxint8")[trial]
+        fmt = ("q5_1", "mxint8")[trial]
         m, blocks, n = random_shape(rng, bench.params)
-        x, w = random_rows(rng, m, blocks, fmt), random_rows(rng, n, blocks, fmt)
+        w, x = random_matmul(rng, m, n, blocks, fmt)
         await bench.start(m, 32 * blocks, n, fmt, sum_in=trial)
         await bench.source.send(AxiStreamFrame(pack_input(w, x, fmt)))
         await ClockCycles(dut.clk, int(rng.integers(5, 40 + 20 * trial * blocks * m)))
@@ -280,8 +305,8 @@ async def reset_mid_matmul(dut):
             bench.sink.recv_nowait()
         assert await bench.read("status") == 0, "reset must leave the accelerator idle"
         m, blocks, n = random_shape(rng, bench.params)
-        x, w = random_rows(rng, m, blocks, fmt), random_rows(rng, n, blocks, fmt)
-        await check(bench, w, x, fmt, f"after reset {trial}")
+        w, x = random_matmul(rng, m, n, blocks, ("q4_0", "q8_0")[trial])
+        await check(bench, w, x, ("q4_0", "q8_0")[trial], f"after reset {trial}")
     report({"test": "reset_mid_matmul", "seed": seed, "stall": stall})
 
 
@@ -300,5 +325,5 @@ async def run_job(dut):
     cycles = sum(r.cycles for r in runs)
     report({"test": "run_job", "cycles": cycles, "tiles": len(runs), "m": int(x.shape[0]),
             "n": int(w.shape[0]),
-            "k": int(x.shape[1] // BLOCK_BYTES[fmt] * 32), "format": fmt,
+            "k": k_of(x, fmt), "format": fmt,
             "wall_seconds": round(time.perf_counter() - t0, 2)})

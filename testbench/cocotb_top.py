@@ -19,8 +19,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamFrame
 
-from llmaccel.golden import bfp as golden_bfp
-from llmaccel.golden.bfp_layout import pack_input
+from llmaccel.golden import bfp as golden_bfp, formats as golden_formats
+from llmaccel.golden.bfp_layout import FORMATS, pack_input
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
 from llmaccel.golden.ternary import matmul as golden_ternary
 from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
@@ -29,10 +29,10 @@ from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
 from llmaccel.testbench.backend_calls import random_ternary, run_calls, shape_runs
 from llmaccel.testbench.generate_job import generate_job
 from llmaccel.testbench.layer_job import layer_job
-from llmaccel.testbench.bfp_data import random_rows
+from llmaccel.testbench.bfp_data import random_matmul, random_rows
 from llmaccel.testbench.cocotb_bfp import exact
 
-BFP_MATMUL = {"q8_0": golden_bfp.matmul_q8_0, "mxint8": golden_bfp.matmul_mxint8}
+BFP_FORMATS = list(FORMATS)
 
 
 def report(record):
@@ -63,7 +63,7 @@ def same_ints(y, want, label):
 @cocotb.test()
 async def random_matmuls(dut):
     """Both engines in turn on random shapes, beyond the buffers too (the driver splits M, N and
-    K), Q8_0 and MXINT8 with special scales, ternary with sparse and skipped K-slices."""
+    K), the BFP formats in turn with special scales, ternary with sparse and skipped K-slices."""
     backend, acc, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     bp, tp = acc.bfp, acc.ternary
@@ -71,17 +71,16 @@ async def random_matmuls(dut):
     cases = int(os.environ.get("LLMACCEL_CASES", "4"))
     t0, runs = time.perf_counter(), 0
     for i in range(cases):
-        fmt = ("q8_0", "mxint8")[i % 2]
+        fmt = BFP_FORMATS[(i + seed) % len(BFP_FORMATS)]    # the formats in turn
         m = int(rng.integers(1, bp["m_max"] + 2))
         n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
         blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
         if i == cases - 1:    # K beyond K_MAX: parts continued through SUM_IN
             blocks = bp["k_max"] // 32 + 1
-        x = random_rows(rng, m, blocks, fmt, specials=0.05)
-        w = random_rows(rng, n, blocks, fmt, specials=0.05)
-        fn = acc.matmul_q8_0 if fmt == "q8_0" else acc.matmul_mxint8
-        y = await bridge(fn)(w, x)
-        exact(y, BFP_MATMUL[fmt](w, x), f"bfp {fmt} case {i} M={m} N={n} K={32 * blocks}")
+        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.05)
+        y = await bridge(acc.matmul)(w, x, fmt)
+        exact(y, golden_formats.matmul(w, x, fmt),
+              f"bfp {fmt} case {i} M={m} N={n} K={32 * blocks}")
 
         m = int(rng.integers(1, tp["m_max"] + 2))
         n = int(rng.integers(1, 3 * tp["rows"] + 4))
@@ -108,7 +107,7 @@ async def registers(dut):
     bad = {
         "bfp": [("m", dict(m=0)), ("m", dict(m=bp["m_max"] + 1)), ("k", dict(k=0)),
                 ("k", dict(k=48)), ("k", dict(k=bp["k_max"] + 32)), ("n", dict(n=0)),
-                ("n", dict(n=1 << 16)), ("format", dict(format=2))],
+                ("n", dict(n=1 << 16)), ("format", dict(format=len(FORMATS)))],
         "ternary": [("m", dict(m=0)), ("m", dict(m=tp["m_max"] + 1)), ("k", dict(k=0)),
                     ("k", dict(k=tp["k_max"] + 1)), ("n", dict(n=0)),
                     ("n", dict(n=tp["n_max"] + 1))],
@@ -230,7 +229,8 @@ async def run_layer(dut):
 
 @cocotb.test()
 async def run_generate(dut):
-    """`llmaccel generate --backend cocotb`: LLMACCEL_GENERATE (JSON: prompt_ids, tokens, engine)
+    """`llmaccel generate --backend cocotb`: LLMACCEL_GENERATE (JSON: prompt_ids, tokens, engine,
+    weights)
     through the driver, every product checked; tokens and logits to LLMACCEL_OUT (.npz), the
     products' records beside it (.json), progress to LLMACCEL_PROGRESS after each token."""
     if "LLMACCEL_GENERATE" not in os.environ:
@@ -239,7 +239,7 @@ async def run_generate(dut):
     backend, acc, seed, stall = await start(dut, stall=0.0)
     record = await bridge(generate_job)(acc, job["prompt_ids"], job["tokens"], job["engine"],
                                         os.environ["LLMACCEL_OUT"],
-                                        os.environ.get("LLMACCEL_PROGRESS"))
+                                        os.environ.get("LLMACCEL_PROGRESS"), job.get("weights"))
     report({"test": "run_generate", "seed": seed, **record,
             "cycles": int(sum(r.cycles for r in acc.runs)), "runs": len(acc.runs)})
 

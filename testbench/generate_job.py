@@ -8,17 +8,20 @@ import time
 
 import numpy as np
 
-from llmaccel.golden.smollm2 import SmolLM2, greedy, layer_weights
+from llmaccel.golden.smollm2 import SmolLM2, greedy, layer_weights, shipped_rows
 from llmaccel.host.model import ModelProjections
 
 
 def generate_job(acc, prompt_ids: list[int], tokens: int, engine: str, out: str,
-                 progress_file: str | None = None) -> dict:
+                 progress_file: str | None = None, weights_mix: str | None = None) -> dict:
     """Writes `out` (.npz: tokens, logits) and `out`.json (the products' records); after each
-    token "done total token seconds" to `progress_file` (written whole, then renamed)."""
+    token "done total token seconds" to `progress_file` (written whole, then renamed).
+    `weights_mix`: as llmaccel generate's --weights ("as-shipped": the file's own rows)."""
     model = SmolLM2()
     head_raw, _ = model.raw_rows("token_embd.weight")
-    proj = ModelProjections(acc, engine, layer_weights(model), head_raw, check=True)
+    shipped = shipped_rows(model) if weights_mix == "as-shipped" else None
+    proj = ModelProjections(acc, engine, layer_weights(model), head_raw, check=True,
+                            mix=weights_mix or "q8_0", shipped=shipped)
     t0 = time.perf_counter()
 
     def on_token(i, token):

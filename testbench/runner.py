@@ -163,13 +163,26 @@ def run(b: Build, test_module: str, testcase: str | list[str], *, seed: int,
     extra = {"LLMACCEL_PARAMS": json.dumps(params or {}), "LLMACCEL_RESULT": str(result_file),
              "LLMACCEL_SIM": b.sim, "LLMACCEL_SEED": str(seed), **(env or {})}
     log = test_dir / "sim.log"
+    xml = test_dir / "results.xml"
     start = time.perf_counter()
-    xml = get_runner(b.sim).test(
-        test_module=test_module, hdl_toplevel=b.module, hdl_toplevel_lang="verilog", testcase=cases, seed=seed,
-        build_dir=b.directory, test_dir=test_dir, extra_env=extra, waves=b.waves,
-        timescale=("1ns", "1ps"), log_file=log, results_xml=str(test_dir / "results.xml"))
+    # A shared hold on the build's lock: no worker rebuilds this configuration while it runs.
+    with open(b.directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            get_runner(b.sim).test(
+                test_module=test_module, hdl_toplevel=b.module, hdl_toplevel_lang="verilog",
+                testcase=cases, seed=seed, build_dir=b.directory, test_dir=test_dir,
+                extra_env=extra, waves=b.waves, timescale=("1ns", "1ps"), log_file=log,
+                results_xml=str(xml))
+        except SystemExit as e:  # under pytest cocotb's runner exits when a test fails or dies
+            if xml.exists():
+                pass             # the results say what failed
+            else:
+                raise RuntimeError(f"{b.sim} ended ({e.code}) without writing {xml} for {name}; "
+                                   f"the end of {log}:\n"
+                                   + failure_excerpt(RunResult(0, 0, 0.0, [], log))) from None
     seconds = time.perf_counter() - start
-    tests, failed = get_results(Path(xml))
+    tests, failed = get_results(xml)
     results = []
     if result_file.exists():
         results = [json.loads(line) for line in result_file.read_text().splitlines() if line]

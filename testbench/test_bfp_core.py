@@ -1,5 +1,5 @@
-"""The BFP core (generators/bfp_core.py) in Amaranth's simulator against golden/bfp.py: small
-configurations, both formats, random valid/ready stalls on both streams, results compared bit for
+"""The BFP core (generators/bfp_core.py) in Amaranth's simulator against the golden models
+(golden/formats.py): small configurations, every format, random valid/ready stalls on both streams, results compared bit for
 bit; and its parameter messages, pinned."""
 import random
 import re
@@ -10,9 +10,10 @@ from amaranth.sim import Simulator
 
 from llmaccel.generators.bfp_core import BfpCore
 from llmaccel.generators.params import ParamError
-from llmaccel.golden import bfp as golden
-from llmaccel.golden.bfp_layout import FORMATS, canonical_nan, pack_input, unpack_output
-from llmaccel.testbench.bfp_data import random_rows
+from llmaccel.golden import formats as golden
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, canonical_nan,
+                                        pack_input, unpack_output)
+from llmaccel.testbench.bfp_data import random_matmul
 from llmaccel.testbench.runner import seed_for
 
 
@@ -43,7 +44,7 @@ def run_core(params, jobs, seed, stall):
         for fmt, w, x, *sums in jobs:
             sums = sums[0] if sums else None
             m, n = x.shape[0], w.shape[0]
-            blocks = x.shape[1] // (34 if fmt == "q8_0" else 33)
+            blocks = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]]
             ctx.set(dut.m, m)
             ctx.set(dut.blocks, blocks)
             ctx.set(dut.n, n)
@@ -97,13 +98,13 @@ def test_core_matmuls(config, stall, request):
     print(f"seed={seed}")
     rng = np.random.default_rng(seed)
     jobs = []
-    for fmt, m, blocks, n in (("q8_0", 1, 2, 3), ("mxint8", config["m_max"], 3, 2),
-                              ("q8_0", config["m_max"], 1, 4)):
-        blocks = min(blocks, config["k_max"] // 32)
-        jobs.append((fmt, random_rows(rng, n, blocks, fmt, specials=0.2),
-                     random_rows(rng, m, blocks, fmt, specials=0.2)))
+    shapes = [(1, 2, 3), (config["m_max"], 3, 2), (config["m_max"], 1, 4)]
+    for i, fmt in enumerate([*FORMATS, "q8_0"]):        # every format, one after another
+        m, blocks, n = shapes[i % len(shapes)]
+        jobs.append((fmt, *random_matmul(rng, m, n, min(blocks, config["k_max"] // 32), fmt,
+                                         specials=0.2)))
     for (fmt, w, x), y in zip(jobs, run_core(config, jobs, seed, stall)):
-        want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
+        want = golden.matmul(w, x, fmt)
         a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
         assert np.array_equal(a, b), (fmt, y, want)
 
@@ -118,15 +119,14 @@ def test_k_split_continues_the_sums(config, request):
     seed = seed_for(request.node.name)
     print(f"seed={seed}")
     rng = np.random.default_rng(seed)
-    for fmt in ("q8_0", "mxint8"):
+    for fmt in FORMATS:
         m, n, blocks = config["m_max"], 6, 5
-        w = random_rows(rng, n, blocks, fmt, specials=0.2)
-        x = random_rows(rng, m, blocks, fmt, specials=0.2)
-        bpb = 34 if fmt == "q8_0" else 33
+        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.2)
+        wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[ACTIVATION[fmt]]
         y = np.zeros((m, n), np.float32)
         for b0, b1 in ((0, 2), (2, 4), (4, 5)):
-            part = (fmt, w[:, b0 * bpb:b1 * bpb], x[:, b0 * bpb:b1 * bpb], y)
+            part = (fmt, w[:, b0 * wb:b1 * wb], x[:, b0 * xb:b1 * xb], y)
             y = run_core(config, [part], seed, 0.3)[0]
-        want = (golden.matmul_q8_0 if fmt == "q8_0" else golden.matmul_mxint8)(w, x)
+        want = golden.matmul(w, x, fmt)
         a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
         assert np.array_equal(a, b), (fmt, y, want)

@@ -61,16 +61,30 @@ def test_register_names():
      "K disagrees: weights have 64 values per row, activations 32"),
 ])
 def test_q8_0_input_errors(w, x, message):
+    """(and the same checks for every format: test_format_input_errors)"""
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Accelerator(Registers()).matmul_q8_0(w, x)
 
 
+@pytest.mark.parametrize("fmt,w,x,message", [
+    ("q4_1", np.zeros((2, 20), np.uint8), np.zeros((1, 34), np.uint8),
+     "activations: 34 bytes per row is not a whole number of 36-byte q8_1 blocks"),
+    ("q5_0", np.zeros((2, 44), np.uint8), np.zeros((1, 34), np.uint8),
+     "K disagrees: weights have 64 values per row, activations 32"),
+    ("q4_0", np.zeros((2, 19), np.uint8), np.zeros((1, 34), np.uint8),
+     "weights: 19 bytes per row is not a whole number of 18-byte q4_0 blocks"),
+])
+def test_format_input_errors(fmt, w, x, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Accelerator(Registers()).matmul(w, x, fmt)
+
+
 def test_formats_the_core_does_not_take_are_refused():
     acc = Accelerator(Registers())
-    w, x = np.zeros((2, 20), np.uint8), np.zeros((1, 36), np.uint8)
-    with pytest.raises(ValueError, match="^the core's BFP engine takes q8_0 and mxint8 blocks, "
-                                         "not q4_1 "):
-        acc.matmul(w, x, "q4_1")
+    w, x = np.zeros((2, 144), np.uint8), np.zeros((1, 292), np.uint8)
+    with pytest.raises(ValueError, match="^the core's BFP engine takes q8_0, mxint8, q4_0, q4_1, "
+                                         "q5_0, q5_1 blocks, not q4_K "):
+        acc.matmul(w, x, "q4_K")
     with pytest.raises(ValueError, match="^format must be one of q8_0, mxint8, q4_0"):
         acc.matmul(w, x, "f16")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llmaccel.cli import main
-from llmaccel.golden import bfp
+from llmaccel.golden import bfp, formats, q4q5
 
 SMALL = ["-p", "mac_lanes=32", "-p", "out_lanes=2", "-p", "k_max=256", "-p", "m_max=3"]
 
@@ -28,6 +28,9 @@ def files(tmp_path):
     put("x_k96", bfp.quantize_q8_0(rng.standard_normal((2, 96)).astype(np.float32)))
     put("x_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
     put("w_k320", bfp.quantize_q8_0(rng.standard_normal((2, 320)).astype(np.float32)))
+    put("w_q4_1", q4q5.quantize(rng.standard_normal((5, 96)).astype(np.float32), "q4_1"))
+    put("x_q8_1", q4q5.quantize_q8_1(rng.standard_normal((2, 96)).astype(np.float32)))
+    put("w_q5_0", q4q5.quantize(rng.standard_normal((3, 64)).astype(np.float32), "q5_0"))
     paths["npz"] = str(tmp_path / "two.npz")
     np.savez(paths["npz"], a=np.zeros(3), b=np.zeros(3))
     paths["text"] = str(tmp_path / "text.npy")
@@ -43,6 +46,8 @@ def files(tmp_path):
     ("w_1d", "x", [], "weights must be a non-empty 2-D array [rows, bytes], not shape (68,)"),
     ("w", "x_k96", [], "K disagrees: weights have 64 values per row, acts 96"),
     ("w", "x", ["--format", "mxint8"], "weights: rows of 68 bytes are not whole mxint8 blocks"),
+    ("w_q4_1", "x", ["--format", "q4_1"], "acts: rows of 68 bytes are not whole q8_1 blocks"),
+    ("w_q4_1", "x_q8_1", ["--format", "q5_1"], "weights: rows of 60 bytes are not whole q5_1"),
     ("text", "x", [], "is not a NumPy .npy array"),
     ("npz", "x", [], "holds several arrays; give one .npy array"),
     ("missing", "x", [], "not found"),
@@ -63,16 +68,19 @@ def test_format_is_for_bfp(files, capsys):
 
 def test_bad_format_name(files, capsys):
     assert main(["run", "bfp", "--weights", files["w"], "--acts", files["x"],
-                 "--out", files["out"], "--format", "q4_0"]) == 2
-    assert "invalid choice: 'q4_0'" in capsys.readouterr().err
+                 "--out", files["out"], "--format", "q4_K"]) == 2
+    assert "invalid choice: 'q4_K'" in capsys.readouterr().err
 
 
 @pytest.mark.cocotb
 @pytest.mark.xdist_group("b-icarus-wide")
 @pytest.mark.parametrize("fmt,w,x,runs", [("q8_0", "w", "x", 2), ("mxint8", "w_mx", "x_mx", 1),
-                                         ("q8_0", "w_k320", "x_k320", 2)])
+                                         ("q8_0", "w_k320", "x_k320", 2),
+                                         ("q4_1", "w_q4_1", "x_q8_1", 1),
+                                         ("q5_0", "w_q5_0", "x", 2)])
 def test_good_jobs_are_bit_exact(files, capsys, fmt, w, x, runs):
-    """Q8_0 with M = 5 > m_max = 3 (two runs), MXINT8, and K = 320 > k_max = 256 (two parts)."""
+    """Q8_0 with M = 5 > m_max = 3 (two runs), MXINT8, K = 320 > k_max = 256 (two parts), Q4_1
+    rows against Q8_1 activations, Q5_0 against Q8_0 with M = 5."""
     assert main(["run", "bfp", "--weights", files[w], "--acts", files[x], "--out", files["out"],
                  "--format", fmt, "--sim", "icarus", *SMALL]) == 0
     out = capsys.readouterr().out
@@ -80,6 +88,5 @@ def test_good_jobs_are_bit_exact(files, capsys, fmt, w, x, runs):
     if runs > 1:
         assert f"in {runs} runs (M > m_max or K > k_max)" in out, out
     y = np.load(files["out"])
-    want = (bfp.matmul_q8_0 if fmt == "q8_0" else bfp.matmul_mxint8)(np.load(files[w]),
-                                                                      np.load(files[x]))
+    want = formats.matmul(np.load(files[w]), np.load(files[x]), fmt)
     assert y.dtype == np.float32 and np.array_equal(y.view(np.uint32), want.view(np.uint32))

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from llmaccel.golden.formats import from_gguf_type
 from llmaccel.golden.quant_mix import RECIPES
-from llmaccel.golden.smollm2 import (HEAD, PROJECTIONS, SmolLM2, build_tokenizer,
-                                     fp32_model_project, greedy, layer_weights)
+from llmaccel.golden.smollm2 import (HEAD, SmolLM2, build_tokenizer, fp32_model_project,
+                                     greedy, layer_weights, shipped_rows)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.model import ModelProjections
 from llmaccel.host.reference import ReferenceAccelerator
@@ -28,8 +27,8 @@ from llmaccel.host.reference import ReferenceAccelerator
 CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timing-closed)
 DEFAULT_PROMPT = "The capital of France is"
 BACKENDS = ("fast", "cocotb", "reference")
-WEIGHTS = ("q8_0", "as-shipped") + RECIPES[1:]     # the --weights choices
-CORE_WEIGHTS = ("q8_0",)                          # the mixes the core's BFP engine takes today
+WEIGHTS = ("as-shipped", "q8_0") + RECIPES[1:]     # the --weights choices; the first, the default
+CORE_WEIGHTS = ("as-shipped", "q8_0")             # the mixes whose formats the core's engine takes
 ENGINES = ("bfp", "ternary")
 BAR = 24
 
@@ -70,7 +69,7 @@ def per_token_cycles(records: list[dict], tokens: int) -> list[dict]:
     return steps[:tokens]
 
 
-def _run_cocotb(prompt_ids, tokens, engine, tok):
+def _run_cocotb(prompt_ids, tokens, engine, weights_mix, tok):
     """The job inside a cocotb simulation of the core (Verilator, cocotbext-axi bus models):
     (result, records, module, build seconds, run seconds). Slow: about 15,000 cycles/s."""
     import tempfile
@@ -100,7 +99,7 @@ def _run_cocotb(prompt_ids, tokens, engine, tok):
                              params={}, tag="generate",
                              env={"LLMACCEL_GENERATE": json.dumps(
                                      {"prompt_ids": prompt_ids, "tokens": tokens,
-                                      "engine": engine}),
+                                      "engine": engine, "weights": weights_mix}),
                                   "LLMACCEL_OUT": str(out), "LLMACCEL_PROGRESS": str(progress)})
         finally:
             stop.set()
@@ -119,18 +118,22 @@ def _run_cocotb(prompt_ids, tokens, engine, tok):
 
 def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "bfp",
                  backend: str = "fast", out_dir: Path | None = Path("reports"),
-                 model: SmolLM2 | None = None, weights_mix: str = "q8_0") -> dict:
+                 model: SmolLM2 | None = None, weights_mix: str | None = None) -> dict:
+    """`weights_mix`: one of WEIGHTS for the BFP engine (None: as-shipped); the ternary engine
+    takes none."""
     if engine not in ENGINES:
         raise GenerateError(f"--engine must be bfp or ternary, not {engine!r}")
-    if weights_mix not in WEIGHTS:
+    if weights_mix is not None and weights_mix not in WEIGHTS:
         raise GenerateError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights_mix!r}")
-    if weights_mix != "q8_0" and engine != "bfp":
+    if weights_mix is not None and engine != "bfp":
         raise GenerateError("--weights chooses the BFP engine's formats: the ternary engine "
                             "takes absmean-ternarized weights only")
-    if weights_mix not in CORE_WEIGHTS and backend != "reference":
+    if engine == "bfp" and weights_mix is None:
+        weights_mix = WEIGHTS[0]
+    if engine == "bfp" and weights_mix not in CORE_WEIGHTS and backend != "reference":
         raise GenerateError(f"--weights {weights_mix} needs formats the core's BFP engine does "
-                            "not take yet (it takes Q8_0 and MXINT8; issue 12 adds the others): "
-                            "run it with --backend reference (the golden models)")
+                            "not take yet (it takes Q8_0, MXINT8 and Q4_0 .. Q5_1; the K-quants "
+                            "are next): run it with --backend reference (the golden models)")
     if backend not in BACKENDS:
         raise GenerateError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
                             f"not {backend!r}")
@@ -149,12 +152,7 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
     weights = layer_weights(model)
     head_raw, head_type = model.raw_rows("token_embd.weight")
     assert head_type == "Q8_0", head_type
-    shipped = None
-    if weights_mix == "as-shipped":
-        shipped = {}
-        for (layer, name) in weights:
-            raw, kind = model.raw_rows(f"blk.{layer}.{PROJECTIONS[name]}.weight")
-            shipped[(layer, name)] = (from_gguf_type(kind), raw)
+    shipped = shipped_rows(model) if weights_mix == "as-shipped" else None
 
     # the chosen back end
     build_seconds = 0.0
@@ -175,7 +173,7 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
         cycles_of = lambda: 0  # noqa: E731
     if backend == "cocotb":
         result, records, module, build_seconds, run_seconds = _run_cocotb(
-            prompt_ids, tokens, engine, tok)
+            prompt_ids, tokens, engine, weights_mix, tok)
         load_seconds, sim_cycles = 0.0, sum(r["cycles"] for r in records)
     else:
         t_load = time.perf_counter()

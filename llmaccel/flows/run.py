@@ -2,8 +2,8 @@
 accelerator, checked against the golden model; bad files are a JobError (exit status 2, one line)."""
 import numpy as np
 
-from llmaccel.golden.bfp import matmul_mxint8, matmul_q8_0
-from llmaccel.golden.bfp_layout import BLOCK_BYTES
+from llmaccel.golden import formats
+from llmaccel.golden.bfp_layout import ACTIVATION, BLOCK_BYTES
 from llmaccel.golden.ternary import matmul
 from llmaccel.testbench.job import bit_exact, simulate_bfp, simulate_ternary
 
@@ -75,7 +75,7 @@ def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
     if array.ndim != 2 or 0 in array.shape:
         raise JobError(f"{what} must be a non-empty 2-D array [rows, bytes], not shape "
                        f"{array.shape} ({path})")
-    bpb = BLOCK_BYTES[fmt]
+    bpb = BLOCK_BYTES[fmt]            # a row format: a weight format or its activation format
     if array.shape[1] % bpb:
         raise JobError(f"{what}: rows of {array.shape[1]} bytes are not whole {fmt} blocks "
                        f"({bpb} bytes per 32 values, so K must be a multiple of 32) ({path})")
@@ -83,21 +83,21 @@ def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
 
 
 def check_bfp_job(w: np.ndarray, x: np.ndarray, fmt: str, params: dict):
-    bpb = BLOCK_BYTES[fmt]
-    if w.shape[1] != x.shape[1]:
-        raise JobError(f"K disagrees: weights have {w.shape[1] // bpb * 32} values per row, "
-                       f"acts {x.shape[1] // bpb * 32}")
+    kw = w.shape[1] // BLOCK_BYTES[fmt] * 32
+    kx = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
+    if kw != kx:
+        raise JobError(f"K disagrees: weights have {kw} values per row, acts {kx}")
     if w.shape[0] >= 1 << 16:
         raise JobError(f"N = {w.shape[0]} rows of weights: at most 65535 per run")
 
 
 def run_bfp(weights: str, acts: str, out: str, fmt: str, sim: str, params: dict):
     w = load_raw_rows(weights, "weights", fmt)
-    x = load_raw_rows(acts, "acts", fmt)
+    x = load_raw_rows(acts, "acts", ACTIVATION[fmt])
     check_bfp_job(w, x, fmt, params)
     y, rec, module = simulate_bfp(w, x, fmt, params, sim, "run")
     np.save(out, y)
-    want = (matmul_q8_0 if fmt == "q8_0" else matmul_mxint8)(w, x)
+    want = formats.matmul(w, x, fmt)
     exact = bit_exact(y, want)
     tiles = f" in {rec['tiles']} runs (M > m_max or K > k_max)" if rec.get("tiles", 1) > 1 else ""
     return (f"Y float32 {list(y.shape)} written to {out}: {rec.get('cycles', '?')} cycles{tiles} "

@@ -13,6 +13,8 @@ they are checked against are in testbench/test_perf_model.py.
 """
 from __future__ import annotations
 
+from llmaccel.golden.bfp_layout import ACTIVATION, check_format, row_words
+
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
@@ -24,22 +26,29 @@ ADDER_LOOP = 3 + 1       # Fp32Adder.LATENCY + 1: an accumulator is re-read this
 # From CTRL's start to the last result word accepted, minus everything below that scales: the
 # testbench's status read before the first input word, the SRAM read latency, the MAC stages
 # (products, word sums, block sum), the binary32 chain (multiplier 4 + multiplier 4 + adder 3),
-# the result FIFO and the output register. Fitted: the same on 33 simulated shapes, 5 configs.
-BFP_FIXED = 24
+# the result FIFO and the output register. Fitted: the same on 33 simulated shapes, 5 configs;
+# 28 since the chain's third stage (a multiplier's 4 cycles: Q4_0's d_x, Q4_1/Q5_1's min term).
+BFP_FIXED = 28
+# Result vectors the output path absorbs before a full FIFO stalls the pipeline (fitted: 3 gives
+# the smallest worst error over the pinned shapes of every format, 0.65%; the FIFO is 4 deep).
+OUTPUT_SLACK = 3
 
 
-def bfp_row_words(k: int) -> int:
-    """64-bit input words of one row (golden/bfp_layout.py): ceil(B / 4) scale + 4 B qs words."""
-    b = k // QK
-    return _ceil_div(b, 4) + 4 * b
+def bfp_row_words(k: int, fmt: str = "q8_0") -> int:
+    """64-bit input words of one weight row of `fmt` (golden/bfp_layout.py; Q8_0: ceil(B / 4)
+    scale + 4 B qs words)."""
+    return row_words(k // QK, check_format(fmt))
 
 
-def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -> dict:
-    """The model's terms (cycles) for one matmul; `bfp_cycles` is their sum (key "total")."""
+def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
+               fmt: str = "q8_0") -> dict:
+    """The model's terms (cycles) for one matmul on `fmt` weights; `bfp_cycles` is their sum
+    (key "total")."""
     if k <= 0 or k % QK or m <= 0 or n <= 0:
         raise ValueError(f"need M, N >= 1 and K a positive multiple of 32: {m=} {n=} {k=}")
     b = k // QK
-    rw = bfp_row_words(k)
+    rw = bfp_row_words(k, fmt)                # a weight row
+    xw = row_words(b, ACTIVATION[fmt])         # a row of X
     p = QK // mac_lanes                       # cycles (words) per block per lane
     # The join spaces block results so no accumulator is re-read before its sum is back:
     # gap = ceil(ADDER_LOOP / M) (1 once M >= 4). A block of all M rows takes max(p, gap) each.
@@ -49,14 +58,17 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -
     lanes_per_chain = min(out_lanes, p)       # one binary32 chain serves these lanes in turn
     tiles = _ceil_div(n, out_lanes)
     rows = [min(out_lanes, n - t * out_lanes) for t in range(tiles)]
-    x_load = m * rw                           # X first, over the single 64-bit stream
+    x_load = m * xw                           # X first, over the single 64-bit stream
     first_tile = rows[0] * rw + 1             # tile 0 loads alone (nothing to overlap), + swap
     steady = 0
     bound = {"stream": 0, "compute": 0, "output": 0}
     for t in range(1, tiles):
         # Tile t loads while tile t-1 computes; the swap waits for both (+1 cycle for it). The
-        # output of tile t-1 (M x rows results, one per cycle) overlaps too.
-        terms = {"stream": rows[t] * rw, "compute": compute, "output": m * rows[t - 1]}
+        # output of tile t-1 (M x rows results, one per cycle) overlaps too, but its M vectors
+        # come out of the last block every `per` cycles: beyond the first OUTPUT_SLACK the result
+        # FIFO is full and each holds the pipeline (and the compute behind it) rows - per cycles.
+        stalls = max(0, m - OUTPUT_SLACK) * max(0, rows[t - 1] - per)
+        terms = {"stream": rows[t] * rw, "compute": compute + stalls, "output": m * rows[t - 1]}
         which = max(terms, key=terms.get)
         bound[which] += 1
         steady += terms[which] + 1
@@ -72,13 +84,14 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -
     return {"x_load": x_load, "first_tile": first_tile, "steady": steady,
             "last_compute": last_compute, "drain": drain, "output_backlog": backlog,
             "tiles": tiles, "tile_compute": compute, "tile_stream": out_lanes * rw,
-            "steady_bound": bound, "input_words": (m + n) * rw, "total": total}
+            "steady_bound": bound, "input_words": m * xw + n * rw, "total": total}
 
 
-def bfp_cycles(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4) -> int:
-    """Cycles of one Y[M, N] = X[M, K] . W[N, K]^T on the `bfp` block (K <= k_max, M <= m_max,
-    SUM_IN = 0, unstalled streams), as its CYCLES register counts them."""
-    return bfp_phases(m, n, k, mac_lanes, out_lanes)["total"]
+def bfp_cycles(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
+               fmt: str = "q8_0") -> int:
+    """Cycles of one Y[M, N] = X[M, K] . W[N, K]^T on `fmt` weights on the `bfp` block
+    (K <= k_max, M <= m_max, SUM_IN = 0, unstalled streams), as its CYCLES register counts them."""
+    return bfp_phases(m, n, k, mac_lanes, out_lanes, fmt)["total"]
 
 
 # ---- ternary ------------------------------------------------------------------------------------
@@ -195,7 +208,8 @@ def top_ternary_run_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16,
         weight_cycles=_ceil_div(weight_bits, 64), packed_results=True)["total"]
 
 
-def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None) -> int:
+def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None,
+               fmt: str = "q8_0") -> int:
     """Cycles of the top core for Y[M, N] = X[M, K] . W[N, K]^T as the host driver runs it: the
     sum of the CYCLES of its runs (M, N and K split beyond the maxima as host/driver.py splits
     them; BFP K parts also stream M x out_lanes starting sums per tile, counted as stream words).
@@ -208,7 +222,7 @@ def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None) 
         for mp in _parts(m, p["m_max"]):
             for np_ in _parts(n, BFP_N_MAX):
                 for i, kp in enumerate(_parts(k, p["k_max"])):
-                    total += bfp_cycles(mp, np_, kp, p["mac_lanes"], p["out_lanes"])
+                    total += bfp_cycles(mp, np_, kp, p["mac_lanes"], p["out_lanes"], fmt)
                     if i:
                         total += mp * p["out_lanes"] * _ceil_div(np_, p["out_lanes"])
         return total
