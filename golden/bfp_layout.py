@@ -152,17 +152,26 @@ def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray 
     W's rows. With `sums` (float32 [M, N], the SUM_IN register set), each tile of `out_lanes` rows
     of W is preceded by its starting sums: M * out_lanes words, word m * out_lanes + r holding the
     float32 of sums[m, t * out_lanes + r] in bits 0..31 (0 for lanes past N). `packed_weights`:
-    pack_weights(w_raw, fmt), when the caller packed them once already."""
+    pack_weights(w_raw, fmt), when the caller packed them once already (w_raw is then unused)."""
     check_format(fmt)
     wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[ACTIVATION[fmt]]
-    if w_raw.ndim != 2 or x_raw.ndim != 2 or w_raw.shape[1] * xb != x_raw.shape[1] * wb:
-        raise ValueError(f"w_raw [N, Kb] and x_raw [M, Kb] must agree on the blocks per row: "
-                         f"{list(w_raw.shape)} ({fmt}) vs {list(x_raw.shape)} ({ACTIVATION[fmt]})")
-    rows = pack_weights(w_raw, fmt) if packed_weights is None else packed_weights
+    if packed_weights is None:
+        if w_raw.ndim != 2 or x_raw.ndim != 2 or w_raw.shape[1] * xb != x_raw.shape[1] * wb:
+            raise ValueError(f"w_raw [N, Kb] and x_raw [M, Kb] must agree on the blocks per row: "
+                             f"{list(w_raw.shape)} ({fmt}) vs {list(x_raw.shape)} "
+                             f"({ACTIVATION[fmt]})")
+        rows = pack_weights(w_raw, fmt)
+    else:
+        rows = packed_weights
+        blocks = x_raw.shape[1] // xb
+        if x_raw.ndim != 2 or rows.ndim != 2 or rows.shape[1] != row_words(blocks, fmt) * 8:
+            raise ValueError(f"packed weights [N, {row_words(blocks, fmt) * 8}] and x_raw "
+                             f"[M, {blocks * xb}] must agree: {list(rows.shape)} vs "
+                             f"{list(x_raw.shape)}")
     acts = pack_activations(x_raw, fmt).tobytes()
     if sums is None:
         return acts + rows.tobytes()
-    m, n = x_raw.shape[0], w_raw.shape[0]
+    m, n = x_raw.shape[0], rows.shape[0]
     if sums.dtype != np.float32 or sums.shape != (m, n):
         raise ValueError(f"sums must be float32 [{m}, {n}], not {sums.dtype} {list(sums.shape)}")
     if not out_lanes:

@@ -25,7 +25,7 @@ import numpy as np
 
 from llmaccel.golden import formats
 from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, output_words, pack_input,
-                                        unpack_output)
+                                        pack_weights, unpack_output)
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
 from llmaccel.golden.top_layout import (ternary_input, ternary_output, ternary_result_values,
@@ -109,52 +109,74 @@ class Accelerator:
     def matmul_q8_0(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
         """Y = X . W^T on llama.cpp Q8_0 rows (uint8 [rows, K / 32 * 34]): float32 [M, N], bit for
         bit llama.cpp's ggml_vec_dot_q8_0_q8_0 (golden.bfp.matmul_q8_0)."""
-        return self._matmul_bfp(w_raw, x_raw, "q8_0")
+        return self.matmul(w_raw, x_raw, "q8_0")
 
     def matmul_mxint8(self, w_raw: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
         """Y = X . W^T on OCP MXINT8 rows (uint8 [rows, K / 32 * 33]): float32 [M, N]."""
-        return self._matmul_bfp(w_raw, x_raw, "mxint8")
+        return self.matmul(w_raw, x_raw, "mxint8")
 
-    def matmul(self, w_raw: np.ndarray, x_raw: np.ndarray, fmt: str) -> np.ndarray:
-        """Y = X . W^T on raw llama.cpp rows of `fmt` (golden/formats.py), weights in `fmt`, the
-        activations in its activation format (ACTIVATION: Q8_0 for Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1):
-        bit for bit golden.formats.matmul. The core's BFP engine takes the formats of FORMATS."""
+    def matmul(self, w_raw, x_raw: np.ndarray, fmt: str) -> np.ndarray:
+        """Y = X . W^T on raw llama.cpp rows of `fmt` (golden/formats.py), weights in `fmt` (or
+        packed once by pack_bfp), the activations in its activation format (ACTIVATION: Q8_0 for
+        Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1): bit for bit golden.formats.matmul. The core's BFP engine
+        takes the formats of FORMATS."""
+        packed = w_raw if isinstance(w_raw, PackedBfp) else self.pack_bfp(w_raw, fmt)
+        if packed.fmt != fmt:
+            raise ValueError(f"these weights were packed as {packed.fmt}, not {fmt}")
+        if packed.geometry != self.bfp:
+            raise ValueError("these weights were packed for another BFP engine geometry")
+        act = ACTIVATION[fmt]
+        xb = BLOCK_BYTES[act]
+        if not isinstance(x_raw, np.ndarray) or x_raw.dtype != np.uint8 or x_raw.ndim != 2 \
+                or not x_raw.size:
+            raise ValueError(f"activations must be raw {act} rows: a non-empty 2-D uint8 array")
+        if x_raw.shape[1] % xb:
+            raise ValueError(f"activations: {x_raw.shape[1]} bytes per row is not a whole number "
+                             f"of {xb}-byte {act} blocks")
+        n_all, blocks = packed.shape
+        if blocks != x_raw.shape[1] // xb:
+            raise ValueError(f"K disagrees: weights have {blocks * 32} values per row, "
+                             f"activations {x_raw.shape[1] // xb * 32}")
+        p = self.bfp
+        y = np.empty((x_raw.shape[0], n_all), dtype=np.float32)
+        step = p["k_max"] // 32                      # blocks per part
+        for m0 in range(0, x_raw.shape[0], p["m_max"]):
+            x = x_raw[m0:m0 + p["m_max"]]
+            for n0 in range(0, n_all, BFP_N_MAX):
+                n = min(BFP_N_MAX, n_all - n0)
+                part = None
+                for b0 in range(0, blocks, step):
+                    part = self._run_bfp(packed.parts[(n0, b0)], n, x[:, b0 * xb:(b0 + step) * xb],
+                                         fmt, part)
+                y[m0:m0 + x.shape[0], n0:n0 + n] = part
+        return y
+
+    def pack_bfp(self, w_raw: np.ndarray, fmt: str) -> "PackedBfp":
+        """llama.cpp weight rows of `fmt` packed once into the engine's stream words
+        (golden/bfp_layout.py), for every part the driver splits them into: pass the result to
+        matmul in place of the rows, so a model's weights are packed when it is loaded, not per
+        call."""
         if fmt not in FORMATS:
             formats.get(fmt)                         # an unknown name: its own message
             raise ValueError(f"the core's BFP engine takes {', '.join(FORMATS)} blocks, not "
                              f"{fmt} (golden/formats.py has its golden model; the reference back "
                              "end runs it)")
-        return self._matmul_bfp(w_raw, x_raw, fmt)
+        wb = BLOCK_BYTES[fmt]
+        if not isinstance(w_raw, np.ndarray) or w_raw.dtype != np.uint8 or w_raw.ndim != 2 \
+                or not w_raw.size:
+            raise ValueError(f"weights must be raw {fmt} rows: a non-empty 2-D uint8 array")
+        if w_raw.shape[1] % wb:
+            raise ValueError(f"weights: {w_raw.shape[1]} bytes per row is not a whole number of "
+                             f"{wb}-byte {fmt} blocks")
+        blocks, step = w_raw.shape[1] // wb, self.bfp["k_max"] // 32
+        parts = {(n0, b0): pack_weights(w_raw[n0:n0 + BFP_N_MAX, b0 * wb:(b0 + step) * wb], fmt)
+                 for n0 in range(0, w_raw.shape[0], BFP_N_MAX) for b0 in range(0, blocks, step)}
+        return PackedBfp((w_raw.shape[0], blocks), fmt, dict(self.bfp), parts)
 
-    def _matmul_bfp(self, w_raw, x_raw, fmt) -> np.ndarray:
-        act = ACTIVATION[fmt]
-        wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[act]
-        for name, a, rfmt, bpb in (("weights", w_raw, fmt, wb), ("activations", x_raw, act, xb)):
-            if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 2 or not a.size:
-                raise ValueError(f"{name} must be raw {rfmt} rows: a non-empty 2-D uint8 array")
-            if a.shape[1] % bpb:
-                raise ValueError(f"{name}: {a.shape[1]} bytes per row is not a whole number of "
-                                 f"{bpb}-byte {rfmt} blocks")
-        if w_raw.shape[1] // wb != x_raw.shape[1] // xb:
-            raise ValueError(f"K disagrees: weights have {w_raw.shape[1] // wb * 32} values per "
-                             f"row, activations {x_raw.shape[1] // xb * 32}")
-        p = self.bfp
-        y = np.empty((x_raw.shape[0], w_raw.shape[0]), dtype=np.float32)
-        step = p["k_max"] // 32                      # blocks per part
-        for m0 in range(0, x_raw.shape[0], p["m_max"]):
-            for n0 in range(0, w_raw.shape[0], BFP_N_MAX):
-                x, w = x_raw[m0:m0 + p["m_max"]], w_raw[n0:n0 + BFP_N_MAX]
-                part = None
-                for b0 in range(0, w.shape[1] // wb, step):
-                    part = self._run_bfp(w[:, b0 * wb:(b0 + step) * wb],
-                                         x[:, b0 * xb:(b0 + step) * xb], fmt, part)
-                y[m0:m0 + x.shape[0], n0:n0 + w.shape[0]] = part
-        return y
-
-    def _run_bfp(self, w, x, fmt, sums):
-        m, n, k = x.shape[0], w.shape[0], w.shape[1] // BLOCK_BYTES[fmt] * 32
+    def _run_bfp(self, rows, n, x, fmt, sums):
+        m, k = x.shape[0], x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
         self._start("bfp", m, k, n, format=FORMATS[fmt], sum_in=int(sums is not None))
-        data = pack_input(w, x, fmt, sums, self.bfp["out_lanes"])
+        data = pack_input(None, x, fmt, sums, self.bfp["out_lanes"], packed_weights=rows)
         out = self.backend.stream(data, output_words(m, n) * 8)
         self._finish("bfp", m, n, k)
         return unpack_output(out, m, n, self.bfp["out_lanes"])
@@ -211,6 +233,17 @@ class Accelerator:
         out = self.backend.stream(data, -(-ternary_result_values(m, n, p["rows"]) // 2) * 8)
         self._finish("ternary", m, n, k)
         return ternary_output(out, m, n, p["rows"])
+
+
+@dataclass(frozen=True)
+class PackedBfp:
+    """BFP weights packed by Accelerator.pack_bfp: (N, blocks per row), the format, the engine
+    geometry they were packed for, and per part (n0, b0) of the driver's split its stream rows
+    (uint8 [rows, words * 8])."""
+    shape: tuple
+    fmt: str
+    geometry: dict
+    parts: dict
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ golden/smollm2.forward, over the driver (host/driver.py) and any of its back end
 - engine "bfp": every layer's weights in the format the weight mix gives it (golden/quant_mix.py:
   "q8_0" requantizes the file's Q4_1 layers to Q8_0 once, at load; "q4_k_m" and the others follow
   llama.cpp's mixes with our quantizers), or, with `shipped`, the file's own rows as shipped
-  (Q4_1); the LM head is the file's own Q8_0 `token_embd.weight` rows, as shipped. Per call the
+  (Q4_1); the LM head is the file's own Q8_0 `token_embd.weight` rows, as shipped. The rows are
+  packed into the core's stream words once, at load (Accelerator.pack_bfp). Per call the
   activations are quantized into the format's activation format (Q8_0, Q8_1 or Q8_K, as llama.cpp's
-  quantize_row_*_ref), then `acc.matmul(w, x, format)`.
+  quantize_row_*_ref), then `acc.matmul(packed rows, x, format)`.
 - engine "ternary": every layer's weights absmean-ternarized once (BitNet b1.58) and packed into
   the engine's beats once (Accelerator.pack_ternary); per call int8 absmax activations,
   `acc.matmul_ternary`, then float32 scaling. The LM head stays on the BFP engine in Q8_0, as
@@ -38,16 +39,20 @@ class ModelProjections:
         if engine not in ("bfp", "ternary"):
             raise ValueError(f"engine must be bfp or ternary, not {engine!r}")
         self.acc, self.engine, self.check = acc, engine, check
-        self.head = head_q8_0
         self.records = []
+        # The core's driver packs BFP rows into its stream words once, here (pack_bfp); the
+        # golden models take the raw rows.
+        pack = getattr(acc, "pack_bfp", lambda raw, fmt: raw)
+        self.head = (head_q8_0, pack(head_q8_0, "q8_0"))
         if engine == "bfp" and shipped is not None:
-            self.weights = dict(shipped)
+            self.weights = {key: (fmt, raw, pack(raw, fmt)) for key, (fmt, raw) in shipped.items()}
         elif engine == "bfp":
             layers = 1 + max(layer for layer, _ in weights)
             self.weights = {}
             for (layer, name), w in weights.items():
                 fmt = tensor_format(mix, name, layer, layers, w.shape[1])
-                self.weights[(layer, name)] = (fmt, formats.quantize_weights(w, fmt))
+                raw = formats.quantize_weights(w, fmt)
+                self.weights[(layer, name)] = (fmt, raw, pack(raw, fmt))
         else:
             self.weights = {}
             for key, w in weights.items():
@@ -58,9 +63,9 @@ class ModelProjections:
         runs = getattr(self.acc, "runs", None)
         first = len(runs) if runs is not None else 0
         if key == HEAD or self.engine == "bfp":
-            fmt, w = ("q8_0", self.head) if key == HEAD else self.weights[key]
+            fmt, w, packed = ("q8_0", *self.head) if key == HEAD else self.weights[key]
             xq = formats.quantize_activations(x, fmt)
-            y = raw = self.acc.matmul(w, xq, fmt)
+            y = raw = self.acc.matmul(packed, xq, fmt)
             engine = "bfp"
             want = formats.matmul(w, xq, fmt) if self.check else None
         else:

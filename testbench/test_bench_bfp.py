@@ -83,3 +83,14 @@ def test_sweep_is_valid():
         BfpAccelerator(**bb.params_of(ml, ol))  # parameters accepted (no elaboration)
     assert (8, 4) in bb.SWEEP
     assert bb.K_MAX >= max(k for k, _ in bb.SHAPES) and bb.M_MAX >= max(bb.MS)
+
+
+def test_format_table():
+    runs = [{"format": "q4_0", "bits_per_weight": 4.5, "k": 576, "n": 576, "m": 1,
+             "cycles": 24000, "input_words": 23657, "mac_per_cycle": 13.82, "stream_bound": 14.22,
+             "pct_of_stream_bound": 97.2}]
+    lines = bb.format_table(runs).splitlines()
+    assert len(lines) == 3 and all(ln.count("|") == lines[0].count("|") for ln in lines)
+    assert lines[2] == "| q4_0 | 4.5 | 576 x 576 | 24,000 | 23,657 | 13.82 | 14.22 | 97.2 |"
+    assert "/work" not in bb.FORMAT_NOTE and "64 / bits" in bb.FORMAT_NOTE
+    assert [k % 32 for k, _ in bb.FORMAT_SHAPES] == [0] * len(bb.FORMAT_SHAPES)

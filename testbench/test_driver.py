@@ -137,3 +137,39 @@ def test_drives_the_bfp_block_alone():
     assert acc.ternary is None and acc.bfp["out_lanes"] == 4
     with pytest.raises(AcceleratorError, match="the bfp block alone: it has no ternary engine"):
         acc.matmul_ternary(np.zeros((2, 4), np.int8), np.zeros((1, 4), np.int8))
+
+
+class Streams(Registers):
+    """The register file, and a stream that records what it was sent and answers zeros, with
+    STATUS done afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+
+    def stream(self, data, out_bytes):
+        self.sent.append(bytes(data))
+        self.values[{r.name: r.offset for r in REGISTERS}["status"]] = 2
+        return bytes(out_bytes)
+
+
+def test_weights_packed_once_stream_as_the_raw_rows():
+    """pack_bfp's parts (K = 4160 > k_max = 4096: two) give the same stream as the raw rows, and
+    packed weights are refused for another format or geometry."""
+    from llmaccel.golden import q4q5
+    rng = np.random.default_rng(4)
+    w = q4q5.quantize(rng.standard_normal((3, 4160)).astype(np.float32), "q4_1")
+    x = q4q5.quantize_q8_1(rng.standard_normal((2, 4160)).astype(np.float32))
+    raw, packed = Streams(), Streams()
+    Accelerator(raw).matmul(w, x, "q4_1")
+    acc = Accelerator(packed)
+    rows = acc.pack_bfp(w, "q4_1")
+    assert sorted(rows.parts) == [(0, 0), (0, 128)] and rows.shape == (3, 130)
+    acc.matmul(rows, x, "q4_1")
+    assert len(raw.sent) == 2 and raw.sent == packed.sent
+    with pytest.raises(ValueError, match="^these weights were packed as q4_1, not q5_1$"):
+        acc.matmul(rows, x, "q5_1")
+    acc.bfp = {**acc.bfp, "k_max": 2048}
+    with pytest.raises(ValueError, match="^these weights were packed for another BFP engine "
+                                         "geometry$"):
+        acc.matmul(rows, x, "q4_1")

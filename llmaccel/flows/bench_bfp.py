@@ -1,9 +1,11 @@
-"""`llmaccel bench bfp`: the BFP accelerator (llama.cpp Q8_0 matmul, bit-exact) over mac_lanes and
-out_lanes. Per configuration: cycles and achieved MAC/cycle for M = 1 (decode) and M = 8 on
+"""`llmaccel bench bfp`: the BFP accelerator (llama.cpp matmul, bit-exact) over mac_lanes and
+out_lanes, and every format on the default configuration. Per configuration (Q8_0): cycles and achieved MAC/cycle for M = 1 (decode) and M = 8 on
 K x N = 576 x 576 and 1536 x 576 (SmolLM2-135M's attention and ffn_down shapes), random Q8_0 data,
 every result checked bit-exact against golden.bfp.matmul_q8_0; achieved as % of peak and of the
 bound the single 64-bit input stream sets; LUT, FF, DSP48E1 and BRAM36 of the whole accelerator from
-Yosys for the XC7Z020, and LUT and DSP per peak MAC/cycle.
+Yosys for the XC7Z020, and LUT and DSP per peak MAC/cycle. Per format (default configuration,
+M = 1, SmolLM2-135M's shapes and a TinyLlama-sized K = 2048): MAC/cycle against what the 64-bit
+input stream carries in that format, 64 / bits per weight weights per cycle.
 
     PATH=<verilator bin>:$PATH .venv/bin/python -m llmaccel.flows.bench_bfp [-o reports/bench]
 """
@@ -17,8 +19,9 @@ import numpy as np
 from llmaccel.flows.synth import DEVICE, SynthError, synthesize
 from llmaccel.generators.bfp import BfpAccelerator
 from llmaccel.generators.emit import emit_block
+from llmaccel.golden import formats
 from llmaccel.golden.bfp import matmul_q8_0, quantize_q8_0
-from llmaccel.golden.bfp_layout import blocks_of, output_words, row_words
+from llmaccel.golden.bfp_layout import ACTIVATION, FORMATS, blocks_of, output_words, row_words
 from llmaccel.testbench.job import bit_exact, simulate_bfp
 
 FMT = "q8_0"
@@ -176,7 +179,59 @@ LUT/peak MAC and DSP/peak MAC divide by peak MAC/c. "n/a": Yosys failed on that 
 """
 
 
-def run_bfp_bench(out: Path, sweep=None) -> int:
+# --- every format at M = 1 on the default configuration ---------------------------------------------
+# (K, N): SmolLM2-135M's q/o (576 x 576), ffn_down (1536 x 576) and gate/up (576 x 1536), and 256
+# rows of a TinyLlama-sized K = 2048 (the MAC/cycle of M = 1 is the steady state of any N).
+FORMAT_SHAPES = [(576, 576), (1536, 576), (576, 1536), (2048, 256)]
+
+
+def format_runs(shapes=None, fmts=None) -> list[dict]:
+    """Each format (golden/bfp_layout.py's FORMATS) on each shape at M = 1, the default core:
+    cycles and MAC/cycle against the stream bound 64 / bits per weight, every Y bit-exact."""
+    params = params_of(8, 4)
+    out = []
+    for fmt in fmts or FORMATS:
+        f = formats.get(fmt)
+        for k, n in shapes or FORMAT_SHAPES:
+            rng = np.random.default_rng([SEED, k, n, FORMATS[fmt]])
+            w = formats.quantize_weights(rng.standard_normal((n, k)).astype(np.float32), fmt)
+            x = formats.quantize_activations(rng.standard_normal((1, k)).astype(np.float32), fmt)
+            y, rec, _ = simulate_bfp(w, x, fmt, params, "verilator", "bench")
+            if not bit_exact(y, formats.matmul(w, x, fmt)):
+                raise RuntimeError(f"bench result differs from the golden model for {fmt}, "
+                                   f"K = {k}, N = {n}")
+            bound = 64 / f.bits_per_weight
+            achieved = n * k / rec["cycles"]
+            words = row_words(k // 32, ACTIVATION[fmt]) + n * row_words(k // 32, fmt)
+            out.append({"format": fmt, "bits_per_weight": f.bits_per_weight, "k": k, "n": n,
+                        "m": 1, "cycles": rec["cycles"], "input_words": words,
+                        "mac_per_cycle": round(achieved, 2), "stream_bound": round(bound, 2),
+                        "pct_of_stream_bound": round(100 * achieved / bound, 1)})
+    return out
+
+
+def format_table(runs: list[dict]) -> str:
+    lines = ["| format | bits/weight | K x N | cycles | input words | MAC/c | stream bound MAC/c "
+             "(64 / bits per weight) | % of bound |", "|" + "---|" * 8]
+    for r in runs:
+        lines.append(f"| {r['format']} | {r['bits_per_weight']:g} | {r['k']} x {r['n']} "
+                     f"| {r['cycles']:,} | {r['input_words']:,} | {r['mac_per_cycle']} "
+                     f"| {r['stream_bound']} | {r['pct_of_stream_bound']} |")
+    return "\n".join(lines) + "\n"
+
+
+FORMAT_NOTE = """
+NOTE. Every format on the default configuration (mac_lanes 8, out_lanes 4) at M = 1 (decode):
+seeded standard-normal weights quantized by golden/formats.py (llama.cpp's _ref quantizers), the
+activation row in the format's activation format; cycles as above, every Y bit-exact against the
+golden model. The bound is what the single 64-bit input stream carries in the format: 64 / bits
+per weight weights per cycle, each weight one MAC at M = 1. What the engine's stream carries
+besides llama.cpp's bytes: X's row, the padding of the last scale word (and qh word), and the
+pipeline's fill and drain.
+"""
+
+
+def run_bfp_bench(out: Path, sweep=None, format_shapes=None) -> int:
     data = make_data()
     rows = []
     for mac_lanes, out_lanes in sweep or SWEEP:
@@ -184,10 +239,15 @@ def run_bfp_bench(out: Path, sweep=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     table = format_rows(rows)
+    runs = format_runs(format_shapes)
+    ftable = format_table(runs)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bfp.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "bfp.md").write_text(f"# BFP accelerator benchmark (Q8_0)\n\n{table}{NOTE}")
-    print(table + NOTE, end="")
+    (out / "bfp.json").write_text(json.dumps({"configurations": rows, "formats": runs},
+                                             indent=2) + "\n")
+    (out / "bfp.md").write_text(f"# BFP accelerator benchmark\n\n## Configurations (Q8_0)\n\n"
+                                f"{table}{NOTE}\n## Formats (M = 1, default configuration)\n\n"
+                                f"{ftable}{FORMAT_NOTE}")
+    print(table + NOTE + ftable + FORMAT_NOTE, end="")
     return 0
 
 
