@@ -1,20 +1,30 @@
-"""BFP matmul core: Y[M, N] = X[M, K] . W[N, K]^T on llama.cpp Q8_0 or OCP MXINT8 blocks, bit-exact
-with golden/bfp.py (llama.cpp's reference ggml_vec_dot_q8_0_q8_0 for Q8_0).
+"""BFP matmul core: Y[M, N] = X[M, K] . W[N, K]^T on llama.cpp Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 (x Q8_0
+or Q8_1 activations) or OCP MXINT8 blocks, bit-exact with the golden models (golden/bfp.py,
+golden/q4q5.py: llama.cpp's scalar ggml_vec_dot_*_generic).
 
-The stream layout (64-bit words in and out) is golden/bfp_layout.py's. Per matmul:
+The stream layout (64-bit words in and out) and the FORMAT codes are golden/bfp_layout.py's. Per
+matmul:
 - X (M rows) is loaded whole into the activation buffers (SRAM controllers: qs, and scales).
 - W is loaded in tiles of `out_lanes` rows into ping-pong weight buffers (qs and scales, each lane
-  owning a byte slice of a wide word), so the next tile loads while the current one computes.
+  owning a byte slice of a wide word), so the next tile loads while the current one computes. A
+  word of 4- or 5-bit weights is unpacked on its way in: its 16 nibbles (low ones first, then the
+  high ones), bit 4 from the qh word of its pair of blocks (5-bit), minus the format's offset,
+  become 16 int8 values, so the weight buffer (a word of max(16, mac_lanes) bytes per lane) takes
+  one stream word per cycle in every format and the MAC lanes see int8 weights. The activations of
+  these formats arrive in the same order (golden/bfp_layout.py).
 - Compute walks, per tile, block b, then row m of X, then the `32 / mac_lanes` words of the block:
   every cycle each output lane multiplies `mac_lanes` int8 pairs (its weight row against the same
   activations: output reuse) and sums them; after a block's last word the lane holds the exact
   int32 block dot product sumi.
 - Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each;
   one chain of units serves min(out_lanes, 32 / mac_lanes) lanes in turn, as a lane finishes a
-  block at most every 32 / mac_lanes cycles):
-    Q8_0:   scale = fp32(d_w) * fp32(d_x);  prod = fp32(sumi) * scale;  sumf[m] = sumf[m] + prod
-    MXINT8: v = sumi * 2**(e_w + e_x - 266) rounded once (NaN if an E8M0 byte is 0xFF);
-            sumf[m] = sumf[m] + v                         (no float multiplier: an exponent shift)
+  block at most every 32 / mac_lanes cycles), three stages and the accumulating adder:
+    stage 1:  scale = fp32(d_w) * fp32(d_x);  mins = fp32(m_w) * fp32(s_x);  fsumi = fp32(sumi)
+              (MXINT8: fsumi = sumi * 2**(e_w + e_x - 266) rounded once, NaN if an E8M0 byte is
+              0xFF: no float multiplier, an exponent shift)
+    stage 2:  prod = fsumi * scale                    (Q4_0: fsumi * fp32(d_w); MXINT8: fsumi)
+    stage 3:  Q4_0: prod * fp32(d_x);  Q4_1, Q5_1: prod + mins;  the others: prod
+    sumf[m] = sumf[m] + value
   sumf[m] starts at +0 and takes the blocks in order, exactly the reference loop. After the last
   block the lanes' sums go out.
 - K beyond the buffers: with `sum_in`, each tile's sums start from float32 values streamed before
