@@ -239,11 +239,17 @@ def _describe(r: Register) -> str:
     return f"{what}, {r.width} bit{'s' if r.width > 1 else ''}{reset}"
 
 
-def c_header(registers, prefix: str, addr_bits: int = DEFAULT_ADDR_BITS) -> str:
+def c_header(registers, prefix: str, addr_bits: int = DEFAULT_ADDR_BITS,
+             values: dict | None = None) -> str:
     """The map as a C header: `#define <PREFIX>_<NAME>_OFFSET 0x..` and `_MASK` (the bits the
     register uses) per register in offset order, each after a comment from its doc; an include
-    guard `<PREFIX>_H`; nothing that changes between runs (no date, no path)."""
+    guard `<PREFIX>_H`; nothing that changes between runs (no date, no path). `values`: {register
+    name: {value name: code}}, the codes a register takes, as `#define <PREFIX>_<REG>_<VALUE>`."""
     regs = check_registers(registers, addr_bits)
+    values = values or {}
+    unknown = sorted(set(values) - {r.name for r in regs})
+    if unknown:
+        raise RegisterMapError(f"values for registers the map does not have: {', '.join(unknown)}")
     if not isinstance(prefix, str) or not _IDENTIFIER.match(prefix):
         raise RegisterMapError(f"prefix {prefix!r} is not a C identifier")
     pre = prefix.upper()
@@ -259,6 +265,8 @@ def c_header(registers, prefix: str, addr_bits: int = DEFAULT_ADDR_BITS) -> str:
         base = f"{pre}_{r.name.upper()}"
         lines.append(f"#define {base + '_OFFSET':<{name_width}} 0x{r.offset:04X}")
         lines.append(f"#define {base + '_MASK':<{name_width}} 0x{(1 << r.width) - 1:08X}u")
+        for value, code in (values.get(r.name) or {}).items():
+            lines.append(f"#define {base}_{value.upper()} {code}")
     lines += ["", f"#endif /* {guard} */", ""]
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ class BfpAccelerator(wiring.Component):
     SUMMARY = "Q8_0/MXINT8 block-floating-point matmul, bit-exact with llama.cpp, AXI4-Lite + AXI4-Stream"
     PARAMS = BfpCore.PARAMS
     REGISTERS = REGISTERS
+    REGISTER_VALUES = {"format": FORMATS}                      # codes for the C header
 
     def __init__(self, **params):
         self.params = resolve(self.PARAMS, params)

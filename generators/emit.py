@@ -79,4 +79,5 @@ def header_text(block: str, params: dict | None = None) -> tuple[str, str]:
     from .axi_lite import c_header
     from .blocks import get_block
     name = module_name(block, params)
-    return name, c_header(get_block(block).REGISTERS, name)
+    cls = get_block(block)
+    return name, c_header(cls.REGISTERS, name, values=getattr(cls, "REGISTER_VALUES", None))

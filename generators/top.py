@@ -56,6 +56,7 @@ class LlmAccelerator(wiring.Component):
     PARAMS = (_prefixed(BfpCore.PARAMS, "bfp_")
               + _prefixed(TernaryAccelerator.PARAMS, "tern_", skip=("act_bits",)))
     REGISTERS = REGISTERS
+    REGISTER_VALUES = {"format": FORMATS, "engine": ENGINES}   # codes for the C header
 
     def __init__(self, **params):
         self.params = p = resolve(self.PARAMS, params)
