@@ -3,6 +3,9 @@
 dense LLaMA-architecture model without an imatrix, and the model file as shipped.
 
     q8_0      every layer tensor Q8_0
+    q4_0, q4_1, q5_0, q5_1
+              every layer tensor in that format (llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_0 .. Q5_1:
+              without an imatrix no layer tensor of a dense model gets another type)
     q4_k_m    Q4_K; attn_v and ffn_down Q6_K in the layers use_more_bits picks
     q3_k_s    Q3_K everywhere
     q2_k      Q2_K; attn_v Q3_K (fewer than 4 query heads per KV head), ffn_down and
@@ -16,7 +19,7 @@ the rest Q4_0); "q2_k_s" keeps Q2_K in 27 of its 30 ffn_down tensors.
 The LM head (the output tensor; SmolLM2 ties it to token_embd) gets Q8_0 in every mix when its
 K is not a multiple of 256, as llama.cpp's rule says; the host keeps the file's own Q8_0 rows.
 """
-RECIPES = ("q8_0", "q4_k_m", "q3_k_s", "q2_k", "q2_k_s")
+RECIPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "q3_k_s", "q2_k", "q2_k_s")
 FALLBACK = {"q2_K": "q4_0", "q3_K": "q4_0", "q4_K": "q5_0", "q5_K": "q5_1", "q6_K": "q8_0"}
 PROJECTIONS = ("q", "k", "v", "o", "gate", "up", "down")
 
@@ -41,8 +44,8 @@ def tensor_format(recipe: str, projection: str, layer: int, n_layers: int, k: in
         raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, not {projection!r}")
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer {layer} is outside 0..{n_layers - 1}")
-    fmt = {"q8_0": "q8_0", "q4_k_m": "q4_K", "q3_k_s": "q3_K", "q2_k": "q2_K",
-           "q2_k_s": "q2_K"}[recipe]
+    fmt = {"q8_0": "q8_0", "q4_0": "q4_0", "q4_1": "q4_1", "q5_0": "q5_0", "q5_1": "q5_1",
+           "q4_k_m": "q4_K", "q3_k_s": "q3_K", "q2_k": "q2_K", "q2_k_s": "q2_K"}[recipe]
     if recipe == "q4_k_m" and projection in ("v", "down") and use_more_bits(layer, n_layers):
         fmt = "q6_K"
     elif recipe == "q2_k":

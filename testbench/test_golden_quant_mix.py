@@ -23,6 +23,8 @@ def test_use_more_bits_picks_llama_cpp_layers():
 
 @pytest.mark.parametrize("recipe, expect", [
     ("q8_0", {"q8_0": 210}),
+    ("q4_0", {"q4_0": 210}), ("q4_1", {"q4_1": 210}), ("q5_0", {"q5_0": 210}),
+    ("q5_1", {"q5_1": 210}),
     ("q4_k_m", {"q5_0": 166, "q8_0": 14, "q4_K": 16, "q6_K": 14}),   # K = 576 falls back
     ("q3_k_s", {"q4_0": 180, "q3_K": 30}),
     ("q2_k", {"q4_0": 180, "q3_K": 30}),                              # no Q2_K tensor left
@@ -44,8 +46,8 @@ def test_fallback_rule():
 
 
 def test_mix_errors():
-    with pytest.raises(ValueError, match="the weight mix must be one of q8_0, q4_k_m, q3_k_s, "
-                                         "q2_k, q2_k_s, not 'q4_k_s'"):
+    with pytest.raises(ValueError, match="the weight mix must be one of q8_0, q4_0, q4_1, q5_0, "
+                                         "q5_1, q4_k_m, q3_k_s, q2_k, q2_k_s, not 'q4_k_s'"):
         quant_mix.tensor_format("q4_k_s", "q", 0, 30, 576)
     with pytest.raises(ValueError, match="projection must be one of q, k, v, o, gate, up, down, "
                                          "not 'qkv'"):

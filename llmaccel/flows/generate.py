@@ -28,7 +28,7 @@ CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timin
 DEFAULT_PROMPT = "The capital of France is"
 BACKENDS = ("fast", "cocotb", "reference")
 WEIGHTS = ("as-shipped", "q8_0") + RECIPES[1:]     # the --weights choices; the first, the default
-CORE_WEIGHTS = ("as-shipped", "q8_0")             # the mixes whose formats the core's engine takes
+CORE_WEIGHTS = ("as-shipped", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1")   # formats the engine takes
 ENGINES = ("bfp", "ternary")
 BAR = 24
 
@@ -264,10 +264,15 @@ def markdown(r: dict) -> str:
                      "shipped. Activations quantized per call as llama.cpp's "
                      "quantize_row_q8_0_ref.")
     elif r["engine"] == "bfp":
-        what = ("the file's own Q4_1 layer rows, as shipped (no requantization)"
-                if mix == "as-shipped" else
-                f"llama.cpp's {mix.upper()} mix (src/llama-quant.cpp's rules, its fallback for "
-                "K not a multiple of 256) quantized from the file's weights by our quantizers")
+        if mix == "as-shipped":
+            what = "the file's own Q4_1 layer rows, as shipped (no requantization)"
+        elif mix in ("q4_0", "q4_1", "q5_0", "q5_1"):
+            what = (f"every layer tensor requantized to {mix.upper()} once at load by llama.cpp's "
+                    f"quantize_row_{mix}_ref (its {mix.upper()} file type without an imatrix)")
+        else:
+            what = (f"llama.cpp's {mix.upper()} mix (src/llama-quant.cpp's rules, its fallback "
+                    "for K not a multiple of 256) quantized from the file's weights by our "
+                    "quantizers")
         lines.append(f"- Weights: {what}; the LM head is the file's own Q8_0 `token_embd.weight`, "
                      "as shipped. Activations per call in each format's activation format "
                      "(Q8_0, Q8_1 or Q8_K, as llama.cpp's quantize_row_*_ref).")
