@@ -17,7 +17,7 @@ SEEDS ?= 1 2 3 4 5 6 7 8
 .PHONY: help install tools sim test regress synth bench verilog clean
 
 help:
-	@echo "make sim      SmolLM2-135M continues a prompt, every matrix product on the simulated core: reports/generate.md"
+	@echo "make sim      SmolLM2-135M as shipped continues a prompt, every matrix product on the simulated core: reports/generate.md"
 	@echo "make test     golden-model tests, Amaranth-simulator tests, cocotb tests under Verilator and Icarus"
 	@echo "make synth    Yosys synthesis for the PYNQ-Z1 (XC7Z020): reports/synth/ (fit.md: the core's fit)"
 	@echo "make bench    cycle model vs simulation, projected tokens/s, plots: reports/bench.md; per block: reports/bench/"
@@ -54,8 +54,9 @@ tools:
 	  fi; \
 	fi
 
-# 6 new tokens of the default prompt keep it under 5 minutes from a fresh clone (a BFP token is
-# 18 M cycles, the fast back end 0.7-1 M cycles/s); `llmaccel generate --tokens N` for more.
+# 6 new tokens of the default prompt keep it under 5 minutes from a fresh clone (the file as
+# shipped: a BFP token is 12.2 M cycles, the fast back end about 1 M cycles/s);
+# `llmaccel generate --tokens N --weights ...` for more.
 SIM_TOKENS ?= 6
 sim: $(STAMP)
 	$(WITH_VERILATOR) $(LLMACCEL) generate --tokens $(SIM_TOKENS) -o reports
