@@ -108,7 +108,6 @@ class BfpCore(wiring.Component):
         self.P = QK // self.ml                  # words of a block per lane
         self.bmax = self.k_max // QK
         self.beats_per_word = self.ml // WORD_BYTES
-        self.WB = max(self.ml, 16)              # bytes of a weight-buffer word per lane
         super().__init__({
             "start": In(1),
             "m": In(range(self.m_max + 1)),
@@ -129,11 +128,8 @@ class BfpCore(wiring.Component):
         m = Module()
         ML, OL, P = self.ml, self.ol, self.P
         BPW = self.beats_per_word
-        WB, WBW = self.WB, self.WB // WORD_BYTES          # weight word bytes, 8-byte parts
-        WR = WB // ML                                     # compute words per weight word
         mrows = _pow2_at_least(self.m_max)
-        xrow = _pow2_at_least(self.bmax * P)             # qs words per row of X in its buffer
-        wrow = _pow2_at_least(self.bmax * QK // WB)      # weight words per row
+        xrow = _pow2_at_least(self.bmax * P)             # qs words per row in a buffer
         srow = _pow2_at_least(-(-self.bmax // 2))        # scale words per row (2 or 4 slots)
         m.submodules.x_qs = x_qs = SramController(
             width=ML * 8, depth=max(16, xrow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
@@ -142,8 +138,12 @@ class BfpCore(wiring.Component):
             width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
             granularity=64)
         m.submodules.w_qs = w_qs = SramController(
-            width=OL * WB * 8, depth=max(16, wrow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=64)
+        # Bit 4 of 5-bit weights: 16 bits beside each 8-byte weight word, at its address.
+        m.submodules.w_qh = w_qh = SramController(
+            width=OL * ML * 2, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=16)
         m.submodules.w_scales = w_sc = SramController(
             width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=64)
@@ -151,8 +151,8 @@ class BfpCore(wiring.Component):
         m.submodules.w_sums = w_su = SramController(
             width=OL * 32, depth=max(16, mrows), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=32)
-        srams = (x_qs, w_qs, x_sc, w_sc, w_su)
-        tile_srams = (w_qs, w_sc, w_su)
+        srams = (x_qs, w_qs, x_sc, w_sc, w_su, w_qh)
+        tile_srams = (w_qs, w_sc, w_su, w_qh)
 
         # ---- command ------------------------------------------------------------------------
         busy = Signal()
@@ -181,11 +181,11 @@ class BfpCore(wiring.Component):
                                        Mux(self.fmt == code["q5_0"], 16, 0)))]
         SB = Signal(range(self.bmax + 4))                 # scale words per row
         QW = Signal(range(4 * self.bmax + 1))             # 8-byte qs parts per row
-        m.d.comb += [SB.eq(Mux(fmt_wide, (B + 1) >> 1, (B + 3) >> 2)), QW.eq(B << 2)]
+        m.d.comb += SB.eq(Mux(fmt_wide, (B + 1) >> 1, (B + 3) >> 2))
 
         # ---- loader: X rows, then W rows tile by tile ------------------------------------------
         q = Signal(range(self.bmax + 4))                  # scale word within the row
-        sub = Signal(range(4 * self.bmax + 3))            # 8-byte qs part within the row
+        sub = Signal(range(4 * self.bmax + 1))            # qs word (8 bytes) within the row
         qh_due = Signal(init=1)                           # a 5-bit row's next word is qh
         qh_word = Signal(64)                              # the qh of the current pair of blocks
         xm = Signal(range(self.m_max + 1))
@@ -202,21 +202,15 @@ class BfpCore(wiring.Component):
         word = self.data_in.payload
         is_scale = q < SB
         nib = x_loaded & fmt_nib                          # this row's qs words are 4-bit
+        QW = Mux(nib, B << 1, B << 2)                     # qs words of this row
         is_qh = ~is_scale & x_loaded & fmt_qh & qh_due
-        step = Mux(nib, 2, 1)                             # 8-byte parts a qs word fills
-        # A 4- or 5-bit weight word: 16 values, the low nibbles (values 8h .. 8h+7 of its block,
-        # h = the word within the block) then the high ones (16+8h ..), each with bit 4 from qh
-        # (5-bit) and minus the offset, as int8 (golden/bfp_layout.py).
-        h = sub[1]
-        qh32 = qh_word.word_select(sub[2], 32)
+        # A 4- or 5-bit weight word h of its block (qs[8h .. 8h+7]) is stored as it came; beside
+        # it the 16 qh bits of its values, the low nibbles' (values 8h ..) then the high ones'
+        # (16+8h ..): the engine unpacks them after the buffer (golden/bfp_layout.py).
+        h = sub[0]
+        qh32 = qh_word.word_select(sub[1], 32)
         qh16 = Mux(h, Cat(qh32[8:16], qh32[24:32]), Cat(qh32[0:8], qh32[16:24]))
-        unpacked = Cat(*[(Cat(word[8 * i + 4 * half:8 * i + 4 * half + 4],
-                             qh16[8 * half + i] & fmt_qh, Const(0, 3)) - offset)[:8]
-                         for half in (0, 1) for i in range(8)])
-        lane_data = Mux(nib, Cat(unpacked for _ in range(WBW // 2)), Cat(word for _ in range(WBW)))
-        parts = Mux(nib, Const(3, 2), Const(1, 2))        # byte-enable pattern of one lane
         xsub = sub[:_log2(BPW)] if BPW > 1 else Const(0, 1)
-        wsub = sub[:_log2(WBW)]
         loading_x = busy & ~x_loaded
         loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
         loading_sums = loading_w & ~sums_done
@@ -233,10 +227,14 @@ class BfpCore(wiring.Component):
             x_sc.write.payload.data.eq(word),
             x_sc.write.payload.be.eq(1),
             x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
-            w_qs.write.payload.addr.eq(sub >> _log2(WBW)),
-            w_qs.write.payload.data.eq(Cat(lane_data for _ in range(OL))),
-            w_qs.write.payload.be.eq(parts << (lane * WBW + wsub)),
+            w_qs.write.payload.addr.eq(sub >> _log2(BPW)),
+            w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
+            w_qs.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
             w_qs.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
+            w_qh.write.payload.addr.eq(sub >> _log2(BPW)),
+            w_qh.write.payload.data.eq(Cat(qh16 for _ in range(OL * BPW))),
+            w_qh.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
+            w_qh.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
             w_sc.write.payload.addr.eq(q),
             w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
             w_sc.write.payload.be.eq(Const(1, OL) << lane),
@@ -249,10 +247,10 @@ class BfpCore(wiring.Component):
         target_ready = Mux(x_loaded,
                            Mux(~sums_done, w_su.write.ready,
                                Mux(is_scale, w_sc.write.ready,
-                                   Mux(is_qh, 1, w_qs.write.ready))),
+                                   Mux(is_qh, 1, w_qs.write.ready & w_qh.write.ready))),
                            Mux(is_scale, x_sc.write.ready, x_qs.write.ready))
         m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
-        row_end = qs_beat & (sub + step == QW)
+        row_end = qs_beat & (sub + 1 == QW)
         with m.If(self.data_in.valid & self.data_in.ready & loading_sums):
             m.d.sync += si.eq(si + 1)
             with m.If(si_m + 1 == M):
@@ -264,8 +262,8 @@ class BfpCore(wiring.Component):
             with m.Elif(is_qh):
                 m.d.sync += [qh_word.eq(word), qh_due.eq(0)]
             with m.Else():
-                m.d.sync += sub.eq(sub + step)
-                with m.If(((sub + step) & 7) == 0):       # the next pair of blocks: its qh
+                m.d.sync += sub.eq(sub + 1)
+                with m.If(((sub + 1) & 3) == 0):          # the next pair of 4-bit blocks: its qh
                     m.d.sync += qh_due.eq(1)
             with m.If(row_end):
                 m.d.sync += [q.eq(0), sub.eq(0), qh_due.eq(1)]
@@ -300,12 +298,19 @@ class BfpCore(wiring.Component):
         m.d.comb += wofs.eq(Cat(ij, ib) if P > 1 else ib)
         sword = Signal(range(max(srow, 2)))               # the block's scale word
         m.d.comb += sword.eq(Mux(fmt_wide, ib >> 1, ib >> 2))
+        # 4-bit weights: block b's words 2b, 2b + 1 hold its 32 values; compute word ij takes
+        # word ij >> 1 (mac_lanes 8: one nibble of each byte), word ij (16), both (32).
+        wpart = Signal(range(2 * self.bmax + 2))
+        m.d.comb += wpart.eq(Cat(ij[1] if ML == 8 else (ij[0] if ML == 16 else Const(0, 1)), ib))
+        waddr = Signal(range(xrow))
+        m.d.comb += waddr.eq(Mux(fmt_nib, wpart >> _log2(BPW), wofs))
         addrs = (
             Cat(wofs, im) if mrows > 1 else wofs,
-            wofs >> _log2(WR),
+            waddr,
             Cat(sword[:_log2(srow)], im) if mrows > 1 else sword,
             sword,
             im,
+            waddr,
         )
         # A fork: each buffer takes the request when it can; the walk advances once all have.
         taken = Signal(len(srams))
@@ -383,6 +388,28 @@ class BfpCore(wiring.Component):
                        Cat(word64.word_select(jb[:2], 16), Const(0, 16)))
 
         wdata = w_qs.read_resp[0].payload.data
+        hdata = w_qh.read_resp[0].payload.data
+
+        def unpack(raw, qh):
+            """A lane's ML int8 weights of compute word jj from its stored 4- or 5-bit words: for
+            each word it needs, the low nibbles then the high ones (mac_lanes 8: the half jj
+            picks), bit 4 from qh (5-bit), minus the offset; in the activations' order."""
+            values = []
+            if ML == 8:
+                half = jj[0]
+                for i in range(8):
+                    byte = raw[8 * i:8 * i + 8]
+                    values.append((Mux(half, byte[4:8], byte[0:4]), Mux(half, qh[8 + i], qh[i])))
+            else:
+                words = ML // 16                            # stored words a compute word takes
+                for k in range(words):
+                    at = jj[0] if ML == 16 else Cat(Const(k, 1), jb[0])
+                    part, bits = raw.word_select(at, 64), qh.word_select(at, 16)
+                    for half in (0, 1):
+                        for i in range(8):
+                            values.append((part[8 * i + 4 * half:8 * i + 4 * half + 4],
+                                           bits[8 * half + i]))
+            return Cat(*[(Cat(v, b & fmt_qh, Const(0, 3)) - offset)[:8] for v, b in values])
         with m.If(adv):
             m.d.sync += [
                 v0.eq(accept),
@@ -394,8 +421,9 @@ class BfpCore(wiring.Component):
             for r in range(OL):
                 m.d.sync += [
                     dw0[r].eq(scale_slot(w_sc.read_resp[0].payload.data.word_select(r, 64))),
-                    wq0[r].eq(wdata.word_select(r, WB * 8).word_select(jj[:_log2(WR)], ML * 8)
-                              if WR > 1 else wdata.word_select(r, WB * 8)),
+                    wq0[r].eq(Mux(fmt_nib, unpack(wdata.word_select(r, ML * 8),
+                                                  hdata.word_select(r, ML * 2)),
+                                  wdata.word_select(r, ML * 8))),
                 ]
         # S1: the int8 products (a DSP48E1 each, its M register).
         v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
