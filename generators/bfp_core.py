@@ -7,11 +7,12 @@ matmul:
 - X (M rows) is loaded whole into the activation buffers (SRAM controllers: qs, and scales).
 - W is loaded in tiles of `out_lanes` rows into ping-pong weight buffers (qs and scales, each lane
   owning a byte slice of a wide word), so the next tile loads while the current one computes. A
-  word of 4- or 5-bit weights is unpacked on its way in: its 16 nibbles (low ones first, then the
-  high ones), bit 4 from the qh word of its pair of blocks (5-bit), minus the format's offset,
-  become 16 int8 values, so the weight buffer (a word of max(16, mac_lanes) bytes per lane) takes
-  one stream word per cycle in every format and the MAC lanes see int8 weights. The activations of
-  these formats arrive in the same order (golden/bfp_layout.py).
+  word of 4- or 5-bit weights is stored as it came (one stream word per cycle in every format);
+  for 5-bit weights the loader stores beside it, in a 16-bit side buffer, bit 4 of its 16 values
+  from the qh word of its pair of blocks. After the buffers each lane unpacks the values of its
+  compute word (the low nibbles of a word, then the high ones, bit 4, minus the format's offset)
+  into int8, so the MAC lanes see int8 weights. The activations of these formats arrive in the
+  same order (golden/bfp_layout.py).
 - Compute walks, per tile, block b, then row m of X, then the `32 / mac_lanes` words of the block:
   every cycle each output lane multiplies `mac_lanes` int8 pairs (its weight row against the same
   activations: output reuse) and sums them; after a block's last word the lane holds the exact
