@@ -99,6 +99,8 @@ def pack_rows(raw: np.ndarray, fmt: str, nibble_order: bool = False) -> np.ndarr
     [R, row_words(B, fmt) * 8] stream bytes. `nibble_order`: an 8-bit row's qs words of each block
     in the order NIBBLE_ORDER (the activations of 4- and 5-bit weights)."""
     _check_row_format(fmt)
+    if nibble_order and QS_BITS[fmt] != 8:
+        raise ValueError("nibble_order is for 8-bit activation rows")
     bpb = BLOCK_BYTES[fmt]
     if raw.dtype != np.uint8 or raw.ndim != 2 or raw.shape[1] == 0 or raw.shape[1] % bpb:
         raise ValueError(f"rows must be uint8 [R, B * {bpb}], not {raw.dtype} {list(raw.shape)}")
@@ -119,12 +121,8 @@ def pack_rows(raw: np.ndarray, fmt: str, nibble_order: bool = False) -> np.ndarr
             qs = qs.reshape(rows, blocks, 4, 8)[:, :, list(NIBBLE_ORDER)]
         parts.append(qs.reshape(rows, -1))
     elif QS_BITS[fmt] == 4:
-        if nibble_order:
-            raise ValueError("nibble_order is for 8-bit activation rows")
         parts.append(blk[:, :, head:].reshape(rows, -1))
     else:
-        if nibble_order:
-            raise ValueError("nibble_order is for 8-bit activation rows")
         qh = blk[:, :, head:head + 4]
         qs = blk[:, :, head + 4:]
         for p in range(0, blocks, 2):

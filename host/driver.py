@@ -125,14 +125,7 @@ class Accelerator:
             raise ValueError(f"these weights were packed as {packed.fmt}, not {fmt}")
         if packed.geometry != self.bfp:
             raise ValueError("these weights were packed for another BFP engine geometry")
-        act = ACTIVATION[fmt]
-        xb = BLOCK_BYTES[act]
-        if not isinstance(x_raw, np.ndarray) or x_raw.dtype != np.uint8 or x_raw.ndim != 2 \
-                or not x_raw.size:
-            raise ValueError(f"activations must be raw {act} rows: a non-empty 2-D uint8 array")
-        if x_raw.shape[1] % xb:
-            raise ValueError(f"activations: {x_raw.shape[1]} bytes per row is not a whole number "
-                             f"of {xb}-byte {act} blocks")
+        xb = _check_rows(x_raw, "activations", ACTIVATION[fmt])
         n_all, blocks = packed.shape
         if blocks != x_raw.shape[1] // xb:
             raise ValueError(f"K disagrees: weights have {blocks * 32} values per row, "
@@ -161,13 +154,7 @@ class Accelerator:
             raise ValueError(f"the core's BFP engine takes {', '.join(FORMATS)} blocks, not "
                              f"{fmt} (golden/formats.py has its golden model; the reference back "
                              "end runs it)")
-        wb = BLOCK_BYTES[fmt]
-        if not isinstance(w_raw, np.ndarray) or w_raw.dtype != np.uint8 or w_raw.ndim != 2 \
-                or not w_raw.size:
-            raise ValueError(f"weights must be raw {fmt} rows: a non-empty 2-D uint8 array")
-        if w_raw.shape[1] % wb:
-            raise ValueError(f"weights: {w_raw.shape[1]} bytes per row is not a whole number of "
-                             f"{wb}-byte {fmt} blocks")
+        wb = _check_rows(w_raw, "weights", fmt)
         blocks, step = w_raw.shape[1] // wb, self.bfp["k_max"] // 32
         parts = {(n0, b0): pack_weights(w_raw[n0:n0 + BFP_N_MAX, b0 * wb:(b0 + step) * wb], fmt)
                  for n0 in range(0, w_raw.shape[0], BFP_N_MAX) for b0 in range(0, blocks, step)}
@@ -233,6 +220,17 @@ class Accelerator:
         out = self.backend.stream(data, -(-ternary_result_values(m, n, p["rows"]) // 2) * 8)
         self._finish("ternary", m, n, k)
         return ternary_output(out, m, n, p["rows"])
+
+
+def _check_rows(raw, name: str, fmt: str) -> int:
+    """Raw llama.cpp rows of row format `fmt` (a clear error otherwise): its bytes per block."""
+    bpb = BLOCK_BYTES[fmt]
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 2 or not raw.size:
+        raise ValueError(f"{name} must be raw {fmt} rows: a non-empty 2-D uint8 array")
+    if raw.shape[1] % bpb:
+        raise ValueError(f"{name}: {raw.shape[1]} bytes per row is not a whole number of "
+                         f"{bpb}-byte {fmt} blocks")
+    return bpb
 
 
 @dataclass(frozen=True)

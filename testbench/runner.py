@@ -175,9 +175,7 @@ def run(b: Build, test_module: str, testcase: str | list[str], *, seed: int,
                 extra_env=extra, waves=b.waves, timescale=("1ns", "1ps"), log_file=log,
                 results_xml=str(xml))
         except SystemExit as e:  # under pytest cocotb's runner exits when a test fails or dies
-            if xml.exists():
-                pass             # the results say what failed
-            else:
+            if not xml.exists():  # (when it wrote results, they say what failed)
                 raise RuntimeError(f"{b.sim} ended ({e.code}) without writing {xml} for {name}; "
                                    f"the end of {log}:\n"
                                    + failure_excerpt(RunResult(0, 0, 0.0, [], log))) from None
