@@ -50,7 +50,7 @@ class BfpAccelerator(wiring.Component):
         m.d.comb += [
             core.start.eq(start),
             core.m.eq(regs.m), core.blocks.eq(regs.k >> 5), core.n.eq(regs.n),
-            core.fmt.eq(regs.format[:3]), core.sum_in.eq(regs.sum_in),
+            core.fmt.eq(regs.format[:4]), core.sum_in.eq(regs.sum_in),
             regs.id.eq(ID_VALUE),
             regs.params.eq(p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16),
             regs.k_max.eq(p["k_max"]),

@@ -106,7 +106,7 @@ class LlmAccelerator(wiring.Component):
         m.d.comb += [
             bfp.start.eq(start & ~use_tern),
             bfp.m.eq(regs.m), bfp.blocks.eq(regs.k >> 5), bfp.n.eq(regs.n),
-            bfp.fmt.eq(regs.format[:3]), bfp.sum_in.eq(regs.sum_in),
+            bfp.fmt.eq(regs.format[:4]), bfp.sum_in.eq(regs.sum_in),
         ]
 
         # ---- ternary engine: the command from M, K, N ------------------------------------------

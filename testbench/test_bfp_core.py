@@ -44,7 +44,7 @@ def run_core(params, jobs, seed, stall):
         for fmt, w, x, *sums in jobs:
             sums = sums[0] if sums else None
             m, n = x.shape[0], w.shape[0]
-            blocks = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]]
+            blocks = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * golden.get(fmt).block // 32
             ctx.set(dut.m, m)
             ctx.set(dut.blocks, blocks)
             ctx.set(dut.n, n)
