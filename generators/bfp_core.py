@@ -68,7 +68,7 @@ from .fp_formats import fp16_to_fp32
 from .fp32_mul import Fp32Multiplier
 from .params import Param, resolve
 from .sram import SramController
-from llmaccel.golden.bfp_layout import FORMATS, K_FORMATS
+from llmaccel.golden.bfp_layout import FORMATS, K_FORMATS, SPLIT_FORMATS
 
 QK = 32
 QK_K = 256
@@ -78,6 +78,19 @@ SUMI_BITS = 26          # |sumi| <= 2**19; K-quants |aux32| <= 32 * 4096 * 128 =
 WK_BITS = 14            # a weight value times its sub-block scale: |q * scale| <= 32 * 128
 NAN = 0x7FC00000
 MX_BIAS = 254 + 12      # two E8M0 biases and the two implicit 2**-6 element scales
+
+
+def refused_k(k, fmt, k_max: int):
+    """The start's K is bad for the FORMAT register's value `fmt`: not a positive multiple of 32
+    (of 256 for the K-quants) or above k_max."""
+    kquant = Cat(fmt == FORMATS[f] for f in K_FORMATS).any()
+    return (k == 0) | (k[:5] != 0) | (kquant & (k[:8] != 0)) | (k > k_max)
+
+
+def refused_format(fmt, sum_in):
+    """FORMAT is not a code, or SUM_IN asks to split a format whose K cannot be split."""
+    unsplittable = Cat(fmt == FORMATS[f] for f in FORMATS if f not in SPLIT_FORMATS).any()
+    return (fmt >= len(FORMATS)) | (sum_in & unsplittable)
 
 
 def _pow2_at_least(n: int, minimum: int = 1) -> int:

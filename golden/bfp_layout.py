@@ -84,6 +84,9 @@ SCALE_BITS = {"q8_0": 16, "mxint8": 16, "q8_1": 32, "q4_0": 16, "q4_1": 32, "q5_
               "q8_K": 32}
 QS_BITS = {"q8_0": 8, "mxint8": 8, "q8_1": 8, "q4_0": 4, "q4_1": 4, "q5_0": 5, "q5_1": 5}
 QK_K = 256
+# The formats whose K a host may split through SUM_IN: the reference keeps one float sum per row
+# (Q3_K..Q6_K keep nine: eight by position and sumf, added only at the row's end).
+SPLIT_FORMATS = tuple(f for f in FORMATS if f not in ("q3_K", "q4_K", "q5_K", "q6_K"))
 # K-quant rows: byte ranges (start, end) of a super-block's scale slot, mid bytes, high and low
 # words, as llama.cpp stores the block (golden/kquants.py).
 K_PARTS = {
@@ -109,6 +112,11 @@ ACTIVATION = {f: _formats.get(f).activation for f in FORMATS}
 NIBBLE_ORDER = (0, 2, 1, 3)     # activation words of a block for 4- and 5-bit weights
 WORD_BYTES = 8
 CANONICAL_NAN = 0x7FC00000
+
+
+def k_multiple(fmt: str) -> int:
+    """K of a matmul on `fmt` weights must be a multiple of this (the format's block)."""
+    return QK_K if check_format(fmt) in K_FORMATS else QK
 
 
 def check_format(fmt: str) -> str:
