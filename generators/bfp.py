@@ -17,12 +17,13 @@ from llmaccel.golden.register_maps import FORMATS
 
 from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
-from .bfp_core import BfpCore
+from .bfp_core import BfpCore, refused_format, refused_k
 from .params import resolve
 
 class BfpAccelerator(wiring.Component):
     BLOCK = "bfp"
-    SUMMARY = "Q8_0/MXINT8 block-floating-point matmul, bit-exact with llama.cpp, AXI4-Lite + AXI4-Stream"
+    SUMMARY = ("llama.cpp Q8_0, Q4_x, Q5_x, Q2_K..Q6_K and MXINT8 matmul, bit-exact with llama.cpp's "
+               "scalar reference, AXI4-Lite + AXI4-Stream")
     PARAMS = BfpCore.PARAMS
     REGISTERS = REGISTERS
     REGISTER_VALUES = {"format": FORMATS}                      # codes for the C header
@@ -43,14 +44,14 @@ class BfpAccelerator(wiring.Component):
         p = self.params
         _, start = run_control(m, regs, core.busy, [
             (regs.m == 0) | (regs.m > p["m_max"]),                              # M
-            (regs.k == 0) | (regs.k[:5] != 0) | (regs.k > p["k_max"]),          # K
+            refused_k(regs.k, regs.format, p["k_max"]),                         # K
             (regs.n == 0) | (regs.n >= 1 << BfpCore.N_BITS),                    # N
-            regs.format >= len(FORMATS),                                        # FORMAT
+            refused_format(regs.format, regs.sum_in),                           # FORMAT
         ])
         m.d.comb += [
             core.start.eq(start),
             core.m.eq(regs.m), core.blocks.eq(regs.k >> 5), core.n.eq(regs.n),
-            core.fmt.eq(regs.format[:3]), core.sum_in.eq(regs.sum_in),
+            core.fmt.eq(regs.format[:4]), core.sum_in.eq(regs.sum_in),
             regs.id.eq(ID_VALUE),
             regs.params.eq(p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16),
             regs.k_max.eq(p["k_max"]),

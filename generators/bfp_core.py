@@ -1,6 +1,6 @@
 """BFP matmul core: Y[M, N] = X[M, K] . W[N, K]^T on llama.cpp Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 (x Q8_0
-or Q8_1 activations) or OCP MXINT8 blocks, bit-exact with the golden models (golden/bfp.py,
-golden/q4q5.py: llama.cpp's scalar ggml_vec_dot_*_generic).
+or Q8_1 activations), Q2_K..Q6_K (x Q8_K) or OCP MXINT8 blocks, bit-exact with the golden models
+(golden/bfp.py, golden/q4q5.py, golden/kquants.py: llama.cpp's scalar ggml_vec_dot_*_generic).
 
 The stream layout (64-bit words in and out) and the FORMAT codes are golden/bfp_layout.py's. Per
 matmul:
@@ -31,6 +31,24 @@ matmul:
 - K beyond the buffers: with `sum_in`, each tile's sums start from float32 values streamed before
   the tile's rows instead of +0, so a host splits K into parts and passes each part's Y to the
   next: the same additions in the same order, bit for bit the unsplit result.
+K-quants (super-blocks of 256 values; the walk's block is then a super-block):
+- The loader decodes each super-block's sub-block scales (and mins) as their mid words arrive
+  into one entry of 16 signed 8-bit scales and 16 mins per 16 values (a 32-value sub-block's
+  twice), in a small ping-pong buffer beside the weights; the activations' bsums go into a buffer
+  of their own. Low words (2- or 4-bit fields) are stored as they come; their high bits (Q3_K's
+  hmask, Q5_K's and Q6_K's qh, whose words come first) go beside them in the side buffer.
+- After the buffers each lane unpacks its values, multiplies each by its sub-block scale (an
+  exact 14-bit weight) and the MAC lanes keep, per lane, eight int sums by position l = e % 8
+  (aux32[l]; Q2_K: one sum) over the super-block, and beside them the integer
+  sum of bsums[j] * min_j.
+- The binary32 chain then takes several steps per lane and super-block, one a cycle: Q3_K..Q6_K
+  sums[l] = sums[l] + (d_w * d_x) * float(aux32[l]) for l = 0..7, Q4_K/Q5_K first
+  sumf = sumf - (dmin_w * d_x) * float(sum of mins), Q2_K sumf + ((d_w * d_x) * float(isum) -
+  (dmin_w * d_x) * float(summs)); the nine sums of a (row, lane) live in the accumulator RAM and
+  after a row's last super-block sumf = sumf + sums[0] + ... + sums[7], in that order. The join
+  spaces super-blocks so that their steps never overlap (at M = 1 the stream is slower anyway).
+- K splits through `sum_in` only for Q2_K, whose reference keeps one sum (the others keep nine).
+
 The order (block outside, rows of X inside) keeps M accumulators per lane in flight, so the
 pipelined adder's loop latency is hidden when M * 32 / mac_lanes covers it; otherwise the join
 holds block results apart (`gap`) so an accumulator is never read before its last sum is back.
@@ -50,13 +68,29 @@ from .fp_formats import fp16_to_fp32
 from .fp32_mul import Fp32Multiplier
 from .params import Param, resolve
 from .sram import SramController
-from llmaccel.golden.bfp_layout import FORMATS
+from llmaccel.golden.bfp_layout import FORMATS, K_FORMATS, SPLIT_FORMATS
 
 QK = 32
+QK_K = 256
 WORD_BYTES = 8
-SUMI_BITS = 21          # |sumi| <= 32 * 128 * 128 = 2**19
+SUMI_BITS = 26          # |sumi| <= 2**19; K-quants |aux32| <= 32 * 4096 * 128 = 2**24, and the
+                        # sum of 16 bsums (int16 as stored) times 6-bit mins < 2**25
+WK_BITS = 14            # a weight value times its sub-block scale: |q * scale| <= 32 * 128
 NAN = 0x7FC00000
 MX_BIAS = 254 + 12      # two E8M0 biases and the two implicit 2**-6 element scales
+
+
+def refused_k(k, fmt, k_max: int):
+    """The start's K is bad for the FORMAT register's value `fmt`: not a positive multiple of 32
+    (of 256 for the K-quants) or above k_max."""
+    kquant = Cat(fmt == FORMATS[f] for f in K_FORMATS).any()
+    return (k == 0) | (k[:5] != 0) | (kquant & (k[:8] != 0)) | (k > k_max)
+
+
+def refused_format(fmt, sum_in):
+    """FORMAT is not a code, or SUM_IN asks to split a format whose K cannot be split."""
+    unsplittable = Cat(fmt == FORMATS[f] for f in FORMATS if f not in SPLIT_FORMATS).any()
+    return (fmt >= len(FORMATS)) | (sum_in & unsplittable)
 
 
 def _pow2_at_least(n: int, minimum: int = 1) -> int:
@@ -114,7 +148,7 @@ class BfpCore(wiring.Component):
             "m": In(range(self.m_max + 1)),
             "blocks": In(range(self.bmax + 1)),
             "n": In(self.N_BITS),
-            "fmt": In(3),                       # golden/bfp_layout.py's FORMAT codes
+            "fmt": In(4),                       # golden/bfp_layout.py's FORMAT codes
             "sum_in": In(1),                    # each tile's sums start from streamed values
             "busy": Out(1),
             "data_in": In(stream.Signature(64)),
@@ -129,6 +163,10 @@ class BfpCore(wiring.Component):
         m = Module()
         ML, OL, P = self.ml, self.ol, self.P
         BPW = self.beats_per_word
+        PK = QK_K // ML                                   # compute words of a super-block
+        MP = max(1, ML // 16)                             # bsum * min products per compute word
+        MJ = 16 // MP                                     # compute words that carry them
+        bk = _pow2_at_least(max(1, self.bmax // 8))       # super-blocks per row, at most
         mrows = _pow2_at_least(self.m_max)
         xrow = _pow2_at_least(self.bmax * P)             # qs words per row in a buffer
         srow = _pow2_at_least(-(-self.bmax // 2))        # scale words per row (2 or 4 slots)
@@ -138,57 +176,89 @@ class BfpCore(wiring.Component):
         m.submodules.x_scales = x_sc = SramController(
             width=64, depth=max(16, srow * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
             granularity=64)
+        # Q8_K's bsums: 4 words per super-block and row of X.
+        m.submodules.x_bsums = x_bs = SramController(
+            width=64, depth=max(16, 4 * bk * mrows), banks=1, read_ports=1, pingpong=0, ecc=0,
+            granularity=64)
         m.submodules.w_qs = w_qs = SramController(
             width=OL * ML * 8, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=64)
-        # Bit 4 of 5-bit weights: 16 bits beside each 8-byte weight word, at its address.
+        # High bits beside each 8-byte weight word, at its address: Q5_0/Q5_1's bit 4 (16 bits),
+        # Q3_K's hmask bits (32), Q5_K's qh bits (16), Q6_K's 2-bit qh (32).
         m.submodules.w_qh = w_qh = SramController(
-            width=OL * ML * 2, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
-            granularity=16)
+            width=OL * ML * 4, depth=max(16, xrow), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=32)
         m.submodules.w_scales = w_sc = SramController(
             width=OL * 64, depth=max(16, srow), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=64)
+        # K-quants: each super-block's decoded sub-block scales and mins (16 + 16 bytes a lane).
+        m.submodules.w_subscales = w_sub = SramController(
+            width=OL * 256, depth=max(16, bk), banks=1, read_ports=1, pingpong=1, ecc=0,
+            granularity=256)
         # Starting sums of a tile (sum_in): one float32 per (m, lane), swapped with the tile.
         m.submodules.w_sums = w_su = SramController(
             width=OL * 32, depth=max(16, mrows), banks=1, read_ports=1, pingpong=1, ecc=0,
             granularity=32)
-        srams = (x_qs, w_qs, x_sc, w_sc, w_su, w_qh)
-        tile_srams = (w_qs, w_sc, w_su, w_qh)
+        srams = (x_qs, w_qs, x_sc, w_sc, w_su, w_qh, x_bs, w_sub)
+        tile_srams = (w_qs, w_sc, w_su, w_qh, w_sub)
 
         # ---- command ------------------------------------------------------------------------
         busy = Signal()
         M = Signal.like(self.m)
-        B = Signal.like(self.blocks)
+        B = Signal.like(self.blocks)                      # blocks (K-quants: super-blocks)
         sum_in = Signal()
         # The format, decoded once at the start (golden/bfp_layout.py's table).
         fmt_mx = Signal()         # MXINT8: E8M0 scales, no float multiplier
-        fmt_nib = Signal()        # 4- or 5-bit weights: a weight word unpacks into 16 values
-        fmt_qh = Signal()         # 5-bit weights: a qh word before each pair of blocks
-        fmt_wide = Signal()       # 32-bit scale slots: d and m (weights), d and s (Q8_1)
+        fmt_nib = Signal()        # Q4_x, Q5_x: a weight word unpacks into 16 values
+        fmt_qh = Signal()         # Q5_x: a qh word before each pair of blocks
+        fmt_madd = Signal()       # Q4_1, Q5_1: + m_w * s_x
         fmt_q4_0 = Signal()       # (sumi * d_w) * d_x
-        offset = Signal(8)        # subtracted from the unpacked 4- or 5-bit values
+        offset = Signal(8)        # subtracted from the unpacked values
+        kq = Signal()             # a K-quant (x Q8_K: float32 d_x in 32-bit slots)
+        kf = {f: Signal(name=f"fmt_{f}") for f in K_FORMATS}
+        kpos = Signal()           # Q3_K..Q6_K: eight sums by position, added at the row's end
+        kmin = Signal()           # Q4_K, Q5_K: sumf - dmin * sum of mins, per super-block
+        w_wide = Signal()         # 32-bit weight scale slots: d, m or d, dmin
+        x_wide = Signal()         # 32-bit activation scale slots: Q8_1's d, s; Q8_K's d
+        lw16 = Signal()           # 16 low words per super-block (Q4_K, Q5_K, Q6_K), else 8
+        sub16b = Signal()         # 16 bytes of sub-block scales (Q2_K, Q6_K), else 12
+        nm = Signal(range(10))    # binary32 steps per lane and block before the row's end
         start = self.start & ~busy
         m.d.comb += self.busy.eq(busy)
-        code = {name: Const(c, 3) for name, c in FORMATS.items()}
+        code = {name: Const(c, 4) for name, c in FORMATS.items()}
+        is_ = {name: self.fmt == code[name] for name in FORMATS}
+        any_k = Cat(is_[f] for f in K_FORMATS).any()
         with m.If(start):
-            m.d.sync += [busy.eq(1), M.eq(self.m), B.eq(self.blocks), sum_in.eq(self.sum_in),
-                         fmt_mx.eq(self.fmt == code["mxint8"]),
-                         fmt_nib.eq(Cat(self.fmt == code[f] for f in
-                                        ("q4_0", "q4_1", "q5_0", "q5_1")).any()),
-                         fmt_qh.eq((self.fmt == code["q5_0"]) | (self.fmt == code["q5_1"])),
-                         fmt_wide.eq((self.fmt == code["q4_1"]) | (self.fmt == code["q5_1"])),
-                         fmt_q4_0.eq(self.fmt == code["q4_0"]),
-                         offset.eq(Mux(self.fmt == code["q4_0"], 8,
-                                       Mux(self.fmt == code["q5_0"], 16, 0)))]
-        SB = Signal(range(self.bmax + 4))                 # scale words per row
-        QW = Signal(range(4 * self.bmax + 1))             # 8-byte qs parts per row
-        m.d.comb += SB.eq(Mux(fmt_wide, (B + 1) >> 1, (B + 3) >> 2))
+            m.d.sync += [busy.eq(1), M.eq(self.m), sum_in.eq(self.sum_in),
+                         B.eq(Mux(any_k, self.blocks >> 3, self.blocks)),
+                         fmt_mx.eq(is_["mxint8"]),
+                         fmt_nib.eq(is_["q4_0"] | is_["q4_1"] | is_["q5_0"] | is_["q5_1"]),
+                         fmt_qh.eq(is_["q5_0"] | is_["q5_1"]),
+                         fmt_madd.eq(is_["q4_1"] | is_["q5_1"]),
+                         fmt_q4_0.eq(is_["q4_0"]),
+                         offset.eq(Mux(is_["q4_0"], 8, Mux(is_["q5_0"], 16, Mux(
+                             is_["q3_K"], 4, Mux(is_["q6_K"], 32, 0))))),
+                         kq.eq(any_k),
+                         kpos.eq(is_["q3_K"] | is_["q4_K"] | is_["q5_K"] | is_["q6_K"]),
+                         kmin.eq(is_["q4_K"] | is_["q5_K"]),
+                         w_wide.eq(is_["q4_1"] | is_["q5_1"] | is_["q2_K"] | is_["q4_K"]
+                                   | is_["q5_K"]),
+                         x_wide.eq(is_["q4_1"] | is_["q5_1"] | any_k),
+                         lw16.eq(is_["q4_K"] | is_["q5_K"] | is_["q6_K"]),
+                         sub16b.eq(is_["q2_K"] | is_["q6_K"]),
+                         nm.eq(Mux(is_["q2_K"], 2, Mux(is_["q3_K"] | is_["q6_K"], 8,
+                                                      Mux(is_["q4_K"] | is_["q5_K"], 9, 1))))]
+            m.d.sync += [kf[f].eq(is_[f]) for f in K_FORMATS]
 
         # ---- loader: X rows, then W rows tile by tile ------------------------------------------
         q = Signal(range(self.bmax + 4))                  # scale word within the row
-        sub = Signal(range(4 * self.bmax + 1))            # qs word (8 bytes) within the row
-        qh_due = Signal(init=1)                           # a 5-bit row's next word is qh
-        qh_word = Signal(64)                              # the qh of the current pair of blocks
+        u = Signal(range(4 * bk + 2))                     # mid word within the row
+        u3 = Signal(range(3))                             # u mod 3
+        sbw = Signal(range(bk + 1))                       # super-block of the next scales entry
+        sprev = Signal(64)                                # the previous mid word
+        sub = Signal(range(4 * self.bmax + 1))            # low (qs) word within the row
+        hi_left = Signal(range(9))                        # high words still due in this unit
+        hreg = Signal(8 * 64)                             # the high words of the current unit
         xm = Signal(range(self.m_max + 1))
         x_loaded = Signal()
         lane = Signal(range(max(OL, 2)))                          # W row within its tile
@@ -196,28 +266,68 @@ class BfpCore(wiring.Component):
         tile_full = Signal()
         sums_done = Signal()                              # the tile's starting sums are in
         si = Signal(range(self.m_max * OL + 1))
+        # High words per unit of a weight row (Q5_x: 1 per pair of blocks; K: per super-block).
+        hw = Signal(range(9))
+        m.d.comb += hw.eq(Mux(fmt_qh, 1, Mux(kf["q3_K"] | kf["q5_K"], 4, Mux(kf["q6_K"], 8, 0))))
         with m.If(start):
-            m.d.sync += [q.eq(0), sub.eq(0), qh_due.eq(1), xm.eq(0), x_loaded.eq(0), lane.eq(0),
+            m.d.sync += [q.eq(0), u.eq(0), u3.eq(0), sbw.eq(0), sub.eq(0), hi_left.eq(0),
+                         xm.eq(0), x_loaded.eq(0), lane.eq(0),
                          rows_to_load.eq(self.n), tile_full.eq(0), sums_done.eq(~self.sum_in),
                          si.eq(0)]
         word = self.data_in.payload
+        # The layout of the row being loaded: scale words, mid words, then high and low words.
+        SB = Signal(range(self.bmax + 4))
+        MW = Signal(range(4 * bk + 2))
+        QW = Signal(range(4 * self.bmax + 1))
+        m.d.comb += [
+            SB.eq(Mux(Mux(x_loaded, w_wide, x_wide), (B + 1) >> 1, (B + 3) >> 2)),
+            MW.eq(Mux(~kq, 0, Mux(~x_loaded, B << 2, Mux(sub16b, B << 1, (B * 3 + 1) >> 1)))),
+            QW.eq(Mux(kq, Mux(~x_loaded, B << 5, Mux(lw16, B << 4, B << 3)),
+                      Mux(x_loaded & fmt_nib, B << 1, B << 2))),
+        ]
         is_scale = q < SB
-        nib = x_loaded & fmt_nib                          # this row's qs words are 4-bit
-        QW = Mux(nib, B << 1, B << 2)                     # qs words of this row
-        is_qh = ~is_scale & x_loaded & fmt_qh & qh_due
-        # A 4- or 5-bit weight word h of its block (qs[8h .. 8h+7]) is stored as it came; beside
-        # it the 16 qh bits of its values, the low nibbles' (values 8h ..) then the high ones'
-        # (16+8h ..): the engine unpacks them after the buffer (golden/bfp_layout.py).
+        is_mid = ~is_scale & (u < MW)
+        is_qh = ~is_scale & ~is_mid & x_loaded & (hi_left != 0)
+        qs_beat = ~is_scale & ~is_mid & ~is_qh
+        # The high bits of each low word's values, stored beside it (golden/bfp_layout.py).
         h = sub[0]
+        qh_word = hreg[:64]
         qh32 = qh_word.word_select(sub[1], 32)
         qh16 = Mux(h, Cat(qh32[8:16], qh32[24:32]), Cat(qh32[0:8], qh32[16:24]))
+        wl = sub[:4]                                      # low word within its super-block
+        hwords = [hreg[64 * i:64 * i + 64] for i in range(8)]
+        side3 = Signal(32)       # Q3_K: bit 8f + i = hmask word wl%4, byte i, bit 4(wl//4) + f
+        side5 = Signal(16)       # Q5_K: bit 8n + i = qh word wl%4, byte i, bit 2(wl//4) + n
+        side6 = Signal(32)       # Q6_K: bits 16n + 2i = qh word 4(wl//8) + wl%4, byte i,
+        hsel = Signal(64)        #       bits 2((wl%8)//4 + 2n)
+        h6 = Signal(64)
+        m.d.comb += [hsel.eq(Cat(hwords).word_select(wl[:2], 64)),
+                     h6.eq(Cat(hwords).word_select(Cat(wl[:2], wl[3]), 64))]
+        for i in range(8):
+            for f in range(4):
+                m.d.comb += side3[8 * f + i].eq(Mux(wl[2], hsel[8 * i + 4 + f], hsel[8 * i + f]))
+            for n in range(2):
+                m.d.comb += side5[8 * n + i].eq(hsel.bit_select(8 * i + n + wl[2:4] * 2, 1))
+                m.d.comb += side6[16 * n + 2 * i:16 * n + 2 * i + 2].eq(
+                    h6.bit_select(8 * i + 4 * n + wl[2] * 2, 2))
+        side = Mux(fmt_qh, Cat(qh16, Const(0, 16)),
+                   Mux(kf["q3_K"], side3, Mux(kf["q5_K"], Cat(side5, Const(0, 16)), side6)))
+        # Sub-block scales: a super-block's 16 (Q2_K, Q6_K) or 12 bytes complete with this mid word.
+        raw16 = Signal(128)
+        sub_done = Signal()
+        m.d.comb += [
+            raw16.eq(Mux(sub16b, Cat(sprev, word),
+                         Mux(u3 == 1, Cat(sprev, word[:32], Const(0, 32)),
+                             Cat(sprev[32:], word, Const(0, 32))))),
+            sub_done.eq(Mux(sub16b, u[0], u3 != 0)),
+        ]
+        entry = self._decode_subscales(m, raw16, kf)
         xsub = sub[:_log2(BPW)] if BPW > 1 else Const(0, 1)
         loading_x = busy & ~x_loaded
         loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
         loading_sums = loading_w & ~sums_done
         loading_rows = loading_w & sums_done
         si_m = si >> _log2(OL)
-        qs_beat = ~is_scale & ~is_qh
         m.d.comb += [
             x_qs.write.payload.addr.eq(Cat((sub >> _log2(BPW))[:_log2(xrow)], xm)) if mrows > 1
             else x_qs.write.payload.addr.eq(sub >> _log2(BPW)),
@@ -228,18 +338,26 @@ class BfpCore(wiring.Component):
             x_sc.write.payload.data.eq(word),
             x_sc.write.payload.be.eq(1),
             x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
+            x_bs.write.payload.addr.eq(Cat(u[:_log2(4 * bk)], xm) if mrows > 1 else u),
+            x_bs.write.payload.data.eq(word),
+            x_bs.write.payload.be.eq(1),
+            x_bs.write.valid.eq(self.data_in.valid & loading_x & is_mid),
             w_qs.write.payload.addr.eq(sub >> _log2(BPW)),
             w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
             w_qs.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
             w_qs.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
             w_qh.write.payload.addr.eq(sub >> _log2(BPW)),
-            w_qh.write.payload.data.eq(Cat(qh16 for _ in range(OL * BPW))),
+            w_qh.write.payload.data.eq(Cat(side for _ in range(OL * BPW))),
             w_qh.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
             w_qh.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
             w_sc.write.payload.addr.eq(q),
             w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
             w_sc.write.payload.be.eq(Const(1, OL) << lane),
             w_sc.write.valid.eq(self.data_in.valid & loading_rows & is_scale),
+            w_sub.write.payload.addr.eq(sbw),
+            w_sub.write.payload.data.eq(Cat(entry for _ in range(OL))),
+            w_sub.write.payload.be.eq(Const(1, OL) << lane),
+            w_sub.write.valid.eq(self.data_in.valid & loading_rows & is_mid & sub_done),
             w_su.write.payload.addr.eq(si_m),
             w_su.write.payload.data.eq(Cat(word[:32] for _ in range(OL))),
             w_su.write.payload.be.eq(Const(1, OL) << (si & (OL - 1))),
@@ -248,10 +366,15 @@ class BfpCore(wiring.Component):
         target_ready = Mux(x_loaded,
                            Mux(~sums_done, w_su.write.ready,
                                Mux(is_scale, w_sc.write.ready,
-                                   Mux(is_qh, 1, w_qs.write.ready & w_qh.write.ready))),
-                           Mux(is_scale, x_sc.write.ready, x_qs.write.ready))
+                                   Mux(is_mid, w_sub.write.ready | ~sub_done,
+                                       Mux(is_qh, 1, w_qs.write.ready & w_qh.write.ready)))),
+                           Mux(is_scale, x_sc.write.ready,
+                               Mux(is_mid, x_bs.write.ready, x_qs.write.ready)))
         m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
         row_end = qs_beat & (sub + 1 == QW)
+        # The next low word starts a unit (Q5_x: a pair of blocks; K: a super-block).
+        unit_end = Mux(kq, Mux(lw16, (sub + 1)[:4] == 0, (sub + 1)[:3] == 0),
+                       (sub + 1)[:2] == 0)
         with m.If(self.data_in.valid & self.data_in.ready & loading_sums):
             m.d.sync += si.eq(si + 1)
             with m.If(si_m + 1 == M):
@@ -260,14 +383,21 @@ class BfpCore(wiring.Component):
         with m.If(self.data_in.valid & self.data_in.ready & ~loading_sums):
             with m.If(is_scale):
                 m.d.sync += q.eq(q + 1)
+                with m.If(q + 1 == SB):                   # the first unit's high words
+                    m.d.sync += hi_left.eq(hw)
+            with m.Elif(is_mid):
+                m.d.sync += [u.eq(u + 1), u3.eq(Mux(u3 == 2, 0, u3 + 1)), sprev.eq(word)]
+                with m.If(sub_done):
+                    m.d.sync += sbw.eq(sbw + 1)
             with m.Elif(is_qh):
-                m.d.sync += [qh_word.eq(word), qh_due.eq(0)]
+                m.d.sync += [hreg.word_select((hw - hi_left)[:3], 64).eq(word),
+                             hi_left.eq(hi_left - 1)]
             with m.Else():
                 m.d.sync += sub.eq(sub + 1)
-                with m.If(((sub + 1) & 3) == 0):          # the next pair of 4-bit blocks: its qh
-                    m.d.sync += qh_due.eq(1)
+                with m.If(unit_end):
+                    m.d.sync += hi_left.eq(hw)
             with m.If(row_end):
-                m.d.sync += [q.eq(0), sub.eq(0), qh_due.eq(1)]
+                m.d.sync += [q.eq(0), sub.eq(0), u.eq(0), u3.eq(0), sbw.eq(0), hi_left.eq(0)]
                 with m.If(~x_loaded):
                     m.d.sync += xm.eq(xm + 1)
                     with m.If(xm + 1 == M):
@@ -282,12 +412,13 @@ class BfpCore(wiring.Component):
         with m.If(swapped):
             m.d.sync += [tile_full.eq(0), sums_done.eq(~sum_in)]
 
-        # ---- read requests: (tile, block, m, word), one request to each of the four buffers --
+        # ---- read requests: (tile, block, m, word), one request to each buffer ----------------
         ib = Signal(range(self.bmax + 1))
         im = Signal(range(self.m_max + 1))
-        ij = Signal(range(max(P, 2)))
+        ij = Signal(range(max(PK, 2)))
         rows_to_issue = Signal(self.N_BITS)
         have_tile = Signal()
+        words_end = Mux(kq, PK - 1, P - 1)                # the block's last compute word
         with m.If(start):
             m.d.sync += [ib.eq(0), im.eq(0), ij.eq(0), rows_to_issue.eq(self.n), have_tile.eq(0)]
         want_tile = busy & x_loaded & ~have_tile & (rows_to_issue != 0)
@@ -296,22 +427,35 @@ class BfpCore(wiring.Component):
         with m.If(swapped):
             m.d.sync += have_tile.eq(1)
         wofs = Signal(range(xrow))
-        m.d.comb += wofs.eq(Cat(ij, ib) if P > 1 else ib)
-        sword = Signal(range(max(srow, 2)))               # the block's scale word
-        m.d.comb += sword.eq(Mux(fmt_wide, ib >> 1, ib >> 2))
+        m.d.comb += wofs.eq(Mux(kq, Cat(ij[:_log2(PK)], ib),
+                                Cat(ij[:_log2(P)], ib) if P > 1 else ib))
+        sword_x = Signal(range(max(srow, 2)))             # the block's scale word
+        sword_w = Signal(range(max(srow, 2)))
+        m.d.comb += [sword_x.eq(Mux(x_wide, ib >> 1, ib >> 2)),
+                     sword_w.eq(Mux(w_wide, ib >> 1, ib >> 2))]
         # 4-bit weights: block b's words 2b, 2b + 1 hold its 32 values; compute word ij takes
         # word ij >> 1 (mac_lanes 8: one nibble of each byte), word ij (16), both (32).
         wpart = Signal(range(2 * self.bmax + 2))
         m.d.comb += wpart.eq(Cat(ij[1] if ML == 8 else (ij[0] if ML == 16 else Const(0, 1)), ib))
+        # K-quants: the values 8g .. 8g + 7 of a super-block (g = ij * words per compute word)
+        # are one field of low word kword(g) (golden/bfp_layout.py, golden/kquants.py).
+        g0 = Cat(Const(0, _log2(BPW)), ij)[:5] if BPW > 1 else ij[:5]
+        kword = Signal(4)
+        m.d.comb += kword.eq(Mux(kf["q2_K"] | kf["q3_K"], Cat(g0[:2], g0[4]),
+                                 Mux(kf["q6_K"], Cat(g0[:3], g0[4]), Cat(g0[:2], g0[3:5]))))
+        kaddr = Mux(lw16, Cat(kword, ib), Cat(kword[:3], ib)) >> _log2(BPW)
         waddr = Signal(range(xrow))
-        m.d.comb += waddr.eq(Mux(fmt_nib, wpart >> _log2(BPW), wofs))
+        m.d.comb += waddr.eq(Mux(kq, kaddr, Mux(fmt_nib, wpart >> _log2(BPW), wofs)))
+        bsword = (ij * MP) >> 2                           # the bsums of this compute word
         addrs = (
             Cat(wofs, im) if mrows > 1 else wofs,
             waddr,
-            Cat(sword[:_log2(srow)], im) if mrows > 1 else sword,
-            sword,
+            Cat(sword_x[:_log2(srow)], im) if mrows > 1 else sword_x,
+            sword_w,
             im,
             waddr,
+            Cat(bsword[:2], ib[:_log2(bk)], im) if mrows > 1 else Cat(bsword[:2], ib[:_log2(bk)]),
+            ib,
         )
         # A fork: each buffer takes the request when it can; the walk advances once all have.
         taken = Signal(len(srams))
@@ -325,7 +469,7 @@ class BfpCore(wiring.Component):
             m.d.sync += taken.eq(taken | Cat(fires))
         with m.If(have_tile & all_taken):
             m.d.sync += [taken.eq(0), ij.eq(ij + 1)]
-            with m.If(ij == P - 1):
+            with m.If(ij == words_end):
                 m.d.sync += [ij.eq(0), im.eq(im + 1)]
                 with m.If(im + 1 == M):
                     m.d.sync += [im.eq(0), ib.eq(ib + 1)]
@@ -341,30 +485,39 @@ class BfpCore(wiring.Component):
         # Join: one word of each buffer, walked by its own counters in the same order.
         jb = Signal(range(self.bmax + 1))
         jm = Signal(range(self.m_max + 1))
-        jj = Signal(range(max(P, 2)))
+        jj = Signal(range(max(PK, 2)))
         with m.If(start):
             m.d.sync += [jb.eq(0), jm.eq(0), jj.eq(0)]
-        completes = jj == P - 1
+        completes = jj == words_end
         # The adder's loop: the same accumulator is read again M block results later; those must
         # be at least LATENCY + 1 advancing cycles apart, so block results are spaced by `gap`.
-        loop = Fp32Adder.LATENCY + 1
+        # K-quants: a super-block's binary32 steps take `need` cycles; the next waits for them.
+        Lc = min(OL, P)                          # lanes per chain
+        chains = OL // Lc
+        La = Fp32Adder.LATENCY
+        S = max(Lc, La + 1)                      # cycles per round of the row-end additions
+        loop = La + 1
+        most = max(loop, 9 * Lc + 8 * S)
         gap = Signal(range(loop + 1))
         m.d.comb += gap.eq(1)
         for k in range(1, loop):
             with m.If(M * k < loop):
                 m.d.comb += gap.eq(k + 1)
-        since = Signal(range(loop + 1), init=loop)
+        need = Signal(range(most + 1))
+        since = Signal(range(most + 1), init=most)
         all_valid = Cat(s.read_resp[0].valid for s in srams).all()
         accept = Signal()
-        m.d.comb += accept.eq(busy & all_valid & adv & (~completes | (since >= gap)))
+        m.d.comb += accept.eq(busy & all_valid & adv
+                              & (~completes | ((since >= gap) & (since >= need))))
         for s in srams:
             m.d.comb += s.read_resp[0].ready.eq(accept)
         with m.If(adv):
-            m.d.sync += since.eq(Mux(since < loop, since + 1, since))
+            m.d.sync += since.eq(Mux(since < most, since + 1, since))
             with m.If(accept & completes):
-                m.d.sync += since.eq(1)
+                m.d.sync += [since.eq(1),
+                             need.eq(Mux(kq, nm * Lc + Mux(kpos & (jb + 1 == B), 8 * S, 0), 0))]
         with m.If(start):
-            m.d.sync += since.eq(loop)
+            m.d.sync += [since.eq(most), need.eq(0)]
         with m.If(accept):
             m.d.sync += jj.eq(jj + 1)
             with m.If(completes):
@@ -375,21 +528,25 @@ class BfpCore(wiring.Component):
                         m.d.sync += jb.eq(0)
 
         Tag = data.StructLayout({"m": range(self.m_max + 1), "first": 1, "last": 1, "fin": 1})
-        # S0: the joined words, the block's scales picked from their 4-slot words.
+        # S0: the joined words, the block's scales picked from their slots, the weights unpacked.
         v0 = Signal()
         t0 = Signal(Tag)
         xq0 = Signal(data.ArrayLayout(signed(8), ML))
-        wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), ML), OL))
-        dx0 = Signal(32)                                   # d (bits 0..15) and s (Q8_1)
-        dw0 = Signal(data.ArrayLayout(32, OL))             # d and m (Q4_1, Q5_1)
+        wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(WK_BITS), ML), OL))
+        bsum0 = Signal(data.ArrayLayout(signed(16), MP))
+        min0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), MP), OL))
+        dx0 = Signal(32)                                   # d (and s: Q8_1; Q8_K: float32 d)
+        dw0 = Signal(data.ArrayLayout(32, OL))             # d and m (Q4_1, Q5_1) or dmin
         init0 = Signal(data.ArrayLayout(32, OL))
 
-        def scale_slot(word64):
-            return Mux(fmt_wide, word64.word_select(jb[0], 32),
+        def scale_slot(word64, wide):
+            return Mux(wide, word64.word_select(jb[0], 32),
                        Cat(word64.word_select(jb[:2], 16), Const(0, 16)))
 
         wdata = w_qs.read_resp[0].payload.data
         hdata = w_qh.read_resp[0].payload.data
+        subdata = w_sub.read_resp[0].payload.data
+        bsdata = x_bs.read_resp[0].payload.data
 
         def unpack(raw, qh):
             """A lane's ML int8 weights of compute word jj from its stored 4- or 5-bit words: for
@@ -405,52 +562,106 @@ class BfpCore(wiring.Component):
                 words = ML // 16                            # stored words a compute word takes
                 for k in range(words):
                     at = jj[0] if ML == 16 else Cat(Const(k, 1), jb[0])
-                    part, bits = raw.word_select(at, 64), qh.word_select(at, 16)
+                    part, bits = raw.word_select(at, 64), qh.word_select(at, 32)
                     for half in (0, 1):
                         for i in range(8):
                             values.append((part[8 * i + 4 * half:8 * i + 4 * half + 4],
                                            bits[8 * half + i]))
             return Cat(*[(Cat(v, b & fmt_qh, Const(0, 3)) - offset)[:8] for v, b in values])
+
+        # K-quants: the field of this compute word in its low words, as kword chose them.
+        g = Cat(Const(0, _log2(BPW)), jj)[:5] if BPW > 1 else jj[:5]
+        sel2 = g[2:4]                                     # Q2_K, Q3_K: 2-bit field
+        sel1 = Mux(kf["q6_K"], g[3], g[2])                # Q4_K..Q6_K: nibble
+
+        def unpack_k(raw, side, entry):
+            """A lane's ML values of compute word jj of a K-quant super-block, each times its
+            sub-block scale: exact signed WK_BITS-bit weights."""
+            out = []
+            for t in range(BPW):
+                low, hi = raw.word_select(t, 64), side.word_select(t, 32)
+                scale = entry.word_select((g + t)[1:5], 8).as_signed()
+                for i in range(8):
+                    byte = low[8 * i:8 * i + 8]
+                    f2 = byte.word_select(sel2, 2)
+                    nib = byte.word_select(sel1, 4)
+                    u6 = Mux(kf["q2_K"], f2,
+                             Mux(kf["q3_K"], Cat(f2, hi.bit_select(Cat(Const(i, 3), sel2), 1)),
+                                 Mux(kf["q4_K"], nib,
+                                     Mux(kf["q5_K"], Cat(nib, hi.bit_select(Cat(Const(i, 3), sel1), 1)),
+                                         Cat(nib, hi.bit_select(Cat(Const(0, 1), Const(i, 3), sel1), 2))))))
+                    value = (Cat(u6, Const(0, 2)) - offset)[:7].as_signed()
+                    out.append(value * scale)
+            return Cat(*[v[:WK_BITS] for v in out])
+
         with m.If(adv):
             m.d.sync += [
                 v0.eq(accept),
                 t0.m.eq(jm), t0.first.eq(jb == 0), t0.last.eq(jb + 1 == B), t0.fin.eq(completes),
                 xq0.eq(x_qs.read_resp[0].payload.data),
-                dx0.eq(scale_slot(x_sc.read_resp[0].payload.data)),
+                dx0.eq(scale_slot(x_sc.read_resp[0].payload.data, x_wide)),
                 init0.eq(w_su.read_resp[0].payload.data),
             ]
+            for t in range(MP):
+                m.d.sync += bsum0[t].eq(bsdata.word_select(((jj * MP) + t)[:2], 16).as_signed())
             for r in range(OL):
-                m.d.sync += [
-                    dw0[r].eq(scale_slot(w_sc.read_resp[0].payload.data.word_select(r, 64))),
-                    wq0[r].eq(Mux(fmt_nib, unpack(wdata.word_select(r, ML * 8),
-                                                  hdata.word_select(r, ML * 2)),
-                                  wdata.word_select(r, ML * 8))),
-                ]
-        # S1: the int8 products (a DSP48E1 each, its M register).
+                lane_w = wdata.word_select(r, ML * 8)
+                lane_h = hdata.word_select(r, ML * 4)
+                lane_e = subdata.word_select(r, 256)
+                legacy = Mux(fmt_nib, unpack(lane_w, lane_h), lane_w)
+                ks = unpack_k(lane_w, lane_h, lane_e)
+                m.d.sync += dw0[r].eq(scale_slot(w_sc.read_resp[0].payload.data.word_select(r, 64),
+                                                 w_wide))
+                for i in range(ML):
+                    m.d.sync += wq0[r][i].eq(Mux(kq, ks[WK_BITS * i:WK_BITS * i + WK_BITS],
+                                                 legacy[8 * i:8 * i + 8].as_signed()))
+                for t in range(MP):
+                    j = (jj * MP + t)[:4]
+                    with_min = (kmin | kf["q2_K"]) & (jj < MJ)
+                    m.d.sync += min0[r][t].eq(Mux(with_min,
+                                                  lane_e[128:256].word_select(j, 8)[:6], 0))
+        # S1: the products (a DSP48E1 each, its M register).
         v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
         dx1, dw1 = delay(m, dx0, 1, adv, "dx1"), delay(m, dw0, 1, adv, "dw1")
         init3 = delay(m, init0, 3, adv, "init")
-        prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(16), ML), OL))
+        PB = 8 + WK_BITS
+        prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(PB), ML), OL))
+        mprods = Signal(data.ArrayLayout(data.ArrayLayout(signed(23), MP), OL))
         with m.If(adv):
             for r in range(OL):
                 for i in range(ML):
                     m.d.sync += prods[r][i].eq(xq0[i] * wq0[r][i])
-        # S2: each lane's word sum.
+                for t in range(MP):
+                    m.d.sync += mprods[r][t].eq(bsum0[t] * min0[r][t])
+        # S2: each lane's word sum, and its sums by position l = i % 8 (K-quants).
         v2, t2 = delay(m, v1, 1, adv, "v2"), delay(m, t1, 1, adv, "t2")
         dx2, dw2 = delay(m, dx1, 1, adv, "dx2"), delay(m, dw1, 1, adv, "dw2")
         partial = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        by_pos = Signal(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8), OL))
+        msum = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         with m.If(adv):
             for r in range(OL):
                 m.d.sync += partial[r].eq(tree_sum([prods[r][i] for i in range(ML)]))
-        # S3: the block's words summed: sumi, exact.
+                for l in range(8):
+                    m.d.sync += by_pos[r][l].eq(tree_sum([prods[r][i]
+                                                          for i in range(l, ML, 8)]))
+                m.d.sync += msum[r].eq(tree_sum([mprods[r][t] for t in range(MP)]))
+        # S3: the block's words summed: sumi (K-quants: aux32[l], and the mins' sum), exact.
         v3, t3 = delay(m, v2, 1, adv, "v3"), delay(m, t2, 1, adv, "t3")
         dx3, dw3 = delay(m, dx2, 1, adv, "dx3"), delay(m, dw2, 1, adv, "dw3")
-        sumi = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        aux = Signal(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8), OL))
+        mins_i = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         word_first = Signal()      # the next word starts a block
         with m.If(adv & v2):
             m.d.sync += word_first.eq(t2.fin)
             for r in range(OL):
-                m.d.sync += sumi[r].eq(Mux(word_first, 0, sumi[r]) + partial[r])
+                m.d.sync += [
+                    aux[r][0].eq(Mux(word_first, 0, aux[r][0])
+                                 + Mux(kpos, by_pos[r][0], partial[r])),
+                    mins_i[r].eq(Mux(word_first, 0, mins_i[r]) + msum[r]),
+                ]
+                for l in range(1, 8):
+                    m.d.sync += aux[r][l].eq(Mux(word_first, 0, aux[r][l]) + by_pos[r][l])
         with m.If(start):
             m.d.sync += word_first.eq(1)
         fin3 = v3 & t3.fin
@@ -458,43 +669,65 @@ class BfpCore(wiring.Component):
         # ---- binary32, shared: each lane finishes a block every 32 / mac_lanes cycles at most, so
         # one binary32 chain serves `per_chain` lanes in turn (all of them when out_lanes <=
         # 32 / mac_lanes): a block's sums are held and fed to the chains one lane a cycle.
-        Lc = min(OL, P)                          # lanes per chain
-        chains = OL // Lc
-        Lm, Lf, La = Fp32Multiplier.LATENCY, Fp32FromInt.LATENCY, Fp32Adder.LATENCY
+        # K-quants feed `nm` steps per lane (the mins' step first), then after a row's last
+        # super-block (Q3_K..Q6_K) eight rounds of S cycles that add sums[l] into sumf.
+        Lm, Lf = Fp32Multiplier.LATENCY, Fp32FromInt.LATENCY
         T1 = max(Lm, Lf)
         T2 = T1 + Lm
         T3 = T2 + Lm                             # the third stage: Q4_0's d_x, Q4_1/Q5_1's min
-        h_sumi = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
+        h_aux = Signal(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8), OL))
+        h_min = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         h_dw = Signal(data.ArrayLayout(32, OL))
         h_init = Signal(data.ArrayLayout(32, OL))
         h_dx = Signal(32)
         h_tag = Signal(Tag)
-        k = Signal(range(max(Lc, 2)))            # the lane (within its chain) fed this cycle
+        k = Signal(range(max(S, 2)))             # the lane (within its chain) fed this cycle
+        op = Signal(range(18))                   # the step: nm per block, then 8 row-end rounds
         feeding = Signal()
+        reducing = op >= nm
+        last_op = nm - 1 + Mux(kpos & h_tag.last, 8, 0)
         with m.If(adv):
             with m.If(feeding):
                 m.d.sync += k.eq(k + 1)
-                with m.If(k == Lc - 1):
-                    m.d.sync += [feeding.eq(0), k.eq(0)]
+                with m.If(k == Mux(reducing, S - 1, Lc - 1)):
+                    m.d.sync += [k.eq(0), op.eq(op + 1)]
+                    with m.If(op == last_op):
+                        m.d.sync += [feeding.eq(0), op.eq(0)]
             with m.If(fin3):      # the next block is >= 32 / mac_lanes cycles behind: no overlap
-                m.d.sync += [h_sumi.eq(sumi), h_dw.eq(dw3), h_init.eq(init3), h_dx.eq(dx3),
-                             h_tag.eq(t3), feeding.eq(1), k.eq(0)]
+                m.d.sync += [h_aux.eq(aux), h_min.eq(mins_i), h_dw.eq(dw3), h_init.eq(init3),
+                             h_dx.eq(dx3), h_tag.eq(t3), feeding.eq(1), k.eq(0), op.eq(0)]
         with m.If(start):
-            m.d.sync += [feeding.eq(0), k.eq(0)]
+            m.d.sync += [feeding.eq(0), k.eq(0), op.eq(0)]
 
+        # The step: its accumulator slot (0..7 sums[l], 8 sumf), its integer, its kind.
+        min_step = (kmin | kf["q2_K"]) & (op == 0)
+        pos = Signal(4)
+        m.d.comb += pos.eq(Mux(reducing, op - nm, op - kmin))
         ChainTag = data.StructLayout({"m": range(self.m_max + 1), "first": 1, "last": 1,
-                                      "k": range(max(Lc, 2))})
+                                      "k": range(max(S, 2)), "slot": 4, "rslot": 4,
+                                      "reduce": 1, "neg": 1, "madd": 1})
         tag_in = Signal(ChainTag)
-        m.d.comb += [tag_in.m.eq(h_tag.m), tag_in.first.eq(h_tag.first),
-                     tag_in.last.eq(h_tag.last), tag_in.k.eq(k)]
-        va, ta = delay(m, feeding, T3, adv, "va"), delay(m, tag_in, T3, adv, "ta")
+        feed_valid = feeding & (k < Lc) & ~(kf["q2_K"] & (op == 0))
+        m.d.comb += [
+            tag_in.m.eq(h_tag.m), tag_in.k.eq(k),
+            tag_in.first.eq(Mux(reducing, (pos == 0) & ~kmin, h_tag.first)),
+            tag_in.last.eq(h_tag.last & Mux(kpos, reducing & (pos == 7), op == nm - 1)),
+            tag_in.slot.eq(Mux(kpos & ~reducing & ~min_step, pos, 8)),
+            tag_in.rslot.eq(pos),
+            tag_in.reduce.eq(reducing),
+            tag_in.neg.eq(kmin & min_step),
+            tag_in.madd.eq(fmt_madd | (kf["q2_K"] & (op == 1))),
+        ]
+        va, ta = delay(m, feed_valid, T3, adv, "va"), delay(m, tag_in, T3, adv, "ta")
         ve, te = delay(m, va, La, adv, "ve"), delay(m, ta, La, adv, "te")
         ex = h_dx[:8]
-        dxf = fp16_to_fp32(m, h_dx[:16])
+        dxf = Signal(32)
+        m.d.comb += dxf.eq(Mux(kq, h_dx, fp16_to_fp32(m, h_dx[:16])))
         sxf = fp16_to_fp32(m, h_dx[16:])
         results = []
+        kbits = _log2(Lc)
         for c in range(chains):
-            lane = c * Lc + k if Lc > 1 else c
+            lane = c * Lc + k[:kbits] if Lc > 1 else c
             smul = Fp32Multiplier()
             mmul = Fp32Multiplier()
             pmul = Fp32Multiplier()
@@ -513,16 +746,19 @@ class BfpCore(wiring.Component):
             m.d.comb += dw.eq(h_dw[lane])
             ew = dw[:8]
             dwf = fp16_to_fp32(m, dw[:16])
+            dminf = fp16_to_fp32(m, dw[16:])
             exp = Signal(signed(10), name=f"mx_exp{c}")
             m.d.comb += exp.eq(Mux(fmt_mx, ew + ex - MX_BIAS, 0))
             nan = Signal(name=f"mx_nan{c}")
             m.d.comb += nan.eq(fmt_mx & ((ew == 0xFF) | (ex == 0xFF)))
-            # Stage 1: scale = d_w * d_x, mins = m_w * s_x, fsumi = float32(sumi) (MXINT8:
-            # sumi * 2**exp, rounded once).
+            ivalue = Signal(signed(SUMI_BITS), name=f"int{c}")
+            m.d.comb += ivalue.eq(Mux(min_step, h_min[lane], h_aux[lane][Mux(kpos, pos[:3], 0)]))
+            # Stage 1: scale = d_w * d_x (K-quants' mins step: dmin_w * d_x), mins = m_w * s_x,
+            # fsumi = float32(the integer) (MXINT8: sumi * 2**exp, rounded once).
             m.d.comb += [
-                smul.en.eq(adv), smul.a.eq(dwf), smul.b.eq(dxf),
-                mmul.en.eq(adv), mmul.a.eq(fp16_to_fp32(m, dw[16:])), mmul.b.eq(sxf),
-                conv.en.eq(adv), conv.value.eq(h_sumi[lane]), conv.exp.eq(exp),
+                smul.en.eq(adv), smul.a.eq(Mux(min_step, dminf, dwf)), smul.b.eq(dxf),
+                mmul.en.eq(adv), mmul.a.eq(dminf), mmul.b.eq(sxf),
+                conv.en.eq(adv), conv.value.eq(ivalue), conv.exp.eq(exp),
             ]
             scale = delay(m, smul.result, T1 - Lm, adv, f"scale{c}")
             mins = delay(m, mmul.result, T1, adv, f"mins{c}")
@@ -530,10 +766,13 @@ class BfpCore(wiring.Component):
             dw_a = delay(m, dwf, T1, adv, f"dw_a{c}")
             # Stage 2: prod = fsumi * scale (Q4_0: fsumi * d_w).
             m.d.comb += [pmul.en.eq(adv), pmul.a.eq(fsumi), pmul.b.eq(Mux(fmt_q4_0, dw_a, scale))]
-            # Stage 3: Q4_0 prod * d_x; Q4_1, Q5_1 prod + mins; the others prod as it is.
+            # Stage 3: Q4_0 prod * d_x; Q4_1, Q5_1 prod + mins; Q2_K prod - the mins' product
+            # of the step before (Lc cycles earlier); K-quants' mins step -prod; the others prod.
             dx_a = delay(m, dxf, T2, adv, f"dx_a{c}")
+            prev = delay(m, pmul.result, Lc, adv, f"q2_min{c}")
             m.d.comb += [dmul.en.eq(adv), dmul.a.eq(pmul.result), dmul.b.eq(dx_a),
-                         madd.en.eq(adv), madd.a.eq(pmul.result), madd.b.eq(mins)]
+                         madd.en.eq(adv), madd.a.eq(pmul.result),
+                         madd.b.eq(Mux(kq, prev ^ (1 << 31), mins))]
             with_min = delay(m, madd.result, Lm - La, adv, f"with_min{c}")
             mx_value = delay(m, fsumi, Lm, adv, f"mx_value{c}")
             mx_nan = delay(m, nan, T2, adv, f"mx_nan{c}")
@@ -544,18 +783,26 @@ class BfpCore(wiring.Component):
             m.d.comb += init.eq(h_init[lane])
             init_a = delay(m, init, T3, adv, f"init_a{c}")
             value = Signal(32, name=f"value{c}")
-            m.d.comb += value.eq(Mux(fmt_q4_0, dmul.result, Mux(fmt_wide, with_min, two_c)))
-            # The accumulators sumf[m] of this chain's lanes, in distributed RAM; the first block
-            # adds to +0 (or to the streamed starting sum).
-            acc = Memory(shape=32, depth=max(2, self.m_max * Lc), init=[])
+            m.d.comb += value.eq(Mux(fmt_q4_0, dmul.result,
+                                     Mux(ta.madd, with_min, two_c ^ Cat(Const(0, 31), ta.neg))))
+            # The accumulators of this chain's lanes, in distributed RAM: sumf[m] (slot 8; and
+            # the K-quants' sums[l], slots 0..7); the first block adds to +0 (or to the streamed
+            # starting sum); a row-end round adds sums[l] into sumf.
+            acc = Memory(shape=32, depth=max(2, self.m_max * Lc * 16), init=[])
             m.submodules[f"sumf{c}"] = acc
             rd = acc.read_port(domain="comb")
+            rd2 = acc.read_port(domain="comb")
             wr = acc.write_port()
+
+            def acc_addr(tag, slot):
+                return Cat(tag.k[:kbits], slot, tag.m) if Lc > 1 else Cat(slot, tag.m)
             m.d.comb += [
-                rd.addr.eq(Cat(ta.k[:_log2(Lc)], ta.m) if Lc > 1 else ta.m),
+                rd.addr.eq(acc_addr(ta, ta.slot)),
+                rd2.addr.eq(acc_addr(ta, ta.rslot)),
                 add.en.eq(adv),
-                add.a.eq(Mux(ta.first, Mux(sum_in, init_a, 0), rd.data)), add.b.eq(value),
-                wr.addr.eq(Cat(te.k[:_log2(Lc)], te.m) if Lc > 1 else te.m),
+                add.a.eq(Mux(ta.first, Mux(sum_in & ~ta.reduce, init_a, 0), rd.data)),
+                add.b.eq(Mux(ta.reduce, rd2.data, value)),
+                wr.addr.eq(acc_addr(te, te.slot)),
                 wr.data.eq(add.result), wr.en.eq(ve),
             ]
             results.append(add.result)
@@ -565,13 +812,14 @@ class BfpCore(wiring.Component):
         gathered = Signal(data.ArrayLayout(32, OL))
         with m.If(ve & te.last):
             for c in range(chains):
-                m.d.sync += gathered[c * Lc + te.k[:_log2(Lc)] if Lc > 1 else c].eq(results[c])
+                m.d.sync += gathered[c * Lc + te.k[:kbits] if Lc > 1 else c].eq(results[c])
         vector = Cat(results[r // Lc] if r % Lc == Lc - 1 else gathered[r] for r in range(OL))
         fifo = SyncFIFOBuffered(width=32 * OL, depth=4)
         m.submodules.result_fifo = fifo
         complete = ve & te.last & (te.k == Lc - 1)
         m.d.comb += [fifo.w_data.eq(vector), fifo.w_en.eq(complete & adv)]
         m.d.comb += adv.eq(~complete | fifo.w_rdy)
+
 
         # ---- results: the valid lanes of each vector, two float32 per 64-bit word ----------------
         out_r = Signal(range(max(OL, 2)))
@@ -613,3 +861,36 @@ class BfpCore(wiring.Component):
                 with m.If(out_m + 1 == M):
                     m.d.sync += [out_m.eq(0), out_rows.eq(out_rows - OL)]
         return m
+
+    @staticmethod
+    def _decode_subscales(m, raw16, kf):
+        """A K-quant super-block's sub-block scale bytes (16, or 12 in the low bytes) -> one entry:
+        16 signed 8-bit scales (bits 0..127), then 16 mins (bits 128..255), one per 16 values
+        (a 32-value sub-block's scale and min twice); golden/kquants.py has the formats."""
+        R = [raw16[8 * i:8 * i + 8] for i in range(16)]
+        sc = {f: [None] * 16 for f in K_FORMATS}
+        mn = {f: [Const(0, 8)] * 16 for f in K_FORMATS}
+        for j in range(16):
+            sc["q2_K"][j] = Cat(R[j][:4], Const(0, 4))
+            mn["q2_K"][j] = Cat(R[j][4:], Const(0, 4))
+            low = R[j % 8].word_select(j // 8, 4)
+            high = R[8 + j % 4].word_select(j // 4, 2)
+            sc["q3_K"][j] = (Cat(low, high, Const(0, 2)) - 32)[:8]
+            sc["q6_K"][j] = R[j]
+        for j in range(8):
+            if j < 4:
+                s6, m6 = R[j][:6], R[j + 4][:6]
+            else:
+                s6, m6 = Cat(R[j + 4][:4], R[j - 4][6:]), Cat(R[j + 4][4:], R[j][6:])
+            for f in ("q4_K", "q5_K"):
+                sc[f][2 * j] = sc[f][2 * j + 1] = Cat(s6, Const(0, 2))
+                mn[f][2 * j] = mn[f][2 * j + 1] = Cat(m6, Const(0, 2))
+        entry = Signal(256)
+
+        def pick(table):
+            value = Cat(table["q6_K"])
+            for f in ("q2_K", "q3_K", "q4_K", "q5_K"):
+                value = Mux(kf[f], Cat(table[f]), value)
+            return value
+        m.d.comb += entry.eq(Cat(pick(sc), pick(mn)))
+        return entry

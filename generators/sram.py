@@ -48,13 +48,13 @@ class SramController(wiring.Component):
     BLOCK = "sram"
     SUMMARY = "banked block-RAM buffers: loader write port, engine read ports, ping-pong, SECDED"
     PARAMS = (
-        Param("width", 64, "data bits per word", 8, 2048, multiple_of=8),
+        Param("width", 64, "data bits per word", 8, 4096, multiple_of=8),
         Param("depth", 512, "words per bank", 16, 65536, power_of_two=True),
         Param("banks", 4, "banks per bank set", 1, 16, power_of_two=True),
         Param("read_ports", 2, "engine read ports", 1, 4),
         Param("pingpong", 1, "two bank sets swapped by handshake", 0, 1),
         Param("ecc", 0, "SECDED per word (single-bit correct, double-bit detect)", 0, 1),
-        Param("granularity", 8, "data bits per write enable (must divide width)", 8, 2048,
+        Param("granularity", 8, "data bits per write enable (must divide width)", 8, 4096,
               multiple_of=8),
     )
     READ_LATENCY = 2

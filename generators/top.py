@@ -27,7 +27,7 @@ from llmaccel.golden.register_maps import (CORE_ID_VALUE as ID_VALUE, CORE_REGIS
 
 from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
-from .bfp_core import BfpCore
+from .bfp_core import BfpCore, refused_format, refused_k
 from .params import resolve
 from .stream_upsizer import StreamUpsizer, WORD_BITS
 from .ternary import TernaryAccelerator
@@ -91,10 +91,10 @@ class LlmAccelerator(wiring.Component):
         go, start = run_control(m, regs, bfp.busy | tern_busy, [
             (regs.m == 0) | (regs.m > m_max),                                   # M
             (regs.k == 0) | Mux(use_tern, regs.k > p["tern_k_max"],             # K
-                                (regs.k[:5] != 0) | (regs.k > p["bfp_k_max"])),
+                                refused_k(regs.k, regs.format, p["bfp_k_max"])),
             (regs.n == 0) | Mux(use_tern, regs.n > p["tern_n_max"],             # N
                                 regs.n >= 1 << BfpCore.N_BITS),
-            ~use_tern & (regs.format >= len(FORMATS)),                          # FORMAT
+            ~use_tern & refused_format(regs.format, regs.sum_in),               # FORMAT
             regs.engine > 1,                                                     # ENGINE
         ])
         m.d.comb += fresh.eq(go)
@@ -106,7 +106,7 @@ class LlmAccelerator(wiring.Component):
         m.d.comb += [
             bfp.start.eq(start & ~use_tern),
             bfp.m.eq(regs.m), bfp.blocks.eq(regs.k >> 5), bfp.n.eq(regs.n),
-            bfp.fmt.eq(regs.format[:3]), bfp.sum_in.eq(regs.sum_in),
+            bfp.fmt.eq(regs.format[:4]), bfp.sum_in.eq(regs.sum_in),
         ]
 
         # ---- ternary engine: the command from M, K, N ------------------------------------------

@@ -11,6 +11,11 @@ product takes (golden/formats.py):
       3     q4_1     q8_1         32: d, m (bits 16..31) / 32: d, s        -         2 / 4
       4     q5_0     q8_0         16: d / 16: d                          yes         2 / 4
       5     q5_1     q8_1         32: d, m / 32: d, s                    yes         2 / 4
+      6     q2_K     q8_K         32: d, dmin / 32: float32 d        (super-blocks, below)
+      7     q3_K     q8_K         16: d / 32: float32 d
+      8     q4_K     q8_K         32: d, dmin / 32: float32 d
+      9     q5_K     q8_K         32: d, dmin / 32: float32 d
+     10     q6_K     q8_K         16: d / 32: float32 d
 
 Input stream (64-bit words, little-endian: byte i of a word is bits 8i..8i+7), after the matmul was
 started with M, K, N and the format: the M rows of X first, then the N rows of W. B = K / 32 blocks
@@ -33,6 +38,24 @@ bit 4 from qh for Q5_x), so the activation rows of these formats send each block
 qs in the matching order: values 0-7, 16-23, 8-15, 24-31 (words 0, 2, 1, 3). The integer sum of a
 block does not depend on the order of its products.
 
+K-quant rows (Q2_K..Q6_K weights, Q8_K activations; golden/kquants.py has their bytes) hold
+super-blocks of 256 values (K a multiple of 256). A row is
+    scale words: each super-block's d (and dmin) as above, in slots of 16 or 32 bits;
+    mid words: every super-block's sub-block scales back to back (Q2_K, Q6_K: 16 bytes, 2 words
+               each; Q3_K, Q4_K, Q5_K: 12 bytes, so two super-blocks share 3 words), or for Q8_K
+               the super-blocks' bsums (16 int16, 4 words each); the last word padded with 0;
+    then per super-block its high words and its low words, as stored:
+        Q2_K  low: qs[64] (8 words)
+        Q3_K  high: hmask[32] (4 words), low: qs[64] (8 words)
+        Q4_K  low: qs[128] (16 words)
+        Q5_K  high: qh[32] (4 words), low: qs[128] (16 words)
+        Q6_K  high: qh[64] (8 words), low: ql[128] (16 words)   (llama.cpp stores ql first)
+        Q8_K  low: qs[256] (32 words)
+So a K-quant row too is llama.cpp's bytes regrouped into beats of one kind, padded only in the
+last scale and mid words (Q3_K's 110 bytes per super-block, Q2_K's 84: nothing is lost but the
+row's last partial words). The engine decodes the sub-block scales as they arrive and unpacks
+the low (2- or 4-bit) and high (1- or 2-bit) parts of each value after its buffers.
+
 Output stream: the float32 results in the order the hardware finishes them: weight rows go through
 the engine in tiles of `out_lanes` rows (tile t holds rows t * out_lanes ...), and for each tile,
 for each m, the tile's rows in order: y[m, n] for (t, m, n in tile t). Two results per 64-bit word
@@ -48,18 +71,70 @@ import numpy as np
 from . import formats as _formats
 from .bfp import QK
 
-FORMATS = {"q8_0": 0, "mxint8": 1, "q4_0": 2, "q4_1": 3, "q5_0": 4, "q5_1": 5}  # FORMAT codes
+FORMATS = {"q8_0": 0, "mxint8": 1, "q4_0": 2, "q4_1": 3, "q5_0": 4, "q5_1": 5,   # FORMAT codes
+           "q2_K": 6, "q3_K": 7, "q4_K": 8, "q5_K": 9, "q6_K": 10}
+K_FORMATS = ("q2_K", "q3_K", "q4_K", "q5_K", "q6_K")
 # Every row format of the stream: the weight formats and the activation formats they take.
-ROW_FORMATS = ("q8_0", "mxint8", "q8_1", "q4_0", "q4_1", "q5_0", "q5_1")
+ROW_FORMATS = ("q8_0", "mxint8", "q8_1", "q4_0", "q4_1", "q5_0", "q5_1", *K_FORMATS, "q8_K")
 BLOCK_BYTES = {"q8_0": 34, "mxint8": 33, "q8_1": 36, "q4_0": 18, "q4_1": 20, "q5_0": 22,
-               "q5_1": 24}
+               "q5_1": 24, "q2_K": 84, "q3_K": 110, "q4_K": 144, "q5_K": 176, "q6_K": 210,
+               "q8_K": 292}
 SCALE_BITS = {"q8_0": 16, "mxint8": 16, "q8_1": 32, "q4_0": 16, "q4_1": 32, "q5_0": 16,
-              "q5_1": 32}
+              "q5_1": 32, "q2_K": 32, "q3_K": 16, "q4_K": 32, "q5_K": 32, "q6_K": 16,
+              "q8_K": 32}
 QS_BITS = {"q8_0": 8, "mxint8": 8, "q8_1": 8, "q4_0": 4, "q4_1": 4, "q5_0": 5, "q5_1": 5}
+QK_K = 256
+# The formats whose K a host may split through SUM_IN: the reference keeps one float sum per row
+# (Q3_K..Q6_K keep nine: eight by position and sumf, added only at the row's end).
+SPLIT_FORMATS = tuple(f for f in FORMATS if f not in ("q3_K", "q4_K", "q5_K", "q6_K"))
+# K-quant rows: byte ranges (start, end) of a super-block's scale slot, mid bytes, high and low
+# words, as llama.cpp stores the block (golden/kquants.py).
+K_PARTS = {
+    "q2_K": {"slot": (80, 84), "mid": (0, 16), "high": (0, 0), "low": (16, 80)},
+    "q3_K": {"slot": (108, 110), "mid": (96, 108), "high": (0, 32), "low": (32, 96)},
+    "q4_K": {"slot": (0, 4), "mid": (4, 16), "high": (0, 0), "low": (16, 144)},
+    "q5_K": {"slot": (0, 4), "mid": (4, 16), "high": (16, 48), "low": (48, 176)},
+    "q6_K": {"slot": (208, 210), "mid": (192, 208), "high": (128, 192), "low": (0, 128)},
+    "q8_K": {"slot": (0, 4), "mid": (260, 292), "high": (0, 0), "low": (4, 260)},
+}
+
+
+def k_part_words(fmt: str, part: str) -> int:
+    """Words of a K-quant super-block's high or low part."""
+    lo, hi = K_PARTS[fmt][part]
+    return (hi - lo) // 8
+
+
+def mid_bytes(fmt: str) -> int:
+    lo, hi = K_PARTS[fmt]["mid"]
+    return hi - lo
 ACTIVATION = {f: _formats.get(f).activation for f in FORMATS}
 NIBBLE_ORDER = (0, 2, 1, 3)     # activation words of a block for 4- and 5-bit weights
 WORD_BYTES = 8
 CANONICAL_NAN = 0x7FC00000
+
+
+def k_multiple(fmt: str) -> int:
+    """K of a matmul on `fmt` weights must be a multiple of this (the format's block)."""
+    return QK_K if check_format(fmt) in K_FORMATS else QK
+
+
+def row_block(fmt: str) -> int:
+    """Values per block of a row format (256 for the K-quants and Q8_K, else 32)."""
+    return QK_K if _check_row_format(fmt) in K_PARTS else QK
+
+
+def k_refusal(fmt: str, k: int, k_max: int) -> str | None:
+    """Why an engine of this K_MAX cannot take K values per row of `fmt` even in parts (None if
+    it can): K_MAX below one block, or K above K_MAX in a format whose K cannot be split."""
+    qk = k_multiple(fmt)
+    if k_max < qk:
+        return f"the engine's K_MAX = {k_max} holds no {fmt} block of {qk} values"
+    if k > k_max and fmt not in SPLIT_FORMATS:
+        return (f"K = {k} is above the engine's K_MAX = {k_max}, and {fmt}'s K cannot be split: "
+                "llama.cpp's reference keeps nine sums per row and adds them at its end (the "
+                f"formats that split: {', '.join(SPLIT_FORMATS)})")
+    return None
 
 
 def check_format(fmt: str) -> str:
@@ -75,23 +150,66 @@ def _check_row_format(fmt: str) -> str:
     return fmt
 
 
+def _units(blocks: int, fmt: str) -> int:
+    """The format's own blocks in a row of `blocks` blocks of 32 values (super-blocks of 256 for
+    the K-quants)."""
+    if fmt in K_PARTS:
+        if blocks % (QK_K // QK):
+            raise ValueError(f"K = {QK * blocks} must be a multiple of {QK_K} for {fmt}")
+        return blocks // (QK_K // QK)
+    return blocks
+
+
 def scale_words(blocks: int, fmt: str = "q8_0") -> int:
-    """Scale words of a row of `fmt` (a row format)."""
+    """Scale words of a row of `fmt` (a row format) of K = 32 * blocks values."""
     per = 64 // SCALE_BITS[_check_row_format(fmt)]
-    return -(-blocks // per)
+    return -(-_units(blocks, fmt) // per)
+
+
+def mid_words(blocks: int, fmt: str = "q8_0") -> int:
+    """K-quant rows: the words of sub-block scales (weights) or bsums (Q8_K); 0 for the others."""
+    if _check_row_format(fmt) not in K_PARTS:
+        return 0
+    return -(-_units(blocks, fmt) * mid_bytes(fmt) // 8)
 
 
 def qh_words(blocks: int, fmt: str = "q8_0") -> int:
-    return -(-blocks // 2) if QS_BITS[_check_row_format(fmt)] == 5 else 0
+    """High words of a row: Q5_0/Q5_1's qh words, the K-quants' hmask or qh words."""
+    if _check_row_format(fmt) in K_PARTS:
+        return _units(blocks, fmt) * k_part_words(fmt, "high")
+    return -(-blocks // 2) if QS_BITS[fmt] == 5 else 0
 
 
 def qs_words(blocks: int, fmt: str = "q8_0") -> int:
-    return blocks * (4 if QS_BITS[_check_row_format(fmt)] == 8 else 2)
+    """Low words of a row: the qs words (Q6_K: ql)."""
+    if _check_row_format(fmt) in K_PARTS:
+        return _units(blocks, fmt) * k_part_words(fmt, "low")
+    return blocks * (4 if QS_BITS[fmt] == 8 else 2)
 
 
 def row_words(blocks: int, fmt: str = "q8_0") -> int:
     """64-bit words of one row of K = 32 * blocks values in row format `fmt`."""
-    return scale_words(blocks, fmt) + qh_words(blocks, fmt) + qs_words(blocks, fmt)
+    return (scale_words(blocks, fmt) + mid_words(blocks, fmt) + qh_words(blocks, fmt)
+            + qs_words(blocks, fmt))
+
+
+def _pack_k_rows(blk: np.ndarray, fmt: str) -> np.ndarray:
+    """uint8 [R, S, bytes] super-blocks of a K-quant row format -> stream bytes [R, words * 8]."""
+    rows, units = blk.shape[:2]
+    parts = K_PARTS[fmt]
+
+    def words(a: np.ndarray) -> np.ndarray:
+        pad = -a.shape[1] % 8
+        return np.concatenate([a, np.zeros((rows, pad), np.uint8)], axis=1) if pad else a
+
+    lo, hi = parts["slot"]
+    per = 64 // SCALE_BITS[fmt]
+    slots = np.zeros((rows, -(-units // per) * per, hi - lo), np.uint8)
+    slots[:, :units] = blk[:, :, lo:hi]
+    out = [slots.reshape(rows, -1), words(blk[:, :, slice(*parts["mid"])].reshape(rows, -1))]
+    high, low = blk[:, :, slice(*parts["high"])], blk[:, :, slice(*parts["low"])]
+    out.append(np.concatenate([high, low], axis=2).reshape(rows, -1))
+    return np.concatenate(out, axis=1)
 
 
 def pack_rows(raw: np.ndarray, fmt: str, nibble_order: bool = False) -> np.ndarray:
@@ -99,13 +217,15 @@ def pack_rows(raw: np.ndarray, fmt: str, nibble_order: bool = False) -> np.ndarr
     [R, row_words(B, fmt) * 8] stream bytes. `nibble_order`: an 8-bit row's qs words of each block
     in the order NIBBLE_ORDER (the activations of 4- and 5-bit weights)."""
     _check_row_format(fmt)
-    if nibble_order and QS_BITS[fmt] != 8:
+    if nibble_order and QS_BITS.get(fmt) != 8:
         raise ValueError("nibble_order is for 8-bit activation rows")
     bpb = BLOCK_BYTES[fmt]
     if raw.dtype != np.uint8 or raw.ndim != 2 or raw.shape[1] == 0 or raw.shape[1] % bpb:
         raise ValueError(f"rows must be uint8 [R, B * {bpb}], not {raw.dtype} {list(raw.shape)}")
     rows, blocks = raw.shape[0], raw.shape[1] // bpb
     blk = raw.reshape(rows, blocks, bpb)
+    if fmt in K_PARTS:
+        return _pack_k_rows(blk, fmt)
     sbytes = SCALE_BITS[fmt] // 8
     slots = np.zeros((rows, scale_words(blocks, fmt) * 8 // sbytes, sbytes), dtype=np.uint8)
     if fmt == "mxint8":
@@ -141,7 +261,7 @@ def pack_weights(w_raw: np.ndarray, fmt: str) -> np.ndarray:
 def pack_activations(x_raw: np.ndarray, fmt: str) -> np.ndarray:
     """Activation rows (in ACTIVATION[fmt]) of a matmul on `fmt` weights -> their stream bytes."""
     check_format(fmt)
-    return pack_rows(x_raw, ACTIVATION[fmt], nibble_order=QS_BITS[fmt] < 8)
+    return pack_rows(x_raw, ACTIVATION[fmt], nibble_order=QS_BITS.get(fmt, 8) < 8)
 
 
 def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray | None = None,
@@ -161,7 +281,7 @@ def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray 
         rows = pack_weights(w_raw, fmt)
     else:
         rows = packed_weights
-        blocks = x_raw.shape[1] // xb
+        blocks = x_raw.shape[1] // xb * (_formats.get(fmt).block // QK)
         if x_raw.ndim != 2 or rows.ndim != 2 or rows.shape[1] != row_words(blocks, fmt) * 8:
             raise ValueError(f"packed weights [N, {row_words(blocks, fmt) * 8}] and x_raw "
                              f"[M, {blocks * xb}] must agree: {list(rows.shape)} vs "

@@ -34,14 +34,17 @@ CORE_REGISTERS = (
     Register("status", 0x04, "ro", 3, "bit 0 busy; bit 1 done (the last matmul delivered its "
              "last result word; cleared by a start); bit 2 error (the last start was refused)"),
     Register("error", 0x08, "ro", 5, "why the last start was refused: bit 0 M is 0 or above the "
-             "engine's M_MAX; bit 1 K is bad (BFP: not a positive multiple of 32 or above K_MAX; "
+             "engine's M_MAX; bit 1 K is bad (BFP: not a positive multiple of 32, of 256 for the "
+             "K-quants, or above K_MAX; "
              "ternary: 0 or above TERN_K_MAX); bit 2 N is bad (BFP: 0 or above 65535; ternary: 0 "
-             "or above TERN_N_MAX); bit 3 FORMAT is not one of the codes of FORMAT (BFP); bit 4 ENGINE is not 0 or 1"),
+             "or above TERN_N_MAX); bit 3 FORMAT is not one of the codes of FORMAT, or SUM_IN is 1 with "
+             "Q3_K..Q6_K, whose K cannot be split (BFP); bit 4 ENGINE is not 0 or 1"),
     Register("format", 0x0C, "rw", 32, "BFP: the weight format (activations in the format it "
              "pairs with): " + ", ".join(f"{c} {f.upper()}" for f, c in FORMATS.items()) +
-             " (x Q8_0: Q4_0, Q5_0; x Q8_1: Q4_1, Q5_1)"),
+             " (x Q8_0: Q4_0, Q5_0; x Q8_1: Q4_1, Q5_1; x Q8_K: Q2_K..Q6_K)"),
     Register("m", 0x10, "rw", 32, "M: rows of X"),
-    Register("k", 0x14, "rw", 32, "K: the dot-product length (BFP: a multiple of 32)"),
+    Register("k", 0x14, "rw", 32, "K: the dot-product length (BFP: a multiple of 32; of 256 for "
+             "the K-quants)"),
     Register("n", 0x18, "rw", 32, "N: rows of W (outputs per row of X)"),
     Register("cycles", 0x1C, "ro", 32, "clock cycles of the last matmul from its start to its "
              "last result word accepted (counts while busy; wraps)"),
@@ -52,8 +55,8 @@ CORE_REGISTERS = (
     Register("k_max", 0x28, "ro", 32, "BFP: K_MAX, the largest K"),
     Register("sum_in", 0x2C, "rw", 1, "BFP: 1: each tile of OUT_LANES rows of W is preceded in "
              "the input stream by its M * OUT_LANES starting sums (float32, one per word), so a "
-             "K above K_MAX runs in parts, each continuing the last one's Y bit for bit; 0: sums "
-             "start at +0"),
+             "K above K_MAX runs in parts, each continuing the last one's Y bit for bit (every format "
+             "but Q3_K..Q6_K); 0: sums start at +0"),
     Register("engine", 0x30, "rw", 32, "0 BFP (llama.cpp / MX blocks), 1 ternary (int8 x "
              "{-1, 0, +1})"),
     Register("tern_geometry", 0x34, "ro", 32, "ternary: bits 3..0 g (trits per table), 7..4 "

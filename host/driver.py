@@ -17,15 +17,16 @@ host/pynq_backend.py drives the board through PYNQ's MMIO and AXI DMA.
 Shapes beyond the core's buffers are split here, exactly: rows of X in groups of M_MAX (rows are
 independent), N in groups (columns are independent), and K in parts: the BFP engine continues
 each part's float32 sums through SUM_IN (the same additions in the same order as one pass), the
-ternary engine's int32 partial sums are added here (integer addition is exact).
+ternary engine's int32 partial sums are added here (integer addition is exact). Q3_K..Q6_K's K
+cannot be split (their reference keeps nine sums per row): K above K_MAX is refused for them.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from llmaccel.golden import formats
-from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, output_words, pack_input,
-                                        pack_weights, unpack_output)
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, k_refusal, output_words,
+                                        pack_input, pack_weights, unpack_output)
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
 from llmaccel.golden.top_layout import (ternary_input, ternary_output, ternary_result_values,
@@ -118,8 +119,9 @@ class Accelerator:
     def matmul(self, w_raw, x_raw: np.ndarray, fmt: str) -> np.ndarray:
         """Y = X . W^T on raw llama.cpp rows of `fmt` (golden/formats.py), weights in `fmt` (or
         packed once by pack_bfp), the activations in its activation format (ACTIVATION: Q8_0 for
-        Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1): bit for bit golden.formats.matmul. The core's BFP engine
-        takes the formats of FORMATS."""
+        Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1, Q8_K for Q2_K..Q6_K): bit for bit golden.formats.matmul.
+        The core's BFP engine takes the formats of FORMATS; K beyond its K_MAX runs in parts
+        (SUM_IN) for the formats of SPLIT_FORMATS."""
         packed = w_raw if isinstance(w_raw, PackedBfp) else self.pack_bfp(w_raw, fmt)
         if packed.fmt != fmt:
             raise ValueError(f"these weights were packed as {packed.fmt}, not {fmt}")
@@ -127,12 +129,13 @@ class Accelerator:
             raise ValueError("these weights were packed for another BFP engine geometry")
         xb = _check_rows(x_raw, "activations", ACTIVATION[fmt])
         n_all, blocks = packed.shape
+        qk = formats.get(fmt).block
         if blocks != x_raw.shape[1] // xb:
-            raise ValueError(f"K disagrees: weights have {blocks * 32} values per row, "
-                             f"activations {x_raw.shape[1] // xb * 32}")
+            raise ValueError(f"K disagrees: weights have {blocks * qk} values per row, "
+                             f"activations {x_raw.shape[1] // xb * qk}")
         p = self.bfp
         y = np.empty((x_raw.shape[0], n_all), dtype=np.float32)
-        step = p["k_max"] // 32                      # blocks per part
+        step = p["k_max"] // qk                      # blocks per part
         for m0 in range(0, x_raw.shape[0], p["m_max"]):
             x = x_raw[m0:m0 + p["m_max"]]
             for n0 in range(0, n_all, BFP_N_MAX):
@@ -149,19 +152,19 @@ class Accelerator:
         (golden/bfp_layout.py), for every part the driver splits them into: pass the result to
         matmul in place of the rows, so a model's weights are packed when it is loaded, not per
         call."""
-        if fmt not in FORMATS:
-            formats.get(fmt)                         # an unknown name: its own message
-            raise ValueError(f"the core's BFP engine takes {', '.join(FORMATS)} blocks, not "
-                             f"{fmt} (golden/formats.py has its golden model; the reference back "
-                             "end runs it)")
+        formats.get(fmt)                             # an unknown name: a clear error
         wb = _check_rows(w_raw, "weights", fmt)
-        blocks, step = w_raw.shape[1] // wb, self.bfp["k_max"] // 32
+        qk = formats.get(fmt).block
+        blocks, step = w_raw.shape[1] // wb, self.bfp["k_max"] // qk
+        refusal = k_refusal(fmt, blocks * qk, self.bfp["k_max"])
+        if refusal:
+            raise ValueError(refusal)
         parts = {(n0, b0): pack_weights(w_raw[n0:n0 + BFP_N_MAX, b0 * wb:(b0 + step) * wb], fmt)
                  for n0 in range(0, w_raw.shape[0], BFP_N_MAX) for b0 in range(0, blocks, step)}
         return PackedBfp((w_raw.shape[0], blocks), fmt, dict(self.bfp), parts)
 
     def _run_bfp(self, rows, n, x, fmt, sums):
-        m, k = x.shape[0], x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
+        m, k = x.shape[0], x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * formats.get(fmt).block
         self._start("bfp", m, k, n, format=FORMATS[fmt], sum_in=int(sums is not None))
         data = pack_input(None, x, fmt, sums, self.bfp["out_lanes"], packed_weights=rows)
         out = self.backend.stream(data, output_words(m, n) * 8)

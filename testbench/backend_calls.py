@@ -1,5 +1,5 @@
 """One seeded sequence of driver calls that any back end can run: both engines in turn on random
-shapes (beyond the buffers too, so the driver splits M, N and K), Q8_0 and MXINT8 with special
+shapes (beyond the buffers too, so the driver splits M, N and K), every BFP format with special
 scales, ternary with sparse and skipped K-slices. Each call leaves a record: its result's bytes
 (hashed), the CYCLES of each of the core's runs, and the clock cycles the call took on the back
 end. Two back ends that model the same hardware and the same bus timing give the same records
@@ -8,10 +8,8 @@ import hashlib
 
 import numpy as np
 
-from llmaccel.golden.bfp_layout import FORMATS
-from llmaccel.testbench.bfp_data import random_matmul, random_rows
-
-BFP_FORMATS = list(FORMATS)
+from llmaccel.golden.bfp_layout import k_multiple
+from llmaccel.testbench.bfp_data import driver_call, random_matmul, random_rows
 
 
 def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
@@ -32,14 +30,9 @@ def random_calls(acc, seed: int, cases: int):
     bp, tp = acc.bfp, acc.ternary
     slice_ = tp["lanes"] * tp["g"]
     for i in range(cases):
-        fmt = BFP_FORMATS[(i + seed) % len(BFP_FORMATS)]    # the formats in turn
-        m = int(rng.integers(1, bp["m_max"] + 2))
-        n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
-        blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
-        if i == cases - 1:
-            blocks = bp["k_max"] // 32 + 1
-        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.05)
-        yield (f"bfp {fmt} M={m} N={n} K={32 * blocks}",
+        fmt, m, n, k = driver_call(rng, bp, i, seed, i == cases - 1)
+        w, x = random_matmul(rng, m, n, k // k_multiple(fmt), fmt, specials=0.05)
+        yield (f"bfp {fmt} M={m} N={n} K={k}",
                (lambda fmt=fmt, w=w, x=x: acc.matmul(w, x, fmt)))
         m = int(rng.integers(1, tp["m_max"] + 2))
         n = int(rng.integers(1, 3 * tp["rows"] + 4))

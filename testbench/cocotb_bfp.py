@@ -22,8 +22,8 @@ from cocotbext.axi import AxiStreamFrame
 
 from llmaccel.generators.bfp import ID_VALUE, REGISTERS
 from llmaccel.golden import formats as golden
-from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, canonical_nan,
-                                        pack_input, unpack_output)
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, K_FORMATS, K_PARTS,
+                                        SPLIT_FORMATS, canonical_nan, pack_input, unpack_output)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CocotbBackend
 from llmaccel.testbench.bfp_data import F16_CLASSES, random_matmul, random_rows
@@ -34,7 +34,7 @@ NEW_FORMATS = ("q4_0", "q4_1", "q5_0", "q5_1")
 
 def k_of(x_raw, fmt) -> int:
     """K of activation rows for a matmul on `fmt` weights."""
-    return x_raw.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
+    return x_raw.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * golden.get(fmt).block
 
 
 def params_from_env() -> dict:
@@ -128,9 +128,12 @@ def exact(y, want, label):
 
 
 # --- data --------------------------------------------------------------------------------------------
-def random_shape(rng, params, k_blocks_max=8, n_max=None):
+def random_shape(rng, params, k_blocks_max=8, n_max=None, fmt="q8_0"):
+    """(M, blocks, N): blocks of `fmt` (K-quants: super-blocks, at most 2)."""
+    qk = golden.get(fmt).block
     m = int(rng.integers(1, params["m_max"] + 1))
-    blocks = int(rng.integers(1, min(params["k_max"] // 32, k_blocks_max) + 1))
+    most = min(params["k_max"] // qk, k_blocks_max if qk == 32 else 2)
+    blocks = int(rng.integers(1, most + 1))
     n = int(rng.integers(1, (n_max or 3 * params["out_lanes"] + 2) + 1))
     return m, blocks, n
 
@@ -152,13 +155,14 @@ async def random_matmuls(dut):
     count = int(os.environ.get("LLMACCEL_CASES", str(len(FORMATS))))
     for i in range(count):
         fmt = list(FORMATS)[i % len(FORMATS)]
-        m, blocks, n = random_shape(rng, bench.params)
+        m, blocks, n = random_shape(rng, bench.params, fmt=fmt)
         kind = (i + seed) % 3                    # which formats get extremes turns with the seed
         extremes, specials = kind == 2, (0.0, 0.1, 0.3)[kind]
         w, x = random_matmul(rng, m, n, blocks, fmt, extremes, specials)
-        cycles = await check(bench, w, x, fmt, f"case {i} {fmt} M={m} K={32 * blocks} N={n}")
+        k = k_of(x, fmt)
+        cycles = await check(bench, w, x, fmt, f"case {i} {fmt} M={m} K={k} N={n}")
         report({"test": "random_matmuls", "seed": seed, "stall": stall, "format": fmt, "m": m,
-                "k": 32 * blocks, "n": n, "cycles": cycles,
+                "k": k, "n": n, "cycles": cycles,
                 "wall_seconds": round(time.perf_counter() - t0, 3)})
 
 
@@ -166,8 +170,9 @@ async def random_matmuls(dut):
 async def scale_classes(dut):
     """Every class of binary16 scale (zero, subnormal, normal, max, Inf, NaN) on each side of a
     Q8_0 product, and E8M0 exponents from 0 to 0xFF (subnormal and overflowing results, NaN) for
-    MXINT8: one block per class pair; and for Q4_0 .. Q5_1 every class as the weights' d (and
-    m) against every class as the activations' d (and Q8_1's s)."""
+    MXINT8: one block per class pair; for Q4_0 .. Q5_1 every class as the weights' d (and
+    m) against every class as the activations' d (and Q8_1's s); for Q2_K .. Q6_K every class as
+    the weights' d (and dmin) against float32 classes as Q8_K's d."""
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     classes = [vs or [0x2E66, 0xA123, 0x3C00] for vs in F16_CLASSES.values()]
@@ -214,6 +219,24 @@ async def scale_classes(dut):
             x = with_scales(x, BLOCK_BYTES[act], xs, np.roll(values, 5)[i:i + m_max] if two
                             else None)
             await check(bench, w, x, fmt, f"{fmt} scale classes, X rows {i}..")
+    # Q2_K .. Q6_K: super-block 0 of each weight row takes one class value as d (and another as
+    # dmin), of each Q8_K row one float32 class value as d (zero, subnormal, max, Inf, NaN);
+    # super-block 1 stays normal.
+    f32 = np.array([0.0, -0.0, 1e-45, -1e-40, 1.5e-3, -0.25, 3.4e38, np.inf, -np.inf, np.nan],
+                   "<f4")
+    kb = 2 if bench.params["k_max"] >= 512 else 1
+    for fmt in K_FORMATS:
+        lo, hi = K_PARTS[fmt]["slot"]
+        w = random_rows(rng, len(values), kb, fmt).reshape(len(values), kb, -1)
+        w[:, 0, lo:lo + 2] = values.astype("<u2").view(np.uint8).reshape(-1, 2)
+        if hi - lo == 4:
+            w[:, 0, lo + 2:hi] = np.roll(values, 3).astype("<u2").view(np.uint8).reshape(-1, 2)
+        w = w.reshape(len(values), -1)
+        for i in range(0, len(f32), m_max):
+            xs = f32[i:i + m_max]
+            x = random_rows(rng, len(xs), kb, "q8_K").reshape(len(xs), kb, -1)
+            x[:, 0, 0:4] = xs.view(np.uint8).reshape(-1, 4)
+            await check(bench, w, x.reshape(len(xs), -1), fmt, f"{fmt} scale classes, X rows {i}..")
     report({"test": "scale_classes", "seed": seed, "stall": stall})
 
 
@@ -228,11 +251,12 @@ async def driver_matmul(bench, w, x, fmt):
 @cocotb.test()
 async def k_split(dut):
     """K above k_max in parts, each starting from the last part's Y (SUM_IN): bit for bit the
-    unsplit golden result, every format, special scales included."""
+    unsplit golden result, every format that splits (SPLIT_FORMATS: not Q3_K..Q6_K, whose
+    reference keeps nine sums per row), special scales included."""
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
-    kb = bench.params["k_max"] // 32
-    for fmt in FORMATS:
+    for fmt in SPLIT_FORMATS:
+        kb = bench.params["k_max"] // golden.get(fmt).block
         m, _, n = random_shape(rng, bench.params)
         m, n = min(m, 2), min(n, bench.params["out_lanes"] + 1)  # K is long: few rows
         blocks = 2 * kb + int(rng.integers(1, min(kb, 4) + 1))   # three parts, the last short
@@ -240,7 +264,7 @@ async def k_split(dut):
         y, runs = await driver_matmul(bench, w, x, fmt)
         parts = len(runs)
         assert parts == 3
-        exact(y, golden.matmul(w, x, fmt), f"{fmt} K = {32 * blocks} in {parts} parts")
+        exact(y, golden.matmul(w, x, fmt), f"{fmt} K = {k_of(x, fmt)} in {parts} parts")
     report({"test": "k_split", "seed": seed, "stall": stall})
 
 
@@ -259,11 +283,15 @@ async def registers(dut):
     bad = [((0, 64, 4, "q8_0"), 0b0001), ((p["m_max"] + 1, 64, 4, "q8_0"), 0b0001),
            ((1, 0, 4, "q8_0"), 0b0010), ((1, 48, 4, "q8_0"), 0b0010),
            ((1, p["k_max"] + 32, 4, "q8_0"), 0b0010), ((1, 64, 0, "q8_0"), 0b0100),
-           ((1, 64, 1 << 16, "q8_0"), 0b0100)]
-    for (m, k, n, fmt), bits in bad:
-        await bench.start(m, k, n, fmt)
-        assert await bench.read("status") == 0b100, (m, k, n)
-        assert await bench.read("error") == bits, (m, k, n, await bench.read("error"))
+           ((1, 64, 1 << 16, "q8_0"), 0b0100),
+           ((1, 288, 4, "q4_K"), 0b0010), ((1, 128, 4, "q2_K"), 0b0010),   # K-quants: K % 256
+           ((1, p["k_max"] + 256, 4, "q6_K"), 0b0010), ((1, 256, 4, "q3_K", 1), 0b1000),
+           ((1, 256, 4, "q4_K", 1), 0b1000), ((1, 256, 4, "q5_K", 1), 0b1000),
+           ((1, 256, 4, "q6_K", 1), 0b1000)]                     # SUM_IN: Q3_K..Q6_K don't split
+    for (m, k, n, fmt, *sum_in), bits in bad:
+        await bench.start(m, k, n, fmt, *sum_in)
+        assert await bench.read("status") == 0b100, (m, k, n, fmt)
+        assert await bench.read("error") == bits, (m, k, n, fmt, await bench.read("error"))
     await bench.write("sum_in", 0)
     await bench.write("format", len(FORMATS))                  # the first code that is not one
     await bench.write("m", 1)
@@ -290,10 +318,10 @@ async def reset_mid_matmul(dut):
     bench, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     for trial in range(2):
-        fmt = ("q5_1", "mxint8")[trial]
-        m, blocks, n = random_shape(rng, bench.params)
+        fmt = ("q5_1", "q2_K")[trial]
+        m, blocks, n = random_shape(rng, bench.params, fmt=fmt)
         w, x = random_matmul(rng, m, n, blocks, fmt)
-        await bench.start(m, 32 * blocks, n, fmt, sum_in=trial)
+        await bench.start(m, k_of(x, fmt), n, fmt, sum_in=trial)
         await bench.source.send(AxiStreamFrame(pack_input(w, x, fmt)))
         await ClockCycles(dut.clk, int(rng.integers(5, 40 + 20 * trial * blocks * m)))
         dut.rst.value = 1
@@ -304,9 +332,10 @@ async def reset_mid_matmul(dut):
         while not bench.sink.empty():  # a partial frame may have come out before the reset
             bench.sink.recv_nowait()
         assert await bench.read("status") == 0, "reset must leave the accelerator idle"
-        m, blocks, n = random_shape(rng, bench.params)
-        w, x = random_matmul(rng, m, n, blocks, ("q4_0", "q8_0")[trial])
-        await check(bench, w, x, ("q4_0", "q8_0")[trial], f"after reset {trial}")
+        fmt = ("q4_K", "q8_0")[trial]
+        m, blocks, n = random_shape(rng, bench.params, fmt=fmt)
+        w, x = random_matmul(rng, m, n, blocks, fmt)
+        await check(bench, w, x, fmt, f"after reset {trial}")
     report({"test": "reset_mid_matmul", "seed": seed, "stall": stall})
 
 

@@ -20,7 +20,7 @@ from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamFrame
 
 from llmaccel.golden import bfp as golden_bfp, formats as golden_formats
-from llmaccel.golden.bfp_layout import FORMATS, pack_input
+from llmaccel.golden.bfp_layout import FORMATS, k_multiple, pack_input
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
 from llmaccel.golden.ternary import matmul as golden_ternary
 from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
@@ -29,10 +29,8 @@ from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
 from llmaccel.testbench.backend_calls import random_ternary, run_calls, shape_runs
 from llmaccel.testbench.generate_job import generate_job
 from llmaccel.testbench.layer_job import layer_job
-from llmaccel.testbench.bfp_data import random_matmul, random_rows
+from llmaccel.testbench.bfp_data import driver_call, random_matmul, random_rows
 from llmaccel.testbench.cocotb_bfp import exact
-
-BFP_FORMATS = list(FORMATS)
 
 
 def report(record):
@@ -71,16 +69,10 @@ async def random_matmuls(dut):
     cases = int(os.environ.get("LLMACCEL_CASES", "4"))
     t0, runs = time.perf_counter(), 0
     for i in range(cases):
-        fmt = BFP_FORMATS[(i + seed) % len(BFP_FORMATS)]    # the formats in turn
-        m = int(rng.integers(1, bp["m_max"] + 2))
-        n = int(rng.integers(1, 3 * bp["out_lanes"] + 2))
-        blocks = int(rng.integers(1, min(bp["k_max"] // 32, 6) + 1))
-        if i == cases - 1:    # K beyond K_MAX: parts continued through SUM_IN
-            blocks = bp["k_max"] // 32 + 1
-        w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.05)
+        fmt, m, n, k = driver_call(rng, bp, i, seed, i == cases - 1)
+        w, x = random_matmul(rng, m, n, k // k_multiple(fmt), fmt, specials=0.05)
         y = await bridge(acc.matmul)(w, x, fmt)
-        exact(y, golden_formats.matmul(w, x, fmt),
-              f"bfp {fmt} case {i} M={m} N={n} K={32 * blocks}")
+        exact(y, golden_formats.matmul(w, x, fmt), f"bfp {fmt} case {i} M={m} N={n} K={k}")
 
         m = int(rng.integers(1, tp["m_max"] + 2))
         n = int(rng.integers(1, 3 * tp["rows"] + 4))

@@ -11,8 +11,8 @@ from amaranth.sim import Simulator
 from llmaccel.generators.bfp_core import BfpCore
 from llmaccel.generators.params import ParamError
 from llmaccel.golden import formats as golden
-from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, canonical_nan,
-                                        pack_input, unpack_output)
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, SPLIT_FORMATS,
+                                        canonical_nan, pack_input, unpack_output)
 from llmaccel.testbench.bfp_data import random_matmul
 from llmaccel.testbench.runner import seed_for
 
@@ -44,7 +44,7 @@ def run_core(params, jobs, seed, stall):
         for fmt, w, x, *sums in jobs:
             sums = sums[0] if sums else None
             m, n = x.shape[0], w.shape[0]
-            blocks = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]]
+            blocks = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * golden.get(fmt).block // 32
             ctx.set(dut.m, m)
             ctx.set(dut.blocks, blocks)
             ctx.set(dut.n, n)
@@ -88,9 +88,10 @@ def run_core(params, jobs, seed, stall):
 
 
 @pytest.mark.parametrize("config", [
-    {"mac_lanes": 8, "out_lanes": 2, "k_max": 128, "m_max": 3},
-    {"mac_lanes": 32, "out_lanes": 1, "k_max": 96, "m_max": 2},
-    {"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4},
+    {"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 3},
+    {"mac_lanes": 32, "out_lanes": 1, "k_max": 256, "m_max": 2},
+    {"mac_lanes": 16, "out_lanes": 4, "k_max": 256, "m_max": 2},
+    {"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4},    # no K-quants (K < 256)
 ])
 @pytest.mark.parametrize("stall", [0.0, 0.4])
 def test_core_matmuls(config, stall, request):
@@ -101,8 +102,11 @@ def test_core_matmuls(config, stall, request):
     shapes = [(1, 2, 3), (config["m_max"], 3, 2), (config["m_max"], 1, 4)]
     for i, fmt in enumerate([*FORMATS, "q8_0"]):        # every format, one after another
         m, blocks, n = shapes[i % len(shapes)]
-        jobs.append((fmt, *random_matmul(rng, m, n, min(blocks, config["k_max"] // 32), fmt,
-                                         specials=0.2)))
+        qk = golden.get(fmt).block
+        if config["k_max"] < qk:
+            continue
+        blocks = min(blocks if qk == 32 else (blocks + 1) // 2, config["k_max"] // qk)
+        jobs.append((fmt, *random_matmul(rng, m, n, blocks, fmt, specials=0.2)))
     for (fmt, w, x), y in zip(jobs, run_core(config, jobs, seed, stall)):
         want = golden.matmul(w, x, fmt)
         a, b = canonical_nan(y).view(np.uint32), canonical_nan(want).view(np.uint32)
@@ -112,14 +116,18 @@ def test_core_matmuls(config, stall, request):
 @pytest.mark.parametrize("config", [
     {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3},
     {"mac_lanes": 32, "out_lanes": 1, "k_max": 64, "m_max": 2},
+    {"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 2},   # Q2_K
 ])
 def test_k_split_continues_the_sums(config, request):
-    """K = 160 above k_max = 64 in three parts (64, 64, 32), each starting from the last part's
-    Y (sum_in): bit for bit the unsplit golden result, NaN and Inf scales included."""
+    """K = 5 blocks above k_max = 2 blocks in three parts (2, 2, 1), each starting from the last
+    part's Y (sum_in): bit for bit the unsplit golden result, NaN and Inf scales included; every
+    format that splits (Q2_K: super-blocks of 256, k_max = 512)."""
     seed = seed_for(request.node.name)
     print(f"seed={seed}")
     rng = np.random.default_rng(seed)
-    for fmt in FORMATS:
+    for fmt in SPLIT_FORMATS:
+        if golden.get(fmt).block * 2 != config["k_max"]:
+            continue
         m, n, blocks = config["m_max"], 6, 5
         w, x = random_matmul(rng, m, n, blocks, fmt, specials=0.2)
         wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[ACTIVATION[fmt]]

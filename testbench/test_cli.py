@@ -11,7 +11,7 @@ def run(capsys, *argv):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["emit", "sram", "-p", "width=12"], "width must be a multiple of 8 from 8 to 2048, not 12"),
+    (["emit", "sram", "-p", "width=12"], "width must be a multiple of 8 from 8 to 4096, not 12"),
     (["emit", "sram", "-p", "depth=100"], "depth must be a power of two from 16 to 65536, not 100"),
     (["emit", "sram", "-p", "banks=abc"], "banks must be a power of two from 1 to 16, not 'abc'"),
     (["emit", "sram", "-p", "read_ports=9"], "read_ports must be an integer from 1 to 4, not 9"),

@@ -79,14 +79,27 @@ def test_format_input_errors(fmt, w, x, message):
         Accelerator(Registers()).matmul(w, x, fmt)
 
 
-def test_formats_the_core_does_not_take_are_refused():
+def test_unknown_formats_and_unsplittable_k_are_refused():
+    """An unknown format name; Q3_K..Q6_K with K above K_MAX (their reference keeps nine sums per
+    row, so K cannot be split), while Q2_K's K splits; no K-quant on an engine whose K_MAX is
+    below a super-block."""
     acc = Accelerator(Registers())
     w, x = np.zeros((2, 144), np.uint8), np.zeros((1, 292), np.uint8)
-    with pytest.raises(ValueError, match="^the core's BFP engine takes q8_0, mxint8, q4_0, q4_1, "
-                                         "q5_0, q5_1 blocks, not q4_K "):
-        acc.matmul(w, x, "q4_K")
     with pytest.raises(ValueError, match="^format must be one of q8_0, mxint8, q4_0"):
         acc.matmul(w, x, "f16")
+    long = np.zeros((2, 17 * 144), np.uint8)                  # K = 4352 > K_MAX = 4096
+    with pytest.raises(ValueError, match=re.escape(
+            "K = 4352 is above the engine's K_MAX = 4096, and q4_K's K cannot be split: "
+            "llama.cpp's reference keeps nine sums per row and adds them at its end (the "
+            "formats that split: q8_0, mxint8, q4_0, q4_1, q5_0, q5_1, q2_K)")):
+        acc.pack_bfp(long, "q4_K")
+    assert sorted(acc.pack_bfp(np.zeros((2, 17 * 84), np.uint8), "q2_K").parts) == [(0, 0),
+                                                                                   (0, 16)]
+    small = Registers()
+    small.values[next(r.offset for r in REGISTERS if r.name == "k_max")] = 128
+    with pytest.raises(ValueError, match=re.escape(
+            "the engine's K_MAX = 128 holds no q2_K block of 256 values")):
+        Accelerator(small).pack_bfp(np.zeros((2, 84), np.uint8), "q2_K")
 
 
 @pytest.mark.parametrize("w,x,message", [

@@ -35,8 +35,6 @@ def test_tokenizer_gives_the_files_own_ids(model):
     (["--engine", "fp16"], "argument --engine: invalid choice: 'fp16'"),
     (["--weights", "q9"], "--weights must be one of as-shipped, q8_0, q4_0, q4_1, q5_0, q5_1, "
                           "q4_k_m, q3_k_s, q2_k, q2_k_s"),
-    (["--weights", "q4_k_m"], "--weights q4_k_m needs formats the core's BFP engine does not "
-                              "take yet"),
     (["--engine", "ternary", "--weights", "q8_0"], "--weights chooses the BFP engine's formats"),
     (["--engine", "ternary", "--weights", "q4_k_m", "--backend", "reference"],
      "--weights chooses the BFP engine's formats"),

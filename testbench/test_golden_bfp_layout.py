@@ -66,10 +66,13 @@ def test_canonical_nan():
 
 def test_errors():
     with pytest.raises(ValueError, match="row format must be one of q8_0, mxint8, q8_1, q4_0, "
-                                         "q4_1, q5_0, q5_1, not 'q4_K'"):
-        L.pack_rows(np.zeros((1, 34), np.uint8), "q4_K")
+                                         "q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, q8_K, "
+                                         "not 'f16'"):
+        L.pack_rows(np.zeros((1, 34), np.uint8), "f16")
+    with pytest.raises(ValueError, match="K = 288 must be a multiple of 256 for q4_K"):
+        L.row_words(9, "q4_K")
     with pytest.raises(ValueError, match="format must be one of q8_0, mxint8, q4_0, q4_1, q5_0, "
-                                         "q5_1, not 'q8_1'"):
+                                         "q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, not 'q8_1'"):
         L.pack_weights(np.zeros((1, 36), np.uint8), "q8_1")
     with pytest.raises(ValueError, match="nibble_order is for 8-bit activation rows"):
         L.pack_rows(np.zeros((1, 18), np.uint8), "q4_0", nibble_order=True)
@@ -158,7 +161,7 @@ def _engine_sums(data: bytes, m: int, n: int, blocks: int, fmt: str) -> np.ndarr
     return np.array([[(x * w).sum(axis=1) for w in ws] for x in xs])
 
 
-@pytest.mark.parametrize("fmt", list(L.FORMATS))
+@pytest.mark.parametrize("fmt", [f for f in L.FORMATS if f not in L.K_FORMATS])
 def test_engine_view_gives_the_golden_block_sums(fmt):
     """The stream, decoded as the engine does, gives llama.cpp's integer block sums."""
     seed = 11
@@ -187,3 +190,32 @@ def test_rows_carry_llama_cpp_bytes(fmt, blocks, words):
     stored = blocks * L.BLOCK_BYTES[fmt]
     assert L.row_words(blocks, fmt) == words
     assert words * 8 - stored < 8 * (1 + (L.QS_BITS[fmt] == 5))
+
+
+@pytest.mark.parametrize("fmt", [*L.K_FORMATS, "q8_K"])
+def test_k_quant_rows_are_the_bytes_regrouped(fmt):
+    """Three super-blocks: scale slots, then every super-block's mid bytes back to back, then per
+    super-block its high words and its low words; nothing but the last partial words padded."""
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, (2, 3 * L.BLOCK_BYTES[fmt])).astype(np.uint8)
+    out = L.pack_rows(raw, fmt)
+    assert out.shape[1] == L.row_words(24, fmt) * 8
+    parts, blk = L.K_PARTS[fmt], raw.reshape(2, 3, -1)
+    sw = L.scale_words(24, fmt) * 8
+    lo, hi = parts["slot"]
+    slot = hi - lo
+    for b in range(3):
+        assert (out[:, b * slot:(b + 1) * slot] == blk[:, b, lo:hi]).all()
+    assert not out[:, 3 * slot:sw].any()
+    mid = np.concatenate([blk[:, b, slice(*parts["mid"])] for b in range(3)], axis=1)
+    assert (out[:, sw:sw + mid.shape[1]] == mid).all()
+    at = sw + L.mid_words(24, fmt) * 8
+    assert not out[:, sw + mid.shape[1]:at].any()
+    for b in range(3):
+        for part in ("high", "low"):
+            data = blk[:, b, slice(*parts[part])]
+            assert (out[:, at:at + data.shape[1]] == data).all()
+            at += data.shape[1]
+    assert at == out.shape[1]
+    stored = 3 * L.BLOCK_BYTES[fmt]
+    assert out.shape[1] - stored < 16

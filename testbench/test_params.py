@@ -18,11 +18,11 @@ def exact(message: str) -> str:
 
 
 @pytest.mark.parametrize("params,message", [
-    # width: a multiple of 8 from 8 to 2048 (README's parameter table says 8..2048 too)
-    ({"width": 12}, "width must be a multiple of 8 from 8 to 2048, not 12"),
-    ({"width": 0}, "width must be a multiple of 8 from 8 to 2048, not 0"),
-    ({"width": 2056}, "width must be a multiple of 8 from 8 to 2048, not 2056"),
-    ({"width": -8}, "width must be a multiple of 8 from 8 to 2048, not -8"),
+    # width: a multiple of 8 from 8 to 4096 (README's parameter table says 8..4096 too)
+    ({"width": 12}, "width must be a multiple of 8 from 8 to 4096, not 12"),
+    ({"width": 0}, "width must be a multiple of 8 from 8 to 4096, not 0"),
+    ({"width": 4104}, "width must be a multiple of 8 from 8 to 4096, not 4104"),
+    ({"width": -8}, "width must be a multiple of 8 from 8 to 4096, not -8"),
     # depth: a power of two from 16 to 65536
     ({"depth": 100}, "depth must be a power of two from 16 to 65536, not 100"),
     ({"depth": 8}, "depth must be a power of two from 16 to 65536, not 8"),
@@ -38,12 +38,12 @@ def exact(message: str) -> str:
     ({"pingpong": 2}, "pingpong must be 0 or 1, not 2"),
     ({"ecc": -1}, "ecc must be 0 or 1, not -1"),
     # granularity: a multiple of 8 that divides the width
-    ({"granularity": 12}, "granularity must be a multiple of 8 from 8 to 2048, not 12"),
-    ({"granularity": 0}, "granularity must be a multiple of 8 from 8 to 2048, not 0"),
+    ({"granularity": 12}, "granularity must be a multiple of 8 from 8 to 4096, not 12"),
+    ({"granularity": 0}, "granularity must be a multiple of 8 from 8 to 4096, not 0"),
     ({"width": 64, "granularity": 24}, "granularity must divide width (64), not 24"),
     ({"width": 64, "granularity": 128}, "granularity must divide width (64), not 128"),
     # wrong types: the repr of the value is in the message
-    ({"width": "64"}, "width must be a multiple of 8 from 8 to 2048, not '64'"),
+    ({"width": "64"}, "width must be a multiple of 8 from 8 to 4096, not '64'"),
     ({"depth": 512.0}, "depth must be a power of two from 16 to 65536, not 512.0"),
     ({"banks": None}, "banks must be a power of two from 1 to 16, not None"),
     # bool is an int subclass, but rejected even where its value would be in range
@@ -113,7 +113,7 @@ def test_module_names():
 
 
 def test_module_name_checks_parameters():
-    with pytest.raises(ParamError, match=exact("width must be a multiple of 8 from 8 to 2048, not 12")):
+    with pytest.raises(ParamError, match=exact("width must be a multiple of 8 from 8 to 4096, not 12")):
         module_name("sram", {"width": 12})
     with pytest.raises(ParamError, match=exact("unknown parameter 'size'; allowed: " + ALLOWED)):
         module_name("sram", {"size": 1})

@@ -183,6 +183,10 @@ LUT/peak MAC and DSP/peak MAC divide by peak MAC/c. "n/a": Yosys failed on that 
 # (K, N): SmolLM2-135M's q/o (576 x 576), ffn_down (1536 x 576) and gate/up (576 x 1536), and 256
 # rows of a TinyLlama-sized K = 2048 (the MAC/cycle of M = 1 is the steady state of any N).
 FORMAT_SHAPES = [(576, 576), (1536, 576), (576, 1536), (2048, 256)]
+# K-quants need K a multiple of 256: SmolLM2's ffn_down (K = 1536), and TinyLlama-1.1B's shapes
+# (hidden 2048, FFN 5632: attention K = 2048, ffn_gate/ffn_up K = 2048; its ffn_down, K = 5632, is
+# above the default K_MAX of 4096, and Q3_K..Q6_K's K cannot be split).
+K_FORMAT_SHAPES = [(1536, 576), (2048, 256), (2048, 2048), (2048, 5632)]
 
 
 def format_runs(shapes=None, fmts=None) -> list[dict]:
@@ -192,7 +196,9 @@ def format_runs(shapes=None, fmts=None) -> list[dict]:
     out = []
     for fmt in fmts or FORMATS:
         f = formats.get(fmt)
-        for k, n in shapes or FORMAT_SHAPES:
+        for k, n in shapes or (K_FORMAT_SHAPES if f.block == 256 else FORMAT_SHAPES):
+            if k % f.block:
+                continue
             rng = np.random.default_rng([SEED, k, n, FORMATS[fmt]])
             w = formats.quantize_weights(rng.standard_normal((n, k)).astype(np.float32), fmt)
             x = formats.quantize_activations(rng.standard_normal((1, k)).astype(np.float32), fmt)

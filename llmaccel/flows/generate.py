@@ -28,7 +28,6 @@ CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timin
 DEFAULT_PROMPT = "The capital of France is"
 BACKENDS = ("fast", "cocotb", "reference")
 WEIGHTS = ("as-shipped", "q8_0") + RECIPES[1:]     # the --weights choices; the first, the default
-CORE_WEIGHTS = ("as-shipped", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1")   # formats the engine takes
 ENGINES = ("bfp", "ternary")
 BAR = 24
 
@@ -130,10 +129,6 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
                             "takes absmean-ternarized weights only")
     if engine == "bfp" and weights_mix is None:
         weights_mix = WEIGHTS[0]
-    if engine == "bfp" and weights_mix not in CORE_WEIGHTS and backend != "reference":
-        raise GenerateError(f"--weights {weights_mix} needs formats the core's BFP engine does "
-                            "not take yet (it takes Q8_0, MXINT8 and Q4_0 .. Q5_1; the K-quants "
-                            "are next): run it with --backend reference (the golden models)")
     if backend not in BACKENDS:
         raise GenerateError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
                             f"not {backend!r}")

@@ -3,7 +3,9 @@ accelerator, checked against the golden model; bad files are a JobError (exit st
 import numpy as np
 
 from llmaccel.golden import formats
-from llmaccel.golden.bfp_layout import ACTIVATION, BLOCK_BYTES
+from llmaccel.generators.bfp_core import BfpCore
+from llmaccel.generators.params import resolve
+from llmaccel.golden.bfp_layout import ACTIVATION, BLOCK_BYTES, k_refusal, row_block
 from llmaccel.golden.ternary import matmul
 from llmaccel.testbench.job import bit_exact, simulate_bfp, simulate_ternary
 
@@ -66,7 +68,7 @@ def run_ternary(weights: str, acts: str, out: str, sim: str, params: dict) -> st
 
 
 
-# --- BFP: llama.cpp Q8_0 / MXINT8 rows ---------------------------------------------------------------
+# --- BFP: llama.cpp rows of any FORMATS format ---------------------------------------------------------------
 def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
     """A .npy of raw llama.cpp rows: uint8 [rows, blocks * block bytes]."""
     array = load_npy(path, what)
@@ -76,19 +78,24 @@ def load_raw_rows(path: str, what: str, fmt: str) -> np.ndarray:
         raise JobError(f"{what} must be a non-empty 2-D array [rows, bytes], not shape "
                        f"{array.shape} ({path})")
     bpb = BLOCK_BYTES[fmt]            # a row format: a weight format or its activation format
+    qk = row_block(fmt)
     if array.shape[1] % bpb:
         raise JobError(f"{what}: rows of {array.shape[1]} bytes are not whole {fmt} blocks "
-                       f"({bpb} bytes per 32 values, so K must be a multiple of 32) ({path})")
+                       f"({bpb} bytes per {qk} values, so K must be a multiple of {qk}) ({path})")
     return array
 
 
 def check_bfp_job(w: np.ndarray, x: np.ndarray, fmt: str, params: dict):
-    kw = w.shape[1] // BLOCK_BYTES[fmt] * 32
-    kx = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * 32
+    qk = formats.get(fmt).block
+    kw = w.shape[1] // BLOCK_BYTES[fmt] * qk
+    kx = x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * qk
     if kw != kx:
         raise JobError(f"K disagrees: weights have {kw} values per row, acts {kx}")
     if w.shape[0] >= 1 << 16:
         raise JobError(f"N = {w.shape[0]} rows of weights: at most 65535 per run")
+    refusal = k_refusal(fmt, kw, resolve(BfpCore.PARAMS, params)["k_max"])
+    if refusal:
+        raise JobError(refusal)
 
 
 def run_bfp(weights: str, acts: str, out: str, fmt: str, sim: str, params: dict):

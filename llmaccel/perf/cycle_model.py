@@ -34,6 +34,15 @@ BFP_FIXED = 28
 OUTPUT_SLACK = 3
 
 
+QK_K = 256               # values per K-quant super-block
+# Binary32 steps per lane and (super-)block before a row's end (generators/bfp_core.py: the mins'
+# step, then Q2_K's one product, or Q3_K..Q6_K's eight by position); those with eight position
+# sums add them into sumf after the row's last super-block, in rounds of max(lanes per chain,
+# ADDER_LOOP) cycles.
+BFP_STEPS = {"q2_K": 2, "q3_K": 8, "q4_K": 9, "q5_K": 9, "q6_K": 8}
+ROW_END_ROUNDS = {"q3_K": 8, "q4_K": 8, "q5_K": 8, "q6_K": 8}
+
+
 def bfp_row_words(k: int, fmt: str = "q8_0") -> int:
     """64-bit input words of one weight row of `fmt` (golden/bfp_layout.py; Q8_0: ceil(B / 4)
     scale + 4 B qs words)."""
@@ -44,18 +53,28 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
                fmt: str = "q8_0") -> dict:
     """The model's terms (cycles) for one matmul on `fmt` weights; `bfp_cycles` is their sum
     (key "total")."""
-    if k <= 0 or k % QK or m <= 0 or n <= 0:
-        raise ValueError(f"need M, N >= 1 and K a positive multiple of 32: {m=} {n=} {k=}")
-    b = k // QK
+    qk = QK_K if check_format(fmt) in BFP_STEPS else QK
+    if k <= 0 or k % qk or m <= 0 or n <= 0:
+        raise ValueError(f"need M, N >= 1 and K a positive multiple of {qk}: {m=} {n=} {k=}")
+    b = k // qk                               # blocks (K-quants: super-blocks) per row
     rw = bfp_row_words(k, fmt)                # a weight row
-    xw = row_words(b, ACTIVATION[fmt])         # a row of X
-    p = QK // mac_lanes                       # cycles (words) per block per lane
+    xw = row_words(k // QK, ACTIVATION[fmt])   # a row of X
+    lanes_per_chain = min(out_lanes, QK // mac_lanes)   # one binary32 chain serves these in turn
+    p = qk // mac_lanes                       # cycles (words) per block per lane
     # The join spaces block results so no accumulator is re-read before its sum is back:
-    # gap = ceil(ADDER_LOOP / M) (1 once M >= 4). A block of all M rows takes max(p, gap) each.
+    # gap = ceil(ADDER_LOOP / M) (1 once M >= 4); and so that a K-quant super-block's binary32
+    # steps (`feed` cycles, more after a row's last super-block) are done before the next's.
+    # A block of all M rows takes max(p, gap) each (K-quants: max(p, feed)).
     gap = _ceil_div(ADDER_LOOP, m)
-    per = max(p, gap)
-    compute = b * m * per                     # one tile: B blocks x M rows
-    lanes_per_chain = min(out_lanes, p)       # one binary32 chain serves these lanes in turn
+    steps = BFP_STEPS.get(fmt, 1)
+    feed = steps * lanes_per_chain
+    feed_last = feed + ROW_END_ROUNDS.get(fmt, 0) * max(lanes_per_chain, ADDER_LOOP)
+    if fmt in BFP_STEPS:
+        per, per_last = max(p, feed), max(p, feed_last)
+    else:
+        per = per_last = max(p, gap)
+        feed_last = lanes_per_chain
+    compute = (b - 1) * m * per + m * per_last   # one tile: B blocks x M rows
     tiles = _ceil_div(n, out_lanes)
     rows = [min(out_lanes, n - t * out_lanes) for t in range(tiles)]
     x_load = m * xw                           # X first, over the single 64-bit stream
@@ -67,7 +86,7 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
         # output of tile t-1 (M x rows results, one per cycle) overlaps too, but its M vectors
         # come out of the last block every `per` cycles: beyond the first OUTPUT_SLACK the result
         # FIFO is full and each holds the pipeline (and the compute behind it) rows - per cycles.
-        stalls = max(0, m - OUTPUT_SLACK) * max(0, rows[t - 1] - per)
+        stalls = max(0, m - OUTPUT_SLACK) * max(0, rows[t - 1] - per_last)
         terms = {"stream": rows[t] * rw, "compute": compute + stalls, "output": m * rows[t - 1]}
         which = max(terms, key=terms.get)
         bound[which] += 1
@@ -77,9 +96,9 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
     # cycle, the last vector's results one a cycle, and a backlog when M vectors finish faster
     # (every `per` cycles) than the output takes them (rows each).
     last = rows[-1]
-    last_compute = (b * m - 1) * per + p
-    drain = BFP_FIXED + (lanes_per_chain - 1) + last
-    backlog = (m - 1) * max(0, last - per)
+    last_compute = compute - per_last + p
+    drain = BFP_FIXED + (feed_last - 1) + last
+    backlog = (m - 1) * max(0, last - per_last)
     total = x_load + first_tile + steady + last_compute + drain + backlog
     return {"x_load": x_load, "first_tile": first_tile, "steady": steady,
             "last_compute": last_compute, "drain": drain, "output_backlog": backlog,
