@@ -5,8 +5,12 @@ Not amaranth.back.verilog: its `always @*` blocks can stay X in Icarus until an 
 `pmuxtree`) so that combinational logic is plain `assign`s: `always_comb` blocks that set a default
 and then override it send Icarus into an endless loop when it widens their sensitivity to whole
 vectors ("constant selects in always_* processes are not currently supported"). Only the
-flip-flops and memories stay `always` blocks. `emit_src=False` keeps the machine's absolute paths
-out of the output.
+flip-flops and memories stay `always` blocks. `opt_merge` then shares the cells Amaranth emits once
+per use of the same expression (a select used by every lane and value of a wide engine is one cell
+again: the BFP engine with mac_lanes 32 shrinks from 6.5 MB of Verilog to 0.7 MB) and `opt_clean`
+drops the logic nothing reads (its named wires stay, undriven); neither changes what the design
+computes.
+`emit_src=False` keeps the machine's absolute paths out of the output.
 """
 import shutil
 import subprocess
@@ -22,6 +26,8 @@ YOSYS_SCRIPT = """read_rtlil <<rtlil
 rtlil
 proc -norom
 pmuxtree
+opt_merge
+opt_clean
 memory_collect
 write_verilog -norename -sv
 """

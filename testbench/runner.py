@@ -29,9 +29,12 @@ SIMULATORS = ("verilator", "icarus")
 # warning stays an error. WIDTHEXPAND/WIDTHTRUNC: Yosys sizes constants and operands loosely;
 # PROCASSINIT: initial values on registers; DECLFILENAME: module names differ from file names in
 # multi-module files; UNUSEDSIGNAL: Yosys keeps internal nets nothing reads; CASEINCOMPLETE:
-# `casez` with no default in Yosys' muxes.
+# `casez` with no default in Yosys' muxes; UNDRIVEN: the emission's `opt_clean` removes the logic
+# of signals nothing reads and keeps their named wires, undriven (generators/emit.py); UNOPTFLAT:
+# its `opt_merge` lets one bit of a vector feed another's logic (a shared cell), which Verilator
+# takes for a loop through the vector (a performance warning; the bits themselves form no loop).
 VERILATOR_WAIVERS = ("WIDTHEXPAND", "WIDTHTRUNC", "PROCASSINIT", "DECLFILENAME", "UNUSEDSIGNAL",
-                     "CASEINCOMPLETE")
+                     "CASEINCOMPLETE", "UNDRIVEN", "UNOPTFLAT")
 
 
 class SimulatorMissing(RuntimeError):
