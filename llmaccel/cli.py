@@ -233,8 +233,8 @@ def build_parser() -> Parser:
     p.add_argument("--weights", default=None,
                    help="bfp engine: as-shipped (the file's own Q4_1 rows and Q8_0 head; the "
                         "default), q8_0, q4_0, q4_1, q5_0, q5_1 (every layer requantized to it), "
-                        "or llama.cpp's mixes q4_k_m, q3_k_s, q2_k, q2_k_s (K-quants: --backend "
-                        "reference until the core takes them)")
+                        "or llama.cpp's mixes q4_k_m, q3_k_s, q2_k, q2_k_s (K-quants, with "
+                        "llama.cpp's fallbacks where K is not a multiple of 256)")
     p.add_argument("-o", "--output", default="reports", help="report folder (default reports)")
 
     p = sub.add_parser("run", help="run your matrices through the RTL simulation")

@@ -29,9 +29,21 @@ def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
 
 
+def _directed():
+    """Every directed case on every configuration and simulator; Icarus's scale classes on the
+    two non-default configurations (the longest Icarus runs: every class pair of every format)
+    only in `make regress` (Verilator runs them in `make test`, Icarus on the default)."""
+    cases = []
+    for case in _grouped(*[(c, t) for c in CONFIGS
+                           for t in ("scale_classes", "registers", "reset_mid_matmul", "k_split")]):
+        sim, config, testcase = case.values
+        if sim == "icarus" and config != "default" and testcase == "scale_classes":
+            case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
+        cases.append(case)
+    return cases
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim,config,testcase",
-                         _grouped(*[(c, t) for c in CONFIGS
-                                    for t in ("scale_classes", "registers", "reset_mid_matmul", "k_split")]))
+@pytest.mark.parametrize("sim,config,testcase", _directed())
 def test_directed(sim, config, testcase):
     _run(sim, config, testcase, 0.3)

@@ -99,6 +99,20 @@ def test_generate_on_the_rtl(model, tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.xdist_group("top-verilator-default")
+def test_k_quant_mix_on_the_rtl(model, tmp_path):
+    """llama.cpp's Q4_K_M mix through the RTL, one token of the default prompt: Q4_K and Q6_K
+    where K = 1536 (ffn_down), llama.cpp's fallbacks Q5_0 and Q8_0 where K = 576; every product
+    bit-exact, the token and the logits those of the golden models."""
+    report = run_generate(tokens=1, engine="bfp", backend="fast", out_dir=tmp_path, model=model,
+                          weights_mix="q4_k_m")
+    assert {"q4_K", "q6_K", "q5_0", "q8_0"} <= set(report["formats"]), report["formats"]
+    assert report["bit_exact"] and report["products_checked"] == report["products"] == 211
+    assert report["same_as_reference"] and report["same_logits"]
+    assert report["tokens"] == report["reference_tokens"]
+
+
+@pytest.mark.cocotb
 @pytest.mark.slow
 @pytest.mark.xdist_group("top-verilator-default")
 def test_generate_on_the_cocotb_backend(model, tmp_path):
