@@ -87,6 +87,10 @@ QK_K = 256
 # The formats whose K a host may split through SUM_IN: the reference keeps one float sum per row
 # (Q3_K..Q6_K keep nine: eight by position and sumf, added only at the row's end).
 SPLIT_FORMATS = tuple(f for f in FORMATS if f not in ("q3_K", "q4_K", "q5_K", "q6_K"))
+ACTIVATION = {f: _formats.get(f).activation for f in FORMATS}
+NIBBLE_ORDER = (0, 2, 1, 3)     # activation words of a block for 4- and 5-bit weights
+WORD_BYTES = 8
+CANONICAL_NAN = 0x7FC00000
 # K-quant rows: byte ranges (start, end) of a super-block's scale slot, mid bytes, high and low
 # words, as llama.cpp stores the block (golden/kquants.py).
 K_PARTS = {
@@ -106,12 +110,9 @@ def k_part_words(fmt: str, part: str) -> int:
 
 
 def mid_bytes(fmt: str) -> int:
+    """Bytes of a K-quant super-block's sub-block scales (Q8_K: its bsums)."""
     lo, hi = K_PARTS[fmt]["mid"]
     return hi - lo
-ACTIVATION = {f: _formats.get(f).activation for f in FORMATS}
-NIBBLE_ORDER = (0, 2, 1, 3)     # activation words of a block for 4- and 5-bit weights
-WORD_BYTES = 8
-CANONICAL_NAN = 0x7FC00000
 
 
 def k_multiple(fmt: str) -> int:

@@ -50,6 +50,23 @@ BFP_FORMATS = {
     ("mxint8", 8, 4, 1, 32, 1): 47, ("mxint8", 8, 4, 2, 512, 7): 776,
     ("mxint8", 8, 4, 8, 64, 9): 335, ("mxint8", 32, 4, 2, 512, 6): 639,
     ("mxint8", 32, 4, 8, 512, 9): 1387,
+    # The K-quants (K a multiple of 256), the same bench on seeded random_rows; the M = 1 shapes
+    # (SmolLM2's ffn_down row count cut to 16) are exact.
+    ("q2_K", 8, 4, 1, 256, 1): 117, ("q2_K", 8, 4, 2, 512, 7): 526,
+    ("q2_K", 8, 4, 8, 256, 9): 1147, ("q2_K", 8, 4, 1, 1536, 16): 1462,
+    ("q2_K", 32, 4, 2, 512, 6): 337, ("q2_K", 16, 4, 3, 512, 5): 529,
+    ("q3_K", 8, 4, 1, 256, 1): 177, ("q3_K", 8, 4, 2, 512, 7): 705,
+    ("q3_K", 8, 4, 8, 256, 9): 1953, ("q3_K", 8, 4, 1, 1536, 16): 1838,
+    ("q3_K", 32, 4, 2, 512, 6): 485, ("q3_K", 16, 4, 3, 512, 5): 758,
+    ("q4_K", 8, 4, 1, 256, 1): 185, ("q4_K", 8, 4, 2, 512, 7): 769,
+    ("q4_K", 8, 4, 8, 256, 9): 2065, ("q4_K", 8, 4, 1, 1536, 16): 2262,
+    ("q4_K", 32, 4, 2, 512, 6): 525, ("q4_K", 16, 4, 3, 512, 5): 814,
+    ("q5_K", 8, 4, 1, 256, 1): 189, ("q5_K", 8, 4, 2, 512, 7): 801,
+    ("q5_K", 8, 4, 8, 256, 9): 2081, ("q5_K", 8, 4, 1, 1536, 16): 2646,
+    ("q5_K", 32, 4, 2, 512, 6): 557, ("q5_K", 16, 4, 3, 512, 5): 846,
+    ("q6_K", 8, 4, 1, 256, 1): 189, ("q6_K", 8, 4, 2, 512, 7): 805,
+    ("q6_K", 8, 4, 8, 256, 9): 2001, ("q6_K", 8, 4, 1, 1536, 16): 3038,
+    ("q6_K", 32, 4, 2, 512, 6): 596, ("q6_K", 16, 4, 3, 512, 5): 858,
 }
 # Ternary (Verilator, first input beat to last result beat, dense random trits).
 # Source "small"/"bench shape": measured for this model at commit 393b8c7 with
@@ -175,3 +192,23 @@ def test_top_model(key):
 def test_top_model_rejects_unknown_engine():
     with pytest.raises(ValueError, match="engine must be 'bfp' or 'ternary', not 'fp8'"):
         top_cycles("fp8", 1, 1, 32)
+
+
+# A whole SmolLM2-135M decode token (M = 1) in each K-quant mix, measured by `llmaccel generate
+# --weights MIX` on the fast back end (the Verilated core; every product bit-exact): 30 layers
+# of q, k, v, o, gate, up, down (K x N) in the formats golden/quant_mix.py gives them, and the
+# Q8_0 LM head (576 x 49152).
+SMOLLM2_LAYER = {"q": (576, 576), "k": (576, 192), "v": (576, 192), "o": (576, 576),
+                 "gate": (576, 1536), "up": (576, 1536), "down": (1536, 576)}
+SMOLLM2_TOKEN = {"q4_k_m": 13_138_756, "q3_k_s": 10_986_436, "q2_k": 10_986_436,
+                 "q2_k_s": 10_717_156}
+
+
+@pytest.mark.parametrize("mix", list(SMOLLM2_TOKEN))
+def test_top_model_of_a_k_quant_token(mix):
+    from llmaccel.golden.quant_mix import tensor_format
+    total = top_cycles("bfp", 1, 49152, 576, fmt="q8_0")
+    for layer in range(30):
+        for name, (k, n) in SMOLLM2_LAYER.items():
+            total += top_cycles("bfp", 1, n, k, fmt=tensor_format(mix, name, layer, 30, k))
+    assert total == SMOLLM2_TOKEN[mix]
