@@ -117,7 +117,7 @@ def mid_bytes(fmt: str) -> int:
 
 def k_multiple(fmt: str) -> int:
     """K of a matmul on `fmt` weights must be a multiple of this (the format's block)."""
-    return QK_K if check_format(fmt) in K_FORMATS else QK
+    return _formats.get(check_format(fmt)).block
 
 
 def row_block(fmt: str) -> int:

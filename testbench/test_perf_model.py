@@ -195,11 +195,8 @@ def test_top_model_rejects_unknown_engine():
 
 
 # A whole SmolLM2-135M decode token (M = 1) in each K-quant mix, measured by `llmaccel generate
-# --weights MIX` on the fast back end (the Verilated core; every product bit-exact): 30 layers
-# of q, k, v, o, gate, up, down (K x N) in the formats golden/quant_mix.py gives them, and the
-# Q8_0 LM head (576 x 49152).
-SMOLLM2_LAYER = {"q": (576, 576), "k": (576, 192), "v": (576, 192), "o": (576, 576),
-                 "gate": (576, 1536), "up": (576, 1536), "down": (1536, 576)}
+# --weights MIX` on the fast back end (the Verilated core; every product bit-exact): every layer's
+# projections in the formats golden/quant_mix.py gives them, and the Q8_0 LM head.
 SMOLLM2_TOKEN = {"q4_k_m": 13_138_756, "q3_k_s": 10_986_436, "q2_k": 10_986_436,
                  "q2_k_s": 10_717_156}
 
@@ -207,8 +204,13 @@ SMOLLM2_TOKEN = {"q4_k_m": 13_138_756, "q3_k_s": 10_986_436, "q2_k": 10_986_436,
 @pytest.mark.parametrize("mix", list(SMOLLM2_TOKEN))
 def test_top_model_of_a_k_quant_token(mix):
     from llmaccel.golden.quant_mix import tensor_format
-    total = top_cycles("bfp", 1, 49152, 576, fmt="q8_0")
-    for layer in range(30):
-        for name, (k, n) in SMOLLM2_LAYER.items():
-            total += top_cycles("bfp", 1, n, k, fmt=tensor_format(mix, name, layer, 30, k))
+    from llmaccel.perf.projection import projections
+    total = 0
+    for p in projections("SmolLM2-135M"):
+        if p["name"] == "lm_head":
+            total += top_cycles("bfp", 1, p["n"], p["k"], fmt="q8_0")
+            continue
+        for layer in range(p["count"]):
+            fmt = tensor_format(mix, p["name"], layer, p["count"], p["k"])
+            total += top_cycles("bfp", 1, p["n"], p["k"], fmt=fmt)
     assert total == SMOLLM2_TOKEN[mix]

@@ -13,7 +13,7 @@ they are checked against are in testbench/test_perf_model.py.
 """
 from __future__ import annotations
 
-from llmaccel.golden.bfp_layout import ACTIVATION, check_format, row_words
+from llmaccel.golden.bfp_layout import ACTIVATION, check_format, k_multiple, row_words
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -34,7 +34,6 @@ BFP_FIXED = 28
 OUTPUT_SLACK = 3
 
 
-QK_K = 256               # values per K-quant super-block
 # Binary32 steps per lane and (super-)block before a row's end (generators/bfp_core.py: the mins'
 # step, then Q2_K's one product, or Q3_K..Q6_K's eight by position); those with eight position
 # sums add them into sumf after the row's last super-block, in rounds of max(lanes per chain,
@@ -53,7 +52,7 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
                fmt: str = "q8_0") -> dict:
     """The model's terms (cycles) for one matmul on `fmt` weights; `bfp_cycles` is their sum
     (key "total")."""
-    qk = QK_K if check_format(fmt) in BFP_STEPS else QK
+    qk = k_multiple(fmt)                      # 256 for the K-quants' super-blocks
     if k <= 0 or k % qk or m <= 0 or n <= 0:
         raise ValueError(f"need M, N >= 1 and K a positive multiple of {qk}: {m=} {n=} {k=}")
     b = k // qk                               # blocks (K-quants: super-blocks) per row
