@@ -66,7 +66,7 @@ from .fp32_add import Fp32Adder
 from .fp32_from_int import Fp32FromInt
 from .fp_formats import fp16_to_fp32
 from .fp32_mul import Fp32Multiplier
-from .params import Param, resolve
+from .params import Param, ParamError, resolve
 from .sram import SramController
 from llmaccel.golden.bfp_layout import FORMATS, K_FORMATS, SPLIT_FORMATS
 
@@ -127,11 +127,12 @@ class BfpCore(wiring.Component):
     PARAMS = (
         Param("mac_lanes", 8, "int8 MACs per output lane (a block takes 32 / mac_lanes cycles)",
               8, 32, power_of_two=True),
-        Param("out_lanes", 4, "weight rows reduced in parallel against the same activations",
-              1, 16, power_of_two=True),
+        Param("out_lanes", 4, "weight rows reduced in parallel against the same activations "
+              "(a power of two times streams)", 1, 16),
         Param("k_max", 4096, "largest K (activation and weight buffer depth)", 32, 16384,
               multiple_of=32),
         Param("m_max", 8, "largest M (rows of X held on chip)", 1, 64),
+        Param("streams", 1, "64-bit input streams (weight row n on stream n % streams)", 1, 4),
     )
     N_BITS = 16
 
@@ -140,6 +141,12 @@ class BfpCore(wiring.Component):
         self.params = p
         self.ml, self.ol = p["mac_lanes"], p["out_lanes"]
         self.k_max, self.m_max = p["k_max"], p["m_max"]
+        self.streams = S = p["streams"]
+        self.ols = self.ol // S                 # lanes each stream loads
+        if self.ol % S or self.ols & (self.ols - 1):
+            raise ParamError(f"out_lanes must be a power of two from 1 to 16, not {self.ol}"
+                             if S == 1 else f"out_lanes must be streams ({S}) times a power of "
+                             f"two, at most 16, not {self.ol}")
         self.P = QK // self.ml                  # words of a block per lane
         self.bmax = self.k_max // QK
         self.beats_per_word = self.ml // WORD_BYTES
@@ -151,7 +158,7 @@ class BfpCore(wiring.Component):
             "fmt": In(4),                       # golden/bfp_layout.py's FORMAT codes
             "sum_in": In(1),                    # each tile's sums start from streamed values
             "busy": Out(1),
-            "data_in": In(stream.Signature(64)),
+            "data_in": In(stream.Signature(64)).array(S),
             "results": Out(stream.Signature(data.StructLayout({"data": 64, "keep": 8, "last": 1}))),
         })
 
@@ -251,30 +258,36 @@ class BfpCore(wiring.Component):
             m.d.sync += [kf[f].eq(is_[f]) for f in K_FORMATS]
 
         # ---- loader: X rows, then W rows tile by tile ------------------------------------------
+        # Several input streams load a tile side by side: in a round, stream s's word goes to
+        # lane lane0 + s (weight row n comes on stream n % streams), all in lock step: a word is
+        # taken from every stream of the round at once (golden/bfp_layout.input_streams). X's
+        # rows come on stream 0 alone; each stream brings its own lanes' starting sums.
+        NS, OLS = self.streams, self.ols
         q = Signal(range(self.bmax + 4))                  # scale word within the row
         u = Signal(range(4 * bk + 2))                     # mid word within the row
         u3 = Signal(range(3))                             # u mod 3
         sbw = Signal(range(bk + 1))                       # super-block of the next scales entry
-        sprev = Signal(64)                                # the previous mid word
+        sprev = [Signal(64, name=f"sprev{i}") for i in range(NS)]   # the previous mid word
         sub = Signal(range(4 * self.bmax + 1))            # low (qs) word within the row
         hi_left = Signal(range(9))                        # high words still due in this unit
-        hreg = Signal(8 * 64)                             # the high words of the current unit
+        hreg = [Signal(8 * 64, name=f"hreg{i}") for i in range(NS)]  # the unit's high words
         xm = Signal(range(self.m_max + 1))
         x_loaded = Signal()
-        lane = Signal(range(max(OL, 2)))                          # W row within its tile
+        lane0 = Signal(range(max(OL, 2)))                 # the round's first lane in its tile
         rows_to_load = Signal(self.N_BITS)                # W rows not yet loaded
         tile_full = Signal()
         sums_done = Signal()                              # the tile's starting sums are in
-        si = Signal(range(self.m_max * OL + 1))
+        si = Signal(range(self.m_max * OLS + 1))          # (m, lane of the stream) of a sum
         # High words per unit of a weight row (Q5_x: 1 per pair of blocks; K: per super-block).
         hw = Signal(range(9))
         m.d.comb += hw.eq(Mux(fmt_qh, 1, Mux(kf["q3_K"] | kf["q5_K"], 4, Mux(kf["q6_K"], 8, 0))))
         with m.If(start):
             m.d.sync += [q.eq(0), u.eq(0), u3.eq(0), sbw.eq(0), sub.eq(0), hi_left.eq(0),
-                         xm.eq(0), x_loaded.eq(0), lane.eq(0),
+                         xm.eq(0), x_loaded.eq(0), lane0.eq(0),
                          rows_to_load.eq(self.n), tile_full.eq(0), sums_done.eq(~self.sum_in),
                          si.eq(0)]
-        word = self.data_in.payload
+        words = [self.data_in[i].payload for i in range(NS)]
+        word = words[0]
         # The layout of the row being loaded: scale words, mid words, then high and low words.
         SB = Signal(range(self.bmax + 4))
         MW = Signal(range(4 * bk + 2))
@@ -291,77 +304,99 @@ class BfpCore(wiring.Component):
         qs_beat = ~is_scale & ~is_mid & ~is_qh
         # The high bits of each low word's values, stored beside it (golden/bfp_layout.py).
         h = sub[0]
-        qh_word = hreg[:64]
-        qh32 = qh_word.word_select(sub[1], 32)
-        qh16 = Mux(h, Cat(qh32[8:16], qh32[24:32]), Cat(qh32[0:8], qh32[16:24]))
         wl = sub[:4]                                      # low word within its super-block
-        hwords = [hreg[64 * i:64 * i + 64] for i in range(8)]
-        side3 = Signal(32)       # Q3_K: bit 8f + i = hmask word wl%4, byte i, bit 4(wl//4) + f
-        side5 = Signal(16)       # Q5_K: bit 8n + i = qh word wl%4, byte i, bit 2(wl//4) + n
-        side6 = Signal(32)       # Q6_K: bits 16n + 2i = qh word 4(wl//8) + wl%4, byte i,
-        hsel = Signal(64)        #       bits 2((wl%8)//4 + 2n)
-        h6 = Signal(64)
-        m.d.comb += [hsel.eq(Cat(hwords).word_select(wl[:2], 64)),
-                     h6.eq(Cat(hwords).word_select(Cat(wl[:2], wl[3]), 64))]
-        for i in range(8):
-            for f in range(4):
-                m.d.comb += side3[8 * f + i].eq(Mux(wl[2], hsel[8 * i + 4 + f], hsel[8 * i + f]))
-            for n in range(2):
-                m.d.comb += side5[8 * n + i].eq(hsel.bit_select(8 * i + n + wl[2:4] * 2, 1))
-                m.d.comb += side6[16 * n + 2 * i:16 * n + 2 * i + 2].eq(
-                    h6.bit_select(8 * i + 4 * n + wl[2] * 2, 2))
-        side = Mux(fmt_qh, Cat(qh16, Const(0, 16)),
-                   Mux(kf["q3_K"], side3, Mux(kf["q5_K"], Cat(side5, Const(0, 16)), side6)))
-        # Sub-block scales: a super-block's 16 (Q2_K, Q6_K) or 12 bytes complete with this mid word.
-        raw16 = Signal(128)
+        sides, entries = [], []
+        for i in range(NS):
+            qh_word = hreg[i][:64]
+            qh32 = qh_word.word_select(sub[1], 32)
+            qh16 = Mux(h, Cat(qh32[8:16], qh32[24:32]), Cat(qh32[0:8], qh32[16:24]))
+            hwords = [hreg[i][64 * w:64 * w + 64] for w in range(8)]
+            side3 = Signal(32, name=f"side3_{i}")  # Q3_K: bit 8f + b = hmask word wl%4, byte b,
+            side5 = Signal(16, name=f"side5_{i}")  #   bit 4(wl//4) + f; Q5_K: bit 8n + b = qh word
+            side6 = Signal(32, name=f"side6_{i}")  #   wl%4, byte b, bit 2(wl//4) + n; Q6_K: bits
+            hsel = Signal(64, name=f"hsel{i}")     #   16n + 2b = qh word 4(wl//8) + wl%4, byte b,
+            h6 = Signal(64, name=f"h6_{i}")        #   bits 2((wl%8)//4 + 2n)
+            m.d.comb += [hsel.eq(Cat(hwords).word_select(wl[:2], 64)),
+                         h6.eq(Cat(hwords).word_select(Cat(wl[:2], wl[3]), 64))]
+            for b in range(8):
+                for f in range(4):
+                    m.d.comb += side3[8 * f + b].eq(Mux(wl[2], hsel[8 * b + 4 + f],
+                                                        hsel[8 * b + f]))
+                for n in range(2):
+                    m.d.comb += side5[8 * n + b].eq(hsel.bit_select(8 * b + n + wl[2:4] * 2, 1))
+                    m.d.comb += side6[16 * n + 2 * b:16 * n + 2 * b + 2].eq(
+                        h6.bit_select(8 * b + 4 * n + wl[2] * 2, 2))
+            sides.append(Mux(fmt_qh, Cat(qh16, Const(0, 16)),
+                             Mux(kf["q3_K"], side3,
+                                 Mux(kf["q5_K"], Cat(side5, Const(0, 16)), side6))))
+            # Sub-block scales: a super-block's 16 (Q2_K, Q6_K) or 12 bytes complete with this
+            # mid word.
+            raw16 = Signal(128, name=f"raw16_{i}")
+            m.d.comb += raw16.eq(Mux(sub16b, Cat(sprev[i], words[i]),
+                                     Mux(u3 == 1, Cat(sprev[i], words[i][:32], Const(0, 32)),
+                                         Cat(sprev[i][32:], words[i], Const(0, 32)))))
+            entries.append(self._decode_subscales(m, raw16, kf))
         sub_done = Signal()
-        m.d.comb += [
-            raw16.eq(Mux(sub16b, Cat(sprev, word),
-                         Mux(u3 == 1, Cat(sprev, word[:32], Const(0, 32)),
-                             Cat(sprev[32:], word, Const(0, 32))))),
-            sub_done.eq(Mux(sub16b, u[0], u3 != 0)),
-        ]
-        entry = self._decode_subscales(m, raw16, kf)
+        m.d.comb += sub_done.eq(Mux(sub16b, u[0], u3 != 0))
         xsub = sub[:_log2(BPW)] if BPW > 1 else Const(0, 1)
         loading_x = busy & ~x_loaded
         loading_w = busy & x_loaded & ~tile_full & (rows_to_load != 0)
         loading_sums = loading_w & ~sums_done
         loading_rows = loading_w & sums_done
-        si_m = si >> _log2(OL)
+        # The streams of this transfer: X on stream 0; the sums on all; a round of rows on those
+        # with a row left (a last tile may have fewer rows than streams).
+        active = Signal(NS)
+        for i in range(NS):
+            m.d.comb += active[i].eq(Mux(loading_x, i == 0,
+                                         loading_sums | (rows_to_load > i)))
+        all_valid_in = Cat(~active[i] | self.data_in[i].valid for i in range(NS)).all()
+        si_m = si >> _log2(OLS)
+        # The lanes written: those of the round's streams (sums: the stream's lane si % OLS).
+        lanes_hit = Signal(OL)
+        m.d.comb += lanes_hit.eq(Mux(loading_sums, Const((1 << NS) - 1, NS) << ((si & (OLS - 1)) * NS),
+                                     active << lane0))
+
+        def per_lane(values, slots=1):
+            """Each lane's slots from the word of the stream that loads the lane (lane % NS)."""
+            return Cat(values[r % NS] for r in range(OL) for _ in range(slots))
+
+        def lane_enables(slots=1, at=Const(0, 1)):
+            return Cat(Mux(lanes_hit[r], (Const(1, slots) << at)[:slots], 0) for r in range(OL))
+        valid_in = all_valid_in
         m.d.comb += [
             x_qs.write.payload.addr.eq(Cat((sub >> _log2(BPW))[:_log2(xrow)], xm)) if mrows > 1
             else x_qs.write.payload.addr.eq(sub >> _log2(BPW)),
             x_qs.write.payload.data.eq(Cat(word for _ in range(BPW))),
             x_qs.write.payload.be.eq(Const(1, BPW) << xsub),
-            x_qs.write.valid.eq(self.data_in.valid & loading_x & qs_beat),
+            x_qs.write.valid.eq(valid_in & loading_x & qs_beat),
             x_sc.write.payload.addr.eq(Cat(q[:_log2(srow)], xm) if mrows > 1 else q),
             x_sc.write.payload.data.eq(word),
             x_sc.write.payload.be.eq(1),
-            x_sc.write.valid.eq(self.data_in.valid & loading_x & is_scale),
+            x_sc.write.valid.eq(valid_in & loading_x & is_scale),
             x_bs.write.payload.addr.eq(Cat(u[:_log2(4 * bk)], xm) if mrows > 1 else u),
             x_bs.write.payload.data.eq(word),
             x_bs.write.payload.be.eq(1),
-            x_bs.write.valid.eq(self.data_in.valid & loading_x & is_mid),
+            x_bs.write.valid.eq(valid_in & loading_x & is_mid),
             w_qs.write.payload.addr.eq(sub >> _log2(BPW)),
-            w_qs.write.payload.data.eq(Cat(word for _ in range(OL * BPW))),
-            w_qs.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
-            w_qs.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
+            w_qs.write.payload.data.eq(per_lane(words, BPW)),
+            w_qs.write.payload.be.eq(lane_enables(BPW, xsub)),
+            w_qs.write.valid.eq(valid_in & loading_rows & qs_beat),
             w_qh.write.payload.addr.eq(sub >> _log2(BPW)),
-            w_qh.write.payload.data.eq(Cat(side for _ in range(OL * BPW))),
-            w_qh.write.payload.be.eq(Const(1, OL * BPW) << (lane * BPW + xsub)),
-            w_qh.write.valid.eq(self.data_in.valid & loading_rows & qs_beat),
+            w_qh.write.payload.data.eq(per_lane(sides, BPW)),
+            w_qh.write.payload.be.eq(lane_enables(BPW, xsub)),
+            w_qh.write.valid.eq(valid_in & loading_rows & qs_beat),
             w_sc.write.payload.addr.eq(q),
-            w_sc.write.payload.data.eq(Cat(word for _ in range(OL))),
-            w_sc.write.payload.be.eq(Const(1, OL) << lane),
-            w_sc.write.valid.eq(self.data_in.valid & loading_rows & is_scale),
+            w_sc.write.payload.data.eq(per_lane(words)),
+            w_sc.write.payload.be.eq(lanes_hit),
+            w_sc.write.valid.eq(valid_in & loading_rows & is_scale),
             w_sub.write.payload.addr.eq(sbw),
-            w_sub.write.payload.data.eq(Cat(entry for _ in range(OL))),
-            w_sub.write.payload.be.eq(Const(1, OL) << lane),
-            w_sub.write.valid.eq(self.data_in.valid & loading_rows & is_mid & sub_done),
+            w_sub.write.payload.data.eq(per_lane(entries)),
+            w_sub.write.payload.be.eq(lanes_hit),
+            w_sub.write.valid.eq(valid_in & loading_rows & is_mid & sub_done),
             w_su.write.payload.addr.eq(si_m),
-            w_su.write.payload.data.eq(Cat(word[:32] for _ in range(OL))),
-            w_su.write.payload.be.eq(Const(1, OL) << (si & (OL - 1))),
-            w_su.write.valid.eq(self.data_in.valid & loading_sums),
+            w_su.write.payload.data.eq(per_lane([w[:32] for w in words])),
+            w_su.write.payload.be.eq(lanes_hit),
+            w_su.write.valid.eq(valid_in & loading_sums),
         ]
         target_ready = Mux(x_loaded,
                            Mux(~sums_done, w_su.write.ready,
@@ -370,28 +405,35 @@ class BfpCore(wiring.Component):
                                        Mux(is_qh, 1, w_qs.write.ready & w_qh.write.ready)))),
                            Mux(is_scale, x_sc.write.ready,
                                Mux(is_mid, x_bs.write.ready, x_qs.write.ready)))
-        m.d.comb += self.data_in.ready.eq((loading_x | loading_w) & target_ready)
+        # A transfer: every stream of the round has its word (AXI4-Stream lets TREADY wait for
+        # TVALID), so the streams stay in lock step.
+        fire = Signal()
+        m.d.comb += fire.eq((loading_x | loading_w) & target_ready & all_valid_in)
+        for i in range(NS):
+            m.d.comb += self.data_in[i].ready.eq(fire & active[i])
         row_end = qs_beat & (sub + 1 == QW)
         # The next low word starts a unit (Q5_x: a pair of blocks; K: a super-block).
         unit_end = Mux(kq, Mux(lw16, (sub + 1)[:4] == 0, (sub + 1)[:3] == 0),
                        (sub + 1)[:2] == 0)
-        with m.If(self.data_in.valid & self.data_in.ready & loading_sums):
+        with m.If(fire & loading_sums):
             m.d.sync += si.eq(si + 1)
             with m.If(si_m + 1 == M):
-                with m.If((si & (OL - 1)) == OL - 1):
+                with m.If((si & (OLS - 1)) == OLS - 1):
                     m.d.sync += [si.eq(0), sums_done.eq(1)]
-        with m.If(self.data_in.valid & self.data_in.ready & ~loading_sums):
+        with m.If(fire & ~loading_sums):
             with m.If(is_scale):
                 m.d.sync += q.eq(q + 1)
                 with m.If(q + 1 == SB):                   # the first unit's high words
                     m.d.sync += hi_left.eq(hw)
             with m.Elif(is_mid):
-                m.d.sync += [u.eq(u + 1), u3.eq(Mux(u3 == 2, 0, u3 + 1)), sprev.eq(word)]
+                m.d.sync += [u.eq(u + 1), u3.eq(Mux(u3 == 2, 0, u3 + 1))]
+                m.d.sync += [sprev[i].eq(words[i]) for i in range(NS)]
                 with m.If(sub_done):
                     m.d.sync += sbw.eq(sbw + 1)
             with m.Elif(is_qh):
-                m.d.sync += [hreg.word_select((hw - hi_left)[:3], 64).eq(word),
-                             hi_left.eq(hi_left - 1)]
+                m.d.sync += [hreg[i].word_select((hw - hi_left)[:3], 64).eq(words[i])
+                             for i in range(NS)]
+                m.d.sync += hi_left.eq(hi_left - 1)
             with m.Else():
                 m.d.sync += sub.eq(sub + 1)
                 with m.If(unit_end):
@@ -403,9 +445,10 @@ class BfpCore(wiring.Component):
                     with m.If(xm + 1 == M):
                         m.d.sync += x_loaded.eq(1)
                 with m.Else():
-                    m.d.sync += [lane.eq(lane + 1), rows_to_load.eq(rows_to_load - 1)]
-                    with m.If((lane == OL - 1) | (rows_to_load == 1)):
-                        m.d.sync += [tile_full.eq(1), lane.eq(0)]
+                    m.d.sync += [lane0.eq(lane0 + NS),
+                                 rows_to_load.eq(Mux(rows_to_load > NS, rows_to_load - NS, 0))]
+                    with m.If((lane0 + NS == OL) | (rows_to_load <= NS)):
+                        m.d.sync += [tile_full.eq(1), lane0.eq(0)]
         for sram in tile_srams:
             m.d.comb += sram.swap_fill.valid.eq(tile_full)
         swapped = w_qs.swap_fill.valid & w_qs.swap_fill.ready
@@ -492,7 +535,7 @@ class BfpCore(wiring.Component):
         # The adder's loop: the same accumulator is read again M block results later; those must
         # be at least LATENCY + 1 advancing cycles apart, so block results are spaced by `gap`.
         # K-quants: a super-block's binary32 steps take `need` cycles; the next waits for them.
-        Lc = min(OL, P)                          # lanes per chain
+        Lc = min(OL & -OL, P)                    # lanes per chain (a power of two dividing OL)
         chains = OL // Lc
         La = Fp32Adder.LATENCY
         S = max(Lc, La + 1)                      # cycles per round of the row-end additions

@@ -271,8 +271,24 @@ def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray 
     W's rows. With `sums` (float32 [M, N], the SUM_IN register set), each tile of `out_lanes` rows
     of W is preceded by its starting sums: M * out_lanes words, word m * out_lanes + r holding the
     float32 of sums[m, t * out_lanes + r] in bits 0..31 (0 for lanes past N). `packed_weights`:
-    pack_weights(w_raw, fmt), when the caller packed them once already (w_raw is then unused)."""
+    pack_weights(w_raw, fmt), when the caller packed them once already (w_raw is then unused).
+    One input stream: input_streams gives the words of each of several."""
+    return input_streams(w_raw, x_raw, fmt, 1, sums, out_lanes, packed_weights=packed_weights)[0]
+
+
+def input_streams(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, streams: int,
+                  sums: np.ndarray | None = None, out_lanes: int | None = None, *,
+                  packed_weights: np.ndarray | None = None) -> list[bytes]:
+    """pack_input's words spread over `streams` input streams (a core with several; one AXI DMA
+    each): weight row n goes on stream n % streams, so a tile's lane L (row t * out_lanes + L)
+    comes on stream L % streams, and the streams load `streams` rows of a tile side by side (in
+    lock step: word j of each). X's rows go on stream 0 alone, first. With `sums`, stream s
+    carries before its rows of tile t the starting sums of its lanes: M * out_lanes / streams
+    words, word m * (out_lanes / streams) + j holding sums[m, t * out_lanes + j * streams + s]
+    (0 past N). out_lanes must be a multiple of streams; one stream is pack_input's layout."""
     check_format(fmt)
+    if not isinstance(streams, int) or isinstance(streams, bool) or streams < 1:
+        raise ValueError(f"streams must be a positive integer, not {streams!r}")
     wb, xb = BLOCK_BYTES[fmt], BLOCK_BYTES[ACTIVATION[fmt]]
     if packed_weights is None:
         if w_raw.ndim != 2 or x_raw.ndim != 2 or w_raw.shape[1] * xb != x_raw.shape[1] * wb:
@@ -288,21 +304,26 @@ def pack_input(w_raw: np.ndarray, x_raw: np.ndarray, fmt: str, sums: np.ndarray 
                              f"[M, {blocks * xb}] must agree: {list(rows.shape)} vs "
                              f"{list(x_raw.shape)}")
     acts = pack_activations(x_raw, fmt).tobytes()
+    out = [[acts]] + [[] for _ in range(streams - 1)]
     if sums is None:
-        return acts + rows.tobytes()
+        for s in range(streams):
+            out[s].append(rows[s::streams].tobytes())
+        return [b"".join(parts) for parts in out]
     m, n = x_raw.shape[0], rows.shape[0]
     if sums.dtype != np.float32 or sums.shape != (m, n):
         raise ValueError(f"sums must be float32 [{m}, {n}], not {sums.dtype} {list(sums.shape)}")
     if not out_lanes:
         raise ValueError("sums need the out_lanes of the configuration")
-    parts = [acts]
+    if out_lanes % streams:
+        raise ValueError(f"out_lanes ({out_lanes}) must be a multiple of streams ({streams})")
     for t in range(0, n, out_lanes):
         words = np.zeros((m, out_lanes, 2), dtype="<u4")
         lanes = min(out_lanes, n - t)
         words[:, :lanes, 0] = sums[:, t:t + lanes].view(np.uint32)
-        parts.append(words.tobytes())
-        parts.append(rows[t:t + lanes].tobytes())
-    return b"".join(parts)
+        for s in range(streams):
+            out[s].append(words[:, s::streams].tobytes())
+            out[s].append(rows[t + s:t + lanes:streams].tobytes())
+    return [b"".join(parts) for parts in out]
 
 
 def output_order(m: int, n: int, out_lanes: int) -> np.ndarray:

@@ -4,7 +4,10 @@ int32 results back into Y[M, N]. The BFP engine's layout is golden/bfp_layout.py
 
 Input: the M x passes activation beats, then the weight beats of the passes not skipped; a beat
 of b bits goes as ceil(b / 64) words, little-endian (bit i of the beat is bit i % 64 of word
-i // 64), the bits past b zero. Output: the engine's result beats (per row of X, N padded to a
+i // 64), the bits past b zero. A core with several input streams takes them in lock step, one
+word of each per cycle: the words of each part (activations, weights) go round robin, word i on
+stream i % streams, the part padded with zero words to a whole number of such steps
+(ternary_input_streams); the engine ignores the padding. Output: the engine's result beats (per row of X, N padded to a
 whole number of beats of ROWS values) as one dense run of int32, two per word, the first in bits
 0..31; an odd count leaves the final word half full (its upper half 0).
 """
@@ -107,6 +110,30 @@ def ternary_input(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
     `weights`: ternary_weights(w, ...) packed earlier, to reuse."""
     packed, skip = weights if weights is not None else ternary_weights(w, g, lanes, rows)
     return ternary_acts(x, g, lanes, skip, act_bits) + packed
+
+
+def split_words(data: bytes, streams: int) -> list[bytes]:
+    """Whole 64-bit words -> `streams` streams taken in lock step: word i on stream i % streams,
+    zero words added to make a whole number of steps (one word of each stream)."""
+    if not isinstance(streams, int) or isinstance(streams, bool) or streams < 1:
+        raise ValueError(f"streams must be a positive integer, not {streams!r}")
+    if len(data) % 8:
+        raise ValueError(f"{len(data)} bytes are not whole 64-bit words")
+    words = np.frombuffer(data, dtype="<u8")
+    padded = np.zeros(-(-len(words) // streams) * streams, dtype="<u8")
+    padded[:len(words)] = words
+    return [padded[s::streams].tobytes() for s in range(streams)]
+
+
+def ternary_input_streams(x: np.ndarray, w: np.ndarray, g: int, lanes: int, rows: int,
+                          streams: int, act_bits: int = 8,
+                          weights: tuple[bytes, list[bool]] | None = None) -> list[bytes]:
+    """ternary_input's two parts, the activation beats and the weight beats, each split over
+    `streams` lock-step streams (split_words): what each input stream of the core carries. One
+    stream is ternary_input's bytes."""
+    packed, skip = weights if weights is not None else ternary_weights(w, g, lanes, rows)
+    acts = split_words(ternary_acts(x, g, lanes, skip, act_bits), streams)
+    return [a + b for a, b in zip(acts, split_words(packed, streams))]
 
 
 def ternary_result_values(m: int, n: int, rows: int) -> int:

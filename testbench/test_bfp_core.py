@@ -12,7 +12,7 @@ from llmaccel.generators.bfp_core import BfpCore
 from llmaccel.generators.params import ParamError
 from llmaccel.golden import formats as golden
 from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, FORMATS, SPLIT_FORMATS,
-                                        canonical_nan, pack_input, unpack_output)
+                                        canonical_nan, input_streams, unpack_output)
 from llmaccel.testbench.bfp_data import random_matmul
 from llmaccel.testbench.runner import seed_for
 
@@ -22,12 +22,19 @@ from llmaccel.testbench.runner import seed_for
     ({"mac_lanes": 12}, "mac_lanes must be a power of two from 8 to 32, not 12"),
     ({"mac_lanes": 64}, "mac_lanes must be a power of two from 8 to 32, not 64"),
     ({"out_lanes": 3}, "out_lanes must be a power of two from 1 to 16, not 3"),
-    ({"out_lanes": 32}, "out_lanes must be a power of two from 1 to 16, not 32"),
+    ({"out_lanes": 32}, "out_lanes must be an integer from 1 to 16, not 32"),
     ({"k_max": 100}, "k_max must be a multiple of 32 from 32 to 16384, not 100"),
     ({"k_max": 0}, "k_max must be a multiple of 32 from 32 to 16384, not 0"),
     ({"m_max": 0}, "m_max must be an integer from 1 to 64, not 0"),
     ({"m_max": 65}, "m_max must be an integer from 1 to 64, not 65"),
-    ({"lanes": 4}, "unknown parameter 'lanes'; allowed: mac_lanes, out_lanes, k_max, m_max"),
+    ({"lanes": 4}, "unknown parameter 'lanes'; allowed: mac_lanes, out_lanes, k_max, m_max, "
+                   "streams"),
+    ({"streams": 0}, "streams must be an integer from 1 to 4, not 0"),
+    ({"streams": 5}, "streams must be an integer from 1 to 4, not 5"),
+    ({"streams": 3, "out_lanes": 4}, "out_lanes must be streams (3) times a power of two, at "
+                                     "most 16, not 4"),
+    ({"streams": 3, "out_lanes": 9}, "out_lanes must be streams (3) times a power of two, at "
+                                     "most 16, not 9"),
 ])
 def test_parameter_messages(params, message):
     with pytest.raises(ParamError, match=f"^{re.escape(message)}$"):
@@ -35,7 +42,8 @@ def test_parameter_messages(params, message):
 
 
 def run_core(params, jobs, seed, stall):
-    """jobs: list of (fmt, w_raw, x_raw[, starting sums]). Returns each Y from the output stream."""
+    """jobs: list of (fmt, w_raw, x_raw[, starting sums]). Returns each Y from the output stream.
+    Each input stream stalls on its own draws."""
     dut = BfpCore(**params)
     rng = random.Random(seed)
     outputs = []
@@ -53,21 +61,24 @@ def run_core(params, jobs, seed, stall):
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            data = pack_input(w, x, fmt, sums, dut.ol)
-            words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
+            words = [[int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
+                     for data in input_streams(w, x, fmt, dut.streams, sums, dut.ol)]
             got = b""
-            i = 0
+            at = [0] * dut.streams
             for _ in range(200_000):
-                send = i < len(words) and rng.random() >= stall
-                ctx.set(dut.data_in.valid, send)
-                if send:
-                    ctx.set(dut.data_in.payload, words[i])
+                sends = []
+                for port, queue, i in zip(dut.data_in, words, at):
+                    sends.append(i < len(queue) and rng.random() >= stall)
+                    ctx.set(port.valid, sends[-1])
+                    if sends[-1]:
+                        ctx.set(port.payload, queue[i])
                 take = rng.random() >= stall
                 ctx.set(dut.results.ready, take)
-                _, _, in_ok, out_ok, out = await ctx.tick().sample(
-                    dut.data_in.ready, dut.results.valid, dut.results.payload)
-                if send and in_ok:
-                    i += 1
+                _, _, *in_ok, out_ok, out = await ctx.tick().sample(
+                    *(port.ready for port in dut.data_in), dut.results.valid,
+                    dut.results.payload)
+                for j, (send, ok) in enumerate(zip(sends, in_ok)):
+                    at[j] += bool(send and ok)
                 if take and out_ok:
                     got += int(out.data).to_bytes(8, "little")
                     if out.last:
@@ -75,7 +86,9 @@ def run_core(params, jobs, seed, stall):
                         break
             else:
                 raise AssertionError("no last result word")
-            ctx.set(dut.data_in.valid, 0)
+            assert at == [len(queue) for queue in words], "input words not taken"
+            for port in dut.data_in:
+                ctx.set(port.valid, 0)
             ctx.set(dut.results.ready, 0)
             outputs.append(unpack_output(got, m, n, dut.ol))
             assert not ctx.get(dut.busy)
@@ -92,6 +105,10 @@ def run_core(params, jobs, seed, stall):
     {"mac_lanes": 32, "out_lanes": 1, "k_max": 256, "m_max": 2},
     {"mac_lanes": 16, "out_lanes": 4, "k_max": 256, "m_max": 2},
     {"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4},    # no K-quants (K < 256)
+    # several input streams: rows interleaved, lanes per chain 2 (6 lanes), a last tile with
+    # fewer rows than streams
+    {"mac_lanes": 16, "out_lanes": 6, "k_max": 256, "m_max": 2, "streams": 3},
+    {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3, "streams": 4},
 ])
 @pytest.mark.parametrize("stall", [0.0, 0.4])
 def test_core_matmuls(config, stall, request):
@@ -99,7 +116,9 @@ def test_core_matmuls(config, stall, request):
     print(f"seed={seed}")
     rng = np.random.default_rng(seed)
     jobs = []
-    shapes = [(1, 2, 3), (config["m_max"], 3, 2), (config["m_max"], 1, 4)]
+    streams = config.get("streams", 1)
+    shapes = [(1, 2, 3), (config["m_max"], 3, 2),
+              (config["m_max"], 1, 4 if streams == 1 else 4 + 2 * streams)]
     for i, fmt in enumerate([*FORMATS, "q8_0"]):        # every format, one after another
         m, blocks, n = shapes[i % len(shapes)]
         qk = golden.get(fmt).block
@@ -117,6 +136,7 @@ def test_core_matmuls(config, stall, request):
     {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3},
     {"mac_lanes": 32, "out_lanes": 1, "k_max": 64, "m_max": 2},
     {"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 2},   # Q2_K
+    {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 2, "streams": 2},  # sums per stream
 ])
 def test_k_split_continues_the_sums(config, request):
     """K = 5 blocks above k_max = 2 blocks in three parts (2, 2, 1), each starting from the last

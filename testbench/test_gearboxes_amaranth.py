@@ -67,6 +67,28 @@ def test_upsizer(width, stall):
     assert got == beats, f"seed={seed}"
 
 
+@pytest.mark.parametrize("width,words_in", [(130, 2), (130, 3), (240, 3), (240, 4), (392, 2),
+                                            (392, 3), (392, 4)])
+@pytest.mark.parametrize("stall", [0.0, 0.5])
+def test_upsizer_several_words_in(width, words_in, stall):
+    """words_in words per transfer (the core's input streams side by side): beats start inside
+    transfers; the junk words that pad the last transfer never make a beat."""
+    seed = seed_for(f"upsizer-{width}-{words_in}-{stall}")
+    print(f"seed={seed}")
+    rng = random.Random(seed)
+    dut = StreamUpsizer(width, words_in)
+    beats = [rng.getrandbits(width) for _ in range(rng.randint(1, 20))]
+    words = []
+    for b in beats:
+        padded = b | rng.getrandbits(dut.words * 64 - width) << width
+        words += [padded >> (64 * j) & (2 ** 64 - 1) for j in range(dut.words)]
+    words += [rng.getrandbits(64) for _ in range(-len(words) % words_in)]
+    groups = [sum(w << (64 * j) for j, w in enumerate(words[i:i + words_in]))
+              for i in range(0, len(words), words_in)]
+    got = drive(dut, dut.words_in, dut.beats_out, groups, len(beats), rng, stall, int)
+    assert got == beats, f"seed={seed}"
+
+
 def test_upsizer_full_rate():
     """Unstalled, a word a cycle: N beats of w words take about N * w cycles."""
     dut = StreamUpsizer(130)
@@ -124,6 +146,10 @@ def test_value_packer(count, stall):
 @pytest.mark.parametrize("cls,value,message", [
     (StreamUpsizer, 0, "Beat width must be a positive integer, not 0"),
     (StreamUpsizer, True, "Beat width must be a positive integer, not True"),
+    (lambda v: StreamUpsizer(240, v), 5,
+     "words_in must be an integer from 1 to the beat's 4 words, not 5"),
+    (lambda v: StreamUpsizer(240, v), 0,
+     "words_in must be an integer from 1 to the beat's 4 words, not 0"),
     (ValuePacker, 0, "Values per beat must be a positive integer, not 0"),
     (ValuePacker, 2.0, "Values per beat must be a positive integer, not 2.0"),
 ])

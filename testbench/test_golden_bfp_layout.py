@@ -219,3 +219,44 @@ def test_k_quant_rows_are_the_bytes_regrouped(fmt):
     assert at == out.shape[1]
     stored = 3 * L.BLOCK_BYTES[fmt]
     assert out.shape[1] - stored < 16
+
+
+def test_input_streams_interleave_rows():
+    """Several streams: X on stream 0 first, weight row n on stream n % streams; one stream is
+    pack_input's bytes."""
+    rng = np.random.default_rng(11)
+    x = bfp.quantize_q8_0(rng.standard_normal((2, 64)).astype(np.float32))
+    w = bfp.quantize_q8_0(rng.standard_normal((7, 64)).astype(np.float32))
+    assert L.input_streams(w, x, "q8_0", 1) == [L.pack_input(w, x, "q8_0")]
+    rw = L.row_words(2) * 8
+    rows = L.pack_rows(w, "q8_0")
+    acts = L.pack_rows(x, "q8_0").tobytes()
+    out = L.input_streams(w, x, "q8_0", 3)
+    assert out[0] == acts + rows[0].tobytes() + rows[3].tobytes() + rows[6].tobytes()
+    assert out[1] == rows[1].tobytes() + rows[4].tobytes()
+    assert out[2] == rows[2].tobytes() + rows[5].tobytes()
+    assert sum(map(len, out)) == len(acts) + 7 * rw
+
+
+def test_input_streams_with_sums():
+    """Each stream carries its own lanes' starting sums before its rows of the tile: lanes
+    j * streams + s of stream s, for each m; the sums of lanes past N are 0."""
+    rng = np.random.default_rng(12)
+    x = bfp.quantize_q8_0(rng.standard_normal((2, 32)).astype(np.float32))
+    w = bfp.quantize_q8_0(rng.standard_normal((5, 32)).astype(np.float32))
+    sums = np.arange(10, dtype=np.float32).reshape(2, 5) + 0.5
+    rows = L.pack_rows(w, "q8_0")
+    acts = L.pack_rows(x, "q8_0").tobytes()
+
+    def words(*values):
+        return b"".join(struct.pack("<fI", v, 0) if v is not None else bytes(8) for v in values)
+    out = L.input_streams(w, x, "q8_0", 2, sums, out_lanes=4)
+    # tile 0: rows 0..3, lanes 0, 2 on stream 0 and 1, 3 on stream 1; tile 1: row 4 (lane 0)
+    assert out[0] == (acts + words(0.5, 2.5, 5.5, 7.5) + rows[0].tobytes() + rows[2].tobytes()
+                      + words(4.5, None, 9.5, None) + rows[4].tobytes())
+    assert out[1] == (words(1.5, 3.5, 6.5, 8.5) + rows[1].tobytes() + rows[3].tobytes()
+                      + words(None, None, None, None))
+    with pytest.raises(ValueError, match=r"out_lanes \(4\) must be a multiple of streams \(3\)"):
+        L.input_streams(w, x, "q8_0", 3, sums, out_lanes=4)
+    with pytest.raises(ValueError, match="streams must be a positive integer, not 0"):
+        L.input_streams(w, x, "q8_0", 0)

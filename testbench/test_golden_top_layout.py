@@ -5,8 +5,9 @@ import pytest
 
 from llmaccel.golden.ternary import matmul
 from llmaccel.golden.ternary_layout import pack_acts, pack_weights, zero_tiles
-from llmaccel.golden.top_layout import (act_beat_bits, beat_words, beats_to_bytes, ternary_input,
-                                        ternary_output, ternary_result_values, weight_beat_bits)
+from llmaccel.golden.top_layout import (act_beat_bits, beat_words, beats_to_bytes, split_words,
+                                        ternary_input, ternary_input_streams, ternary_output,
+                                        ternary_result_values, weight_beat_bits)
 
 
 def test_beat_sizes_of_the_default_engine():
@@ -90,3 +91,35 @@ def test_vectorized_packing_equals_the_reference():
         assert ternary_input(x, w, g, lanes, rows) == want, (g, lanes, rows, m, n, k)
         packed = ternary_weights(w, g, lanes, rows)
         assert ternary_input(x, w, g, lanes, rows, weights=packed) == want
+
+
+def test_split_words_round_robin_padded():
+    data = b"".join(i.to_bytes(8, "little") for i in range(1, 8))      # words 1..7
+    out = split_words(data, 3)
+    assert [list(np.frombuffer(o, "<u8")) for o in out] == [[1, 4, 7], [2, 5, 0], [3, 6, 0]]
+    assert split_words(data, 1) == [data]
+    with pytest.raises(ValueError, match="streams must be a positive integer, not 0"):
+        split_words(data, 0)
+    with pytest.raises(ValueError, match="12 bytes are not whole 64-bit words"):
+        split_words(bytes(12), 2)
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3, 4])
+def test_ternary_input_streams_split_each_part(streams):
+    """Activations and weights are split apart, so the weights start on a step of their own;
+    interleaving the streams back gives ternary_input's bytes and the padding."""
+    rng = np.random.default_rng(streams)
+    x = rng.integers(-128, 128, (2, 100)).astype(np.int8)
+    w = rng.integers(-1, 2, (7, 100)).astype(np.int8)
+    out = ternary_input_streams(x, w, 3, 16, 3, streams)
+    assert len({len(o) for o in out}) == 1
+    acts_words, weight_words = 2 * 3 * 7, 3 * 3 * 4       # 2 x 3 passes x 7; 3 passes x 3 x 4
+    steps_a, steps_w = -(-acts_words // streams), -(-weight_words // streams)
+    assert len(out[0]) == 8 * (steps_a + steps_w)
+    merged = np.stack([np.frombuffer(o, "<u8") for o in out], axis=1).reshape(-1)
+    want = np.frombuffer(ternary_input(x, w, 3, 16, 3), "<u8")
+    assert np.array_equal(merged[:acts_words], want[:acts_words])
+    assert not merged[acts_words:steps_a * streams].any()
+    start = steps_a * streams
+    assert np.array_equal(merged[start:start + weight_words], want[acts_words:])
+    assert not merged[start + weight_words:].any()
