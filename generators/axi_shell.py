@@ -1,5 +1,5 @@
 """What the AXI-attached blocks (`bfp`, `top`) share: their ports (the AXI4-Lite slave of an
-AxiLiteRegisters block and a 64-bit AXI4-Stream in and out, flat, with the names Vivado's IP
+AxiLiteRegisters block and 64-bit AXI4-Streams in and out, flat, with the names Vivado's IP
 integrator infers interfaces from) and the run bookkeeping behind their CTRL, STATUS, ERROR and
 CYCLES registers."""
 from amaranth import Cat, Signal
@@ -12,11 +12,21 @@ STREAM_PORTS = {
 }
 
 
-def shell_ports(regs) -> dict:
-    """The block's signature members: the register block's AXI4-Lite ports and the streams."""
+def input_stream_ports(streams: int) -> dict:
+    """`streams` 64-bit AXI4-Stream inputs s_axis0 .. (the core; the `bfp` block has one, s_axis)."""
+    return {f"s_axis{i}_{name[7:]}": member for i in range(streams)
+            for name, member in STREAM_PORTS.items() if name.startswith("s_axis_")}
+
+
+def shell_ports(regs, streams: int | None = None) -> dict:
+    """The block's signature members: the register block's AXI4-Lite ports and the streams (one
+    input s_axis, or with `streams` the inputs s_axis0 ..), the output m_axis."""
     axil = {name: member for name, member in regs.signature.members.items()
             if name.startswith("s_axil_")}
-    return {**axil, **STREAM_PORTS}
+    if streams is None:
+        return {**axil, **STREAM_PORTS}
+    out = {name: member for name, member in STREAM_PORTS.items() if name.startswith("m_axis_")}
+    return {**axil, **input_stream_ports(streams), **out}
 
 
 def connect_registers(m, block, regs) -> None:

@@ -24,7 +24,7 @@ class BfpAccelerator(wiring.Component):
     BLOCK = "bfp"
     SUMMARY = ("llama.cpp Q8_0, Q4_x, Q5_x, Q2_K..Q6_K and MXINT8 matmul, bit-exact with llama.cpp's "
                "scalar reference, AXI4-Lite + AXI4-Stream")
-    PARAMS = BfpCore.PARAMS
+    PARAMS = tuple(p for p in BfpCore.PARAMS if p.name != "streams")   # one AXI4-Stream in
     REGISTERS = REGISTERS
     REGISTER_VALUES = {"format": FORMATS}                      # codes for the C header
 
@@ -56,9 +56,9 @@ class BfpAccelerator(wiring.Component):
             regs.params.eq(p["mac_lanes"] | p["out_lanes"] << 8 | p["m_max"] << 16),
             regs.k_max.eq(p["k_max"]),
             # AXI4-Stream in and out
-            core.data_in.valid.eq(self.s_axis_tvalid),
-            core.data_in.payload.eq(self.s_axis_tdata),
-            self.s_axis_tready.eq(core.data_in.ready),
+            core.data_in[0].valid.eq(self.s_axis_tvalid),
+            core.data_in[0].payload.eq(self.s_axis_tdata),
+            self.s_axis_tready.eq(core.data_in[0].ready),
             self.m_axis_tvalid.eq(core.results.valid),
             self.m_axis_tdata.eq(core.results.payload.data),
             self.m_axis_tkeep.eq(core.results.payload.keep),

@@ -1,16 +1,22 @@
 """The llmaccel core for the PYNQ-Z1 (the `top` block): the BFP engine (generators/bfp_core.py)
 and the ternary LUT engine (generators/ternary.py), each built on the SRAM controller
 (generators/sram.py), behind one AXI shell: one AXI4-Lite register file (REGISTERS below: the one
-register map the hardware, the C header, the docs and the host driver all come from) and one
-64-bit AXI4-Stream in and out, so a Zynq design needs one AXI DMA for both engines.
+register map the hardware, the C header, the docs and the host driver all come from), `streams`
+64-bit AXI4-Stream inputs (s_axis0 ..; one AXI DMA each, each on its own HP port) and one output,
+shared by both engines.
 
 Use: write ENGINE (0 BFP, 1 ternary), M, K, N (and FORMAT, SUM_IN for BFP), write 1 to CTRL, then
-stream the engine's input and take its results (host/ packs and unpacks both):
-- BFP: golden/bfp_layout.py's words, exactly as the `bfp` block takes them.
+stream the engine's input and take its results (host/ packs and unpacks both). The inputs are
+taken in lock step (a step takes one word of every stream the step uses):
+- BFP: golden/bfp_layout.py's words as the `bfp` block takes them, spread as input_streams
+  spreads them: X on stream 0, weight row n on stream n % streams, so the engine loads `streams`
+  rows of a tile side by side.
 - Ternary: the engine's activation beats, then its weight beats (golden/ternary_layout.py), each
-  beat as ceil(bits / 64) little-endian 64-bit words (generators/stream_upsizer.py). Results: the
-  engine's int32 values in its order (row of X, then N padded to whole beats of ROWS), two per
-  word (generators/value_packer.py), `tkeep` 0x0F on a final word holding one, `tlast` on it.
+  beat as ceil(bits / 64) little-endian 64-bit words, each part's words round robin over the
+  streams (golden/top_layout.ternary_input_streams), gathered into beats by
+  generators/stream_upsizer.py. Results: the engine's int32 values in its order (row of X, then N
+  padded to whole beats of ROWS), two per word (generators/value_packer.py), `tkeep` 0x0F on a
+  final word holding one, `tlast` on it.
 The core turns M, K, N into the ternary engine's command (passes = ceil(K / (lanes * g)),
 words = ceil(N / rows)) with exact multiply-and-shift divisions by those constants.
 A start with a bad shape, format or engine is refused: STATUS.error rises, ERROR says why, no
@@ -28,7 +34,7 @@ from llmaccel.golden.register_maps import (CORE_ID_VALUE as ID_VALUE, CORE_REGIS
 from .axi_lite import AxiLiteRegisters
 from .axi_shell import connect_registers, run_control, shell_ports
 from .bfp_core import BfpCore, refused_format, refused_k
-from .params import resolve
+from .params import Param, ParamError, resolve
 from .stream_upsizer import StreamUpsizer, WORD_BITS
 from .ternary import TernaryAccelerator
 from .value_packer import ValuePacker
@@ -53,19 +59,32 @@ def divide_by_constant(value, divisor: int, max_value: int):
 class LlmAccelerator(wiring.Component):
     BLOCK = "top"
     SUMMARY = "the PYNQ-Z1 core: BFP and ternary engines behind one AXI4-Lite + AXI4-Stream shell"
-    PARAMS = (_prefixed(BfpCore.PARAMS, "bfp_")
+    PARAMS = ((Param("streams", 1, "64-bit AXI4-Stream inputs, one AXI DMA each (both engines "
+                     "use all)", 1, 4),)
+              + _prefixed(BfpCore.PARAMS, "bfp_", skip=("streams",))
               + _prefixed(TernaryAccelerator.PARAMS, "tern_", skip=("act_bits",)))
     REGISTERS = REGISTERS
     REGISTER_VALUES = {"format": FORMATS, "engine": ENGINES}   # codes for the C header
 
     def __init__(self, **params):
         self.params = p = resolve(self.PARAMS, params)
-        self.bfp = BfpCore(**{k[4:]: v for k, v in p.items() if k.startswith("bfp_")})
+        self.streams = S = p["streams"]
+        try:
+            self.bfp = BfpCore(streams=S, **{k[4:]: v for k, v in p.items()
+                                             if k.startswith("bfp_")})
+        except ParamError as e:
+            raise ParamError(f"bfp_{e}") from None
         self.tern = TernaryAccelerator(**{k[5:]: v for k, v in p.items()
                                           if k.startswith("tern_")})
         self.regs = AxiLiteRegisters(REGISTERS)
         self.act_words = -(-self.tern.act_word_bits // WORD_BITS)
-        super().__init__(shell_ports(self.regs))
+        weight_words = -(-self.tern.weight_word_bits // WORD_BITS)
+        if S > min(self.act_words, weight_words):
+            # A part padded to whole steps would then hold a whole beat of padding.
+            raise ParamError(f"streams must be at most the words of the ternary engine's beats "
+                             f"({weight_words} per weight beat, {self.act_words} per activation "
+                             f"beat), not {S}")
+        super().__init__(shell_ports(self.regs, S))
 
     def elaborate(self, platform):
         m = Module()
@@ -76,9 +95,11 @@ class LlmAccelerator(wiring.Component):
         # A start empties the input gearboxes: words a host sent beyond the last run's input
         # (and that the run took in) must not become the start of the next run's beats.
         fresh = Signal()
-        m.submodules.acts_in = acts_in = ResetInserter(fresh)(StreamUpsizer(tern.act_word_bits))
+        S = self.streams
+        m.submodules.acts_in = acts_in = ResetInserter(fresh)(
+            StreamUpsizer(tern.act_word_bits, S))
         m.submodules.weights_in = weights_in = ResetInserter(fresh)(
-            StreamUpsizer(tern.weight_word_bits))
+            StreamUpsizer(tern.weight_word_bits, S))
         m.submodules.results_out = results_out = ValuePacker(tern.rows)
         connect_registers(m, self, regs)
 
@@ -127,11 +148,16 @@ class LlmAccelerator(wiring.Component):
         to_acts = act_words_left != 0
         tern_in = Signal()
         m.d.comb += tern_in.eq(active_tern & tern.busy)
+        # The input streams side by side: a step takes one word of each (stream i's as word i),
+        # when all have one.
+        tvalid = [getattr(self, f"s_axis{i}_tvalid") for i in range(S)]
+        tdata = Cat(getattr(self, f"s_axis{i}_tdata") for i in range(S))
+        all_valid = Cat(tvalid).all()
         m.d.comb += [
-            acts_in.words_in.valid.eq(self.s_axis_tvalid & tern_in & to_acts),
-            acts_in.words_in.payload.eq(self.s_axis_tdata),
-            weights_in.words_in.valid.eq(self.s_axis_tvalid & tern_in & ~to_acts),
-            weights_in.words_in.payload.eq(self.s_axis_tdata),
+            acts_in.words_in.valid.eq(all_valid & tern_in & to_acts),
+            acts_in.words_in.payload.eq(tdata),
+            weights_in.words_in.valid.eq(all_valid & tern_in & ~to_acts),
+            weights_in.words_in.payload.eq(tdata),
             tern.acts.valid.eq(acts_in.beats_out.valid),
             tern.acts.payload.eq(acts_in.beats_out.payload),
             acts_in.beats_out.ready.eq(tern.acts.ready),
@@ -140,7 +166,8 @@ class LlmAccelerator(wiring.Component):
             weights_in.beats_out.ready.eq(tern.weights.ready),
         ]
         with m.If(acts_in.words_in.valid & acts_in.words_in.ready):
-            m.d.sync += act_words_left.eq(act_words_left - 1)
+            # the activations' last step may be padded (golden/top_layout.split_words)
+            m.d.sync += act_words_left.eq(Mux(act_words_left > S, act_words_left - S, 0))
         # Results: ROWS int32 values per beat (sign-extended from the accumulator width).
         m.d.comb += [
             results_out.beats_in.valid.eq(tern.results.valid),
@@ -150,18 +177,21 @@ class LlmAccelerator(wiring.Component):
             tern.results.ready.eq(results_out.beats_in.ready),
         ]
 
-        # ---- the shared AXI4-Stream ------------------------------------------------------------
-        word_ready = Mux(active_tern, Mux(to_acts, acts_in.words_in.ready,
-                                          weights_in.words_in.ready) & tern_in,
-                         bfp.data_in.ready)
+        # ---- the shared AXI4-Streams -----------------------------------------------------------
+        tern_step = all_valid & Mux(to_acts, acts_in.words_in.ready,
+                                    weights_in.words_in.ready) & tern_in
         out = results_out.words_out.payload
+        for i in range(S):
+            m.d.comb += [
+                bfp.data_in[i].valid.eq(tvalid[i] & ~active_tern),
+                # Operand isolation: the BFP engine's data input holds still while the streams
+                # belong to the ternary engine (no toggling in the idle engine; the fast
+                # co-simulation can then leave it unevaluated).
+                bfp.data_in[i].payload.eq(Mux(active_tern, 0, getattr(self, f"s_axis{i}_tdata"))),
+                getattr(self, f"s_axis{i}_tready").eq(Mux(active_tern, tern_step,
+                                                          bfp.data_in[i].ready)),
+            ]
         m.d.comb += [
-            bfp.data_in.valid.eq(self.s_axis_tvalid & ~active_tern),
-            # Operand isolation: the BFP engine's data input holds still while the stream
-            # belongs to the ternary engine (no toggling in the idle engine; the fast
-            # co-simulation can then leave it unevaluated).
-            bfp.data_in.payload.eq(Mux(active_tern, 0, self.s_axis_tdata)),
-            self.s_axis_tready.eq(word_ready),
             self.m_axis_tvalid.eq(Mux(active_tern, results_out.words_out.valid,
                                       bfp.results.valid)),
             self.m_axis_tdata.eq(Mux(active_tern, out.data, bfp.results.payload.data)),
@@ -180,6 +210,7 @@ class LlmAccelerator(wiring.Component):
             regs.tern_m_max.eq(tern.m_max),
             regs.tern_k_max.eq(p["tern_k_max"]),
             regs.tern_n_max.eq(p["tern_n_max"]),
+            regs.streams.eq(S),
         ]
         return m
 

@@ -65,6 +65,10 @@ CORE_REGISTERS = (
     Register("tern_m_max", 0x38, "ro", 32, "ternary: M_MAX, the largest M"),
     Register("tern_k_max", 0x3C, "ro", 32, "ternary: K_MAX, the largest K"),
     Register("tern_n_max", 0x40, "ro", 32, "ternary: N_MAX, the largest N"),
+    Register("streams", 0x44, "ro", 32, "input streams (AXI4-Stream s_axis0 ..), taken in lock "
+             "step. BFP: X's rows on stream 0 alone, then weight row n on stream n % STREAMS "
+             "(with its lanes' starting sums); ternary: the activation words, then the weight "
+             "words, round robin, each part padded to whole steps")
 )
 
 BFP_ID_VALUE = 0x4C4D4201   # "LMB" + interface version 1: a driver checks it before anything else

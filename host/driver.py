@@ -10,8 +10,11 @@ It also drives the `bfp` block alone (its map is the core's without the ternary 
 the ID register tells which, and `matmul_ternary` is then refused.
 
 A back end provides `read32(offset) -> int`, `write32(offset, value)` and
-`stream(data: bytes, out_bytes: int) -> bytes` (send the input words, return the output packet as
-whole 64-bit words). host/sim_backend.py drives the simulated core through cocotb;
+`stream(inputs: list[bytes], out_bytes: int) -> bytes` (send each input stream's words, one bytes
+object per input stream of the core (STREAMS; the `bfp` block has one), all at once; return the
+output packet as whole 64-bit words). The driver spreads a run's input over the streams as
+golden/bfp_layout.input_streams (BFP: weight rows interleaved) and
+golden/top_layout.ternary_input_streams (ternary: words round robin) define. host/sim_backend.py drives the simulated core through cocotb;
 host/pynq_backend.py drives the board through PYNQ's MMIO and AXI DMA.
 
 Shapes beyond the core's buffers are split here, exactly: rows of X in groups of M_MAX (rows are
@@ -25,12 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmaccel.golden import formats
-from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, k_refusal, output_words,
-                                        pack_input, pack_weights, unpack_output)
+from llmaccel.golden.bfp_layout import (ACTIVATION, BLOCK_BYTES, input_streams, k_refusal,
+                                        output_words, pack_weights, unpack_output)
 from llmaccel.golden.register_maps import BFP_ID_VALUE, ENGINES, ERROR_BITS, FORMATS
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS
-from llmaccel.golden.top_layout import (ternary_input, ternary_output, ternary_result_values,
-                                        ternary_weights)
+from llmaccel.golden.top_layout import (ternary_input_streams, ternary_output,
+                                        ternary_result_values, ternary_weights)
 
 OFFSETS = {r.name: r.offset for r in REGISTERS}
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
@@ -65,8 +68,12 @@ class Accelerator:
                     "m_max": params >> 16 & 0xFF, "k_max": self.read("k_max")}
         self.runs: list[Run] = []
         self.ternary = None          # the bfp block alone has no ternary engine (nor ENGINE)
+        self.streams = 1             # ... and one input stream
         if ident == BFP_ID_VALUE:
             return
+        self.streams = self.read("streams")
+        if not 1 <= self.streams <= 16:
+            raise AcceleratorError(f"STREAMS reads {self.streams}: not a core this driver knows")
         geometry = self.read("tern_geometry")
         self.ternary = {"g": geometry & 0xF, "rows": geometry >> 4 & 0xF,
                         "lanes": geometry >> 8 & 0x1FF, "m_max": self.read("tern_m_max"),
@@ -166,7 +173,8 @@ class Accelerator:
     def _run_bfp(self, rows, n, x, fmt, sums):
         m, k = x.shape[0], x.shape[1] // BLOCK_BYTES[ACTIVATION[fmt]] * formats.get(fmt).block
         self._start("bfp", m, k, n, format=FORMATS[fmt], sum_in=int(sums is not None))
-        data = pack_input(None, x, fmt, sums, self.bfp["out_lanes"], packed_weights=rows)
+        data = input_streams(None, x, fmt, self.streams, sums, self.bfp["out_lanes"],
+                             packed_weights=rows)
         out = self.backend.stream(data, output_words(m, n) * 8)
         self._finish("bfp", m, n, k)
         return unpack_output(out, m, n, self.bfp["out_lanes"])
@@ -219,7 +227,8 @@ class Accelerator:
         p = self.ternary
         m, k = x.shape
         self._start("ternary", m, k, n)
-        data = ternary_input(x, None, p["g"], p["lanes"], p["rows"], weights=weights)
+        data = ternary_input_streams(x, None, p["g"], p["lanes"], p["rows"], self.streams,
+                                     weights=weights)
         out = self.backend.stream(data, -(-ternary_result_values(m, n, p["rows"]) // 2) * 8)
         self._finish("ternary", m, n, k)
         return ternary_output(out, m, n, p["rows"])

@@ -45,15 +45,17 @@ def _load(path: Path) -> ctypes.CDLL:
         sigs = {"fs_create": ([], ctypes.c_void_p), "fs_destroy": ([ctypes.c_void_p], None),
                 "fs_cycle": ([ctypes.c_void_p], ctypes.c_uint64),
                 "fs_set_limit": ([ctypes.c_void_p, ctypes.c_uint64], None),
-                "fs_set_stall": ([ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
-                                  ctypes.c_uint64], None),
+                "fs_streams": ([ctypes.c_void_p], ctypes.c_int),
+                "fs_set_stall": ([ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
+                                  ctypes.c_uint64, ctypes.c_uint64], None),
                 "fs_reset": ([ctypes.c_void_p, ctypes.c_int], None),
                 "fs_write32": ([ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32],
                                ctypes.c_int64),
                 "fs_read32": ([ctypes.c_void_p, ctypes.c_uint32,
                                ctypes.POINTER(ctypes.c_uint32)], ctypes.c_int64),
-                "fs_stream": ([ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64,
-                               ctypes.c_void_p, ctypes.c_uint64], ctypes.c_int64),
+                "fs_stream": ([ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
+                               ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p,
+                               ctypes.c_uint64], ctypes.c_int64),
                 "fs_idle": ([ctypes.c_void_p, ctypes.c_uint64], None),
                 "fs_engine_edges": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_int],
                                     ctypes.c_uint64),
@@ -73,6 +75,7 @@ class FastBackend:
         self.library = Path(library)
         self._lib = _load(self.library)
         self._sim = self._lib.fs_create()
+        self.streams = self._lib.fs_streams(self._sim)    # the core's input streams
         self.set_stall(stall, seed)
 
     def close(self) -> None:
@@ -103,9 +106,10 @@ class FastBackend:
         return out
 
     def set_stall(self, probability: float, seed: int = 1) -> None:
-        """Random pauses on both streams from now on, as CocotbBackend.set_stall."""
-        source, sink = stream_seeds(seed)
-        self._lib.fs_set_stall(self._sim, source, sink, stall_threshold(probability))
+        """Random pauses on every stream from now on, as CocotbBackend.set_stall."""
+        sources, sink = stream_seeds(seed, self.streams)
+        self._lib.fs_set_stall(self._sim, (ctypes.c_uint64 * self.streams)(*sources), sink,
+                               stall_threshold(probability))
 
     def reset(self, cycles: int = 3) -> None:
         """`rst` high for `cycles` cycles, then 2 cycles low; anything queued is dropped."""
@@ -132,14 +136,20 @@ class FastBackend:
         self._check(self._lib.fs_write32(self._sim, offset, value & 0xFFFFFFFF),
                     f"a register write at {offset:#x}")
 
-    def stream(self, data: bytes, out_bytes: int) -> bytes:
-        """Send `data` as one packet and return the output packet padded to whole words."""
-        data = bytes(data)
-        words = (len(data) + out_bytes) // 8
+    def stream(self, inputs: list[bytes], out_bytes: int) -> bytes:
+        """Send each input stream's bytes as one packet on its stream (none for an empty one)
+        and return the output packet padded to whole words."""
+        inputs = [bytes(data) for data in inputs]
+        if len(inputs) != self.streams:
+            raise ValueError(f"{len(inputs)} input streams for a core with {self.streams}")
+        words = (max(map(len, inputs)) + out_bytes) // 8
         self._lib.fs_set_limit(self._sim, max(TIMEOUT_FLOOR, words * CYCLES_PER_WORD_LIMIT))
         out = ctypes.create_string_buffer(out_bytes + 8)
-        got = self._check(self._lib.fs_stream(self._sim, data, len(data), out, out_bytes + 8),
-                          f"a stream transfer of {len(data)} bytes in, {out_bytes} out")
+        sizes = [len(data) for data in inputs]
+        got = self._check(self._lib.fs_stream(
+            self._sim, (ctypes.c_char_p * self.streams)(*inputs),
+            (ctypes.c_uint64 * self.streams)(*sizes), out, out_bytes + 8),
+            f"a stream transfer of {'+'.join(map(str, sizes))} bytes in, {out_bytes} out")
         result = out.raw[:got]
         result += bytes(-len(result) % 8)
         if len(result) != out_bytes:

@@ -28,13 +28,15 @@
 // - AXI4-Lite: a call queues its AW + W (or AR) beat; the channel drives it at the next edge and
 //   holds it until the edge at which READY was high; BREADY / RREADY are high from the first edge
 //   after reset; the call returns at the edge that took the response;
-// - AXI4-Stream in: a call queues one packet (the bytes in 64-bit little-endian words, the last
-//   one padded with zeros, TLAST on it); it is offered at the next edge. Words the core has not
-//   taken when the call returns stay queued and keep being offered, as cocotbext-axi's source does;
+// - AXI4-Stream in (FASTSIM_STREAMS of them, s_axis0 ..; each its own source): a call queues one
+//   packet on each stream that has bytes (the bytes in 64-bit little-endian words, the last one
+//   padded with zeros, TLAST on it); it is offered at the next edge. Words the core has not taken
+//   when the call returns stay queued and keep being offered, as cocotbext-axi's source does;
 // - AXI4-Stream out: TREADY high unless the sink stalls; bytes whose TKEEP bit is 0 are dropped;
 //   the call returns at the edge that took the word with TLAST;
-// - stalls: two seeded splitmix64 streams (source, sink), one draw per clock edge each; a draw
-//   below `threshold` pauses that cycle (host/sim_backend.py's generators draw the same numbers).
+// - stalls: seeded splitmix64 streams (one per source, one for the sink), one draw per clock edge
+//   each; a draw below `threshold` pauses that cycle (host/sim_backend.py's generators draw the
+//   same numbers).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -157,6 +159,53 @@ struct Pauses {
     bool lag(int edges) const { return history[edges]; }
 };
 
+// One AXI4-Stream input of the core (its ports in the glue model) and its source's state.
+struct InputPorts {
+    CData *tvalid, *tready, *tlast;
+    QData *tdata;
+};
+
+struct Source {
+    InputPorts port;
+    Pauses pause;
+    std::deque<std::vector<uint64_t>> frames;
+    std::vector<uint64_t> frame;        // the packet being sent
+    size_t pos = 0;
+    bool has_frame = false;
+    bool fire = false, valid = false;   // sampled before the edge
+
+    void clear() {
+        *port.tvalid = 0; *port.tdata = 0; *port.tlast = 0;
+    }
+    void drop() {
+        frames.clear();
+        has_frame = false;
+    }
+    void sample() {
+        valid = *port.tvalid;
+        fire = valid && *port.tready;
+    }
+    // After the edge: the next word, or nothing (no packet, or a pause).
+    void drive(int lag) {
+        if (!(fire || !valid)) return;
+        if (!has_frame && !frames.empty()) {
+            frame = std::move(frames.front());
+            frames.pop_front();
+            pos = 0;
+            has_frame = true;
+        }
+        if (has_frame && !pause.lag(lag)) {
+            *port.tdata = frame[pos++];
+            *port.tvalid = 1;
+            *port.tlast = pos == frame.size();
+            if (pos == frame.size()) has_frame = false;
+        } else {
+            *port.tvalid = 0;
+            *port.tlast = 0;
+        }
+    }
+};
+
 struct LiteBeat {
     uint32_t addr, data;
     uint8_t strb;
@@ -244,16 +293,13 @@ struct FastSim {
     Vcore *top;                         // the glue: the core's ports
     uint64_t cycle = 0;                 // rising edges since creation
     uint64_t limit = 0;                 // edges a call may take (0: no limit)
-    Pauses source_pause, sink_pause;
+    Source sources[FASTSIM_STREAMS];
+    Pauses sink_pause;
     // cocotbext-axi's source reads the pause drawn at this edge; its sink drives TREADY from the
     // one drawn at the edge before (its sample precedes its wait for the edge)
     static constexpr int source_lag = 0, sink_lag = 1;
     bool in_reset = false;
     std::deque<LiteBeat> aw_queue, w_queue, ar_queue;
-    std::deque<std::vector<uint64_t>> in_frames;
-    std::vector<uint64_t> frame;        // the packet being sent
-    size_t frame_pos = 0;
-    bool has_frame = false;
     int b_count = 0, r_count = 0;
     uint32_t last_resp = 0, last_rdata = 0;
     std::vector<uint8_t> out_bytes;
@@ -264,6 +310,8 @@ struct FastSim {
         context->randReset(0);
         core.create(context);
         top = core.glue;
+        const InputPorts ports[FASTSIM_STREAMS] = FASTSIM_INPUTS(top);
+        for (int i = 0; i < FASTSIM_STREAMS; ++i) sources[i].port = ports[i];
         top->clk = 0;
         top->rst = 0;
         clear_inputs();
@@ -280,7 +328,7 @@ struct FastSim {
         top->s_axil_bready = 0;
         top->s_axil_arvalid = 0; top->s_axil_araddr = 0; top->s_axil_arprot = 0;
         top->s_axil_rready = 0;
-        top->s_axis_tvalid = 0; top->s_axis_tdata = 0; top->s_axis_tlast = 0;
+        for (Source &src : sources) src.clear();
         top->m_axis_tready = 0;
     }
 
@@ -292,17 +340,16 @@ struct FastSim {
         const bool b_fire = top->s_axil_bvalid && top->s_axil_bready;
         const bool ar_fire = top->s_axil_arvalid && top->s_axil_arready;
         const bool r_fire = top->s_axil_rvalid && top->s_axil_rready;
-        const bool s_fire = top->s_axis_tvalid && top->s_axis_tready;
+        for (Source &src : sources) src.sample();
         const bool m_fire = top->m_axis_tvalid && top->m_axis_tready;
         const uint32_t bresp = top->s_axil_bresp, rresp = top->s_axil_rresp;
         const uint32_t rdata = top->s_axil_rdata;
         const uint64_t mdata = top->m_axis_tdata;
         const uint32_t mkeep = top->m_axis_tkeep, mlast = top->m_axis_tlast;
-        const bool s_valid = top->s_axis_tvalid;
 
         core.rise();
         ++cycle;
-        source_pause.step();
+        for (Source &src : sources) src.pause.step();
         sink_pause.step();
 
         if (!in_reset) {
@@ -339,23 +386,7 @@ struct FastSim {
             if (r_fire) { ++r_count; last_resp = rresp; last_rdata = rdata; }
 
             // AXI4-Stream in
-            if (s_fire || !s_valid) {
-                if (!has_frame && !in_frames.empty()) {
-                    frame = std::move(in_frames.front());
-                    in_frames.pop_front();
-                    frame_pos = 0;
-                    has_frame = true;
-                }
-                if (has_frame && !source_pause.lag(source_lag)) {
-                    top->s_axis_tdata = frame[frame_pos++];
-                    top->s_axis_tvalid = 1;
-                    top->s_axis_tlast = frame_pos == frame.size();
-                    if (frame_pos == frame.size()) has_frame = false;
-                } else {
-                    top->s_axis_tvalid = 0;
-                    top->s_axis_tlast = 0;
-                }
-            }
+            for (Source &src : sources) src.drive(source_lag);
             // AXI4-Stream out
             if (m_fire) {
                 for (int lane = 0; lane < 8; ++lane)
@@ -415,10 +446,14 @@ const char *fs_engine_name(FastSim *, int which) {
 
 void fs_set_limit(FastSim *s, uint64_t edges) { s->limit = edges; }
 
-// Random pauses on both streams from now on: each edge, the source holds back and the sink
-// refuses when its stream's draw is below `threshold` (0: never).
-void fs_set_stall(FastSim *s, uint64_t source_seed, uint64_t sink_seed, uint64_t threshold) {
-    s->source_pause.start(source_seed, threshold);
+// The core's input streams.
+int fs_streams(FastSim *) { return FASTSIM_STREAMS; }
+
+// Random pauses on every stream from now on: each edge, each source holds back and the sink
+// refuses when its stream's draw is below `threshold` (0: never); one seed per input stream.
+void fs_set_stall(FastSim *s, const uint64_t *source_seeds, uint64_t sink_seed,
+                  uint64_t threshold) {
+    for (int i = 0; i < FASTSIM_STREAMS; ++i) s->sources[i].pause.start(source_seeds[i], threshold);
     s->sink_pause.start(sink_seed, threshold);
 }
 
@@ -427,8 +462,7 @@ void fs_set_stall(FastSim *s, uint64_t source_seed, uint64_t sink_seed, uint64_t
 void fs_reset(FastSim *s, int cycles) {
     s->in_reset = true;
     s->aw_queue.clear(); s->w_queue.clear(); s->ar_queue.clear();
-    s->in_frames.clear();
-    s->has_frame = false;
+    for (Source &src : s->sources) src.drop();
     s->out_bytes.clear();
     s->out_packets = 0;
     s->top->rst = 1;
@@ -467,13 +501,16 @@ int64_t fs_read32(FastSim *s, uint32_t offset, uint32_t *value) {
     return s->last_resp;
 }
 
-// Send `nbytes` as one packet and collect one result packet into `out` (at most `out_cap`
-// bytes). Returns the number of result bytes, or a negative Status.
-int64_t fs_stream(FastSim *s, const uint8_t *data, uint64_t nbytes, uint8_t *out,
+// Send `nbytes[i]` of `data[i]` as one packet on input stream i (none when 0), for every input
+// stream, and collect one result packet into `out` (at most `out_cap` bytes). Returns the number
+// of result bytes, or a negative Status.
+int64_t fs_stream(FastSim *s, const uint8_t *const *data, const uint64_t *nbytes, uint8_t *out,
                   uint64_t out_cap) {
-    std::vector<uint64_t> words((nbytes + 7) / 8, 0);
-    if (nbytes) std::memcpy(words.data(), data, nbytes);   // little-endian host (x86, ARM)
-    if (!words.empty()) s->in_frames.push_back(std::move(words));
+    for (int i = 0; i < FASTSIM_STREAMS; ++i) {
+        std::vector<uint64_t> words((nbytes[i] + 7) / 8, 0);
+        if (nbytes[i]) std::memcpy(words.data(), data[i], nbytes[i]);   // little-endian host
+        if (!words.empty()) s->sources[i].frames.push_back(std::move(words));
+    }
     s->out_bytes.clear();
     s->out_packets = 0;
     const uint64_t start = s->cycle;

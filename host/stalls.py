@@ -1,4 +1,4 @@
-"""Seeded random stalls on the core's two streams, the same in every simulation back end
+"""Seeded random stalls on the core's streams (each input and the output), the same in every simulation back end
 (host/sim_backend.py in Python, host/fastsim.cpp in C++): one splitmix64 stream per direction, one
 draw per clock cycle, a pause when the draw is below `stall_threshold(probability)`. Drawing the
 same integers in both back ends is what lets them give the same CYCLES under stalls."""
@@ -12,9 +12,10 @@ def stall_threshold(probability: float) -> int:
     return int(probability * (1 << 64))
 
 
-def stream_seeds(seed: int) -> tuple[int, int]:
-    """(input stream's seed, output stream's seed) of a back end's seed."""
-    return (seed * 2) & MASK, (seed * 2 + 1) & MASK
+def stream_seeds(seed: int, inputs: int = 1) -> tuple[list[int], int]:
+    """([each input stream's seed], output stream's seed) of a back end's seed; input stream i
+    draws from its own sequence (input 0's and the output's are the same for any count)."""
+    return ([(seed * 2 + (i << 33)) & MASK for i in range(inputs)], (seed * 2 + 1) & MASK)
 
 
 def splitmix64(state: int):

@@ -20,10 +20,11 @@ from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamFrame
 
 from llmaccel.golden import bfp as golden_bfp, formats as golden_formats
-from llmaccel.golden.bfp_layout import FORMATS, k_multiple, pack_input
+from llmaccel.golden.bfp_layout import FORMATS, input_streams, k_multiple
 from llmaccel.golden.register_maps import CORE_ID_VALUE as ID_VALUE, ERROR_BITS
 from llmaccel.golden.ternary import matmul as golden_ternary
-from llmaccel.golden.top_layout import beat_words, ternary_input, ternary_output, weight_beat_bits
+from llmaccel.golden.top_layout import (beat_words, ternary_input_streams, ternary_output,
+                                        weight_beat_bits)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.sim_backend import CLOCK_NS, CocotbBackend
 from llmaccel.testbench.backend_calls import random_ternary, run_calls, shape_runs
@@ -119,11 +120,16 @@ async def registers(dut):
     for engine, cases in bad.items():
         for why, change in cases:
             await bridge(refuse)(engine, why, change)
-            dut.s_axis_tvalid.value = 1       # a refused start takes no data
+            ports = [(getattr(dut, f"s_axis{i}_tvalid"), getattr(dut, f"s_axis{i}_tready"))
+                     for i in range(acc.streams)]
+            for valid, _ in ports:            # a refused start takes no data
+                valid.value = 1
             for _ in range(4):
                 await RisingEdge(dut.clk)
-                assert not dut.s_axis_tready.value, f"{engine} {change}: tready after a refusal"
-            dut.s_axis_tvalid.value = 0
+                for i, (_, ready) in enumerate(ports):
+                    assert not ready.value, f"{engine} {change}: tready {i} after a refusal"
+            for valid, _ in ports:
+                valid.value = 0
     await bridge(refuse)("bfp", "engine", {"engine": 2})
     # a good start after the refusals clears STATUS.error and ERROR
     rng = np.random.default_rng(seed)
@@ -152,14 +158,16 @@ async def reset_mid_matmul(dut):
         if engine == "ternary":
             k, n = min(200, tp["k_max"]), min(7, tp["n_max"])
             x, w = random_ternary(rng, m, n, k)
-            data = ternary_input(x, w, tp["g"], tp["lanes"], tp["rows"])
+            data = ternary_input_streams(x, w, tp["g"], tp["lanes"], tp["rows"], acc.streams)
             await bridge(acc._start)("ternary", m, k, n)
         else:
             blocks = min(3, bp["k_max"] // 32)
             x, w = random_rows(rng, m, blocks, "q8_0"), random_rows(rng, 7, blocks, "q8_0")
-            data = pack_input(w, x, "q8_0")
+            data = input_streams(w, x, "q8_0", acc.streams)
             await bridge(acc._start)("bfp", m, 32 * blocks, 7, format=0, sum_in=0)
-        await backend.source.send(AxiStreamFrame(data[:len(data) // 2 // 8 * 8]))
+        for source, part in zip(backend.sources, data):   # half of each stream's words
+            if len(part) >= 16:
+                await source.send(AxiStreamFrame(part[:len(part) // 2 // 8 * 8]))
         await ClockCycles(dut.clk, 100)
         assert await bridge(acc.read)("status") & 1, f"{engine}: not busy mid-matmul"
         await backend.reset()
@@ -175,24 +183,26 @@ async def reset_mid_matmul(dut):
 
 @cocotb.test()
 async def extra_words(dut):
-    """A host that sends more words than a ternary run needs: the run's result is still right,
-    and the words the core took in beyond it (up to a weight beat's worth, all it can hold) do
-    not leak into the next run."""
+    """A host that sends more words than a ternary run needs (on every input stream): the run's
+    result is still right, and the words the core took in beyond it (up to a weight beat's
+    worth, all it can hold) do not leak into the next run."""
     backend, acc, seed, stall = await start(dut)
     rng = np.random.default_rng(seed)
     tp = acc.ternary
     beat = beat_words(weight_beat_bits(tp["g"], tp["lanes"], tp["rows"]))
-    for extra in sorted({1, beat}):
+    for extra in sorted({1, beat // acc.streams}):     # words per stream, a beat's worth in all
         m, n, k = min(2, tp["m_max"]), min(5, tp["n_max"]), min(70, tp["k_max"])
         x, w = random_ternary(rng, m, n, k)
         await bridge(acc._start)("ternary", m, k, n)
-        data = ternary_input(x, w, tp["g"], tp["lanes"], tp["rows"]) + bytes(range(8)) * extra
-        await backend.source.send(AxiStreamFrame(data))
+        data = ternary_input_streams(x, w, tp["g"], tp["lanes"], tp["rows"], acc.streams)
+        for source, part in zip(backend.sources, data):
+            await source.send(AxiStreamFrame(part + bytes(range(8)) * extra))
         frame = await backend.sink.recv()
         got = bytes(frame.tdata) + bytes(-len(frame.tdata) % 8)
         same_ints(ternary_output(got, m, n, tp["rows"]), golden_ternary(x, w),
                   f"the run with {extra} extra words")
-        backend.source.clear()
+        for source in backend.sources:
+            source.clear()
         for _ in range(20):
             await RisingEdge(dut.clk)
         x, w = random_ternary(rng, m, n, k)

@@ -51,7 +51,8 @@ class FastBuild:
 def build_fast(params: dict | None = None, *, force: bool = False) -> FastBuild:
     module, verilog = emit_block_once("top", params)
     partitioned, parts = fast_partition.split(verilog, module)
-    header = fast_partition.parts_header(parts)
+    header = fast_partition.parts_header(parts,
+                                         streams=fast_partition.input_streams(verilog, module))
     runner.prepare_tools("verilator")
     directory = FAST / module
     directory.mkdir(parents=True, exist_ok=True)

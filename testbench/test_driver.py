@@ -20,7 +20,8 @@ class Registers:
         by = {r.name: r.offset for r in REGISTERS}
         self.values.update({by["id"]: ident, by["params"]: 8 | 4 << 8 | 8 << 16,
                             by["k_max"]: 4096, by["tern_geometry"]: 3 | 3 << 4 | 16 << 8,
-                            by["tern_m_max"]: 8, by["tern_k_max"]: 1536, by["tern_n_max"]: 1536})
+                            by["tern_m_max"]: 8, by["tern_k_max"]: 1536, by["tern_n_max"]: 1536,
+                            by["streams"]: 1})
 
     def read32(self, offset):
         return self.values[offset]
@@ -161,7 +162,7 @@ class Streams(Registers):
         self.sent = []
 
     def stream(self, data, out_bytes):
-        self.sent.append(bytes(data))
+        self.sent.append(b"".join(data))
         self.values[{r.name: r.offset for r in REGISTERS}["status"]] = 2
         return bytes(out_bytes)
 

@@ -71,7 +71,7 @@ def test_never_finishing_core_is_an_error():
     acc.write("ctrl", 1)
     start = backend.cycle
     with pytest.raises(FastSimError, match="did not finish within its cycle limit"):
-        backend.stream(bytes(64), 16)
+        backend.stream([bytes(64)] + [b""] * (backend.streams - 1), 16)
     assert backend.cycle - start < 250_000
 
 

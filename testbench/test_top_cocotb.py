@@ -11,6 +11,10 @@ CONFIGS = {
     # beats take two words and whose weight beats take one
     "small": {"bfp_k_max": 64, "bfp_m_max": 2, "bfp_out_lanes": 2, "tern_g": 2, "tern_lanes": 4,
               "tern_rows": 2, "tern_k_max": 100, "tern_n_max": 10, "tern_m_max": 2},
+    # three input streams in lock step: BFP rows interleaved (6 lanes, 2 loaded per stream, 3
+    # binary32 chains), ternary words round robin into the gearboxes; small buffers
+    "streams": {"streams": 3, "bfp_k_max": 512, "bfp_m_max": 2, "bfp_out_lanes": 6,
+                "tern_k_max": 200, "tern_n_max": 20, "tern_m_max": 2},
 }
 
 
