@@ -39,9 +39,24 @@ from .stream_upsizer import StreamUpsizer, WORD_BITS
 from .ternary import TernaryAccelerator
 from .value_packer import ValuePacker
 
-def _prefixed(params, prefix, skip=()):
-    return tuple(dataclasses.replace(p, name=prefix + p.name) for p in params
-                 if p.name not in skip)
+def _prefixed(params, prefix, skip=(), defaults=None):
+    """The engine's parameters under the core's names (`prefix` + name), with the core's own
+    `defaults` (by the engine's name) where they differ from the engine's."""
+    defaults = defaults or {}
+    return tuple(dataclasses.replace(p, name=prefix + p.name,
+                                     default=defaults.get(p.name, p.default))
+                 for p in params if p.name not in skip)
+
+
+# The default core: 3 input streams (3 x 64 bits at 100 MHz = 2.4 GB/s, at least the PYNQ-Z1's
+# 2.1 GB/s of DDR), and engines that keep up with them at M = 1: the BFP engine's 6 output lanes
+# (2 rows per stream and tile) of 16 int8 MACs each, whose tiles compute faster than their rows
+# stream in every format; K_MAX 8192 for TinyLlama-1.1B's ffn_down (K = 5632) in Q3_K..Q6_K, whose
+# K cannot be split; the ternary engine's table builders 2 lanes each, so a pass of SmolLM2's
+# k and v projections (64 weight beats, 85 cycles at 3 streams) is not held up by its tables.
+DEFAULT_STREAMS = 3
+BFP_DEFAULTS = {"mac_lanes": 16, "out_lanes": 6, "k_max": 8192}
+TERNARY_DEFAULTS = {"lanes_per_builder": 2}
 
 
 def divide_by_constant(value, divisor: int, max_value: int):
@@ -59,10 +74,11 @@ def divide_by_constant(value, divisor: int, max_value: int):
 class LlmAccelerator(wiring.Component):
     BLOCK = "top"
     SUMMARY = "the PYNQ-Z1 core: BFP and ternary engines behind one AXI4-Lite + AXI4-Stream shell"
-    PARAMS = ((Param("streams", 1, "64-bit AXI4-Stream inputs, one AXI DMA each (both engines "
-                     "use all)", 1, 4),)
-              + _prefixed(BfpCore.PARAMS, "bfp_", skip=("streams",))
-              + _prefixed(TernaryAccelerator.PARAMS, "tern_", skip=("act_bits",)))
+    PARAMS = ((Param("streams", DEFAULT_STREAMS, "64-bit AXI4-Stream inputs, one AXI DMA each "
+                     "(both engines use all)", 1, 4),)
+              + _prefixed(BfpCore.PARAMS, "bfp_", skip=("streams",), defaults=BFP_DEFAULTS)
+              + _prefixed(TernaryAccelerator.PARAMS, "tern_", skip=("act_bits",),
+                          defaults=TERNARY_DEFAULTS))
     REGISTERS = REGISTERS
     REGISTER_VALUES = {"format": FORMATS, "engine": ENGINES}   # codes for the C header
 

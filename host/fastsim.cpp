@@ -507,9 +507,11 @@ int64_t fs_read32(FastSim *s, uint32_t offset, uint32_t *value) {
 int64_t fs_stream(FastSim *s, const uint8_t *const *data, const uint64_t *nbytes, uint8_t *out,
                   uint64_t out_cap) {
     for (int i = 0; i < FASTSIM_STREAMS; ++i) {
-        std::vector<uint64_t> words((nbytes[i] + 7) / 8, 0);
-        if (nbytes[i]) std::memcpy(words.data(), data[i], nbytes[i]);   // little-endian host
-        if (!words.empty()) s->sources[i].frames.push_back(std::move(words));
+        const size_t n = nbytes[i];
+        if (n == 0) continue;
+        std::vector<uint64_t> words(n / 8 + (n % 8 != 0), 0);
+        std::memcpy(words.data(), data[i], n);   // little-endian host (x86, ARM)
+        s->sources[i].frames.push_back(std::move(words));
     }
     s->out_bytes.clear();
     s->out_packets = 0;

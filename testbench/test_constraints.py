@@ -118,27 +118,36 @@ def _index(calls, *words):
     raise AssertionError(f"no call with {words} in:\n" + "\n".join(calls))
 
 
-def _check_sequence(calls, top):
+def _check_sequence(calls, top, inputs):
+    """The essential steps in order, for a core with the input streams `inputs`."""
+    streams = len(inputs)
+    ps = [f"PCW_USE_S_AXI_HP{i} 1" for i in range(streams)]
+    ps += [f"PCW_S_AXI_HP{i}_DATA_WIDTH 64" for i in range(streams)]
     steps = [
         _index(calls, "create_project", "-part xc7z020clg400-1"),
         _index(calls, "add_files", "constraints/pynq_z1.xdc"),
         _index(calls, "create_bd_design"),
         _index(calls, "create_bd_cell", "xilinx.com:ip:processing_system7"),
-        _index(calls, "set_property", "PCW_FPGA0_PERIPHERAL_FREQMHZ 100", "PCW_USE_S_AXI_HP0 1",
-               "PCW_S_AXI_HP0_DATA_WIDTH 64", "PCW_USE_M_AXI_GP0 1"),
-        _index(calls, "create_bd_cell", "xilinx.com:ip:axi_dma"),
-        _index(calls, "set_property", "c_include_sg 0", "c_m_axis_mm2s_tdata_width 64",
-               "c_s_axis_s2mm_tdata_width 64"),
+        _index(calls, "set_property", "PCW_FPGA0_PERIPHERAL_FREQMHZ 100", "PCW_USE_M_AXI_GP0 1",
+               *ps),
+        _index(calls, "create_bd_cell", "xilinx.com:ip:axi_dma", "dma0"),
+        _index(calls, "set_property", "c_include_sg 0", "c_include_s2mm 1",
+               "c_m_axis_mm2s_tdata_width 64", "c_s_axis_s2mm_tdata_width 64", "/dma0"),
+        *(_index(calls, "create_bd_cell", "xilinx.com:ip:axi_dma", f"dma{i}")
+          for i in range(1, streams)),
         _index(calls, "create_bd_cell", "-type module", f"-reference {top} core"),
-        _index(calls, "set_property", "ASSOCIATED_BUSIF s_axil:s_axis:m_axis", "core/clk"),
+        _index(calls, "set_property", f"ASSOCIATED_BUSIF {':'.join(['s_axil', *inputs, 'm_axis'])}",
+               "core/clk"),
         _index(calls, "set_property", "POLARITY ACTIVE_HIGH", "core/rst"),
         _index(calls, "create_bd_cell", "xilinx.com:ip:proc_sys_reset"),
         _index(calls, "connect_bd_net", "rstgen/peripheral_reset", "core/rst"),
         _index(calls, "connect_bd_intf_net", "ps7/M_AXI_GP0"),
         _index(calls, "connect_bd_intf_net", "core/s_axil"),
-        _index(calls, "connect_bd_intf_net", "ps7/S_AXI_HP0"),
-        _index(calls, "connect_bd_intf_net", "dma/M_AXIS_MM2S", "core/s_axis"),
-        _index(calls, "connect_bd_intf_net", "core/m_axis", "dma/S_AXIS_S2MM"),
+        *(_index(calls, "connect_bd_intf_net", f"mem_ic{i}/M00_AXI", f"ps7/S_AXI_HP{i}")
+          for i in range(streams)),
+        *(_index(calls, "connect_bd_intf_net", f"dma{i}/M_AXIS_MM2S", f"core/{name}")
+          for i, name in enumerate(inputs)),
+        _index(calls, "connect_bd_intf_net", "core/m_axis", "dma0/S_AXIS_S2MM"),
         _index(calls, "connect_bd_net", "ps7/IRQ_F2P"),
         _index(calls, "assign_bd_address"),
         _index(calls, "validate_bd_design"),
@@ -148,16 +157,34 @@ def _check_sequence(calls, top):
         _index(calls, "report_timing_summary"),
     ]
     assert steps == sorted(steps), steps
+    # Only dma0 has the receive channel; each DMA's memory master on its own HP port.
+    for i in range(1, streams):
+        _index(calls, "set_property", "c_include_s2mm 0", f"/dma{i}")
+    assert not any(f"S_AXI_HP{streams}" in c for c in calls)
+    _index(calls, "connect_bd_intf_net", "dma0/M_AXI_S2MM", "mem_ic0/S01_AXI")
+    _index(calls, "set_property", f"NUM_PORTS {streams + 1}", "/irq_concat")
     # Every FPGA clock pin on FCLK_CLK0, in one net.
     clk = calls[_index(calls, "connect_bd_net", "ps7/FCLK_CLK0")]
-    for pin in ("core/clk", "dma/s_axi_lite_aclk", "dma/m_axi_mm2s_aclk", "dma/m_axi_s2mm_aclk",
-                "ps7/M_AXI_GP0_ACLK", "ps7/S_AXI_HP0_ACLK", "rstgen/slowest_sync_clk"):
+    pins = ["core/clk", "dma0/m_axi_s2mm_aclk", "ps7/M_AXI_GP0_ACLK", "rstgen/slowest_sync_clk",
+            "ctrl_ic/aclk"]
+    for i in range(streams):
+        pins += [f"dma{i}/s_axi_lite_aclk", f"dma{i}/m_axi_mm2s_aclk", f"ps7/S_AXI_HP{i}_ACLK",
+                 f"mem_ic{i}/aclk"]
+    for pin in pins:
         assert pin in clk, pin
+
+
+def _fake_verilog(path: Path, module: str, inputs) -> Path:
+    ports = ", ".join(["clk", "rst", "s_axil_awaddr", *(f"{i}_tdata" for i in inputs),
+                       "m_axis_tdata"])
+    path.write_text(f"module {module}({ports});\n  input clk;\nendmodule\n")
+    return path
 
 
 def test_stubbed_sequence_defaults(tmp_path):
     # The defaults are relative to the script's repository, and the default output directory is
     # build/pynq_z1 in it: run a copy in a scratch repository so the test writes nothing here.
+    from llmaccel.generators.top import LlmAccelerator
     root = tmp_path / "repo"
     (root / "constraints").mkdir(parents=True)
     (root / "hdl").mkdir()
@@ -165,7 +192,9 @@ def test_stubbed_sequence_defaults(tmp_path):
     shutil.copy(XDC, root / "constraints")
     shutil.copy(REPO / "hdl" / "llmaccel_top.sv", root / "hdl")
     calls, out = _run_stubbed(tmp_path, [], script=root / "constraints" / "build_bd.tcl")
-    _check_sequence(calls, "llmaccel_top")
+    streams = LlmAccelerator().streams
+    _check_sequence(calls, "llmaccel_top", [f"s_axis{i}" for i in range(streams)])
+    assert f"llmaccel_top ({streams} input streams)" in out
     assert str(root / "hdl" / "llmaccel_top.sv") in calls[_index(calls, "add_files", ".sv")]
     # No board files: the manual DDR settings are applied.
     _index(calls, "set_property", "PCW_UIPARAM_DDR_PARTNO")
@@ -173,17 +202,37 @@ def test_stubbed_sequence_defaults(tmp_path):
     assert (root / "build" / "pynq_z1" / "llmaccel.bit").read_text() == "bit"
 
 
-def test_stubbed_sequence_args_and_board(tmp_path):
+@pytest.mark.parametrize("inputs", [["s_axis0", "s_axis1", "s_axis2"], ["s_axis"],
+                                    ["s_axis0", "s_axis1", "s_axis2", "s_axis3"]])
+def test_stubbed_sequence_args_and_board(tmp_path, inputs):
+    """Any top with the core's ports: the DMAs follow its input streams (the `bfp` block's one
+    s_axis too)."""
     out_dir = tmp_path / "out"
-    verilog = REPO / "hdl" / "llmaccel_top.sv"
+    verilog = _fake_verilog(tmp_path / "my_top.v", "my_top", inputs)
     calls, _ = _run_stubbed(tmp_path, ["my_top", str(verilog), str(out_dir)],
                             board="www.digilentinc.com:pynq-z1:part0:1.0")
-    _check_sequence(calls, "my_top")
+    _check_sequence(calls, "my_top", inputs)
     _index(calls, "set_property", "board_part www.digilentinc.com:pynq-z1:part0:1.0")
     assert not any("PCW_UIPARAM_DDR_PARTNO" in c for c in calls)
     # The export copied the (fake) run outputs under one base name for PYNQ.
     assert (out_dir / "llmaccel.bit").read_text() == "bit"
     assert (out_dir / "llmaccel.hwh").read_text() == "hwh"
+
+
+@pytest.mark.parametrize("module,inputs,message", [
+    ("other", ["s_axis0"], "module my_top not found in"),
+    ("my_top", [], "my_top has no AXI4-Stream input (s_axis0_tdata or s_axis_tdata)"),
+    ("my_top", [f"s_axis{i}" for i in range(5)], "my_top has 5 input streams: the PYNQ-Z1 has 4 "
+                                                 "HP ports"),
+])
+def test_bad_top_is_an_error(tmp_path, module, inputs, message):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    verilog = _fake_verilog(tmp_path / "top.v", module, inputs)
+    driver = STUB_DRIVER.replace("%COMMANDS%", " ".join(VIVADO_COMMANDS))
+    res = _tclsh(driver, [str(tmp_path / "log"), str(fake), str(SCRIPT), "", "my_top",
+                          str(verilog), str(tmp_path / "o")], tmp_path)
+    assert res.returncode != 0 and message in res.stderr, res.stderr
 
 
 def test_missing_verilog_is_an_error(tmp_path):

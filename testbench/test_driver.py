@@ -187,3 +187,44 @@ def test_weights_packed_once_stream_as_the_raw_rows():
     with pytest.raises(ValueError, match="^these weights were packed for another BFP engine "
                                          "geometry$"):
         acc.matmul(rows, x, "q4_1")
+
+
+class ThreeStreams(Streams):
+    """A core with three input streams (6 BFP output lanes): records each run's parts."""
+
+    def __init__(self):
+        super().__init__()
+        by = {r.name: r.offset for r in REGISTERS}
+        self.values.update({by["streams"]: 3, by["params"]: 16 | 6 << 8 | 8 << 16})
+        self.parts = []
+
+    def stream(self, data, out_bytes):
+        self.parts.append(list(data))
+        return super().stream(data, out_bytes)
+
+
+def test_runs_spread_over_the_streams():
+    """The driver reads STREAMS and sends each run's input as the golden layouts spread it: BFP
+    weight rows interleaved (the starting sums of a K split per stream), ternary words round
+    robin."""
+    from llmaccel.golden import q4q5
+    from llmaccel.golden.bfp_layout import input_streams
+    from llmaccel.golden.top_layout import ternary_input_streams
+    rng = np.random.default_rng(5)
+    w = q4q5.quantize(rng.standard_normal((7, 4160)).astype(np.float32), "q4_1")
+    x = q4q5.quantize_q8_1(rng.standard_normal((1, 4160)).astype(np.float32))
+    backend = ThreeStreams()
+    acc = Accelerator(backend)
+    assert acc.streams == 3
+    acc.matmul(w, x, "q4_1")
+    wb, xb = 20, 36
+    first = input_streams(w[:, :128 * wb], x[:, :128 * xb], "q4_1", 3)
+    sums = np.zeros((1, 7), np.float32)          # the first part's Y: the stand-in sends zeros
+    second = input_streams(w[:, 128 * wb:], x[:, 128 * xb:], "q4_1", 3, sums, out_lanes=6)
+    assert backend.parts == [first, second]
+    assert len(first) == 3 and all(first)
+    backend.parts.clear()
+    xt = rng.integers(-128, 128, (2, 100)).astype(np.int8)
+    wt = rng.integers(-1, 2, (5, 100)).astype(np.int8)
+    acc.matmul_ternary(wt, xt)
+    assert backend.parts == [ternary_input_streams(xt, wt, 3, 16, 3, 3)]

@@ -106,13 +106,16 @@ def test_build_is_reused():
 @pytest.mark.cocotb
 @pytest.mark.xdist_group("top-verilator-default")
 def test_bench_shapes_give_the_pinned_cycles():
-    """The bench's shape runs on the fast back end give the CYCLES measured through cocotb and
-    pinned in test_perf_model.py (SmolLM2's q projection on both engines, and a split shape)."""
+    """The bench's shape runs on the fast back end give the CYCLES pinned in test_perf_model.py
+    for the default core (SmolLM2's q projection on both engines at M = 1 and M = 8, and a
+    ternary shape the driver splits)."""
     from llmaccel.testbench.backend_calls import shape_runs
     from llmaccel.testbench.test_perf_model import TOP
-    shapes = [("bfp", 1, 576, 576), ("ternary", 1, 576, 576), ("bfp", 9, 64, 256)]
+    shapes = [("bfp", 1, 576, 576), ("ternary", 1, 576, 576), ("bfp", 8, 576, 576),
+              ("ternary", 1, 2048, 1536)]
     records = shape_runs(Accelerator(open_fast()), shapes)
-    assert [r["cycles"] for r in records] == [TOP[s] for s in shapes]
+    assert [r["cycles"] for r in records] == [
+        TOP[(e, "q8_0" if e == "bfp" else "", m, n, k)] for e, m, n, k in shapes]
 
 
 @pytest.mark.cocotb

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from llmaccel.generators.emit import emit_block_once
-from llmaccel.testbench.fast_partition import PartitionError, parts_header, split
+from llmaccel.testbench.fast_partition import PartitionError, input_streams, parts_header, split
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,18 @@ def test_engines_become_ports_of_the_glue(top):
             assert re.search(rf"^  {direction} (\[\d+:0\] )?{part.glue_port(p)};$", glue, re.M)
     bfp = parts[0]
     ports = {p.name: (p.direction, p.width) for p in bfp.ports}
-    assert ports["data_in__payload"] == ("input", 64) and ports["busy"] == ("output", 1)
+    assert ports["data_in__0__payload"] == ("input", 64) and ports["busy"] == ("output", 1)
     assert "clk" not in ports
     header = parts_header(parts)
     assert "struct Part_bfp" in header and "struct Part_ternary" in header
     assert "#define FASTSIM_PARTS(X) X(Part_bfp) X(Part_ternary)" in header
+    # the core's input streams, from its ports
+    assert input_streams(verilog, module) == 1
+    assert "#define FASTSIM_STREAMS 1" in header
+    assert ("#define FASTSIM_INPUTS(g) {{&(g)->s_axis0_tvalid, &(g)->s_axis0_tready, "
+            "&(g)->s_axis0_tlast, &(g)->s_axis0_tdata}}") in header
+    with pytest.raises(PartitionError, match="module nothing has no input stream s_axis0"):
+        input_streams("module nothing(a, b);\nendmodule\n", "nothing")
 
 
 def test_unreadable_verilog_is_refused(top):

@@ -29,9 +29,8 @@ ADDER_LOOP = 3 + 1       # Fp32Adder.LATENCY + 1: an accumulator is re-read this
 # the result FIFO and the output register. Fitted: the same on 33 simulated shapes, 5 configs;
 # 28 since the chain's third stage (a multiplier's 4 cycles: Q4_0's d_x, Q4_1/Q5_1's min term).
 BFP_FIXED = 28
-# Result vectors the output path absorbs before a full FIFO stalls the pipeline (fitted: 3 gives
-# the smallest worst error over the pinned shapes of every format, 0.65%; the FIFO is 4 deep).
-OUTPUT_SLACK = 3
+# The result FIFO: 4 vectors deep; a vector leaves it when its last value is out.
+RESULT_FIFO = 4
 
 
 # Binary32 steps per lane and (super-)block before a row's end (generators/bfp_core.py: the mins'
@@ -49,16 +48,18 @@ def bfp_row_words(k: int, fmt: str = "q8_0") -> int:
 
 
 def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
-               fmt: str = "q8_0") -> dict:
+               fmt: str = "q8_0", streams: int = 1) -> dict:
     """The model's terms (cycles) for one matmul on `fmt` weights; `bfp_cycles` is their sum
-    (key "total")."""
+    (key "total"). With several input streams a tile's rows load `streams` at a time (X on
+    stream 0 alone)."""
     qk = k_multiple(fmt)                      # 256 for the K-quants' super-blocks
     if k <= 0 or k % qk or m <= 0 or n <= 0:
         raise ValueError(f"need M, N >= 1 and K a positive multiple of {qk}: {m=} {n=} {k=}")
     b = k // qk                               # blocks (K-quants: super-blocks) per row
     rw = bfp_row_words(k, fmt)                # a weight row
     xw = row_words(k // QK, ACTIVATION[fmt])   # a row of X
-    lanes_per_chain = min(out_lanes, QK // mac_lanes)   # one binary32 chain serves these in turn
+    # one binary32 chain serves these in turn (a power of two dividing out_lanes)
+    lanes_per_chain = min(out_lanes & -out_lanes, QK // mac_lanes)
     p = qk // mac_lanes                       # cycles (words) per block per lane
     # The join spaces block results so no accumulator is re-read before its sum is back:
     # gap = ceil(ADDER_LOOP / M) (1 once M >= 4); and so that a K-quant super-block's binary32
@@ -67,7 +68,8 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
     gap = _ceil_div(ADDER_LOOP, m)
     steps = BFP_STEPS.get(fmt, 1)
     feed = steps * lanes_per_chain
-    feed_last = feed + ROW_END_ROUNDS.get(fmt, 0) * max(lanes_per_chain, ADDER_LOOP)
+    round_ = max(lanes_per_chain, ADDER_LOOP)    # a row-end round: every lane of a chain, or the
+    feed_last = feed + ROW_END_ROUNDS.get(fmt, 0) * round_   # adder's loop (the longer)
     if fmt in BFP_STEPS:
         per, per_last = max(p, feed), max(p, feed_last)
     else:
@@ -76,17 +78,20 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
     compute = (b - 1) * m * per + m * per_last   # one tile: B blocks x M rows
     tiles = _ceil_div(n, out_lanes)
     rows = [min(out_lanes, n - t * out_lanes) for t in range(tiles)]
-    x_load = m * xw                           # X first, over the single 64-bit stream
-    first_tile = rows[0] * rw + 1             # tile 0 loads alone (nothing to overlap), + swap
+    rounds = [_ceil_div(r, streams) for r in rows]   # a tile's rows, `streams` side by side
+    x_load = m * xw                           # X first, over stream 0 alone
+    first_tile = rounds[0] * rw + 1           # tile 0 loads alone (nothing to overlap), + swap
     steady = 0
     bound = {"stream": 0, "compute": 0, "output": 0}
     for t in range(1, tiles):
         # Tile t loads while tile t-1 computes; the swap waits for both (+1 cycle for it). The
         # output of tile t-1 (M x rows results, one per cycle) overlaps too, but its M vectors
-        # come out of the last block every `per` cycles: beyond the first OUTPUT_SLACK the result
-        # FIFO is full and each holds the pipeline (and the compute behind it) rows - per cycles.
-        stalls = max(0, m - OUTPUT_SLACK) * max(0, rows[t - 1] - per_last)
-        terms = {"stream": rows[t] * rw, "compute": compute + stalls, "output": m * rows[t - 1]}
+        # come out of the last block every `per` cycles: once the result FIFO is full each
+        # waits for the one RESULT_FIFO earlier to leave (rows cycles each), holding the
+        # pipeline (and the compute behind it).
+        stalls = max(0, rows[t - 1] * (m - RESULT_FIFO) - per_last * (m - 1) + 2)
+        terms = {"stream": rounds[t] * rw, "compute": compute + stalls,
+                 "output": m * rows[t - 1]}
         which = max(terms, key=terms.get)
         bound[which] += 1
         steady += terms[which] + 1
@@ -96,40 +101,51 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
     # (every `per` cycles) than the output takes them (rows each).
     last = rows[-1]
     last_compute = compute - per_last + p
-    drain = BFP_FIXED + (feed_last - 1) + last
+    # (the last row-end round ends with its chain's last lane, not the round's last cycle)
+    drain = BFP_FIXED + (feed_last - 1) + last - (
+        round_ - lanes_per_chain if fmt in ROW_END_ROUNDS else 0)
     backlog = (m - 1) * max(0, last - per_last)
     total = x_load + first_tile + steady + last_compute + drain + backlog
     return {"x_load": x_load, "first_tile": first_tile, "steady": steady,
             "last_compute": last_compute, "drain": drain, "output_backlog": backlog,
-            "tiles": tiles, "tile_compute": compute, "tile_stream": out_lanes * rw,
+            "tiles": tiles, "tile_compute": compute,
+            "tile_stream": _ceil_div(out_lanes, streams) * rw,
             "steady_bound": bound, "input_words": m * xw + n * rw, "total": total}
 
 
 def bfp_cycles(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
-               fmt: str = "q8_0") -> int:
+               fmt: str = "q8_0", streams: int = 1) -> int:
     """Cycles of one Y[M, N] = X[M, K] . W[N, K]^T on `fmt` weights on the `bfp` block
-    (K <= k_max, M <= m_max, SUM_IN = 0, unstalled streams), as its CYCLES register counts them."""
-    return bfp_phases(m, n, k, mac_lanes, out_lanes, fmt)["total"]
+    (K <= k_max, M <= m_max, SUM_IN = 0, unstalled streams), as its CYCLES register counts them;
+    `streams`: the BFP engine behind the core's input streams."""
+    return bfp_phases(m, n, k, mac_lanes, out_lanes, fmt, streams)["total"]
 
 
 # ---- ternary ------------------------------------------------------------------------------------
 # Fitted fixed latency: the last weight word into the engine, its LATENCY (table read, adder
-# tree, output register), the accumulator stage and the result beat. The other step costs are
-# structural: 1 cycle per pass boundary (the tile swap's bubble in the weight requests).
+# tree, output register), the accumulator stage and the result beat: TERNARY_TAIL at 16 lanes,
+# one more per level of the adder tree beyond its 4 (generators/ternary_engine.py: LATENCY). The
+# other step costs are structural: 1 cycle per pass boundary (the tile swap's bubble in the
+# weight requests).
 TERNARY_TAIL = 10
 TERNARY_PASS_BUBBLE = 1
 
 
 def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
                    double_buffer: int = 1, lanes_per_builder: int = 4, act_cycles: int = 1,
-                   weight_cycles: int = 1, packed_results: bool = False) -> dict:
+                   weight_cycles: int = 1, packed_results: bool = False,
+                   streams: int = 1) -> dict:
     """The model's structure for one matmul, walked unit by unit (a unit = one row of X against
     one pass's tile): returns the total (key "total") and which bound held how often.
 
     `act_cycles` / `weight_cycles`: cycles an activation / weight beat takes to arrive (1 on the
     `ternary` block's own wide streams; its words per beat behind the top core's 64-bit stream).
     `packed_results`: the results leave two int32 per cycle (the top core's ValuePacker), so a
-    unit of the last pass lasts rows / 2 cycles per word when rows > 2."""
+    unit of the last pass lasts rows / 2 cycles per word when rows > 2. `streams`: the top
+    core's input streams, side by side: a cycle brings `streams` words (act_cycles and
+    weight_cycles are then words per beat), so a tile's beats arrive at the pace of the
+    words; a tile that loads right after the last one continues its flow, one that waited for
+    the engine starts afresh."""
     if m <= 0 or n <= 0 or k <= 0:
         raise ValueError(f"need M, N, K >= 1: {m=} {n=} {k=}")
     passes = _ceil_div(k, lanes * g)          # K-slices of lanes x g activations
@@ -137,8 +153,21 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     build = 3 ** g * min(lanes_per_builder, lanes) if g > 1 else 1
     two_tables = bool(double_buffer) and g > 1
     # cmd beat, then the M x passes activation slices one a cycle; weights only after them.
-    acts_done = 1 + m * passes * act_cycles
-    tile_full = acts_done + words * weight_cycles   # tile 0 loads alone
+    acts_done = 1 + _ceil_div(m * passes * act_cycles, streams)
+
+    def steps(beats):                         # cycles of the stream that carry `beats` beats
+        return _ceil_div(beats * weight_cycles, streams)
+
+    tile_words = words * weight_cycles
+
+    def flow(held):
+        """A tile's load from a gearbox holding `held` words (stream words arrive `streams` a
+        cycle, a beat leaves each cycle it is whole): the cycle of its last beat after the first
+        one could leave, and the words held then (those of the next tile)."""
+        t = max(0, _ceil_div(tile_words - held, streams))
+        return t, held + streams * (t + 1) - tile_words
+    tile_full = acts_done + steps(words)      # tile 0 loads alone
+    held = flow(0)[1]
     want = acts_done                          # the engine asks for a tile
     build_start = acts_done                   # the first table builds as soon as X is in
     ends = []
@@ -146,7 +175,17 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     bound = {"build": 0, "words": 0, "tile_load": 0}
     for j in range(passes):
         swap = max(tile_full, want)           # ping-pong swap: tile full and previous one done
-        tile_full = swap + words * weight_cycles  # the next tile loads while this one computes
+        # The next tile loads while this one computes. Right after the last (the engine waits
+        # for it), its words kept coming into the gearbox except in the swap's one cycle
+        # without a beat taken, when the gearbox stops once it holds a whole beat; after a wait
+        # for the engine the tile loads as if afresh.
+        if swap == tile_full:
+            held += streams if held < weight_cycles else 0
+            t, held = flow(held)
+            tile_full = swap + 2 + t
+        else:
+            tile_full = swap + steps(words)
+            held = flow(0)[1]
         # The last pass sends results: at two int32 a cycle, `rows` per word can be slower.
         unit = (max(words, _ceil_div(words * rows, 2)) if packed_results and j == passes - 1
                 else words)
@@ -171,7 +210,7 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
                 free = ends[-1] + (1 if g > 1 else 0)
             build_start = max(built + 1, free)
         want = prev_end
-    total = prev_end + TERNARY_TAIL
+    total = prev_end + TERNARY_TAIL + (lanes - 1).bit_length() - 4
     return {"passes": passes, "words": words, "units": m * passes, "build": build,
             "acts": m * passes, "bound": bound, "total": total}
 
@@ -206,10 +245,39 @@ def model_error_table(measured) -> str:
 # From CTRL's start to the ternary engine's first activation beat: the command's register and
 # handshake, and the driver's STATUS read before it streams (the BFP engine's is in BFP_FIXED).
 TOP_TERNARY_START = 5
-TOP_DEFAULTS = {"bfp": {"mac_lanes": 8, "out_lanes": 4, "k_max": 4096, "m_max": 8},
-                "ternary": {"g": 3, "lanes": 16, "rows": 3, "k_max": 1536, "n_max": 1536,
-                            "m_max": 8}}
+# The default core's parameters (generators/top.py's, without their bfp_/tern_ prefixes; a test
+# checks they agree), per engine, each with the core's input streams.
+TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 16, "out_lanes": 6, "k_max": 8192,
+                        "m_max": 8},
+                "ternary": {"streams": 3, "g": 3, "lanes": 16, "rows": 3, "k_max": 1536,
+                            "n_max": 1536, "m_max": 8, "lanes_per_builder": 2}}
 BFP_N_MAX = 65535
+# The cores `make bench` and the projections compare, one per stream count (generators/top.py's
+# parameters; what is not given is the default core's, which has 3). The BFP engine gets 2 output
+# lanes per stream of 16 int8 MACs each, so that a tile of every format computes faster than its
+# rows stream (one stream: the earlier default core, 4 lanes of 8 and K_MAX 4096). The ternary
+# engine builds its tables two lanes per builder from 3 streams on (a pass of SmolLM2's k, v
+# streams in 85 cycles at 3 streams, under the 108 of a 4-lane build), and with 4 streams it gets
+# 32 lanes (at 16, one 4-word weight beat a cycle is all it takes: exactly the stream rate).
+STREAM_CONFIGS = {
+    1: {"streams": 1, "bfp_mac_lanes": 8, "bfp_out_lanes": 4, "bfp_k_max": 4096,
+        "tern_lanes_per_builder": 4},
+    2: {"streams": 2, "bfp_mac_lanes": 16, "bfp_out_lanes": 4},
+    3: {"streams": 3},                                   # the default core
+    4: {"streams": 4, "bfp_mac_lanes": 16, "bfp_out_lanes": 8, "tern_lanes": 32},
+}
+_PREFIX = {"bfp": "bfp_", "ternary": "tern_"}
+
+
+def model_params(engine: str, top: dict) -> dict:
+    """top_cycles' parameters for `engine` of the core with the top's parameters `top`
+    (generators/top.py's names, the default core's where not given)."""
+    prefix = _PREFIX[engine]
+    out = dict(TOP_DEFAULTS[engine])
+    out.update({name[len(prefix):]: v for name, v in top.items() if name.startswith(prefix)})
+    if "streams" in top:
+        out["streams"] = top["streams"]
+    return out
 
 
 def _parts(total: int, step: int) -> list[int]:
@@ -217,21 +285,25 @@ def _parts(total: int, step: int) -> list[int]:
 
 
 def top_ternary_run_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16,
-                           rows: int = 3) -> int:
-    """One run of the ternary engine behind the top core's 64-bit stream (within its maxima)."""
+                           rows: int = 3, streams: int = 1, lanes_per_builder: int = 4) -> int:
+    """One run of the ternary engine behind the top core's 64-bit input streams (within its
+    maxima)."""
     act_bits = _ceil_div(lanes * g * 8 + 1, 8) * 8
     weight_bits = _ceil_div(rows * lanes * ((3 ** g - 1).bit_length()), 8) * 8
     return TOP_TERNARY_START + ternary_phases(
-        m, n, k, g, lanes, rows, act_cycles=_ceil_div(act_bits, 64),
-        weight_cycles=_ceil_div(weight_bits, 64), packed_results=True)["total"]
+        m, n, k, g, lanes, rows, lanes_per_builder=lanes_per_builder,
+        act_cycles=_ceil_div(act_bits, 64), weight_cycles=_ceil_div(weight_bits, 64),
+        packed_results=True, streams=streams)["total"]
 
 
 def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None,
                fmt: str = "q8_0") -> int:
     """Cycles of the top core for Y[M, N] = X[M, K] . W[N, K]^T as the host driver runs it: the
     sum of the CYCLES of its runs (M, N and K split beyond the maxima as host/driver.py splits
-    them; BFP K parts also stream M x out_lanes starting sums per tile, counted as stream words).
-    Host time between runs (register writes, packing) is not in it."""
+    them; BFP K parts also stream M x out_lanes / streams starting sums per tile and stream,
+    counted as stream words). `params`: the engine's parameters as in TOP_DEFAULTS (the top's
+    without their prefix) where they differ. Host time between runs (register writes, packing)
+    is not in it."""
     if engine not in TOP_DEFAULTS:
         raise ValueError(f"engine must be 'bfp' or 'ternary', not {engine!r}")
     p = {**TOP_DEFAULTS[engine], **(params or {})}
@@ -240,12 +312,15 @@ def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None,
         for mp in _parts(m, p["m_max"]):
             for np_ in _parts(n, BFP_N_MAX):
                 for i, kp in enumerate(_parts(k, p["k_max"])):
-                    total += bfp_cycles(mp, np_, kp, p["mac_lanes"], p["out_lanes"], fmt)
+                    total += bfp_cycles(mp, np_, kp, p["mac_lanes"], p["out_lanes"], fmt,
+                                        p["streams"])
                     if i:
-                        total += mp * p["out_lanes"] * _ceil_div(np_, p["out_lanes"])
+                        total += (mp * (p["out_lanes"] // p["streams"])
+                                  * _ceil_div(np_, p["out_lanes"]))
         return total
     for mp in _parts(m, p["m_max"]):
         for np_ in _parts(n, p["n_max"]):
             for kp in _parts(k, p["k_max"]):
-                total += top_ternary_run_cycles(mp, np_, kp, p["g"], p["lanes"], p["rows"])
+                total += top_ternary_run_cycles(mp, np_, kp, p["g"], p["lanes"], p["rows"],
+                                                p["streams"], p["lanes_per_builder"])
     return total

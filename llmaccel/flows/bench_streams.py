@@ -1,0 +1,204 @@
+"""`make bench`'s stream-count table: the core with 1, 2, 3 and 4 64-bit input streams at M = 1
+(decode), every BFP format and the ternary engine, on SmolLM2-135M's and TinyLlama-1.1B's
+projection shapes, through the host driver on the fast back end (the Verilated core), every result
+checked against the golden model. Per run: cycles (the CYCLES registers of the driver's runs),
+MAC/cycle against the input-stream bound, and the cycle model's cycles beside them.
+
+The input-stream bound of a run: its input words (X's row and W's rows as golden/bfp_layout.py
+and golden/top_layout.py stream them) arriving `streams` words a cycle, each weight one MAC at
+M = 1: MAC/cycle <= N K streams / input words. Beside it, the format's own bound streams x 64 /
+bits per weight (what llama.cpp's bytes would allow if the stream carried nothing else).
+
+    PATH=<verilator bin>:$PATH .venv/bin/python -m llmaccel.flows.bench_streams [-o reports/bench]
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from llmaccel.golden import formats
+from llmaccel.golden.bfp_layout import ACTIVATION, FORMATS, k_refusal, row_words
+from llmaccel.golden.ternary import matmul as ternary_matmul
+from llmaccel.golden.top_layout import (act_beat_bits, beat_words, ternary_result_values,
+                                        weight_beat_bits)
+from llmaccel.host.driver import Accelerator
+from llmaccel.perf.cycle_model import STREAM_CONFIGS, model_params, top_cycles
+from llmaccel.testbench.backend_calls import random_ternary
+from llmaccel.testbench.fast_build import open_fast
+from llmaccel.testbench.job import bit_exact
+
+SEED = 1
+# Projection shapes (name, N, K) of each model; q and o, k and v, gate and up share theirs.
+MODEL_SHAPES = {
+    "SmolLM2-135M": [("q, o", 576, 576), ("k, v", 192, 576), ("gate, up", 1536, 576),
+                     ("down", 576, 1536)],
+    "TinyLlama-1.1B": [("q, o", 2048, 2048), ("k, v", 256, 2048), ("gate, up", 5632, 2048),
+                       ("down", 2048, 5632)],
+}
+PER_LAYER = {"q, o": 2, "k, v": 2, "gate, up": 2, "down": 1}
+def runnable(fmt: str, k: int, k_max: int = 4096) -> bool:
+    """The core takes K of `fmt` (a multiple of its block; Q3_K..Q6_K within K_MAX)."""
+    return k % formats.get(fmt).block == 0 and k_refusal(fmt, k, k_max) is None
+
+
+def input_words(engine: str, fmt: str, n: int, k: int, top: dict) -> int:
+    """64-bit input words of one M = 1 run (all streams together; the driver's K split ignored)."""
+    if engine == "bfp":
+        return row_words(k // 32, ACTIVATION[fmt]) + n * row_words(k // 32, fmt)
+    g, lanes, rows = (top.get("tern_" + p, d) for p, d in (("g", 3), ("lanes", 16), ("rows", 3)))
+    passes = -(-k // (lanes * g))
+    return passes * (beat_words(act_beat_bits(g, lanes))
+                     + -(-n // rows) * beat_words(weight_beat_bits(g, lanes, rows)))
+
+
+def bounds(engine: str, fmt: str, n: int, k: int, top: dict) -> tuple[float, float]:
+    """(input-stream bound, format bound) in MAC/cycle at M = 1."""
+    s = top.get("streams", 1)
+    stream = n * k * s / input_words(engine, fmt, n, k, top)
+    if engine == "bfp":
+        return stream, s * 64 / formats.get(fmt).bits_per_weight
+    g = top.get("tern_g", 3)
+    return stream, s * 64 / (((3 ** g - 1).bit_length()) / g)   # dense base-3 codes
+
+
+def make_data(model_shapes=None, fmts=None) -> dict:
+    """Seeded weights and activations for every (format, N, K), shared by the stream counts."""
+    data = {}
+    for model, shapes in (model_shapes or MODEL_SHAPES).items():
+        for _, n, k in shapes:
+            for fmt in fmts or FORMATS:
+                if not runnable(fmt, k) or (fmt, n, k) in data:
+                    continue
+                rng = np.random.default_rng([SEED, n, k, FORMATS[fmt]])
+                w = formats.quantize_weights(rng.standard_normal((n, k)).astype(np.float32), fmt)
+                x = formats.quantize_activations(rng.standard_normal((1, k)).astype(np.float32),
+                                                 fmt)
+                data[(fmt, n, k)] = (w, x, formats.matmul(w, x, fmt))
+            if ("ternary", n, k) not in data:
+                rng = np.random.default_rng([SEED, n, k])
+                x, w = random_ternary(rng, 1, n, k, sparsity=0.3)
+                data[("ternary", n, k)] = (w, x, ternary_matmul(x, w))
+    return data
+
+
+def measure(streams: int, data: dict, top: dict | None = None) -> tuple[list[dict], dict]:
+    """Every run of `data` on the core with `streams` streams (STREAM_CONFIGS): records, and the
+    build and simulation seconds."""
+    top = top or STREAM_CONFIGS[streams]
+    t0 = time.perf_counter()
+    acc = Accelerator(open_fast(top))
+    t1 = time.perf_counter()
+    out = []
+    for (fmt, n, k), (w, x, want) in data.items():
+        engine = "ternary" if fmt == "ternary" else "bfp"
+        first = len(acc.runs)
+        y = acc.matmul_ternary(w, x) if engine == "ternary" else acc.matmul(w, x, fmt)
+        ok = np.array_equal(y, want) if engine == "ternary" else bit_exact(y, want)
+        if not ok:
+            raise RuntimeError(f"{fmt} N = {n} K = {k} on {streams} streams differs from the "
+                               "golden model")
+        cycles = sum(r.cycles for r in acc.runs[first:])
+        stream, own = bounds(engine, fmt, n, k, top)
+        achieved = n * k / cycles
+        out.append({"streams": streams, "engine": engine, "format": fmt, "n": n, "k": k,
+                    "runs": len(acc.runs) - first, "cycles": cycles,
+                    "model": top_cycles(engine, 1, n, k, model_params(engine, top),
+                                        fmt if engine == "bfp" else "q8_0"),
+                    "mac_per_cycle": round(achieved, 2), "stream_bound": round(stream, 2),
+                    "pct_of_stream_bound": round(100 * achieved / stream, 1),
+                    "format_bound": round(own, 2),
+                    "pct_of_format_bound": round(100 * achieved / own, 1)})
+    return out, {"build_seconds": round(t1 - t0, 1),
+                 "simulation_seconds": round(time.perf_counter() - t1, 1)}
+
+
+def layer_figures(records: list[dict], model_shapes=None) -> list[dict]:
+    """Per stream count, format and model: one layer's seven projections together (MACs over
+    cycles, against the same sum of input words)."""
+    by = {(r["streams"], r["format"], r["n"], r["k"]): r for r in records}
+    out = []
+    for (s, fmt) in dict.fromkeys((r["streams"], r["format"]) for r in records):
+        for model, shapes in (model_shapes or MODEL_SHAPES).items():
+            rows = [(by.get((s, fmt, n, k)), PER_LAYER.get(name, 1)) for name, n, k in shapes]
+            if any(r is None for r, _ in rows):
+                continue
+            macs = sum(c * r["n"] * r["k"] for r, c in rows)
+            cycles = sum(c * r["cycles"] for r, c in rows)
+            words = sum(c * r["n"] * r["k"] / r["stream_bound"] for r, c in rows)
+            out.append({"streams": s, "format": fmt, "model": model,
+                        "mac_per_cycle": round(macs / cycles, 2),
+                        "pct_of_stream_bound": round(100 * words / cycles, 1)})
+    return out
+
+
+def table(records: list[dict], layers: list[dict]) -> str:
+    """The markdown table: one row per stream count and format, a column per shape (MAC/cycle
+    and % of the input-stream bound), then each model's layer and the lowest %."""
+    shapes = [(model, name, n, k) for model, sh in MODEL_SHAPES.items() for name, n, k in sh]
+    head = ["streams", "format", "stream bound (MAC/c, long rows)"]
+    head += [f"{m.split('-')[0]} {name} {n} x {k}" for m, name, n, k in shapes]
+    head += [f"{m.split('-')[0]} layer" for m in MODEL_SHAPES] + ["lowest"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    by = {(r["streams"], r["format"], r["n"], r["k"]): r for r in records}
+    lay = {(r["streams"], r["format"], r["model"]): r for r in layers}
+    for (s, fmt) in dict.fromkeys((r["streams"], r["format"]) for r in records):
+        cells, pcts = [], []
+        for _, _, n, k in shapes:
+            r = by.get((s, fmt, n, k))
+            if r is None:
+                cells.append("refused" if fmt != "ternary" and k % formats.get(fmt).block == 0
+                             else "n/a")
+                continue
+            pcts.append(r["pct_of_stream_bound"])
+            cells.append(f"{r['mac_per_cycle']} ({r['pct_of_stream_bound']}%)")
+        for model in MODEL_SHAPES:
+            r = lay.get((s, fmt, model))
+            cells.append(f"{r['mac_per_cycle']} ({r['pct_of_stream_bound']}%)" if r else "")
+        longest = max((r for r in records if r["streams"] == s and r["format"] == fmt),
+                      key=lambda r: r["k"] * r["n"])
+        lines.append(f"| {s} | {fmt} | {longest['stream_bound']} | " + " | ".join(cells)
+                     + f" | {min(pcts)}% |")
+    return "\n".join(lines) + "\n"
+
+
+NOTE = """
+M = 1 (decode), seeded random weights (llama.cpp's `_ref` quantizers for the BFP formats, trits
+for ternary), every result checked against the golden model (BFP bit for bit). Cycles: the sum of
+the CYCLES registers of the driver's runs (a K above the core's K_MAX runs in parts; Q3_K..Q6_K's
+K cannot be split: "refused"). Each cell: MAC/cycle (% of the input-stream bound: the run's input
+words, X and W as the core takes them, arriving one word per stream per cycle). "layer": the
+model's seven layer projections together. The configurations (generators/top.py's parameters):
+"""
+
+
+def run_stream_bench(out: Path, counts=None, model_shapes=None, fmts=None) -> dict:
+    data = make_data(model_shapes, fmts)
+    records, timing = [], {}
+    for s in counts or STREAM_CONFIGS:
+        got, timing[s] = measure(s, data)
+        records += got
+        print(f"# {s} streams: {timing[s]}", flush=True)
+    layers = layer_figures(records, model_shapes)
+    text = table(records, layers) + NOTE + "".join(
+        f"- {s} streams: {json.dumps(STREAM_CONFIGS[s])}\n" for s in counts or STREAM_CONFIGS)
+    off = [r for r in records if r["model"] != r["cycles"]]
+    text += (f"\nThe cycle model (llmaccel/perf/cycle_model.py) gives {len(records) - len(off)} "
+             f"of the {len(records)} runs' cycles exactly"
+             + (f"; the largest difference: {max(abs(r['model'] - r['cycles']) for r in off)} "
+                "cycles" if off else "") + ".\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "streams.json").write_text(json.dumps({"records": records, "layers": layers,
+                                                  "timing": timing,
+                                                  "configs": STREAM_CONFIGS}, indent=2) + "\n")
+    (out / "streams.md").write_text("# Input streams: MAC/cycle at M = 1 against the bound\n\n"
+                                    + text)
+    print(text, end="")
+    return {"records": records, "layers": layers, "markdown": text}
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[sys.argv.index("-o") + 1]) if "-o" in sys.argv else Path("reports/bench")
+    run_stream_bench(out)
+    sys.exit(0)
