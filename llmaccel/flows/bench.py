@@ -43,9 +43,11 @@ def run_bench(blocks: list[str], sims: list[str], out: Path, transactions: int,
               summary_dir: Path = Path("reports")) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for block in blocks:
-        if block == "top":  # the core: model vs simulation, tokens/s, plots, reports/bench.md
+        if block == "top":  # the core: model vs simulation, tokens/s, plots, reports/bench.md,
+            from llmaccel.flows.bench_streams import run_stream_bench   # and its stream counts
             from llmaccel.flows.bench_top import run_top_bench
             run_top_bench(summary_dir)
+            run_stream_bench(out)
             continue
         if block == "ternary":  # its own benchmark: cycles and area over g and lanes
             from llmaccel.flows.bench_ternary import run_ternary_bench
