@@ -21,8 +21,7 @@ import numpy as np
 from llmaccel.golden import formats
 from llmaccel.golden.bfp_layout import ACTIVATION, FORMATS, k_refusal, row_words
 from llmaccel.golden.ternary import matmul as ternary_matmul
-from llmaccel.golden.top_layout import (act_beat_bits, beat_words, ternary_result_values,
-                                        weight_beat_bits)
+from llmaccel.golden.top_layout import act_beat_bits, beat_words, weight_beat_bits
 from llmaccel.host.driver import Accelerator
 from llmaccel.perf.cycle_model import STREAM_CONFIGS, model_params, top_cycles
 from llmaccel.testbench.backend_calls import random_ternary
@@ -47,7 +46,8 @@ def input_words(engine: str, fmt: str, n: int, k: int, top: dict) -> int:
     """64-bit input words of one M = 1 run (all streams together; the driver's K split ignored)."""
     if engine == "bfp":
         return row_words(k // 32, ACTIVATION[fmt]) + n * row_words(k // 32, fmt)
-    g, lanes, rows = (top.get("tern_" + p, d) for p, d in (("g", 3), ("lanes", 16), ("rows", 3)))
+    t = model_params("ternary", top)
+    g, lanes, rows = t["g"], t["lanes"], t["rows"]
     passes = -(-k // (lanes * g))
     return passes * (beat_words(act_beat_bits(g, lanes))
                      + -(-n // rows) * beat_words(weight_beat_bits(g, lanes, rows)))
@@ -55,21 +55,23 @@ def input_words(engine: str, fmt: str, n: int, k: int, top: dict) -> int:
 
 def bounds(engine: str, fmt: str, n: int, k: int, top: dict) -> tuple[float, float]:
     """(input-stream bound, format bound) in MAC/cycle at M = 1."""
-    s = top.get("streams", 1)
+    s = model_params(engine, top)["streams"]
     stream = n * k * s / input_words(engine, fmt, n, k, top)
     if engine == "bfp":
         return stream, s * 64 / formats.get(fmt).bits_per_weight
-    g = top.get("tern_g", 3)
+    g = model_params("ternary", top)["g"]
     return stream, s * 64 / (((3 ** g - 1).bit_length()) / g)   # dense base-3 codes
 
 
-def make_data(model_shapes=None, fmts=None) -> dict:
-    """Seeded weights and activations for every (format, N, K), shared by the stream counts."""
+def make_data(model_shapes=None, fmts=None, k_max: int | None = None) -> dict:
+    """Seeded weights and activations for every (format, N, K) a core of STREAM_CONFIGS takes
+    (K_MAX `k_max`, by default the largest of them), shared by the stream counts."""
+    k_max = k_max or max(model_params("bfp", c)["k_max"] for c in STREAM_CONFIGS.values())
     data = {}
     for model, shapes in (model_shapes or MODEL_SHAPES).items():
         for _, n, k in shapes:
             for fmt in fmts or FORMATS:
-                if not runnable(fmt, k) or (fmt, n, k) in data:
+                if not runnable(fmt, k, k_max) or (fmt, n, k) in data:
                     continue
                 rng = np.random.default_rng([SEED, n, k, FORMATS[fmt]])
                 w = formats.quantize_weights(rng.standard_normal((n, k)).astype(np.float32), fmt)
@@ -90,9 +92,12 @@ def measure(streams: int, data: dict, top: dict | None = None) -> tuple[list[dic
     t0 = time.perf_counter()
     acc = Accelerator(open_fast(top))
     t1 = time.perf_counter()
+    k_max = model_params("bfp", top)["k_max"]
     out = []
     for (fmt, n, k), (w, x, want) in data.items():
         engine = "ternary" if fmt == "ternary" else "bfp"
+        if engine == "bfp" and not runnable(fmt, k, k_max):
+            continue                      # refused by this core (the table says so)
         first = len(acc.runs)
         y = acc.matmul_ternary(w, x) if engine == "ternary" else acc.matmul(w, x, fmt)
         ok = np.array_equal(y, want) if engine == "ternary" else bit_exact(y, want)

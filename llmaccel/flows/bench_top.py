@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmaccel.perf.cycle_model import top_cycles
+from llmaccel.perf.cycle_model import TOP_DEFAULTS, top_cycles
 from llmaccel.perf.projection import CLOCK_HZ, plot_projection_cycles, run_projection
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.fast_backend import FastBackend
@@ -105,6 +105,14 @@ def model_table(records) -> tuple[str, float]:
     return "\n".join(lines) + "\n", worst
 
 
+def _core_text() -> str:
+    """The default core's geometry in words, from its parameters."""
+    b, t = TOP_DEFAULTS["bfp"], TOP_DEFAULTS["ternary"]
+    return (f"{b['streams']} 64-bit AXI4-Stream inputs, one output; the BFP engine with "
+            f"{b['mac_lanes']} MAC lanes x {b['out_lanes']} output lanes, the ternary engine "
+            f"with {t['lanes']} lanes x {t['g']} trits x {t['rows']} rows")
+
+
 def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -129,8 +137,7 @@ def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
         "# llmaccel on the PYNQ-Z1: cycles, model and projected decode speed",
         "",
         "Written by `make bench` (llmaccel/flows/bench_top.py). Everything here is for the default "
-        "`top` core (generators/top.py: the BFP engine with 8 MAC lanes x 4 output lanes, the "
-        "ternary engine with 16 lanes x 3 trits x 3 rows, one 64-bit AXI4-Stream in and out) "
+        f"`top` core (generators/top.py: {_core_text()}) "
         f"at an assumed {CLOCK_HZ / 1e6:.0f} MHz.",
         "",
         "## Summary",
