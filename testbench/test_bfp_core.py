@@ -100,17 +100,25 @@ def run_core(params, jobs, seed, stall):
     return outputs
 
 
-@pytest.mark.parametrize("config", [
-    {"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 3},
-    {"mac_lanes": 32, "out_lanes": 1, "k_max": 256, "m_max": 2},
-    {"mac_lanes": 16, "out_lanes": 4, "k_max": 256, "m_max": 2},
-    {"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4},    # no K-quants (K < 256)
+# The wide configurations take a minute or two each in Amaranth's simulator (it evaluates every
+# lane's unpackers and products each cycle): make test runs the 3-stream one with stalls, `make
+# regress` the rest of them.
+WIDE = pytest.mark.slow
+CORE_CONFIGS = [
+    ({"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 3}, ()),
+    ({"mac_lanes": 32, "out_lanes": 1, "k_max": 256, "m_max": 2}, (0.0, 0.4)),
+    ({"mac_lanes": 16, "out_lanes": 4, "k_max": 256, "m_max": 2}, (0.0, 0.4)),
+    ({"mac_lanes": 8, "out_lanes": 1, "k_max": 64, "m_max": 4}, ()),  # no K-quants (K < 256)
     # several input streams: rows interleaved, lanes per chain 2 (6 lanes), a last tile with
     # fewer rows than streams
-    {"mac_lanes": 16, "out_lanes": 6, "k_max": 256, "m_max": 2, "streams": 3},
-    {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3, "streams": 4},
-])
-@pytest.mark.parametrize("stall", [0.0, 0.4])
+    ({"mac_lanes": 16, "out_lanes": 6, "k_max": 256, "m_max": 2, "streams": 3}, (0.0,)),
+    ({"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3, "streams": 4}, ()),
+]
+
+
+@pytest.mark.parametrize("config,stall", [
+    pytest.param(config, stall, id=f"{i}-{stall}", marks=[WIDE] if stall in slow else [])
+    for i, (config, slow) in enumerate(CORE_CONFIGS) for stall in (0.0, 0.4)])
 def test_core_matmuls(config, stall, request):
     seed = seed_for(request.node.name)
     print(f"seed={seed}")
@@ -134,7 +142,7 @@ def test_core_matmuls(config, stall, request):
 
 @pytest.mark.parametrize("config", [
     {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3},
-    {"mac_lanes": 32, "out_lanes": 1, "k_max": 64, "m_max": 2},
+    pytest.param({"mac_lanes": 32, "out_lanes": 1, "k_max": 64, "m_max": 2}, marks=WIDE),
     {"mac_lanes": 8, "out_lanes": 2, "k_max": 512, "m_max": 2},   # Q2_K
     {"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 2, "streams": 2},  # sums per stream
 ])

@@ -25,6 +25,7 @@ from llmaccel.host.model import ModelProjections
 from llmaccel.host.reference import ReferenceAccelerator
 
 CLOCK_HZ = 100e6          # FCLK0 as constraints/build_bd.tcl sets it (not timing-closed)
+DDR_BYTES_PER_S = 2.1e9   # the PYNQ-Z1's DDR3 peak (llmaccel/perf/projection.py has its source)
 DEFAULT_PROMPT = "The capital of France is"
 BACKENDS = ("fast", "cocotb", "reference")
 WEIGHTS = ("as-shipped", "q8_0") + RECIPES[1:]     # the --weights choices; the first, the default
@@ -306,7 +307,11 @@ def markdown(r: dict) -> str:
             f"**{r['projected_tokens_per_second']:.2f} tokens/s projected on the PYNQ-Z1 at "
             f"{CLOCK_HZ / 1e6:.0f} MHz**, the core's matrix products only (the host's share of a "
             "token, attention, norms and quantizing on the Cortex-A9, is not counted; projected, "
-            "not measured on a board).",
+            "not measured on a board)" + (
+                f"; the DDR's peak ({DDR_BYTES_PER_S / 1e9:.1f} GB/s) allows "
+                f"{DDR_BYTES_PER_S / r['weight_bytes_per_token']:.2f} tokens/s for these "
+                "weight bytes (`make bench`: the end-to-end projection)."
+                if r.get("weight_bytes_per_token") else "."),
             f"- Simulation: {r['simulated_cycles']:,} cycles in {r['run_seconds']:.1f} s: "
             f"{r['cycles_per_second']:,.0f} simulated cycles/s on this machine (golden checks "
             "and host work included"
