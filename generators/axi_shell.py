@@ -13,7 +13,8 @@ STREAM_PORTS = {
 
 
 def input_stream_ports(streams: int) -> dict:
-    """`streams` 64-bit AXI4-Stream inputs s_axis0 .. (the core; the `bfp` block has one, s_axis)."""
+    """`streams` 64-bit AXI4-Stream inputs s_axis0 .. (the core's; the `bfp` block has one,
+    s_axis)."""
     return {f"s_axis{i}_{name[7:]}": member for i in range(streams)
             for name, member in STREAM_PORTS.items() if name.startswith("s_axis_")}
 

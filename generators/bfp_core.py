@@ -115,17 +115,6 @@ def delay(m, sig, cycles: int, en, name: str):
     return cur
 
 
-def shift_add_product(value, scale):
-    """value * scale for a small signed `value` as a sum of shifted copies of `scale`, one per
-    bit of `value` (the top one subtracted): plain adds in LUTs and carry chains, where a `*`
-    would take a DSP48E1 (the K-quants' value times sub-block scale: one per MAC lane)."""
-    n = len(value)
-    total = Mux(value[n - 1], -(scale << (n - 1)), 0)
-    for i in range(n - 1):
-        total = total + Mux(value[i], scale << i, 0)
-    return total
-
-
 def tree_sum(values):
     """A balanced adder tree (log2 depth rather than a chain)."""
     while len(values) > 1:
@@ -364,7 +353,8 @@ class BfpCore(wiring.Component):
         si_m = si >> _log2(OLS)
         # The lanes written: those of the round's streams (sums: the stream's lane si % OLS).
         lanes_hit = Signal(OL)
-        m.d.comb += lanes_hit.eq(Mux(loading_sums, Const((1 << NS) - 1, NS) << ((si & (OLS - 1)) * NS),
+        m.d.comb += lanes_hit.eq(Mux(loading_sums,
+                                     Const((1 << NS) - 1, NS) << ((si & (OLS - 1)) * NS),
                                      active << lane0))
 
         def per_lane(values, slots=1):
@@ -644,8 +634,8 @@ class BfpCore(wiring.Component):
                                  Mux(kf["q4_K"], nib,
                                      Mux(kf["q5_K"], Cat(nib, hi.bit_select(Cat(Const(i, 3), sel1), 1)),
                                          Cat(nib, hi.bit_select(Cat(Const(0, 1), Const(i, 3), sel1), 2))))))
-                    value = (Cat(u6, Const(0, 2)) - offset)[:6].as_signed()   # -32 .. 31
-                    out.append(shift_add_product(value, scale))
+                    value = (Cat(u6, Const(0, 2)) - offset)[:7].as_signed()
+                    out.append(value * scale)
             return Cat(*[v[:WK_BITS] for v in out])
 
         with m.If(adv):

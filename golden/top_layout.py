@@ -2,12 +2,12 @@
 activation and weight beats (golden/ternary_layout.py) carried as 64-bit AXI4-Stream words, and its
 int32 results back into Y[M, N]. The BFP engine's layout is golden/bfp_layout.py's, unchanged.
 
-Input: the M x passes activation beats, then the weight beats of the passes not skipped; a beat
-of b bits goes as ceil(b / 64) words, little-endian (bit i of the beat is bit i % 64 of word
-i // 64), the bits past b zero. A core with several input streams takes them in lock step, one
-word of each per cycle: the words of each part (activations, weights) go round robin, word i on
-stream i % streams, the part padded with zero words to a whole number of such steps
-(ternary_input_streams); the engine ignores the padding. Output: the engine's result beats (per row of X, N padded to a
+Input: the M x passes activation beats, then the weight beats of the passes not skipped; a beat of
+b bits goes as ceil(b / 64) words, little-endian (bit i of the beat is bit i % 64 of word i // 64),
+the bits past b zero. A core with several input streams takes them in lock step, one word of each
+per cycle: the words of each part (activations, weights) go round robin, word i on stream i %
+streams, the part padded with zero words to a whole number of such steps (ternary_input_streams);
+the engine ignores the padding. Output: the engine's result beats (per row of X, N padded to a
 whole number of beats of ROWS values) as one dense run of int32, two per word, the first in bits
 0..31; an odd count leaves the final word half full (its upper half 0).
 """

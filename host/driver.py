@@ -14,8 +14,9 @@ A back end provides `read32(offset) -> int`, `write32(offset, value)` and
 object per input stream of the core (STREAMS; the `bfp` block has one), all at once; return the
 output packet as whole 64-bit words). The driver spreads a run's input over the streams as
 golden/bfp_layout.input_streams (BFP: weight rows interleaved) and
-golden/top_layout.ternary_input_streams (ternary: words round robin) define. host/sim_backend.py drives the simulated core through cocotb;
-host/pynq_backend.py drives the board through PYNQ's MMIO and AXI DMA.
+golden/top_layout.ternary_input_streams (ternary: words round robin) define.
+host/sim_backend.py drives the simulated core through cocotb, host/fast_backend.py through a
+Verilated model; host/pynq_backend.py drives the board through PYNQ's MMIO and AXI DMAs.
 
 Shapes beyond the core's buffers are split here, exactly: rows of X in groups of M_MAX (rows are
 independent), N in groups (columns are independent), and K in parts: the BFP engine continues

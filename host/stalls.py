@@ -1,7 +1,8 @@
-"""Seeded random stalls on the core's streams (each input and the output), the same in every simulation back end
-(host/sim_backend.py in Python, host/fastsim.cpp in C++): one splitmix64 stream per direction, one
-draw per clock cycle, a pause when the draw is below `stall_threshold(probability)`. Drawing the
-same integers in both back ends is what lets them give the same CYCLES under stalls."""
+"""Seeded random stalls on the core's streams (each input and the output), the same in every
+simulation back end (host/sim_backend.py in Python, host/fastsim.cpp in C++): one splitmix64 stream
+per stream, one draw per clock cycle, a pause when the draw is below
+`stall_threshold(probability)`. Drawing the same integers in both back ends is what lets them give
+the same CYCLES under stalls."""
 MASK = (1 << 64) - 1
 
 
