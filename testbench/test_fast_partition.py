@@ -34,11 +34,12 @@ def test_engines_become_ports_of_the_glue(top):
     header = parts_header(parts)
     assert "struct Part_bfp" in header and "struct Part_ternary" in header
     assert "#define FASTSIM_PARTS(X) X(Part_bfp) X(Part_ternary)" in header
-    # the core's input streams, from its ports
-    assert input_streams(verilog, module) == 1
-    assert "#define FASTSIM_STREAMS 1" in header
+    # the core's input streams, from its ports (the default has 3)
+    assert input_streams(verilog, module) == 3
+    header = parts_header(parts, streams=3)
+    assert "#define FASTSIM_STREAMS 3" in header
     assert ("#define FASTSIM_INPUTS(g) {{&(g)->s_axis0_tvalid, &(g)->s_axis0_tready, "
-            "&(g)->s_axis0_tlast, &(g)->s_axis0_tdata}}") in header
+            "&(g)->s_axis0_tlast, &(g)->s_axis0_tdata}, {&(g)->s_axis1_tvalid, ") in header
     with pytest.raises(PartitionError, match="module nothing has no input stream s_axis0"):
         input_streams("module nothing(a, b);\nendmodule\n", "nothing")
 
