@@ -5,6 +5,8 @@ or Q8_1 activations), Q2_K..Q6_K (x Q8_K) or OCP MXINT8 blocks, bit-exact with t
 The stream layout (64-bit words in and out) and the FORMAT codes are golden/bfp_layout.py's. Per
 matmul:
 - X (M rows) is loaded whole into the activation buffers (SRAM controllers: qs, and scales).
+- With several input streams (`streams`), X comes on stream 0 and weight row n on stream
+  n % streams: a tile's rows load `streams` at a time, side by side (the loader below).
 - W is loaded in tiles of `out_lanes` rows into ping-pong weight buffers (qs and scales, each lane
   owning a byte slice of a wide word), so the next tile loads while the current one computes. A
   word of 4- or 5-bit weights is stored as it came (one stream word per cycle in every format);
@@ -18,7 +20,8 @@ matmul:
   activations: output reuse) and sums them; after a block's last word the lane holds the exact
   int32 block dot product sumi.
 - Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each;
-  one chain of units serves min(out_lanes, 32 / mac_lanes) lanes in turn, as a lane finishes a
+  one chain of units serves in turn the largest power of two of lanes that divides out_lanes
+  and is at most 32 / mac_lanes, as a lane finishes a
   block at most every 32 / mac_lanes cycles), three stages and the accumulating adder:
     stage 1:  scale = fp32(d_w) * fp32(d_x);  mins = fp32(m_w) * fp32(s_x);  fsumi = fp32(sumi)
               (MXINT8: fsumi = sumi * 2**(e_w + e_x - 266) rounded once, NaN if an E8M0 byte is
