@@ -18,7 +18,8 @@ matmul:
 - Compute walks, per tile, block b, then row m of X, then the `32 / mac_lanes` words of the block:
   every cycle each output lane multiplies `mac_lanes` int8 pairs (its weight row against the same
   activations: output reuse) and sums them; after a block's last word the lane holds the exact
-  int32 block dot product sumi.
+  int32 block dot product sumi. Two output lanes share each activation, so one DSP48E1 makes
+  both lanes' products of a position: (w_a * 2**16 + w_b) * x.
 - Then per lane, in binary32 (generators/fp32_*.py, round-to-nearest-even, one rounding each;
   one chain of units serves in turn the largest power of two of lanes that divides out_lanes
   and is at most 32 / mac_lanes, as a lane finishes a
@@ -40,10 +41,12 @@ K-quants (super-blocks of 256 values; the walk's block is then a super-block):
   twice), in a small ping-pong buffer beside the weights; the activations' bsums go into a buffer
   of their own. Low words (2- or 4-bit fields) are stored as they come; their high bits (Q3_K's
   hmask, Q5_K's and Q6_K's qh, whose words come first) go beside them in the side buffer.
-- After the buffers each lane unpacks its values, multiplies each by its sub-block scale (an
-  exact 14-bit weight) and the MAC lanes keep, per lane, eight int sums by position l = e % 8
-  (aux32[l]; Q2_K: one sum) over the super-block, and beside them the integer
-  sum of bsums[j] * min_j.
+- After the buffers each lane unpacks its values into int8 for the MACs; then per 16-value
+  sub-block the products at positions l and l + 8 (l = e % 8) are added and that sum multiplied
+  by the sub-block scale (Q2_K: the sub-block's sum times its scale), 8 scale products per lane
+  and sub-block of a compute word rather than one per value; the lanes keep, per lane, eight
+  int sums by position (aux32[l]; Q2_K: one sum) over the super-block, and beside them the
+  integer sum of bsums[j] * min_j. Integer sums: any order gives llama.cpp's values.
 - The binary32 chain then takes several steps per lane and super-block, one a cycle: Q3_K..Q6_K
   sums[l] = sums[l] + (d_w * d_x) * float(aux32[l]) for l = 0..7, Q4_K/Q5_K first
   sumf = sumf - (dmin_w * d_x) * float(sum of mins), Q2_K sumf + ((d_w * d_x) * float(isum) -
@@ -78,7 +81,6 @@ QK_K = 256
 WORD_BYTES = 8
 SUMI_BITS = 26          # |sumi| <= 2**19; K-quants |aux32| <= 32 * 4096 * 128 = 2**24, and the
                         # sum of 16 bsums (int16 as stored) times 6-bit mins < 2**25
-WK_BITS = 14            # a weight value times its sub-block scale: |q * scale| <= 32 * 128
 NAN = 0x7FC00000
 MX_BIAS = 254 + 12      # two E8M0 biases and the two implicit 2**-6 element scales
 
@@ -575,11 +577,14 @@ class BfpCore(wiring.Component):
                         m.d.sync += jb.eq(0)
 
         Tag = data.StructLayout({"m": range(self.m_max + 1), "first": 1, "last": 1, "fin": 1})
+        NSB = max(1, ML // 16)              # 16-value sub-blocks in a compute word (K-quants)
+        NPAIR = OL // 2                     # output lanes paired on one DSP48E1 per MAC position
         # S0: the joined words, the block's scales picked from their slots, the weights unpacked.
         v0 = Signal()
         t0 = Signal(Tag)
         xq0 = Signal(data.ArrayLayout(signed(8), ML))
-        wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(WK_BITS), ML), OL))
+        wq0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), ML), OL))
+        ksc0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), NSB), OL))
         bsum0 = Signal(data.ArrayLayout(signed(16), MP))
         min0 = Signal(data.ArrayLayout(data.ArrayLayout(signed(8), MP), OL))
         dx0 = Signal(32)                                   # d (and s: Q8_1; Q8_K: float32 d)
@@ -621,13 +626,12 @@ class BfpCore(wiring.Component):
         sel2 = g[2:4]                                     # Q2_K, Q3_K: 2-bit field
         sel1 = Mux(kf["q6_K"], g[3], g[2])                # Q4_K..Q6_K: nibble
 
-        def unpack_k(raw, side, entry):
-            """A lane's ML values of compute word jj of a K-quant super-block, each times its
-            sub-block scale: exact signed WK_BITS-bit weights."""
+        def unpack_k(raw, side):
+            """A lane's ML values of compute word jj of a K-quant super-block, as signed 8-bit
+            weights (their sub-block scales are applied after the MACs)."""
             out = []
             for t in range(BPW):
                 low, hi = raw.word_select(t, 64), side.word_select(t, 32)
-                scale = entry.word_select((g + t)[1:5], 8).as_signed()
                 for i in range(8):
                     byte = low[8 * i:8 * i + 8]
                     f2 = byte.word_select(sel2, 2)
@@ -637,9 +641,8 @@ class BfpCore(wiring.Component):
                                  Mux(kf["q4_K"], nib,
                                      Mux(kf["q5_K"], Cat(nib, hi.bit_select(Cat(Const(i, 3), sel1), 1)),
                                          Cat(nib, hi.bit_select(Cat(Const(0, 1), Const(i, 3), sel1), 2))))))
-                    value = (Cat(u6, Const(0, 2)) - offset)[:7].as_signed()
-                    out.append(value * scale)
-            return Cat(*[v[:WK_BITS] for v in out])
+                    out.append((Cat(u6, Const(0, 2)) - offset)[:8])
+            return Cat(*out)
 
         with m.If(adv):
             m.d.sync += [
@@ -656,59 +659,93 @@ class BfpCore(wiring.Component):
                 lane_h = hdata.word_select(r, ML * 4)
                 lane_e = subdata.word_select(r, 256)
                 legacy = Mux(fmt_nib, unpack(lane_w, lane_h), lane_w)
-                ks = unpack_k(lane_w, lane_h, lane_e)
                 m.d.sync += dw0[r].eq(scale_slot(w_sc.read_resp[0].payload.data.word_select(r, 64),
                                                  w_wide))
-                for i in range(ML):
-                    m.d.sync += wq0[r][i].eq(Mux(kq, ks[WK_BITS * i:WK_BITS * i + WK_BITS],
-                                                 legacy[8 * i:8 * i + 8].as_signed()))
+                m.d.sync += wq0[r].eq(Mux(kq, unpack_k(lane_w, lane_h), legacy))
+                for s in range(NSB):          # the sub-block scale of values 16s .. 16s + 15
+                    m.d.sync += ksc0[r][s].eq(lane_e.word_select((g + 2 * s)[1:5], 8))
                 for t in range(MP):
                     j = (jj * MP + t)[:4]
                     with_min = (kmin | kf["q2_K"]) & (jj < MJ)
                     m.d.sync += min0[r][t].eq(Mux(with_min,
                                                   lane_e[128:256].word_select(j, 8)[:6], 0))
-        # S1: the products (a DSP48E1 each, its M register).
+        # S1: the int8 products. Two output lanes share each activation, so one DSP48E1
+        # (25 x 18 bits, its M register) makes both: (w_a * 2**16 + w_b) * x = w_a * x * 2**16 +
+        # w_b * x, and |w_b * x| <= 2**14 leaves w_b * x in the low 16 bits (signed) and
+        # w_a * x, less their sign bit's borrow, above them.
         v1, t1 = delay(m, v0, 1, adv, "v1"), delay(m, t0, 1, adv, "t1")
         dx1, dw1 = delay(m, dx0, 1, adv, "dx1"), delay(m, dw0, 1, adv, "dw1")
-        init3 = delay(m, init0, 3, adv, "init")
-        PB = 8 + WK_BITS
-        prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(PB), ML), OL))
+        init4 = delay(m, init0, 4, adv, "init")
+        packed = Signal(data.ArrayLayout(data.ArrayLayout(signed(33), ML), NPAIR))
+        alone = Signal(data.ArrayLayout(signed(16), ML))   # an odd out_lanes' last lane
         mprods = Signal(data.ArrayLayout(data.ArrayLayout(signed(23), MP), OL))
         with m.If(adv):
+            for i in range(ML):
+                for p in range(NPAIR):
+                    pair_w = (wq0[2 * p][i] << 16) + wq0[2 * p + 1][i]
+                    m.d.sync += packed[p][i].eq(pair_w * xq0[i])
+                if OL % 2:
+                    m.d.sync += alone[i].eq(wq0[OL - 1][i] * xq0[i])
             for r in range(OL):
-                for i in range(ML):
-                    m.d.sync += prods[r][i].eq(xq0[i] * wq0[r][i])
                 for t in range(MP):
                     m.d.sync += mprods[r][t].eq(bsum0[t] * min0[r][t])
-        # S2: each lane's word sum, and its sums by position l = i % 8 (K-quants).
+        prods = Signal(data.ArrayLayout(data.ArrayLayout(signed(16), ML), OL))
+        for i in range(ML):
+            for p in range(NPAIR):
+                both = packed[p][i]
+                m.d.comb += [prods[2 * p][i].eq(both[16:].as_signed() + both[15]),
+                             prods[2 * p + 1][i].eq(both[:16].as_signed())]
+            if OL % 2:
+                m.d.comb += prods[OL - 1][i].eq(alone[i])
+        # S2: each lane's word sum (sumi's part); K-quants: the sums of the word's positions
+        # l and l + 8 of each 16-value sub-block (Q2_K: the sub-block's sum), and the mins' sum.
         v2, t2 = delay(m, v1, 1, adv, "v2"), delay(m, t1, 1, adv, "t2")
         dx2, dw2 = delay(m, dx1, 1, adv, "dx2"), delay(m, dw1, 1, adv, "dw2")
+        ksc2 = delay(m, ksc0, 2, adv, "ksc")
         partial = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
-        by_pos = Signal(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8), OL))
+        kin = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(signed(21), 8), NSB), OL))
         msum = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         with m.If(adv):
             for r in range(OL):
                 m.d.sync += partial[r].eq(tree_sum([prods[r][i] for i in range(ML)]))
-                for l in range(8):
-                    m.d.sync += by_pos[r][l].eq(tree_sum([prods[r][i]
-                                                          for i in range(l, ML, 8)]))
+                for s in range(NSB):
+                    sub = [prods[r][i] for i in range(16 * s, min(ML, 16 * s + 16))]
+                    for l in range(8):
+                        both = sum(sub[l::8][1:], sub[l])
+                        m.d.sync += kin[r][s][l].eq(Mux(kf["q2_K"] & (l == 0), tree_sum(sub),
+                                                        both))
                 m.d.sync += msum[r].eq(tree_sum([mprods[r][t] for t in range(MP)]))
-        # S3: the block's words summed: sumi (K-quants: aux32[l], and the mins' sum), exact.
-        v3, t3 = delay(m, v2, 1, adv, "v3"), delay(m, t2, 1, adv, "t3")
-        dx3, dw3 = delay(m, dx2, 1, adv, "dx3"), delay(m, dw2, 1, adv, "dw3")
+        # S2b: K-quants: those sums times their sub-block scale (a DSP48E1 each, its M
+        # register): llama.cpp's aux32[l] terms (Q2_K: isum's), exact integers.
+        v2b, t2b = delay(m, v2, 1, adv, "v2b"), delay(m, t2, 1, adv, "t2b")
+        dx2b, dw2b = delay(m, dx2, 1, adv, "dx2b"), delay(m, dw2, 1, adv, "dw2b")
+        partial2b = delay(m, partial, 1, adv, "partial2b")
+        msum2b = delay(m, msum, 1, adv, "msum2b")
+        scaled = Signal(data.ArrayLayout(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8),
+                                                          NSB), OL))
+        with m.If(adv):
+            for r in range(OL):
+                for s in range(NSB):
+                    for l in range(8):
+                        m.d.sync += scaled[r][s][l].eq(kin[r][s][l] * ksc2[r][s])
+        # S3: the block's words summed: sumi (K-quants: aux32[l] (Q2_K: isum in l = 0), and the
+        # mins' sum), exact.
+        v3, t3 = delay(m, v2b, 1, adv, "v3"), delay(m, t2b, 1, adv, "t3")
+        dx3, dw3 = delay(m, dx2b, 1, adv, "dx3"), delay(m, dw2b, 1, adv, "dw3")
         aux = Signal(data.ArrayLayout(data.ArrayLayout(signed(SUMI_BITS), 8), OL))
         mins_i = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         word_first = Signal()      # the next word starts a block
-        with m.If(adv & v2):
-            m.d.sync += word_first.eq(t2.fin)
+        with m.If(adv & v2b):
+            m.d.sync += word_first.eq(t2b.fin)
             for r in range(OL):
+                by_pos = [tree_sum([scaled[r][s][l] for s in range(NSB)]) for l in range(8)]
                 m.d.sync += [
                     aux[r][0].eq(Mux(word_first, 0, aux[r][0])
-                                 + Mux(kpos, by_pos[r][0], partial[r])),
-                    mins_i[r].eq(Mux(word_first, 0, mins_i[r]) + msum[r]),
+                                 + Mux(kq, by_pos[0], partial2b[r])),
+                    mins_i[r].eq(Mux(word_first, 0, mins_i[r]) + msum2b[r]),
                 ]
                 for l in range(1, 8):
-                    m.d.sync += aux[r][l].eq(Mux(word_first, 0, aux[r][l]) + by_pos[r][l])
+                    m.d.sync += aux[r][l].eq(Mux(word_first, 0, aux[r][l]) + by_pos[l])
         with m.If(start):
             m.d.sync += word_first.eq(1)
         fin3 = v3 & t3.fin
@@ -741,7 +778,7 @@ class BfpCore(wiring.Component):
                     with m.If(op == last_op):
                         m.d.sync += [feeding.eq(0), op.eq(0)]
             with m.If(fin3):      # the next block is >= 32 / mac_lanes cycles behind: no overlap
-                m.d.sync += [h_aux.eq(aux), h_min.eq(mins_i), h_dw.eq(dw3), h_init.eq(init3),
+                m.d.sync += [h_aux.eq(aux), h_min.eq(mins_i), h_dw.eq(dw3), h_init.eq(init4),
                              h_dx.eq(dx3), h_tag.eq(t3), feeding.eq(1), k.eq(0), op.eq(0)]
         with m.If(start):
             m.d.sync += [feeding.eq(0), k.eq(0), op.eq(0)]

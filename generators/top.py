@@ -49,15 +49,14 @@ def _prefixed(params, prefix, skip=(), defaults=None):
 
 
 # The default core: 3 input streams (3 x 64 bits at 100 MHz = 2.4 GB/s, at least the PYNQ-Z1's
-# 2.1 GB/s of DDR); the BFP engine's 6 output lanes (2 rows per stream and tile) of 8 int8 MACs
-# each, whose tiles compute faster than their rows stream in every format but Q2_K and Q3_K
-# (their 2.6 and 3.4 bits a weight would need 16 MACs a lane, which does not fit the XC7Z020's
-# 80% budget: 90% of the LUTs with the K-quant scale products in LUTs, 228 of 220 DSP48E1 with
-# them on DSPs); K_MAX 8192 for TinyLlama-1.1B's ffn_down (K = 5632) in Q3_K..Q6_K, whose
-# K cannot be split; the ternary engine's table builders 2 lanes each, so a pass of SmolLM2's k
-# and v projections (64 weight beats, 85 cycles at 3 streams) is not held up by its tables.
+# 2.1 GB/s of DDR); the BFP engine's 6 output lanes (2 rows per stream and tile) of 16 int8 MACs
+# each (96 MACs on 48 DSP48E1s, two lanes' products on each), whose tiles compute faster than
+# their rows stream in every format, Q2_K's 2.6 bits a weight (73 weights a cycle at 3 streams)
+# included; K_MAX 8192 for TinyLlama-1.1B's ffn_down (K = 5632) in Q3_K..Q6_K, whose K cannot be
+# split; the ternary engine's table builders 2 lanes each, so a pass of SmolLM2's k and v
+# projections (64 weight beats, 85 cycles at 3 streams) is not held up by its tables.
 DEFAULT_STREAMS = 3
-BFP_DEFAULTS = {"mac_lanes": 8, "out_lanes": 6, "k_max": 8192}
+BFP_DEFAULTS = {"mac_lanes": 16, "out_lanes": 6, "k_max": 8192}
 TERNARY_DEFAULTS = {"lanes_per_builder": 2}
 
 

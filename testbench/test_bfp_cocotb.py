@@ -22,9 +22,20 @@ def _grouped(*sets):
     return grouped("b-", *sets)
 
 
+def _random():
+    """Every configuration on both simulators; make test runs them with stalls (0.3: bursts and
+    gaps), `make regress` also unstalled and at 0.7 (the default core's unstalled runs are
+    in make test through the fast back end: test_fast_backend.py, test_perf_model's pins)."""
+    cases = []
+    for case in _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]):
+        if case.values[2] != 0.3:
+            case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
+        cases.append(case)
+    return cases
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim,config,stall",
-                         _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]))
+@pytest.mark.parametrize("sim,config,stall", _random())
 def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
 

@@ -113,6 +113,8 @@ CORE_CONFIGS = [
     # fewer rows than streams
     ({"mac_lanes": 16, "out_lanes": 6, "k_max": 256, "m_max": 2, "streams": 3}, (0.0,)),
     ({"mac_lanes": 8, "out_lanes": 4, "k_max": 64, "m_max": 3, "streams": 4}, ()),
+    # an odd out_lanes: a lane pair on shared DSP48E1s and a lane alone
+    ({"mac_lanes": 8, "out_lanes": 3, "k_max": 256, "m_max": 2, "streams": 3}, (0.4,)),
 ]
 
 

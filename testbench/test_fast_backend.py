@@ -59,7 +59,7 @@ def test_broken_library(tmp_path):
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_never_finishing_core_is_an_error():
     """A BFP start, then half its input: the core waits for the rest; the call ends at its cycle
     limit with an error, not a hang."""
@@ -76,7 +76,7 @@ def test_never_finishing_core_is_an_error():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_wrong_id_is_an_error():
     """A driver pointed 4 bytes off (the wrong base address) reads another register as ID."""
     backend = open_fast()
@@ -96,7 +96,7 @@ def test_wrong_id_is_an_error():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_build_is_reused():
     first = build_fast()
     again = build_fast()
@@ -104,7 +104,7 @@ def test_build_is_reused():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_bench_shapes_give_the_pinned_cycles():
     """The bench's shape runs on the fast back end give the CYCLES pinned in test_perf_model.py
     for the default core (SmolLM2's q projection on both engines at M = 1 and M = 8, and a
@@ -119,7 +119,7 @@ def test_bench_shapes_give_the_pinned_cycles():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_skipping_idle_engines_changes_nothing():
     """The same calls (both engines, stalls) with idle engines skipped and with every model
     evaluated at every edge: identical records; and skipping did happen."""
@@ -139,7 +139,7 @@ def test_skipping_idle_engines_changes_nothing():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 @pytest.mark.parametrize("engine,idle", [("bfp", "ternary"), ("ternary", "bfp")])
 def test_the_idle_engine_is_not_evaluated(engine, idle):
     """While one engine runs a SmolLM2 projection, the other is left unevaluated for all but a

@@ -80,7 +80,7 @@ def test_reference_backend_runs_the_file_as_shipped(model, tmp_path):
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_generate_on_the_rtl(model, tmp_path):
     """Two tokens of the default prompt through the RTL: every product bit-exact, the tokens and
     logits those of the golden models, the first token the float32 model's (" Paris")."""

@@ -8,14 +8,19 @@ from pathlib import Path
 import pytest
 
 from llmaccel.generators.blocks import BLOCKS
-from llmaccel.generators.emit import emit_block
+from llmaccel.generators.emit import emit_block, emit_block_once
 
 HDL = Path(__file__).resolve().parent.parent / "hdl"
+# One emission per block serves the tests below (they share an xdist group, so one worker) and
+# the simulation builds of that worker; the reproducibility test makes a second, independent one
+# to compare with it.
+emitted = emit_block_once
+pytestmark = pytest.mark.xdist_group("hdl")
 
 
 @pytest.mark.parametrize("block", list(BLOCKS))
 def test_hdl_is_current(block):
-    name, text = emit_block(block)
+    name, text = emitted(block)
     committed = HDL / f"{name}.sv"
     assert committed.exists(), f"{committed} is missing: run `make verilog`"
     assert committed.read_text() == text, f"{committed} is stale: run `make verilog`"
@@ -23,7 +28,7 @@ def test_hdl_is_current(block):
 
 @pytest.mark.parametrize("block", list(BLOCKS))
 def test_emission_is_reproducible(block):
-    name, first = emit_block(block)
+    name, first = emitted(block)
     _, second = emit_block(block)
     assert first == second
     for leak in (str(Path.cwd()), str(HDL.parent), os.path.expanduser("~"), platform.node()):
@@ -33,5 +38,5 @@ def test_emission_is_reproducible(block):
 
 
 def test_no_stray_files_in_hdl():
-    expected = {f"{emit_block(b)[0]}.sv" for b in BLOCKS}
+    expected = {f"{emitted(b)[0]}.sv" for b in BLOCKS}
     assert {p.name for p in HDL.glob("*.sv")} == expected

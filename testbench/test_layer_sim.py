@@ -42,7 +42,7 @@ def test_decode_layer_calls_every_projection_once_in_order():
 
 
 @pytest.mark.cocotb
-@pytest.mark.xdist_group("top-verilator-default")
+@pytest.mark.xdist_group("fast-default")
 def test_layer_decode_is_bit_exact(tmp_path, capsys):
     # on the fast back end: its results and CYCLES are the cocotb back end's (test_fast_backend)
     report, exact = run_layer_sim(0, "fast", tmp_path)

@@ -23,9 +23,14 @@ def _run(sim, config, testcase, stall):
     run_case("top", "llmaccel.testbench.cocotb_top", CONFIGS[config], sim, config, testcase, stall)
 
 
+# make test runs every configuration on both simulators with stalls; unstalled in `make regress`
+# (the default core's unstalled runs are in make test on the fast back end, cycle for cycle the
+# same core: test_fast_backend.py).
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim,config,stall",
-                         grouped("top-", *[(c, s) for c in CONFIGS for s in (0.0, 0.5)]))
+@pytest.mark.parametrize("sim,config,stall", [
+    pytest.param(*case.values, marks=[*case.marks, *([pytest.mark.slow] if case.values[2] == 0.0
+                                                      else [])])
+    for case in grouped("top-", *[(c, s) for c in CONFIGS for s in (0.0, 0.5)])])
 def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
 

@@ -23,7 +23,7 @@ from llmaccel.golden.bfp_layout import ACTIVATION, FORMATS, k_refusal, row_words
 from llmaccel.golden.ternary import matmul as ternary_matmul
 from llmaccel.golden.top_layout import act_beat_bits, beat_words, weight_beat_bits
 from llmaccel.host.driver import Accelerator
-from llmaccel.perf.cycle_model import STREAM_CONFIGS, WIDE_3, model_params, top_cycles
+from llmaccel.perf.cycle_model import STREAM_CONFIGS, model_params, top_cycles
 from llmaccel.testbench.backend_calls import random_ternary
 from llmaccel.testbench.fast_build import open_fast
 from llmaccel.testbench.job import bit_exact
@@ -38,10 +38,10 @@ MODEL_SHAPES = {
 }
 PER_LAYER = {"q, o": 2, "k, v": 2, "gate, up": 2, "down": 1}
 # The cores measured, by the label of their row: one per stream count (STREAM_CONFIGS; 3 is the
-# default core), and the 3-stream core with 16 MAC lanes a row (over the area budget).
-WIDE_LABEL = "3, 16 MACs a lane"
-BENCH_CONFIGS = {1: STREAM_CONFIGS[1], 2: STREAM_CONFIGS[2], 3: STREAM_CONFIGS[3],
-                 WIDE_LABEL: WIDE_3, 4: STREAM_CONFIGS[4]}
+# default core).
+BENCH_CONFIGS = {count: STREAM_CONFIGS[count] for count in (1, 2, 3, 4)}
+
+
 def runnable(fmt: str, k: int, k_max: int = 4096) -> bool:
     """The core takes K of `fmt` (a multiple of its block; Q3_K..Q6_K within K_MAX)."""
     return k % formats.get(fmt).block == 0 and k_refusal(fmt, k, k_max) is None

