@@ -54,9 +54,9 @@ tools:
 	  fi; \
 	fi
 
-# 6 new tokens of the default prompt keep it to about 9 minutes from a fresh clone, 4 of them the
+# 6 new tokens of the default prompt keep it to about 7 minutes from a fresh clone, 4 of them the
 # fast back end's build (the file as shipped: a BFP token is 4.1 M cycles on the 3-stream core,
-# the fast back end about 0.16 M cycles/s);
+# the fast back end about 0.19 M cycles/s);
 # `llmaccel generate --tokens N --weights ...` for more.
 SIM_TOKENS ?= 6
 sim: $(STAMP)
