@@ -95,9 +95,11 @@ def bfp_phases(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
                  "output": m * rows[t - 1]}
         which = max(terms, key=terms.get)
         bound[which] += 1
-        # (The swap's cycle is hidden when the join is still waiting out the row-end steps of
-        # the tile's last super-block: compute-bound with a longer last block.)
-        steady += terms[which] + (0 if which == "compute" and per_last > per else 1)
+        # (The swap's cycle is hidden when compute-bound with the join waiting rather than
+        # taking a word a cycle: out the row-end steps of the tile's last super-block (a longer
+        # last block), or on the adder's loop, `gap` > words per block.)
+        hidden = which == "compute" and (per_last > per or per > p)
+        steady += terms[which] + (0 if hidden else 1)
     # The last tile's compute is not overlapped: its last block result is accepted at
     # (B M - 1) per + p - 1, then the pipeline drains: fixed latency, the chain's lanes fed one a
     # cycle, the last vector's results one a cycle, and a backlog when M vectors finish faster
