@@ -100,23 +100,32 @@ def build_verilog(module: str, verilog: str, sim: str | None = None, *,
     prepare_tools(sim)
     directory = BUILD / sim / (module + ("_waves" if waves else ""))
     directory.mkdir(parents=True, exist_ok=True)
+    source = directory / f"{module}.sv"
+    stamp = directory / ".built"              # the build's seconds, then its arguments
+    args = []
+    if sim == "verilator":
+        # cocotb's runner makes every signal public (--public-flat-rw), which multiplies
+        # Verilator's C++ (the BFP engine's wide configurations built ~10x slower); the
+        # tests drive and read the top module's ports only (public to depth 1).
+        args = ["-Wall", *(f"-Wno-{w}" for w in VERILATOR_WAIVERS), "-O2",
+                "--no-public-flat-rw", "--public-depth", "1",
+                "--x-assign", "fast", "--x-initial", "fast"]
+    elif sim == "icarus":
+        args = ["-g2012"]
+
+    def current() -> bool:
+        return (not force and source.exists() and source.read_text() == verilog
+                and stamp.exists() and stamp.read_text().partition("\n")[2] == " ".join(args) + "\n")
     # pytest-xdist workers may build the same configuration at once: one builds, others wait.
+    # A current build is checked under a shared hold, so checking never waits for the runs of
+    # other workers on it (they hold it shared too, run()); only a rebuild takes it alone.
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        if current():
+            return Build(sim, module, directory, 0.0, waves)
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        source = directory / f"{module}.sv"
-        stamp = directory / ".built"          # the build's seconds, then its arguments
-        args = []
-        if sim == "verilator":
-            # cocotb's runner makes every signal public (--public-flat-rw), which multiplies
-            # Verilator's C++ (the BFP engine's wide configurations built ~10x slower); the
-            # tests drive and read the top module's ports only (public to depth 1).
-            args = ["-Wall", *(f"-Wno-{w}" for w in VERILATOR_WAIVERS), "-O2",
-                    "--no-public-flat-rw", "--public-depth", "1",
-                    "--x-assign", "fast", "--x-initial", "fast"]
-        elif sim == "icarus":
-            args = ["-g2012"]
-        if (not force and source.exists() and source.read_text() == verilog and stamp.exists()
-                and stamp.read_text().partition("\n")[2] == " ".join(args) + "\n"):
+        if current():
             return Build(sim, module, directory, 0.0, waves)
         if force:   # from scratch: the simulators' make would otherwise reuse their objects
             for old in directory.iterdir():
