@@ -41,14 +41,15 @@ def test_random_matmuls(sim, config, stall):
 
 
 def _directed():
-    """Every directed case on every configuration and simulator; Icarus's scale classes on the
-    two non-default configurations (the longest Icarus runs: every class pair of every format)
-    only in `make regress` (Verilator runs them in `make test`, Icarus on the default)."""
+    """Every directed case on every configuration and simulator; Icarus's scale classes and K
+    splits (the longest Icarus runs: every class pair of every format, every splitting format in
+    three parts) only in `make regress` (Verilator runs them on every configuration in `make
+    test`)."""
     cases = []
     for case in _grouped(*[(c, t) for c in CONFIGS
                            for t in ("scale_classes", "registers", "reset_mid_matmul", "k_split")]):
         sim, config, testcase = case.values
-        if sim == "icarus" and config != "default" and testcase == "scale_classes":
+        if sim == "icarus" and testcase in ("scale_classes", "k_split"):
             case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
         cases.append(case)
     return cases

@@ -36,7 +36,9 @@ def run(w_raw, x_raw, sim, tag):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,rows", [
     pytest.param("verilator", 8, marks=pytest.mark.xdist_group("b-verilator-default")),
-    pytest.param("icarus", 1, marks=pytest.mark.xdist_group("b-icarus-default")),
+    # Icarus takes about 2 minutes on one row: `make regress`
+    pytest.param("icarus", 1, marks=[pytest.mark.xdist_group("b-icarus-default"),
+                                     pytest.mark.slow]),
 ])
 def test_attn_q_bit_exact(model, sim, rows):
     w = model.weight("blk.0.attn_q.weight")                  # [576, 576] float32

@@ -23,13 +23,19 @@ def _run(sim, config, testcase, stall):
     run_case("top", "llmaccel.testbench.cocotb_top", CONFIGS[config], sim, config, testcase, stall)
 
 
-# make test runs every configuration on both simulators with stalls; unstalled in `make regress`
-# (the default core's unstalled runs are in make test on the fast back end, cycle for cycle the
-# same core: test_fast_backend.py).
+def _in_regress_only(sim, config, stall):
+    """make test runs the random matmuls with stalls on: the default core under Verilator, the
+    small-buffer cores under both simulators (Icarus takes about 10 minutes on the default core:
+    `make regress`, with the unstalled runs; the 3-stream small core under Verilator too). The
+    default core's unstalled runs are in make test on the fast back end, cycle for cycle the same
+    Verilated core (test_fast_backend.py)."""
+    return stall == 0.0 or (sim, config) in (("icarus", "default"), ("verilator", "streams"))
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,stall", [
-    pytest.param(*case.values, marks=[*case.marks, *([pytest.mark.slow] if case.values[2] == 0.0
-                                                      else [])])
+    pytest.param(*case.values, marks=[*case.marks, *([pytest.mark.slow]
+                                                     if _in_regress_only(*case.values) else [])])
     for case in grouped("top-", *[(c, s) for c in CONFIGS for s in (0.0, 0.5)])])
 def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
