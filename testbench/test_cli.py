@@ -55,6 +55,7 @@ def test_emit_writes_module_named_after_non_default_params(capsys, tmp_path):
     assert "ecc_corrected" in text
 
 
+@pytest.mark.xdist_group("hdl")      # test_hdl.py's emissions serve it on that worker
 def test_emit_all_writes_every_default(capsys, tmp_path):
     code, out, _ = run(capsys, "emit", "--all", "-o", str(tmp_path))
     assert code == 0

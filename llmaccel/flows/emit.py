@@ -2,7 +2,7 @@
 (<module>_regs.h), written to a folder (`make verilog` refreshes hdl/ this way)."""
 from pathlib import Path
 
-from llmaccel.generators.emit import emit_block, header_text
+from llmaccel.generators.emit import emit_block_once, header_text
 
 
 def _write(out_dir: Path, filename: str, text: str) -> Path:
@@ -13,7 +13,7 @@ def _write(out_dir: Path, filename: str, text: str) -> Path:
 
 
 def write_block(block: str, params: dict | None, out_dir: Path) -> Path:
-    name, text = emit_block(block, params)
+    name, text = emit_block_once(block, params)     # once per process (the core: ~20 s)
     return _write(out_dir, f"{name}.sv", text)
 
 
