@@ -26,8 +26,8 @@ def _run(sim, config, testcase, stall):
 def _in_regress_only(sim, config, stall):
     """make test runs the random matmuls with stalls on the default core under Verilator and the
     1-stream small core under both simulators; `make regress` adds the unstalled runs, the
-    default core under Icarus (about 10 minutes) and the 3-stream small core (under Verilator
-    every one of its tests: make test runs the 3-stream default there). The default core's
+    default core under Icarus (about 10 minutes) and the 3-stream small core (every one of its
+    tests: make test runs the 3-stream default's directed cases on both). The default core's
     unstalled runs are in make test on the fast back end, cycle for cycle the same Verilated
     core (test_fast_backend.py)."""
     return stall == 0.0 or (sim, config) in (("icarus", "default"), ("icarus", "streams"),
@@ -43,13 +43,12 @@ def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
 
 
-# Every configuration on both simulators; the 3-stream small core under Verilator in `make
-# regress` (make test runs its directed cases under Icarus and the 3-stream default's under
-# Verilator).
+# Every configuration on both simulators; the 3-stream small core in `make regress` (make test
+# runs the 3-stream default's directed cases under both simulators).
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,testcase", [
-    pytest.param(*case.values, marks=[*case.marks, *([pytest.mark.slow] if case.values[:2] == (
-        "verilator", "streams") else [])])
+    pytest.param(*case.values, marks=[*case.marks, *([pytest.mark.slow] if case.values[1] ==
+                                                     "streams" else [])])
     for case in grouped("top-", *[(c, t) for c in CONFIGS
                                   for t in ("registers", "reset_mid_matmul", "extra_words")])])
 def test_directed(sim, config, testcase):
