@@ -707,13 +707,15 @@ class BfpCore(wiring.Component):
         msum = Signal(data.ArrayLayout(signed(SUMI_BITS), OL))
         with m.If(adv):
             for r in range(OL):
-                m.d.sync += partial[r].eq(tree_sum([prods[r][i] for i in range(ML)]))
-                for s in range(NSB):
-                    sub = [prods[r][i] for i in range(16 * s, min(ML, 16 * s + 16))]
+                # one adder tree per sub-block serves both sumi's part and Q2_K's sub-block sums
+                subs = [[prods[r][i] for i in range(16 * s, min(ML, 16 * s + 16))]
+                        for s in range(NSB)]
+                sub_sums = [tree_sum(sub) for sub in subs]
+                m.d.sync += partial[r].eq(tree_sum(sub_sums))
+                for s, sub in enumerate(subs):
                     for l in range(8):
-                        both = sum(sub[l::8][1:], sub[l])
-                        m.d.sync += kin[r][s][l].eq(Mux(kf["q2_K"] & (l == 0), tree_sum(sub),
-                                                        both))
+                        m.d.sync += kin[r][s][l].eq(Mux(kf["q2_K"] & (l == 0), sub_sums[s],
+                                                        tree_sum(sub[l::8])))
                 m.d.sync += msum[r].eq(tree_sum([mprods[r][t] for t in range(MP)]))
         # S2b: K-quants: those sums times their sub-block scale (a DSP48E1 each, its M
         # register): llama.cpp's aux32[l] terms (Q2_K: isum's), exact integers.
