@@ -13,6 +13,11 @@ N (words of `rows` weight rows), and an accumulator memory over the passes.
 - Per (pass, m): one activation slice goes to the engine (it builds its tables), then the tile's
   words stream past them; each `sums` beat adds into the accumulator memory at (m, word). The last
   pass sends the totals out instead of storing them.
+- M = 1 (decode) uses every tile once: with `direct_fifo` > 0 the weight beats bypass the tile
+  buffer and go to the engine as they arrive, through a FIFO of `direct_fifo` beats (it holds
+  the beats that come while the first table builds), so no tile is filled before the engine
+  starts and no pass waits for a swap. Activation slices are read as soon as they are written:
+  the first tables build while the rest of X arrives.
 
 Host protocol: one `cmd` beat {m, words, passes} (M; ceil(N / rows); ceil(K / (lanes * g)), each
 at least 1 and at most the maxima), then the M * passes activation slices {x, skip} (x padded with
@@ -33,6 +38,7 @@ Accumulators are ACC_BITS wide: any sum of k_max products of an int8 and a trit 
 """
 from amaranth import Cat, Module, Signal, Mux, ResetSignal, signed, unsigned
 from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -59,6 +65,8 @@ class TernaryAccelerator(wiring.Component):
         Param("m_max", 8, "largest M (rows of X)", 1, 256),
         Param("act_bits", 8, "signed activation width", 2, 8),
         *(p for p in TernaryEngine.PARAMS if p.name in ("double_buffer", "lanes_per_builder")),
+        Param("direct_fifo", 64, "M = 1: weight beats pass the tile buffer by, into the engine "
+              "through a FIFO of this many beats (0: always through the tile buffer)", 0, 512),
     )
 
     def __init__(self, **params):
@@ -81,6 +89,7 @@ class TernaryAccelerator(wiring.Component):
         self.act_word_bits = -(-(self.slice * self.act_bits + 1) // 8) * 8
         self.weight_depth = _pow2_at_least(self.words_max)
         self.act_depth = _pow2_at_least(self.m_max * self.passes_max)
+        self.direct_fifo = p["direct_fifo"]
         self.cmd_layout = data.StructLayout({
             "m": range(self.m_max + 1), "words": range(self.words_max + 1),
             "passes": range(self.passes_max + 1)})
@@ -114,9 +123,11 @@ class TernaryAccelerator(wiring.Component):
         P = Signal.like(self.cmd.payload.passes)
         m.d.comb += [self.cmd.ready.eq(~busy & ~rst), self.busy.eq(busy)]
         start = self.cmd.valid & self.cmd.ready
+        direct = Signal()   # this run's weight beats go straight to the engine (M = 1)
         with m.If(start):
             m.d.sync += [busy.eq(1), M.eq(self.cmd.payload.m), W.eq(self.cmd.payload.words),
-                         P.eq(self.cmd.payload.passes)]
+                         P.eq(self.cmd.payload.passes),
+                         direct.eq((self.cmd.payload.m == 1) if self.direct_fifo else 0)]
 
         # ---- activation loader: M * P slices into the activation buffer --------------------
         act_count = Signal(range(self.act_depth + 1))
@@ -158,19 +169,35 @@ class TernaryAccelerator(wiring.Component):
         tile_full = Signal()
         with m.If(start):
             m.d.sync += [load_word.eq(0), load_tile.eq(0), tile_full.eq(0)]
-        loading = busy & acts_loaded & ~tile_full & (load_tile < live)
+        wanted = busy & acts_loaded & (load_tile < live)     # beats of live passes still to come
+        loading = wanted & ~tile_full & ~direct
         m.d.comb += [
             wbuf.write.valid.eq(self.weights.valid & loading),
             wbuf.write.payload.addr.eq(load_word),
             wbuf.write.payload.data.eq(self.weights.payload.as_value()),
             wbuf.write.payload.be.eq(-1),
-            self.weights.ready.eq(wbuf.write.ready & loading),
             wbuf.swap_fill.valid.eq(tile_full),
         ]
+        # M = 1 uses each tile once: its beats go to the engine as they come, through a FIFO
+        # (its ready is registered, and it takes the beats that arrive while the first table
+        # builds), with no tile to fill first and no swap.
+        if self.direct_fifo:
+            m.submodules.direct_fifo = dfifo = SyncFIFO(
+                width=len(self.weights.payload.as_value()), depth=self.direct_fifo)
+            m.d.comb += [dfifo.w_data.eq(self.weights.payload.as_value()),
+                         dfifo.w_en.eq(self.weights.valid & wanted & direct),
+                         self.weights.ready.eq(Mux(direct, dfifo.w_rdy & wanted,
+                                                   wbuf.write.ready & loading))]
+        else:
+            m.d.comb += self.weights.ready.eq(wbuf.write.ready & loading)
         with m.If(self.weights.valid & self.weights.ready):
             m.d.sync += load_word.eq(load_word + 1)
             with m.If(load_word + 1 == W):
-                m.d.sync += [tile_full.eq(1), load_word.eq(0)]
+                m.d.sync += load_word.eq(0)
+                with m.If(direct):
+                    m.d.sync += load_tile.eq(load_tile + 1)
+                with m.Else():
+                    m.d.sync += tile_full.eq(1)
         with m.If(wbuf.swap_fill.valid & wbuf.swap_fill.ready):
             m.d.sync += [tile_full.eq(0), load_tile.eq(load_tile + 1)]
 
@@ -183,7 +210,10 @@ class TernaryAccelerator(wiring.Component):
         acts_issuing = Signal()
         with m.If(start):
             m.d.sync += [act_pass.eq(0), act_m.eq(0), act_addr.eq(0), acts_issuing.eq(1)]
-        m.d.comb += [abuf.read_req[0].valid.eq(busy & acts_issuing & acts_loaded),
+        # A slice is read as soon as it is written (a write is seen by reads from the next
+        # cycle on): the first tables build while the rest of X still arrives.
+        m.d.comb += [abuf.read_req[0].valid.eq(busy & acts_issuing
+                                               & (acts_loaded | (act_addr < act_count))),
                      abuf.read_req[0].payload.eq(act_addr)]
         with m.If(abuf.read_req[0].valid & abuf.read_req[0].ready):
             m.d.sync += [act_m.eq(act_m + 1), act_addr.eq(act_addr + P)]
@@ -208,10 +238,11 @@ class TernaryAccelerator(wiring.Component):
         with m.If(skipping):  # a zero tile: nothing to read, no swap, no sums
             m.d.sync += req_pass.eq(req_pass + 1)
         m.d.comb += wbuf.swap_drain.valid.eq(busy & issuing & acts_loaded & ~skip_r.data
-                                             & ~have_tile)
+                                             & ~have_tile & ~direct)
         with m.If(wbuf.swap_drain.valid & wbuf.swap_drain.ready):
             m.d.sync += have_tile.eq(1)
-        m.d.comb += [wbuf.read_req[0].valid.eq(busy & issuing & have_tile & ~skip_r.data),
+        m.d.comb += [wbuf.read_req[0].valid.eq(busy & issuing & have_tile & ~skip_r.data
+                                               & ~direct),
                      wbuf.read_req[0].payload.eq(req_word)]
         with m.If(wbuf.read_req[0].valid & wbuf.read_req[0].ready):
             m.d.sync += req_word.eq(req_word + 1)
@@ -229,11 +260,19 @@ class TernaryAccelerator(wiring.Component):
             engine.acts.valid.eq(abuf.read_resp[0].valid & ~act_skip),
             engine.acts.payload.eq(abuf.read_resp[0].payload.data),
             abuf.read_resp[0].ready.eq(engine.acts.ready | act_skip),
-            engine.weights.valid.eq(wbuf.read_resp[0].valid),
-            engine.weights.payload.code.eq(wbuf.read_resp[0].payload.data),
             engine.weights.payload.last.eq(resp_word + 1 == W),
             wbuf.read_resp[0].ready.eq(engine.weights.ready),
         ]
+        if self.direct_fifo:
+            m.d.comb += [
+                engine.weights.valid.eq(Mux(direct, dfifo.r_rdy, wbuf.read_resp[0].valid)),
+                engine.weights.payload.code.eq(Mux(direct, dfifo.r_data,
+                                                   wbuf.read_resp[0].payload.data)),
+                dfifo.r_en.eq(direct & engine.weights.ready),
+            ]
+        else:
+            m.d.comb += [engine.weights.valid.eq(wbuf.read_resp[0].valid),
+                         engine.weights.payload.code.eq(wbuf.read_resp[0].payload.data)]
         with m.If(start):
             m.d.sync += resp_word.eq(0)
         with m.If(engine.weights.valid & engine.weights.ready):

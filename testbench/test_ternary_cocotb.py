@@ -7,10 +7,13 @@ from llmaccel.testbench.cocotb_cases import grouped, run_case
 CONFIGS = {
     "default": {},
     # the naive add/sub/skip engine, two rows per beat
-    "naive": {"g": 1, "lanes": 8, "rows": 2, "k_max": 256, "n_max": 64, "m_max": 4},
-    # g = 4, single-buffered tables, one row per beat, small builders, 6-bit activations
+    # (M = 1 through the tile buffer: no direct FIFO)
+    "naive": {"g": 1, "lanes": 8, "rows": 2, "k_max": 256, "n_max": 64, "m_max": 4,
+              "direct_fifo": 0},
+    # g = 4, single-buffered tables, one row per beat, small builders, 6-bit activations, an
+    # M = 1 FIFO of 2 beats (full while a table builds)
     "g4": {"g": 4, "lanes": 4, "rows": 1, "k_max": 200, "n_max": 40, "m_max": 3,
-           "double_buffer": 0, "lanes_per_builder": 2, "act_bits": 6},
+           "double_buffer": 0, "lanes_per_builder": 2, "act_bits": 6, "direct_fifo": 2},
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from llmaccel.generators.params import ParamError
+from llmaccel.generators.ternary import TernaryAccelerator
 from llmaccel.generators.ternary_engine import TernaryEngine
 from llmaccel.golden.ternary import group_codes
 from llmaccel.golden.ternary_layout import pass_sums
@@ -27,6 +28,21 @@ from llmaccel.golden.ternary_layout import pass_sums
 def test_parameter_messages(params, message):
     with pytest.raises(ParamError, match=re.escape(message)):
         TernaryEngine(**params)
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"direct_fifo": -1}, "direct_fifo must be an integer from 0 to 512, not -1"),
+    ({"direct_fifo": 513}, "direct_fifo must be an integer from 0 to 512, not 513"),
+    ({"direct_fifo": 8.0}, "direct_fifo must be an integer from 0 to 512, not 8.0"),
+    ({"m_max": 0}, "m_max must be an integer from 1 to 256, not 0"),
+    ({"k_max": 0}, "k_max must be an integer from 1 to 1048576, not 0"),
+    ({"fifo": 2}, "unknown parameter 'fifo'; allowed: g, rows, lanes, k_max, n_max, m_max, "
+                  "act_bits, double_buffer, lanes_per_builder, direct_fifo"),
+])
+def test_accelerator_parameter_messages(params, message):
+    """The accelerator's own parameters (generators/ternary.py) around the engine's."""
+    with pytest.raises(ParamError, match=f"^{re.escape(message)}$"):
+        TernaryAccelerator(**params)
 
 
 def test_derived_widths():

@@ -134,12 +134,21 @@ def bfp_cycles(m: int, n: int, k: int, mac_lanes: int = 8, out_lanes: int = 4,
 # weight requests).
 TERNARY_TAIL = 10
 TERNARY_PASS_BUBBLE = 1
+# M = 1 through the direct FIFO (generators/ternary.py): a weight beat reaches the engine this
+# many cycles after the stream cycle that completes it, counted in the units of the tile path's
+# read requests (which reach the engine READ_LATENCY = 2 cycles later); and the cycles from the
+# last result word of such a run (_packed_last_pass), less the engine's latency, to the end the
+# tile path's units count.
+# Fitted: exact on 20 runs of the block and 93 of the four STREAM_CONFIGS cores
+# (testbench/test_perf_model.py).
+DIRECT_ARRIVAL = -3
+DIRECT_LAST = 3
 
 
 def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
                    double_buffer: int = 1, lanes_per_builder: int = 4, act_cycles: int = 1,
                    weight_cycles: int = 1, packed_results: bool = False,
-                   streams: int = 1) -> dict:
+                   streams: int = 1, direct_fifo: int = 64, gearbox: int = 0) -> dict:
     """The model's structure for one matmul, walked unit by unit (a unit = one row of X against
     one pass's tile): returns the total (key "total") and which bound held how often.
 
@@ -150,7 +159,12 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     core's input streams, side by side: a cycle brings `streams` words (act_cycles and
     weight_cycles are then words per beat), so a tile's beats arrive at the pace of the
     words; a tile that loads right after the last one continues its flow, one that waited for
-    the engine starts afresh."""
+    the engine starts afresh. `direct_fifo`: the engine's M = 1 FIFO (0: none); with one, a run
+    at M = 1 takes each weight beat as it arrives (no tile to fill, no swap). `gearbox`: the
+    cycle a beat spends in the top core's StreamUpsizer before the block sees it (1 there).
+
+    A table builds once its slice is in (slices are read as soon as they are written), the
+    previous build is over and a table buffer is free."""
     if m <= 0 or n <= 0 or k <= 0:
         raise ValueError(f"need M, N, K >= 1: {m=} {n=} {k=}")
     passes = _ceil_div(k, lanes * g)          # K-slices of lanes x g activations
@@ -174,7 +188,14 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     tile_full = acts_done + steps(words)      # tile 0 loads alone
     held = flow(0)[1]
     want = acts_done                          # the engine asks for a tile
-    build_start = acts_done                   # the first table builds as soon as X is in
+
+    def slice_in(j, i):
+        """The first cycle a table of slice (pass j, row i of X) can build: the slices are read
+        as soon as they are written, in the order (row, pass) they arrive."""
+        return 1 + gearbox + _ceil_div((i * passes + j + 1) * act_cycles, streams)
+    build_start = slice_in(0, 0)
+    direct = m == 1 and direct_fifo > 0
+    arrival = DIRECT_ARRIVAL + gearbox
     ends = []
     prev_end = None
     bound = {"build": 0, "words": 0, "tile_load": 0}
@@ -197,34 +218,84 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
         for i in range(m):
             built = build_start + build
             cands = {"build": built}
-            if i == 0:
+            if direct:
+                # The pass's first beat as it arrives (the weights follow X on the stream).
+                cands["tile_load"] = acts_done + steps(j * words + 1) + arrival
+            elif i == 0:
                 cands["tile_load"] = swap
             if prev_end is not None:
-                cands["words"] = prev_end + (TERNARY_PASS_BUBBLE if i == 0 else 0)
+                cands["words"] = prev_end + (TERNARY_PASS_BUBBLE if i == 0 and not direct
+                                             else 0)
             which = max(cands, key=cands.get)
             bound[which] += 1
             start = cands[which]
             prev_end = start + unit           # the tile's words stream past the table
+            if direct and unit > words:       # the last pass, paced by the results' packer
+                latency = (lanes - 1).bit_length() + 2
+                prev_end = _packed_last_pass(
+                    start, [acts_done + steps(j * words + b + 1) + arrival
+                            for b in range(words)], rows, latency) - latency - DIRECT_LAST
+            elif direct:                      # (a pass that started late catches up)
+                prev_end = max(prev_end, acts_done + steps((j + 1) * words)
+                               + arrival + 1)
             ends.append(prev_end)
-            # The next table builds once this build is over and a table buffer is free (double
-            # buffered: the one read before this unit; single: this unit's own, a cycle after
-            # its last word for a built table, at once for g = 1's activation register).
+            # The next table builds once this build is over, its slice is in and a table buffer
+            # is free (double buffered: the one read before this unit, a cycle after its last
+            # word; single: this unit's own, a cycle after its last word for a built table, at
+            # once for g = 1's activation register).
             if two_tables:
-                free = ends[-2] if len(ends) >= 2 else 0
+                free = ends[-2] + 1 if len(ends) >= 2 else 0
             else:
                 free = ends[-1] + (1 if g > 1 else 0)
-            build_start = max(built + 1, free)
+            build_start = max(built + 1, free,
+                              slice_in(j + (i + 1) // m, (i + 1) % m) if j + 1 < passes or
+                              i + 1 < m else 0)
         want = prev_end
     total = prev_end + TERNARY_TAIL + (lanes - 1).bit_length() - 4
     return {"passes": passes, "words": words, "units": m * passes, "build": build,
             "acts": m * passes, "bound": bound, "total": total}
 
 
+def _packed_last_pass(start: int, arrive: list[int], rows: int, latency: int) -> int:
+    """The last pass of a direct (M = 1) run whose results leave two int32 a cycle: the engine
+    takes beat b at the earliest at max(start, arrive[b]) (a cycle each), its pipeline of
+    `latency` registers and the accumulator stage all hold while the ValuePacker
+    (generators/value_packer.py, `rows` values a beat) cannot take the front beat. Walked
+    cycle by cycle; returns the cycle after the last result word, in the units of `start`."""
+    pipe = [False] * latency                  # beats in the engine's registers (front last)
+    s1 = False                                # the accumulator stage holds a beat
+    held = flushing = 0
+    taken = sent = 0
+    t = start
+    while True:
+        give = held >= 2 or (held == 1 and flushing)
+        after = (held - 2 if held >= 2 else 0) if give else held
+        if give and flushing and held <= 2:
+            return t + 1
+        ready = not flushing and after <= 1
+        s1_advance = not s1 or ready
+        advance = not (pipe[-1] and not s1_advance)
+        if s1 and ready:
+            sent += 1
+            held, flushing = after + rows, int(sent == len(arrive))
+        else:
+            held = after
+        if s1_advance:
+            s1 = pipe[-1]
+        if advance:
+            take = taken < len(arrive) and arrive[taken] <= t
+            taken += take
+            pipe = [take] + pipe[:-1]
+        t += 1
+
+
 def ternary_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: int = 3,
-                   double_buffer: int = 1, lanes_per_builder: int = 4) -> int:
+                   double_buffer: int = 1, lanes_per_builder: int = 4,
+                   direct_fifo: int = 64) -> int:
     """Cycles of one Y = X[M, K] x W[N, K]^T on the `ternary` block (K <= k_max, N <= n_max,
     M <= m_max, dense weights: no K-slice skipped), first input beat to last result beat."""
-    return ternary_phases(m, n, k, g, lanes, rows, double_buffer, lanes_per_builder)["total"]
+    return ternary_phases(m, n, k, g, lanes, rows, double_buffer, lanes_per_builder,
+                          direct_fifo=direct_fifo)["total"]
 
 
 # ---- reporting ----------------------------------------------------------------------------------
@@ -255,7 +326,8 @@ TOP_TERNARY_START = 5
 TOP_DEFAULTS = {"bfp": {"streams": 3, "mac_lanes": 16, "out_lanes": 6, "k_max": 8192,
                         "m_max": 8},
                 "ternary": {"streams": 3, "g": 3, "lanes": 16, "rows": 3, "k_max": 1536,
-                            "n_max": 1536, "m_max": 8, "lanes_per_builder": 2}}
+                            "n_max": 1536, "m_max": 8, "lanes_per_builder": 2,
+                            "direct_fifo": 64}}
 BFP_N_MAX = 65535
 # The cores `make bench` and the projections compare, one per stream count (generators/top.py's
 # parameters; what is not given is the default core's, which has 3). The BFP engine gets 2 output
@@ -290,7 +362,8 @@ def _parts(total: int, step: int) -> list[int]:
 
 
 def top_ternary_run_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16,
-                           rows: int = 3, streams: int = 1, lanes_per_builder: int = 4) -> int:
+                           rows: int = 3, streams: int = 1, lanes_per_builder: int = 4,
+                           direct_fifo: int = 64) -> int:
     """One run of the ternary engine behind the top core's 64-bit input streams (within its
     maxima)."""
     act_bits = _ceil_div(lanes * g * 8 + 1, 8) * 8
@@ -298,7 +371,7 @@ def top_ternary_run_cycles(m: int, n: int, k: int, g: int = 3, lanes: int = 16,
     return TOP_TERNARY_START + ternary_phases(
         m, n, k, g, lanes, rows, lanes_per_builder=lanes_per_builder,
         act_cycles=_ceil_div(act_bits, 64), weight_cycles=_ceil_div(weight_bits, 64),
-        packed_results=True, streams=streams)["total"]
+        packed_results=True, streams=streams, direct_fifo=direct_fifo, gearbox=1)["total"]
 
 
 def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None,
@@ -327,5 +400,6 @@ def top_cycles(engine: str, m: int, n: int, k: int, params: dict | None = None,
         for np_ in _parts(n, p["n_max"]):
             for kp in _parts(k, p["k_max"]):
                 total += top_ternary_run_cycles(mp, np_, kp, p["g"], p["lanes"], p["rows"],
-                                                p["streams"], p["lanes_per_builder"])
+                                                p["streams"], p["lanes_per_builder"],
+                                                p["direct_fifo"])
     return total
