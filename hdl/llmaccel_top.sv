@@ -552,8 +552,8 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .k(k),
     .m(m),
     .n(n),
-    .\port$19672$0 (\$signal$63 ),
-    .\port$19674$0 (\$signal ),
+    .\port$19676$0 (\$signal$63 ),
+    .\port$19678$0 (\$signal ),
     .\port$3$0 (status[0]),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
@@ -11543,12 +11543,12 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.result_fifo  result_fifo (
     .clk(clk),
-    .\port$20308$0 (gathered[31:0]),
-    .\port$20308$128 (gathered[159:128]),
-    .\port$20308$64 (gathered[95:64]),
-    .\port$20799$0 (wr__data),
-    .\port$21077$0 (\wr__data$275 ),
-    .\port$21355$0 (\wr__data$324 ),
+    .\port$20312$0 (gathered[31:0]),
+    .\port$20312$128 (gathered[159:128]),
+    .\port$20312$64 (gathered[95:64]),
+    .\port$20803$0 (wr__data),
+    .\port$21081$0 (\wr__data$275 ),
+    .\port$21359$0 (\wr__data$324 ),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -11682,9 +11682,9 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_bsums  x_bsums (
     .clk(clk),
-    .\port$1457$0 (\read_req__0__payload$131 [1:0]),
-    .\port$19834$0 (ib[4:0]),
-    .\port$19836$0 (im[2:0]),
+    .\port$1461$0 (\read_req__0__payload$131 [1:0]),
+    .\port$19838$0 (ib[4:0]),
+    .\port$19840$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$358 ),
     .read_req__0__valid(\read_req__0__valid$130 ),
     .read_resp__0__payload(\read_resp__0__payload$371 ),
@@ -11697,8 +11697,8 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_qs  x_qs (
     .clk(clk),
-    .\port$1420$0 (read_req__0__payload[8:0]),
-    .\port$19836$0 (im[2:0]),
+    .\port$1424$0 (read_req__0__payload[8:0]),
+    .\port$19840$0 (im[2:0]),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -11711,8 +11711,8 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_scales  x_scales (
     .clk(clk),
-    .\port$1423$0 (\read_req__0__payload$123 [6:0]),
-    .\port$19836$0 (im[2:0]),
+    .\port$1427$0 (\read_req__0__payload$123 [6:0]),
+    .\port$19840$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$354 ),
     .read_req__0__valid(\read_req__0__valid$122 ),
     .read_resp__0__payload(\read_resp__0__payload$367 ),
@@ -22162,7 +22162,7 @@ module \llmaccel_top.bfp.prod_mul2 (rst, b, en, a, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$20308$0 , \port$20308$64 , \port$20308$128 , \port$20799$0 , \port$21077$0 , \port$21355$0 , r_rdy, clk);
+module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$20312$0 , \port$20312$64 , \port$20312$128 , \port$20803$0 , \port$21081$0 , \port$21359$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -22173,18 +22173,18 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2030
   wire w_rdy;
   output [191:0] r_data;
   wire [191:0] r_data;
-  input [31:0] \port$20308$0 ;
-  wire [31:0] \port$20308$0 ;
-  input [31:0] \port$20308$64 ;
-  wire [31:0] \port$20308$64 ;
-  input [31:0] \port$20308$128 ;
-  wire [31:0] \port$20308$128 ;
-  input [31:0] \port$20799$0 ;
-  wire [31:0] \port$20799$0 ;
-  input [31:0] \port$21077$0 ;
-  wire [31:0] \port$21077$0 ;
-  input [31:0] \port$21355$0 ;
-  wire [31:0] \port$21355$0 ;
+  input [31:0] \port$20312$0 ;
+  wire [31:0] \port$20312$0 ;
+  input [31:0] \port$20312$64 ;
+  wire [31:0] \port$20312$64 ;
+  input [31:0] \port$20312$128 ;
+  wire [31:0] \port$20312$128 ;
+  input [31:0] \port$20803$0 ;
+  wire [31:0] \port$20803$0 ;
+  input [31:0] \port$21081$0 ;
+  wire [31:0] \port$21081$0 ;
+  input [31:0] \port$21359$0 ;
+  wire [31:0] \port$21359$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -22232,7 +22232,7 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2030
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$21355$0 , \port$20308$128 , \port$21077$0 , \port$20308$64 , \port$20799$0 , \port$20308$0  };
+      storage[w_port__addr] <= { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
   end
   reg [191:0] _0_;
   always_ff @(posedge clk) begin
@@ -22279,8 +22279,8 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2030
   assign \$30  = rst ? 2'h0 : \$procmux$1197_Y ;
   assign r_port__data = r_data;
   assign consume = r_port__addr;
-  assign w_data = { \port$21355$0 , \port$20308$128 , \port$21077$0 , \port$20308$64 , \port$20799$0 , \port$20308$0  };
-  assign w_port__data = { \port$21355$0 , \port$20308$128 , \port$21077$0 , \port$20308$64 , \port$20799$0 , \port$20308$0  };
+  assign w_data = { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
+  assign w_port__data = { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
   assign produce = w_port__addr;
 endmodule
 
@@ -29573,15 +29573,15 @@ module \llmaccel_top.bfp.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_da
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1457$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19834$0 , \port$19836$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1461$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19838$0 , \port$19840$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [1:0] \port$1457$0 ;
-  wire [1:0] \port$1457$0 ;
+  input [1:0] \port$1461$0 ;
+  wire [1:0] \port$1461$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -29592,10 +29592,10 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   wire [63:0] read_resp__0__payload;
   input [74:0] write__payload;
   wire [74:0] write__payload;
-  input [4:0] \port$19834$0 ;
-  wire [4:0] \port$19834$0 ;
-  input [2:0] \port$19836$0 ;
-  wire [2:0] \port$19836$0 ;
+  input [4:0] \port$19838$0 ;
+  wire [4:0] \port$19838$0 ;
+  input [2:0] \port$19840$0 ;
+  wire [2:0] \port$19840$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -30672,7 +30672,7 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19836$0 , \port$19834$0 , \port$1457$0  }];
+      _0_ <= bank0[{ \port$19840$0 , \port$19838$0 , \port$1461$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -30710,14 +30710,14 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19836$0 , \port$19834$0 , \port$1457$0  };
+  assign \$signature__addr$32  = { \port$19840$0 , \port$19838$0 , \port$1461$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[9:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19836$0 , \port$19834$0 , \port$1457$0  };
+  assign read_req__0__payload = { \port$19840$0 , \port$19838$0 , \port$1461$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -30823,13 +30823,13 @@ module \llmaccel_top.bfp.x_bsums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1420$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19836$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1424$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19840$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
-  input [8:0] \port$1420$0 ;
-  wire [8:0] \port$1420$0 ;
+  input [8:0] \port$1424$0 ;
+  wire [8:0] \port$1424$0 ;
   input read_req__0__valid;
   wire read_req__0__valid;
   input read_resp__0__ready;
@@ -30842,8 +30842,8 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1420$0 , read_req__0__va
   wire [127:0] read_resp__0__payload;
   input [141:0] write__payload;
   wire [141:0] write__payload;
-  input [2:0] \port$19836$0 ;
-  wire [2:0] \port$19836$0 ;
+  input [2:0] \port$19840$0 ;
+  wire [2:0] \port$19840$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -34993,7 +34993,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1420$0 , read_req__0__va
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19836$0 , \port$1420$0  }];
+      _0_ <= bank0[{ \port$19840$0 , \port$1424$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -35031,13 +35031,13 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1420$0 , read_req__0__va
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19836$0 , \port$1420$0  };
+  assign \$signature__addr$32  = { \port$19840$0 , \port$1424$0  };
   assign winner0 = 1'h0;
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19836$0 , \port$1420$0  };
+  assign read_req__0__payload = { \port$19840$0 , \port$1424$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign \write__payload.addr  = write__payload[11:0];
@@ -35143,13 +35143,13 @@ module \llmaccel_top.bfp.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_data
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1423$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19836$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1427$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19840$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
-  input [6:0] \port$1423$0 ;
-  wire [6:0] \port$1423$0 ;
+  input [6:0] \port$1427$0 ;
+  wire [6:0] \port$1427$0 ;
   input read_req__0__valid;
   wire read_req__0__valid;
   input read_resp__0__ready;
@@ -35162,8 +35162,8 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1423$0 , read_req__0
   wire [63:0] read_resp__0__payload;
   input [74:0] write__payload;
   wire [74:0] write__payload;
-  input [2:0] \port$19836$0 ;
-  wire [2:0] \port$19836$0 ;
+  input [2:0] \port$19840$0 ;
+  wire [2:0] \port$19840$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -36240,7 +36240,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1423$0 , read_req__0
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19836$0 , \port$1423$0  }];
+      _0_ <= bank0[{ \port$19840$0 , \port$1427$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -36278,14 +36278,14 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1423$0 , read_req__0
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19836$0 , \port$1423$0  };
+  assign \$signature__addr$32  = { \port$19840$0 , \port$1427$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[9:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19836$0 , \port$1423$0  };
+  assign read_req__0__payload = { \port$19840$0 , \port$1427$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -36391,8 +36391,8 @@ module \llmaccel_top.bfp.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_arready, error, \port$19672$0 , \port$19674$0 , cycles, ctrl, ctrl_strobe, s_axil_bvalid
-, s_axil_bresp, format, m, k, n, sum_in, engine, s_axil_rvalid, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
+module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_rvalid, s_axil_arready, error, \port$19676$0 , \port$19678$0 , cycles, ctrl
+, ctrl_strobe, s_axil_bresp, format, m, k, n, sum_in, engine, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
   input [31:0] s_axil_wdata;
@@ -36419,22 +36419,24 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_awready;
   output s_axil_wready;
   wire s_axil_wready;
+  output s_axil_bvalid;
+  wire s_axil_bvalid;
+  output s_axil_rvalid;
+  wire s_axil_rvalid;
   output s_axil_arready;
   wire s_axil_arready;
   input [4:0] error;
   wire [4:0] error;
-  input \port$19672$0 ;
-  wire \port$19672$0 ;
-  input \port$19674$0 ;
-  wire \port$19674$0 ;
+  input \port$19676$0 ;
+  wire \port$19676$0 ;
+  input \port$19678$0 ;
+  wire \port$19678$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
   output ctrl;
   reg ctrl = 1'h0;
   output ctrl_strobe;
   reg ctrl_strobe = 1'h0;
-  output s_axil_bvalid;
-  reg s_axil_bvalid = 1'h0;
   output [1:0] s_axil_bresp;
   reg [1:0] s_axil_bresp = 2'h0;
   output [31:0] format;
@@ -36449,8 +36451,6 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   reg sum_in = 1'h0;
   output [31:0] engine;
   reg [31:0] engine = 32'd0;
-  output s_axil_rvalid;
-  reg s_axil_rvalid = 1'h0;
   output [31:0] s_axil_rdata;
   reg [31:0] s_axil_rdata = 32'd0;
   output [1:0] s_axil_rresp;
@@ -36458,7 +36458,6 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   input [11:0] s_axil_awaddr;
   wire [11:0] s_axil_awaddr;
   wire \$1 ;
-  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -36468,25 +36467,26 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
-  wire [31:0] \$22 ;
-  wire [3:0] \$23 ;
-  wire \$24 ;
-  wire \$25 ;
+  wire [9:0] \$22 ;
+  wire \$23 ;
+  wire [31:0] \$24 ;
+  wire [3:0] \$25 ;
   wire \$26 ;
-  wire [1:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [31:0] \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire [1:0] \$29 ;
   wire \$3 ;
   wire [31:0] \$30 ;
   wire [31:0] \$31 ;
-  wire \$32 ;
+  wire [31:0] \$32 ;
   wire [31:0] \$33 ;
   wire \$34 ;
   wire [31:0] \$35 ;
-  wire [1:0] \$36 ;
-  wire \$9 ;
+  wire \$36 ;
+  wire [31:0] \$37 ;
+  wire [1:0] \$38 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$6376 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$6402 ;
   wire \$auto$rtlil.cc:3249:ReduceOr$6424 ;
@@ -36649,9 +36649,11 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire \$procmux$6161_Y ;
   reg aw_held = 1'h0;
   reg [9:0] aw_word = 10'h000;
+  reg b_valid = 1'h0;
   wire [31:0] id;
   wire [31:0] k_max;
   wire [31:0] params;
+  reg r_valid = 1'h0;
   wire [2:0] status;
   wire [31:0] streams;
   wire [31:0] strobed;
@@ -36663,57 +36665,59 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   reg w_held = 1'h0;
   reg [3:0] w_strb = 4'h0;
   assign \$1  = ~ aw_held;
-  assign s_axil_awready = \$1  & \$10 ;
+  assign s_axil_awready = \$1  & \$12 ;
   assign \$3  = ~ w_held;
-  assign s_axil_wready = \$3  & \$10 ;
+  assign s_axil_wready = \$3  & \$12 ;
+  assign s_axil_bvalid = b_valid & \$12 ;
+  assign s_axil_rvalid = r_valid & \$12 ;
   assign strobed[7:0] = w_data[7:0] & { w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0], w_strb[0] };
-  assign \$9  = ~ s_axil_rvalid;
-  assign \$10  = ~ rst;
-  assign s_axil_arready = \$9  & \$10 ;
-  assign \$11  = s_axil_awvalid & s_axil_awready;
-  assign \$12  = s_axil_wvalid & s_axil_wready;
-  assign \$13  = aw_held & w_held;
-  assign \$14  = ~ s_axil_bvalid;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = s_axil_bvalid & s_axil_bready;
-  assign \$17  = s_axil_arvalid & s_axil_arready;
-  assign \$18  = s_axil_rvalid & s_axil_rready;
+  assign \$11  = ~ r_valid;
+  assign \$12  = ~ rst;
+  assign s_axil_arready = \$11  & \$12 ;
+  assign \$13  = s_axil_awvalid & s_axil_awready;
+  assign \$14  = s_axil_wvalid & s_axil_wready;
+  assign \$15  = aw_held & w_held;
+  assign \$16  = ~ b_valid;
+  assign \$17  = \$15  & \$16 ;
+  assign \$18  = s_axil_bvalid & s_axil_bready;
+  assign \$19  = s_axil_arvalid & s_axil_arready;
+  assign \$20  = s_axil_rvalid & s_axil_rready;
   always_ff @(posedge clk)
-    aw_held <= \$19 ;
+    aw_held <= \$21 ;
   always_ff @(posedge clk)
-    aw_word <= \$20 ;
+    aw_word <= \$22 ;
   always_ff @(posedge clk)
-    w_held <= \$21 ;
+    w_held <= \$23 ;
   always_ff @(posedge clk)
-    w_data <= \$22 ;
+    w_data <= \$24 ;
   always_ff @(posedge clk)
-    w_strb <= \$23 ;
+    w_strb <= \$25 ;
   always_ff @(posedge clk)
-    ctrl <= \$24 ;
+    ctrl <= \$26 ;
   always_ff @(posedge clk)
-    ctrl_strobe <= \$25 ;
+    ctrl_strobe <= \$27 ;
   always_ff @(posedge clk)
-    s_axil_bvalid <= \$26 ;
+    b_valid <= \$28 ;
   always_ff @(posedge clk)
-    s_axil_bresp <= \$27 ;
+    s_axil_bresp <= \$29 ;
   always_ff @(posedge clk)
-    format <= \$28 ;
+    format <= \$30 ;
   always_ff @(posedge clk)
-    m <= \$29 ;
+    m <= \$31 ;
   always_ff @(posedge clk)
-    k <= \$30 ;
+    k <= \$32 ;
   always_ff @(posedge clk)
-    n <= \$31 ;
+    n <= \$33 ;
   always_ff @(posedge clk)
-    sum_in <= \$32 ;
+    sum_in <= \$34 ;
   always_ff @(posedge clk)
-    engine <= \$33 ;
+    engine <= \$35 ;
   always_ff @(posedge clk)
-    s_axil_rvalid <= \$34 ;
+    r_valid <= \$36 ;
   always_ff @(posedge clk)
-    s_axil_rdata <= \$35 ;
+    s_axil_rdata <= \$37 ;
   always_ff @(posedge clk)
-    s_axil_rresp <= \$36 ;
+    s_axil_rresp <= \$38 ;
   assign \$auto$rtlil.cc:3294:Or$6364  = \$procmux$5972_CMP  | \$procmux$5940_CMP ;
   assign \$auto$rtlil.cc:3294:Or$6372  = \$procmux$6076_CMP  | \$procmux$6044_CMP ;
   assign \$auto$rtlil.cc:3294:Or$6388  = \$procmux$5888_CMP  | \$procmux$5887_CMP ;
@@ -36745,7 +36749,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$6408  = \$procmux$5898_CMP  ? n : k;
   assign \$auto$rtlil.cc:3381:Mux$6412  = \$auto$rtlil.cc:3294:Or$6410  ? \$auto$rtlil.cc:3381:Mux$6406  : \$auto$rtlil.cc:3381:Mux$6408 ;
   assign \$auto$rtlil.cc:3381:Mux$6414  = \$procmux$5900_CMP  ? m : format;
-  assign \$auto$rtlil.cc:3381:Mux$6416  = \$procmux$5903_CMP  ? { 29'h00000000, \port$19672$0 , \port$19674$0 , \port$3$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$6416  = \$procmux$5903_CMP  ? { 29'h00000000, \port$19676$0 , \port$19678$0 , \port$3$0  } : 32'd0;
   assign \$auto$rtlil.cc:3381:Mux$6418  = \$procmux$5902_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$6416 ;
   assign \$auto$rtlil.cc:3381:Mux$6422  = \$auto$rtlil.cc:3294:Or$6420  ? \$auto$rtlil.cc:3381:Mux$6414  : \$auto$rtlil.cc:3381:Mux$6418 ;
   assign \$auto$rtlil.cc:3381:Mux$6426  = \$auto$rtlil.cc:3249:ReduceOr$6424  ? \$auto$rtlil.cc:3381:Mux$6412  : \$auto$rtlil.cc:3381:Mux$6422 ;
@@ -36769,8 +36773,8 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$6480  = \$auto$rtlil.cc:3249:ReduceOr$6478  ? \$auto$rtlil.cc:3381:Mux$6466  : \$auto$rtlil.cc:3381:Mux$6476 ;
   assign \$auto$rtlil.cc:3381:Mux$6484  = \$auto$rtlil.cc:3249:ReduceOr$6428  ? \$auto$rtlil.cc:3381:Mux$6456  : \$auto$rtlil.cc:3381:Mux$6480 ;
   assign \$procmux$5904_CMP  = ! (* full_case = 32'd1 *) s_axil_araddr[11:2];
-  assign \$procmux$5905_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$6484  : s_axil_rresp;
-  assign \$36  = rst ? 2'h0 : \$procmux$5905_Y ;
+  assign \$procmux$5905_Y  = \$19  ? \$auto$rtlil.cc:3381:Mux$6484  : s_axil_rresp;
+  assign \$38  = rst ? 2'h0 : \$procmux$5905_Y ;
   assign \$procmux$5887_CMP  = s_axil_araddr[11:2] == 10'h011;
   assign \$procmux$5888_CMP  = s_axil_araddr[11:2] == 10'h010;
   assign \$procmux$5889_CMP  = s_axil_araddr[11:2] == 10'h00f;
@@ -36788,125 +36792,125 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$procmux$5901_CMP  = s_axil_araddr[11:2] == 10'h003;
   assign \$procmux$5902_CMP  = s_axil_araddr[11:2] == 10'h002;
   assign \$procmux$5903_CMP  = s_axil_araddr[11:2] == 10'h001;
-  assign \$procmux$5927_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$6430  : s_axil_rdata;
-  assign \$35  = rst ? 32'd0 : \$procmux$5927_Y ;
-  assign \$procmux$5931_Y  = \$18  ? 1'h0 : s_axil_rvalid;
-  assign \$procmux$5933_Y  = \$17  ? 1'h1 : \$procmux$5931_Y ;
-  assign \$34  = rst ? 1'h0 : \$procmux$5933_Y ;
+  assign \$procmux$5927_Y  = \$19  ? \$auto$rtlil.cc:3381:Mux$6430  : s_axil_rdata;
+  assign \$37  = rst ? 32'd0 : \$procmux$5927_Y ;
+  assign \$procmux$5931_Y  = \$20  ? 1'h0 : r_valid;
+  assign \$procmux$5933_Y  = \$19  ? 1'h1 : \$procmux$5931_Y ;
+  assign \$36  = rst ? 1'h0 : \$procmux$5933_Y ;
   assign \$procmux$5937_Y  = w_strb[3] ? w_data[31:24] : engine[31:24];
   assign \$procmux$5939_Y  = \$procmux$5940_CMP  ? \$procmux$5937_Y  : engine[31:24];
-  assign \$procmux$5941_Y  = \$15  ? \$procmux$5939_Y  : engine[31:24];
-  assign \$33 [31:24] = rst ? 8'h00 : \$procmux$5941_Y ;
+  assign \$procmux$5941_Y  = \$17  ? \$procmux$5939_Y  : engine[31:24];
+  assign \$35 [31:24] = rst ? 8'h00 : \$procmux$5941_Y ;
   assign \$procmux$5945_Y  = w_strb[1] ? w_data[15:8] : engine[15:8];
   assign \$procmux$5947_Y  = \$procmux$5940_CMP  ? \$procmux$5945_Y  : engine[15:8];
-  assign \$procmux$5949_Y  = \$15  ? \$procmux$5947_Y  : engine[15:8];
-  assign \$33 [15:8] = rst ? 8'h00 : \$procmux$5949_Y ;
+  assign \$procmux$5949_Y  = \$17  ? \$procmux$5947_Y  : engine[15:8];
+  assign \$35 [15:8] = rst ? 8'h00 : \$procmux$5949_Y ;
   assign \$procmux$5953_Y  = w_strb[0] ? w_data[7:0] : engine[7:0];
   assign \$procmux$5955_Y  = \$procmux$5940_CMP  ? \$procmux$5953_Y  : engine[7:0];
-  assign \$procmux$5957_Y  = \$15  ? \$procmux$5955_Y  : engine[7:0];
-  assign \$33 [7:0] = rst ? 8'h00 : \$procmux$5957_Y ;
+  assign \$procmux$5957_Y  = \$17  ? \$procmux$5955_Y  : engine[7:0];
+  assign \$35 [7:0] = rst ? 8'h00 : \$procmux$5957_Y ;
   assign \$procmux$5961_Y  = w_strb[2] ? w_data[23:16] : engine[23:16];
   assign \$procmux$5963_Y  = \$procmux$5940_CMP  ? \$procmux$5961_Y  : engine[23:16];
-  assign \$procmux$5965_Y  = \$15  ? \$procmux$5963_Y  : engine[23:16];
-  assign \$33 [23:16] = rst ? 8'h00 : \$procmux$5965_Y ;
+  assign \$procmux$5965_Y  = \$17  ? \$procmux$5963_Y  : engine[23:16];
+  assign \$35 [23:16] = rst ? 8'h00 : \$procmux$5965_Y ;
   assign \$procmux$5969_Y  = w_strb[0] ? w_data[0] : sum_in;
   assign \$procmux$5971_Y  = \$procmux$5972_CMP  ? \$procmux$5969_Y  : sum_in;
-  assign \$procmux$5973_Y  = \$15  ? \$procmux$5971_Y  : sum_in;
-  assign \$32  = rst ? 1'h0 : \$procmux$5973_Y ;
+  assign \$procmux$5973_Y  = \$17  ? \$procmux$5971_Y  : sum_in;
+  assign \$34  = rst ? 1'h0 : \$procmux$5973_Y ;
   assign \$procmux$5977_Y  = w_strb[3] ? w_data[31:24] : n[31:24];
   assign \$procmux$5979_Y  = \$procmux$5980_CMP  ? \$procmux$5977_Y  : n[31:24];
-  assign \$procmux$5981_Y  = \$15  ? \$procmux$5979_Y  : n[31:24];
-  assign \$31 [31:24] = rst ? 8'h00 : \$procmux$5981_Y ;
+  assign \$procmux$5981_Y  = \$17  ? \$procmux$5979_Y  : n[31:24];
+  assign \$33 [31:24] = rst ? 8'h00 : \$procmux$5981_Y ;
   assign \$procmux$5985_Y  = w_strb[1] ? w_data[15:8] : n[15:8];
   assign \$procmux$5987_Y  = \$procmux$5980_CMP  ? \$procmux$5985_Y  : n[15:8];
-  assign \$procmux$5989_Y  = \$15  ? \$procmux$5987_Y  : n[15:8];
-  assign \$31 [15:8] = rst ? 8'h00 : \$procmux$5989_Y ;
+  assign \$procmux$5989_Y  = \$17  ? \$procmux$5987_Y  : n[15:8];
+  assign \$33 [15:8] = rst ? 8'h00 : \$procmux$5989_Y ;
   assign \$procmux$5993_Y  = w_strb[0] ? w_data[7:0] : n[7:0];
   assign \$procmux$5995_Y  = \$procmux$5980_CMP  ? \$procmux$5993_Y  : n[7:0];
-  assign \$procmux$5997_Y  = \$15  ? \$procmux$5995_Y  : n[7:0];
-  assign \$31 [7:0] = rst ? 8'h00 : \$procmux$5997_Y ;
+  assign \$procmux$5997_Y  = \$17  ? \$procmux$5995_Y  : n[7:0];
+  assign \$33 [7:0] = rst ? 8'h00 : \$procmux$5997_Y ;
   assign \$procmux$6001_Y  = w_strb[2] ? w_data[23:16] : n[23:16];
   assign \$procmux$6003_Y  = \$procmux$5980_CMP  ? \$procmux$6001_Y  : n[23:16];
-  assign \$procmux$6005_Y  = \$15  ? \$procmux$6003_Y  : n[23:16];
-  assign \$31 [23:16] = rst ? 8'h00 : \$procmux$6005_Y ;
+  assign \$procmux$6005_Y  = \$17  ? \$procmux$6003_Y  : n[23:16];
+  assign \$33 [23:16] = rst ? 8'h00 : \$procmux$6005_Y ;
   assign \$procmux$6009_Y  = w_strb[3] ? w_data[31:24] : k[31:24];
   assign \$procmux$6011_Y  = \$procmux$6012_CMP  ? \$procmux$6009_Y  : k[31:24];
-  assign \$procmux$6013_Y  = \$15  ? \$procmux$6011_Y  : k[31:24];
-  assign \$30 [31:24] = rst ? 8'h00 : \$procmux$6013_Y ;
+  assign \$procmux$6013_Y  = \$17  ? \$procmux$6011_Y  : k[31:24];
+  assign \$32 [31:24] = rst ? 8'h00 : \$procmux$6013_Y ;
   assign \$procmux$6017_Y  = w_strb[1] ? w_data[15:8] : k[15:8];
   assign \$procmux$6019_Y  = \$procmux$6012_CMP  ? \$procmux$6017_Y  : k[15:8];
-  assign \$procmux$6021_Y  = \$15  ? \$procmux$6019_Y  : k[15:8];
-  assign \$30 [15:8] = rst ? 8'h00 : \$procmux$6021_Y ;
+  assign \$procmux$6021_Y  = \$17  ? \$procmux$6019_Y  : k[15:8];
+  assign \$32 [15:8] = rst ? 8'h00 : \$procmux$6021_Y ;
   assign \$procmux$6025_Y  = w_strb[0] ? w_data[7:0] : k[7:0];
   assign \$procmux$6027_Y  = \$procmux$6012_CMP  ? \$procmux$6025_Y  : k[7:0];
-  assign \$procmux$6029_Y  = \$15  ? \$procmux$6027_Y  : k[7:0];
-  assign \$30 [7:0] = rst ? 8'h00 : \$procmux$6029_Y ;
+  assign \$procmux$6029_Y  = \$17  ? \$procmux$6027_Y  : k[7:0];
+  assign \$32 [7:0] = rst ? 8'h00 : \$procmux$6029_Y ;
   assign \$procmux$6033_Y  = w_strb[2] ? w_data[23:16] : k[23:16];
   assign \$procmux$6035_Y  = \$procmux$6012_CMP  ? \$procmux$6033_Y  : k[23:16];
-  assign \$procmux$6037_Y  = \$15  ? \$procmux$6035_Y  : k[23:16];
-  assign \$30 [23:16] = rst ? 8'h00 : \$procmux$6037_Y ;
+  assign \$procmux$6037_Y  = \$17  ? \$procmux$6035_Y  : k[23:16];
+  assign \$32 [23:16] = rst ? 8'h00 : \$procmux$6037_Y ;
   assign \$procmux$6041_Y  = w_strb[3] ? w_data[31:24] : m[31:24];
   assign \$procmux$6043_Y  = \$procmux$6044_CMP  ? \$procmux$6041_Y  : m[31:24];
-  assign \$procmux$6045_Y  = \$15  ? \$procmux$6043_Y  : m[31:24];
-  assign \$29 [31:24] = rst ? 8'h00 : \$procmux$6045_Y ;
+  assign \$procmux$6045_Y  = \$17  ? \$procmux$6043_Y  : m[31:24];
+  assign \$31 [31:24] = rst ? 8'h00 : \$procmux$6045_Y ;
   assign \$procmux$6049_Y  = w_strb[1] ? w_data[15:8] : m[15:8];
   assign \$procmux$6051_Y  = \$procmux$6044_CMP  ? \$procmux$6049_Y  : m[15:8];
-  assign \$procmux$6053_Y  = \$15  ? \$procmux$6051_Y  : m[15:8];
-  assign \$29 [15:8] = rst ? 8'h00 : \$procmux$6053_Y ;
+  assign \$procmux$6053_Y  = \$17  ? \$procmux$6051_Y  : m[15:8];
+  assign \$31 [15:8] = rst ? 8'h00 : \$procmux$6053_Y ;
   assign \$procmux$6057_Y  = w_strb[0] ? w_data[7:0] : m[7:0];
   assign \$procmux$6059_Y  = \$procmux$6044_CMP  ? \$procmux$6057_Y  : m[7:0];
-  assign \$procmux$6061_Y  = \$15  ? \$procmux$6059_Y  : m[7:0];
-  assign \$29 [7:0] = rst ? 8'h00 : \$procmux$6061_Y ;
+  assign \$procmux$6061_Y  = \$17  ? \$procmux$6059_Y  : m[7:0];
+  assign \$31 [7:0] = rst ? 8'h00 : \$procmux$6061_Y ;
   assign \$procmux$6065_Y  = w_strb[2] ? w_data[23:16] : m[23:16];
   assign \$procmux$6067_Y  = \$procmux$6044_CMP  ? \$procmux$6065_Y  : m[23:16];
-  assign \$procmux$6069_Y  = \$15  ? \$procmux$6067_Y  : m[23:16];
-  assign \$29 [23:16] = rst ? 8'h00 : \$procmux$6069_Y ;
+  assign \$procmux$6069_Y  = \$17  ? \$procmux$6067_Y  : m[23:16];
+  assign \$31 [23:16] = rst ? 8'h00 : \$procmux$6069_Y ;
   assign \$procmux$6073_Y  = w_strb[3] ? w_data[31:24] : format[31:24];
   assign \$procmux$6075_Y  = \$procmux$6076_CMP  ? \$procmux$6073_Y  : format[31:24];
-  assign \$procmux$6077_Y  = \$15  ? \$procmux$6075_Y  : format[31:24];
-  assign \$28 [31:24] = rst ? 8'h00 : \$procmux$6077_Y ;
+  assign \$procmux$6077_Y  = \$17  ? \$procmux$6075_Y  : format[31:24];
+  assign \$30 [31:24] = rst ? 8'h00 : \$procmux$6077_Y ;
   assign \$procmux$6081_Y  = w_strb[1] ? w_data[15:8] : format[15:8];
   assign \$procmux$6083_Y  = \$procmux$6076_CMP  ? \$procmux$6081_Y  : format[15:8];
-  assign \$procmux$6085_Y  = \$15  ? \$procmux$6083_Y  : format[15:8];
-  assign \$28 [15:8] = rst ? 8'h00 : \$procmux$6085_Y ;
+  assign \$procmux$6085_Y  = \$17  ? \$procmux$6083_Y  : format[15:8];
+  assign \$30 [15:8] = rst ? 8'h00 : \$procmux$6085_Y ;
   assign \$procmux$6089_Y  = w_strb[0] ? w_data[7:0] : format[7:0];
   assign \$procmux$6091_Y  = \$procmux$6076_CMP  ? \$procmux$6089_Y  : format[7:0];
-  assign \$procmux$6093_Y  = \$15  ? \$procmux$6091_Y  : format[7:0];
-  assign \$28 [7:0] = rst ? 8'h00 : \$procmux$6093_Y ;
+  assign \$procmux$6093_Y  = \$17  ? \$procmux$6091_Y  : format[7:0];
+  assign \$30 [7:0] = rst ? 8'h00 : \$procmux$6093_Y ;
   assign \$procmux$6097_Y  = w_strb[2] ? w_data[23:16] : format[23:16];
   assign \$procmux$6099_Y  = \$procmux$6076_CMP  ? \$procmux$6097_Y  : format[23:16];
-  assign \$procmux$6101_Y  = \$15  ? \$procmux$6099_Y  : format[23:16];
-  assign \$28 [23:16] = rst ? 8'h00 : \$procmux$6101_Y ;
+  assign \$procmux$6101_Y  = \$17  ? \$procmux$6099_Y  : format[23:16];
+  assign \$30 [23:16] = rst ? 8'h00 : \$procmux$6101_Y ;
   assign \$procmux$5940_CMP  = aw_word == (* full_case = 32'd1 *) 10'h00c;
   assign \$procmux$5972_CMP  = aw_word == (* full_case = 32'd1 *) 10'h00b;
   assign \$procmux$5980_CMP  = aw_word == (* full_case = 32'd1 *) 10'h006;
   assign \$procmux$6012_CMP  = aw_word == (* full_case = 32'd1 *) 10'h005;
   assign \$procmux$6044_CMP  = aw_word == (* full_case = 32'd1 *) 10'h004;
   assign \$procmux$6076_CMP  = aw_word == (* full_case = 32'd1 *) 10'h003;
-  assign \$procmux$6119_Y  = \$15  ? \$auto$rtlil.cc:3381:Mux$6378  : s_axil_bresp;
-  assign \$27  = rst ? 2'h0 : \$procmux$6119_Y ;
-  assign \$procmux$6123_Y  = \$16  ? 1'h0 : s_axil_bvalid;
-  assign \$procmux$6125_Y  = \$15  ? 1'h1 : \$procmux$6123_Y ;
-  assign \$26  = rst ? 1'h0 : \$procmux$6125_Y ;
+  assign \$procmux$6119_Y  = \$17  ? \$auto$rtlil.cc:3381:Mux$6378  : s_axil_bresp;
+  assign \$29  = rst ? 2'h0 : \$procmux$6119_Y ;
+  assign \$procmux$6123_Y  = \$18  ? 1'h0 : b_valid;
+  assign \$procmux$6125_Y  = \$17  ? 1'h1 : \$procmux$6123_Y ;
+  assign \$28  = rst ? 1'h0 : \$procmux$6125_Y ;
   assign \$procmux$6129_Y  = \$procmux$6118_CMP  ? 1'h1 : 1'h0;
-  assign \$procmux$6131_Y  = \$15  ? \$procmux$6129_Y  : 1'h0;
-  assign \$25  = rst ? 1'h0 : \$procmux$6131_Y ;
+  assign \$procmux$6131_Y  = \$17  ? \$procmux$6129_Y  : 1'h0;
+  assign \$27  = rst ? 1'h0 : \$procmux$6131_Y ;
   assign \$procmux$6135_Y  = \$procmux$6118_CMP  ? strobed[0] : 1'h0;
   assign \$procmux$6118_CMP  = ! aw_word;
-  assign \$procmux$6137_Y  = \$15  ? \$procmux$6135_Y  : 1'h0;
-  assign \$24  = rst ? 1'h0 : \$procmux$6137_Y ;
-  assign \$procmux$6141_Y  = \$12  ? s_axil_wstrb : w_strb;
-  assign \$23  = rst ? 4'h0 : \$procmux$6141_Y ;
-  assign \$procmux$6145_Y  = \$12  ? s_axil_wdata : w_data;
-  assign \$22  = rst ? 32'd0 : \$procmux$6145_Y ;
-  assign \$procmux$6149_Y  = \$12  ? 1'h1 : w_held;
-  assign \$procmux$6151_Y  = \$15  ? 1'h0 : \$procmux$6149_Y ;
-  assign \$21  = rst ? 1'h0 : \$procmux$6151_Y ;
-  assign \$procmux$6155_Y  = \$11  ? s_axil_awaddr[11:2] : aw_word;
-  assign \$20  = rst ? 10'h000 : \$procmux$6155_Y ;
-  assign \$procmux$6159_Y  = \$11  ? 1'h1 : aw_held;
-  assign \$procmux$6161_Y  = \$15  ? 1'h0 : \$procmux$6159_Y ;
-  assign \$19  = rst ? 1'h0 : \$procmux$6161_Y ;
+  assign \$procmux$6137_Y  = \$17  ? \$procmux$6135_Y  : 1'h0;
+  assign \$26  = rst ? 1'h0 : \$procmux$6137_Y ;
+  assign \$procmux$6141_Y  = \$14  ? s_axil_wstrb : w_strb;
+  assign \$25  = rst ? 4'h0 : \$procmux$6141_Y ;
+  assign \$procmux$6145_Y  = \$14  ? s_axil_wdata : w_data;
+  assign \$24  = rst ? 32'd0 : \$procmux$6145_Y ;
+  assign \$procmux$6149_Y  = \$14  ? 1'h1 : w_held;
+  assign \$procmux$6151_Y  = \$17  ? 1'h0 : \$procmux$6149_Y ;
+  assign \$23  = rst ? 1'h0 : \$procmux$6151_Y ;
+  assign \$procmux$6155_Y  = \$13  ? s_axil_awaddr[11:2] : aw_word;
+  assign \$22  = rst ? 10'h000 : \$procmux$6155_Y ;
+  assign \$procmux$6159_Y  = \$13  ? 1'h1 : aw_held;
+  assign \$procmux$6161_Y  = \$17  ? 1'h0 : \$procmux$6159_Y ;
+  assign \$21  = rst ? 1'h0 : \$procmux$6161_Y ;
   assign streams = 32'd3;
   assign tern_n_max = 32'd1536;
   assign tern_k_max = 32'd1536;
@@ -36915,7 +36919,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign k_max = 32'd8192;
   assign params = 32'd525840;
   assign id = 32'd1280136193;
-  assign status = { \port$19672$0 , \port$19674$0 , \port$3$0  };
+  assign status = { \port$19676$0 , \port$19678$0 , \port$3$0  };
 endmodule
 
 (* generator = "Amaranth" *)

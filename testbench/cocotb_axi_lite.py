@@ -68,11 +68,13 @@ class Monitor:
             if rst:
                 if now["awready"] or now["wready"] or now["arready"]:
                     self.fail("a ready is high during reset")
-                if rst_prev and (now["bvalid"] or now["rvalid"] or strobe):
-                    self.fail("a valid or a strobe is high during reset")
+                if now["bvalid"] or now["rvalid"]:   # also in reset's first cycle (AXI A3.1.2)
+                    self.fail("a response is valid during reset")
+                if rst_prev and strobe:
+                    self.fail("a strobe is high during reset")
             elif rst_prev and (now["bvalid"] or now["rvalid"]):
                 self.fail("a response is valid right after reset")
-            if prev is not None and not rst_prev:
+            if prev is not None and not rst_prev and not rst:
                 for ch, payload in (("b", ("bresp",)), ("r", ("rdata", "rresp"))):
                     if prev[ch + "valid"] and not prev[ch + "ready"]:
                         if not now[ch + "valid"]:

