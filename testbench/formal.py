@@ -152,13 +152,15 @@ def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
     return ports
 
 
-def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = "") -> str:
+def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = "",
+                     stream_out: str = "") -> str:
     """A wrapper `formal_top` around `module`: every input of the design is a free input of the
     wrapper (the AXI4-Lite master's constrained by axi_lite_checker's assumptions, the rest
     unconstrained), its AXI4-Lite slave ports watched by axi_lite_checker. `mutant` breaks the
     slave's outputs on their way to the checker, to show the properties catch it:
     "drop_b" (a write response withdrawn while stalled), "change_r" (read data changed while
-    stalled), "extra_b" (a write response out of nowhere)."""
+    stalled), "extra_b" (a write response out of nowhere). `stream_out`: the prefix of an
+    AXI4-Stream output (e.g. "m_axis_") to watch with axis_source_checker too."""
     ports = module_ports(verilog, module)
     decl, conn = [], []
     for direction, name, width in ports:
@@ -198,4 +200,16 @@ def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = ""
         f"module formal_top({header});", *decl,
         f"  {module} dut (", ",\n".join(conn), "  );", *shim,
         f"  axi_lite_checker #(.ADDR_BITS({addr_bits})) check (.clk(clk), .rst(rst), {checker});",
+        *([f"  axis_source_checker #(.DATA_BITS({width_of(ports, stream_out + 'tdata')})) "
+           f"check_out (.clk(clk), .rst(rst), "
+           + ", ".join(f".{x}({stream_out}{x})" for x in ("tvalid", "tready", "tdata", "tkeep",
+                                                          "tlast")) + ");"]
+          if stream_out else []),
         "endmodule", ""])
+
+
+def width_of(ports, name: str) -> int:
+    for _, n, width in ports:
+        if n == name:
+            return width
+    raise ValueError(f"no port {name}")
