@@ -25,7 +25,7 @@ data is taken. `rst` is synchronous and active high (invert the Zynq's periphera
 import dataclasses
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth import Cat, Const, Module, Mux, ResetInserter, ResetSignal, Signal
 from amaranth.lib import wiring
 
 from llmaccel.golden.register_maps import (CORE_ID_VALUE as ID_VALUE, CORE_REGISTERS as REGISTERS,
@@ -209,8 +209,9 @@ class LlmAccelerator(wiring.Component):
                                                           bfp.data_in[i].ready)),
             ]
         m.d.comb += [
+            # (low while the reset is high, its first cycle included: AXI4-Stream 2.7.2)
             self.m_axis_tvalid.eq(Mux(active_tern, results_out.words_out.valid,
-                                      bfp.results.valid)),
+                                      bfp.results.valid) & ~ResetSignal()),
             self.m_axis_tdata.eq(Mux(active_tern, out.data, bfp.results.payload.data)),
             self.m_axis_tkeep.eq(Mux(active_tern, out.keep, bfp.results.payload.keep)),
             self.m_axis_tlast.eq(Mux(active_tern, out.last, bfp.results.payload.last)),

@@ -7,9 +7,10 @@ except in a packet's final word, can take them. The final word (after a beat mar
 `last` set and, when it holds one value, `keep` = 0x0F.
 
 At most count + 1 values are held; a beat is taken when at most one value would remain after
-this cycle's word, so the stream runs at the output's rate of two values a cycle.
+this cycle's word, so the stream runs at the output's rate of two values a cycle. While the reset
+is high neither stream moves (its first cycle included: the valid is a register it clears).
 """
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,8 +37,9 @@ class ValuePacker(wiring.Component):
         held = Signal(range(cap + 1))
         flushing = Signal()         # the last beat is in: whatever is held is the tail
         out = self.words_out
+        rst = ResetSignal()
         m.d.comb += [
-            out.valid.eq((held >= 2) | ((held == 1) & flushing)),
+            out.valid.eq(((held >= 2) | ((held == 1) & flushing)) & ~rst),
             out.payload.data.eq(Mux(held >= 2, buf[:WORD_BITS], buf[:VALUE_BITS])),
             out.payload.keep.eq(Mux(held >= 2, 0xFF, 0x0F)),
             out.payload.last.eq(flushing & (held <= 2)),
@@ -45,7 +47,7 @@ class ValuePacker(wiring.Component):
         give = out.valid & out.ready
         after = Signal(range(cap + 1))     # values held once this cycle's word has left
         m.d.comb += after.eq(Mux(give, Mux(held >= 2, held - 2, 0), held))
-        m.d.comb += self.beats_in.ready.eq(~flushing & (after <= 1))
+        m.d.comb += self.beats_in.ready.eq(~flushing & (after <= 1) & ~rst)
         take = self.beats_in.valid & self.beats_in.ready
         shifted = Mux(give, buf >> WORD_BITS, buf)
         beat = self.beats_in.payload.data

@@ -84,8 +84,8 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
+  wire \$103 ;
   wire \$104 ;
-  wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
@@ -101,48 +101,48 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
+  wire \$120 ;
   wire \$121 ;
-  wire \$122 ;
   wire \$123 ;
   wire \$124 ;
+  wire \$125 ;
   wire \$126 ;
-  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire \$132 ;
-  wire \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$179 ;
-  wire \$223 ;
-  wire [32:0] \$230 ;
-  wire \$235 ;
-  wire \$236 ;
-  wire \$286 ;
-  wire \$340 ;
-  wire [11:0] \$341 ;
-  wire [21:0] \$342 ;
-  wire [11:0] \$344 ;
-  wire [21:0] \$345 ;
-  wire \$347 ;
-  wire [9:0] \$348 ;
-  wire [12:0] \$349 ;
-  wire \$350 ;
-  wire \$351 ;
-  wire [11:0] \$352 ;
-  wire [11:0] \$353 ;
-  wire [4:0] \$354 ;
-  wire \$355 ;
-  wire \$356 ;
-  wire [31:0] \$357 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire \$181 ;
+  wire \$225 ;
+  wire [32:0] \$232 ;
+  wire \$237 ;
+  wire \$238 ;
+  wire \$288 ;
+  wire \$342 ;
+  wire [11:0] \$343 ;
+  wire [21:0] \$344 ;
+  wire [11:0] \$346 ;
+  wire [21:0] \$347 ;
+  wire \$349 ;
+  wire [9:0] \$350 ;
+  wire [12:0] \$351 ;
+  wire \$352 ;
+  wire \$353 ;
+  wire [11:0] \$354 ;
+  wire [11:0] \$355 ;
+  wire [4:0] \$356 ;
+  wire \$357 ;
   wire \$358 ;
-  wire \$359 ;
+  wire [31:0] \$359 ;
   wire \$360 ;
-  wire [19:0] \$361 ;
-  wire [10:0] \$362 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire [19:0] \$363 ;
+  wire [10:0] \$364 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
@@ -151,6 +151,8 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [10:0] \$procmux$6165_Y ;
   wire [10:0] \$procmux$6167_Y ;
   wire [5:0] \$procmux$6171_Y ;
@@ -378,9 +380,9 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   wire \words_out__payload.last ;
   wire words_out__ready;
   wire words_out__valid;
-  assign \$223  = ~ \$179 ;
-  assign \$286  = fresh & \$223 ;
-  assign start = \$286  & \$126 ;
+  assign \$225  = ~ \$181 ;
+  assign \$288  = fresh & \$225 ;
+  assign start = \$288  & \$128 ;
   assign tern_in = active_tern & \busy$60 ;
   assign words_in__valid = \$64  & \$65 ;
   assign \$64  = \$63  & tern_in;
@@ -400,111 +402,113 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
   assign \$74  = \$63  & \$73 ;
   assign \$75  = \$74  & tern_in;
   assign s_axis2_tready = active_tern ? \$75  : data_in__2__ready;
-  assign m_axis_tvalid = active_tern ? words_out__valid : \results__valid$120 ;
+  assign \$88  = active_tern ? words_out__valid : \results__valid$120 ;
+  assign \$89  = ~ rst;
+  assign m_axis_tvalid = \$88  & \$89 ;
   assign m_axis_tdata = active_tern ? words_out__payload[63:0] : \results__payload$121 [63:0];
   assign m_axis_tkeep = active_tern ? words_out__payload[71:64] : \results__payload$121 [71:64];
   assign m_axis_tlast = active_tern ? words_out__payload[72] : \results__payload$121 [72];
   assign words_out__ready = active_tern & m_axis_tready;
   assign \$70  = ~ active_tern;
   assign \results__ready$124  = \$70  & m_axis_tready;
-  assign \$114  = \$105  | \$113 ;
-  assign \$117  = \$101  ? \$102  : \$116 ;
-  assign \$134  = \$127  | \$133 ;
-  assign \$113  = \$111  & \$112 ;
-  assign \$124  = \$119  | \$123 ;
-  assign \$141  = \$137  | \$140 ;
-  assign \$105  = \$100  | \$104 ;
-  assign \$111  = | { \$110 , \$109 , \$108 , \$107 , \$106  };
-  assign \$116  = \$114  | \$115 ;
-  assign \$123  = \$101  ? \$121  : \$122 ;
-  assign \$126  = ~ \$101 ;
-  assign \$230  = cycles + 1'h1;
-  assign \$235  = was_busy & \$13 ;
-  assign \$118  = \$100  | \$117 ;
-  assign \$135  = \$126  & \$134 ;
-  assign \$179  = | { \$136 , \$135 , \$124 , \$118 , \$141  };
-  assign \$236  = ctrl_strobe & ctrl;
+  assign \$116  = \$107  | \$115 ;
+  assign \$119  = \$103  ? \$104  : \$118 ;
+  assign \$136  = \$129  | \$135 ;
+  assign \$115  = \$113  & \$114 ;
+  assign \$126  = \$121  | \$125 ;
+  assign \$101  = \$139  | \$100 ;
+  assign \$107  = \$102  | \$106 ;
+  assign \$113  = | { \$112 , \$111 , \$110 , \$109 , \$108  };
+  assign \$118  = \$116  | \$117 ;
+  assign \$125  = \$103  ? \$123  : \$124 ;
+  assign \$128  = ~ \$103 ;
+  assign \$232  = cycles + 1'h1;
+  assign \$237  = was_busy & \$13 ;
+  assign \$120  = \$102  | \$119 ;
+  assign \$137  = \$128  & \$136 ;
+  assign \$181  = | { \$138 , \$137 , \$126 , \$120 , \$101  };
+  assign \$238  = ctrl_strobe & ctrl;
   assign \$1  = tern_cmd | \busy$60 ;
   assign \$11  = \$1  | words_out__valid;
   assign status[0] = busy | \$11 ;
   assign \$13  = ~ status[0];
-  assign fresh = \$236  & \$13 ;
-  assign \$137  = ! m;
-  assign \$140  = m > 4'h8;
-  assign \$102  = k > 11'h600;
-  assign \$100  = ! k;
-  assign \$104  = | k[4:0];
-  assign \$106  = format == 3'h6;
-  assign \$112  = | k[7:0];
-  assign \$115  = k > 14'h2000;
-  assign \$119  = ! n;
-  assign \$121  = n > 11'h600;
-  assign \$122  = n >= 17'h10000;
-  assign \$127  = format >= 4'hb;
-  assign \$107  = format == 3'h7;
-  assign \$108  = format == 4'h8;
-  assign \$109  = format == 4'h9;
-  assign \$110  = format == 4'ha;
-  assign \$132  = | { \$110 , \$109 , \$108 , \$107  };
-  assign \$133  = sum_in & \$132 ;
-  assign \$136  = engine > 1'h1;
-  assign \$101  = engine == 1'h1;
-  assign \$340  = \$286  & \$101 ;
-  assign \$341  = k[10:0] + 6'h2f;
-  assign \$342  = \$341  * 10'h2ab;
-  assign \$344  = n[10:0] + 2'h2;
-  assign \$345  = \$344  * 10'h2ab;
-  assign \$347  = tern_cmd & cmd__ready;
-  assign \$348  = cmd__payload[3:0] * cmd__payload[19:14];
-  assign \$349  = \$348  * 3'h7;
-  assign \$350  = words_in__valid & \words_in__ready$113 ;
-  assign \$351  = act_words_left > 2'h3;
-  assign \$352  = act_words_left - 2'h3;
-  assign \$353  = \$351  ? \$352  : 12'h000;
+  assign fresh = \$238  & \$13 ;
+  assign \$139  = ! m;
+  assign \$100  = m > 4'h8;
+  assign \$104  = k > 11'h600;
+  assign \$102  = ! k;
+  assign \$106  = | k[4:0];
+  assign \$108  = format == 3'h6;
+  assign \$114  = | k[7:0];
+  assign \$117  = k > 14'h2000;
+  assign \$121  = ! n;
+  assign \$123  = n > 11'h600;
+  assign \$124  = n >= 17'h10000;
+  assign \$129  = format >= 4'hb;
+  assign \$109  = format == 3'h7;
+  assign \$110  = format == 4'h8;
+  assign \$111  = format == 4'h9;
+  assign \$112  = format == 4'ha;
+  assign \$134  = | { \$112 , \$111 , \$110 , \$109  };
+  assign \$135  = sum_in & \$134 ;
+  assign \$138  = engine > 1'h1;
+  assign \$103  = engine == 1'h1;
+  assign \$342  = \$288  & \$103 ;
+  assign \$343  = k[10:0] + 6'h2f;
+  assign \$344  = \$343  * 10'h2ab;
+  assign \$346  = n[10:0] + 2'h2;
+  assign \$347  = \$346  * 10'h2ab;
+  assign \$349  = tern_cmd & cmd__ready;
+  assign \$350  = cmd__payload[3:0] * cmd__payload[19:14];
+  assign \$351  = \$350  * 3'h7;
+  assign \$352  = words_in__valid & \words_in__ready$113 ;
+  assign \$353  = act_words_left > 2'h3;
+  assign \$354  = act_words_left - 2'h3;
+  assign \$355  = \$353  ? \$354  : 12'h000;
   always_ff @(posedge clk)
-    error <= \$354 ;
+    error <= \$356 ;
   always_ff @(posedge clk)
-    \$signal$63  <= \$355 ;
+    \$signal$63  <= \$357 ;
   always_ff @(posedge clk)
-    \$signal  <= \$356 ;
+    \$signal  <= \$358 ;
   always_ff @(posedge clk)
-    cycles <= \$357 ;
+    cycles <= \$359 ;
   always_ff @(posedge clk)
-    was_busy <= \$358 ;
+    was_busy <= \$360 ;
   always_ff @(posedge clk)
-    active_tern <= \$359 ;
+    active_tern <= \$361 ;
   always_ff @(posedge clk)
-    tern_cmd <= \$360 ;
+    tern_cmd <= \$362 ;
   always_ff @(posedge clk)
-    cmd__payload <= \$361 ;
+    cmd__payload <= \$363 ;
   always_ff @(posedge clk)
-    act_words_left <= \$362 ;
-  assign \$procmux$6165_Y  = \$347  ? \$349 [10:0] : act_words_left;
-  assign \$procmux$6167_Y  = \$350  ? \$353 [10:0] : \$procmux$6165_Y ;
-  assign \$362  = rst ? 11'h000 : \$procmux$6167_Y ;
-  assign \$procmux$6171_Y  = \$340  ? \$342 [20:15] : cmd__payload[19:14];
-  assign \$361 [19:14] = rst ? 6'h00 : \$procmux$6171_Y ;
-  assign \$procmux$6175_Y  = \$340  ? m[3:0] : cmd__payload[3:0];
-  assign \$361 [3:0] = rst ? 4'h0 : \$procmux$6175_Y ;
-  assign \$procmux$6179_Y  = \$340  ? \$345 [20:11] : cmd__payload[13:4];
-  assign \$361 [13:4] = rst ? 10'h000 : \$procmux$6179_Y ;
-  assign \$procmux$6183_Y  = \$340  ? 1'h1 : tern_cmd;
-  assign \$procmux$6185_Y  = \$347  ? 1'h0 : \$procmux$6183_Y ;
-  assign \$360  = rst ? 1'h0 : \$procmux$6185_Y ;
-  assign \$procmux$6189_Y  = \$286  ? \$101  : active_tern;
-  assign \$359  = rst ? 1'h0 : \$procmux$6189_Y ;
-  assign \$358  = rst ? 1'h0 : status[0];
-  assign \$procmux$6195_Y  = \$179  ? cycles : 32'd0;
+    act_words_left <= \$364 ;
+  assign \$procmux$6165_Y  = \$349  ? \$351 [10:0] : act_words_left;
+  assign \$procmux$6167_Y  = \$352  ? \$355 [10:0] : \$procmux$6165_Y ;
+  assign \$364  = rst ? 11'h000 : \$procmux$6167_Y ;
+  assign \$procmux$6171_Y  = \$342  ? \$344 [20:15] : cmd__payload[19:14];
+  assign \$363 [19:14] = rst ? 6'h00 : \$procmux$6171_Y ;
+  assign \$procmux$6175_Y  = \$342  ? m[3:0] : cmd__payload[3:0];
+  assign \$363 [3:0] = rst ? 4'h0 : \$procmux$6175_Y ;
+  assign \$procmux$6179_Y  = \$342  ? \$347 [20:11] : cmd__payload[13:4];
+  assign \$363 [13:4] = rst ? 10'h000 : \$procmux$6179_Y ;
+  assign \$procmux$6183_Y  = \$342  ? 1'h1 : tern_cmd;
+  assign \$procmux$6185_Y  = \$349  ? 1'h0 : \$procmux$6183_Y ;
+  assign \$362  = rst ? 1'h0 : \$procmux$6185_Y ;
+  assign \$procmux$6189_Y  = \$288  ? \$103  : active_tern;
+  assign \$361  = rst ? 1'h0 : \$procmux$6189_Y ;
+  assign \$360  = rst ? 1'h0 : status[0];
+  assign \$procmux$6195_Y  = \$181  ? cycles : 32'd0;
   assign \$procmux$6197_Y  = fresh ? \$procmux$6195_Y  : cycles;
-  assign \$procmux$6199_Y  = status[0] ? \$230 [31:0] : \$procmux$6197_Y ;
-  assign \$357  = rst ? 32'd0 : \$procmux$6199_Y ;
+  assign \$procmux$6199_Y  = status[0] ? \$232 [31:0] : \$procmux$6197_Y ;
+  assign \$359  = rst ? 32'd0 : \$procmux$6199_Y ;
   assign \$procmux$6203_Y  = fresh ? 1'h0 : \$signal ;
-  assign \$procmux$6205_Y  = \$235  ? 1'h1 : \$procmux$6203_Y ;
-  assign \$356  = rst ? 1'h0 : \$procmux$6205_Y ;
-  assign \$procmux$6209_Y  = fresh ? \$179  : \$signal$63 ;
-  assign \$355  = rst ? 1'h0 : \$procmux$6209_Y ;
-  assign \$procmux$6213_Y  = fresh ? { \$136 , \$135 , \$124 , \$118 , \$141  } : error;
-  assign \$354  = rst ? 5'h00 : \$procmux$6213_Y ;
+  assign \$procmux$6205_Y  = \$237  ? 1'h1 : \$procmux$6203_Y ;
+  assign \$358  = rst ? 1'h0 : \$procmux$6205_Y ;
+  assign \$procmux$6209_Y  = fresh ? \$181  : \$signal$63 ;
+  assign \$357  = rst ? 1'h0 : \$procmux$6209_Y ;
+  assign \$procmux$6213_Y  = fresh ? { \$138 , \$137 , \$126 , \$120 , \$101  } : error;
+  assign \$356  = rst ? 5'h00 : \$procmux$6213_Y ;
   \llmaccel_top.acts_in  acts_in (
     .beats_out__payload(beats_out__payload),
     .beats_out__ready(beats_out__ready),
@@ -552,8 +556,8 @@ module llmaccel_top(s_axil_awprot, s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s
     .k(k),
     .m(m),
     .n(n),
-    .\port$19676$0 (\$signal$63 ),
-    .\port$19678$0 (\$signal ),
+    .\port$19682$0 (\$signal$63 ),
+    .\port$19684$0 (\$signal ),
     .\port$3$0 (status[0]),
     .rst(rst),
     .s_axil_araddr(s_axil_araddr),
@@ -11543,12 +11547,12 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.result_fifo  result_fifo (
     .clk(clk),
-    .\port$20312$0 (gathered[31:0]),
-    .\port$20312$128 (gathered[159:128]),
-    .\port$20312$64 (gathered[95:64]),
-    .\port$20803$0 (wr__data),
-    .\port$21081$0 (\wr__data$275 ),
-    .\port$21359$0 (\wr__data$324 ),
+    .\port$20318$0 (gathered[31:0]),
+    .\port$20318$128 (gathered[159:128]),
+    .\port$20318$64 (gathered[95:64]),
+    .\port$20809$0 (wr__data),
+    .\port$21087$0 (\wr__data$275 ),
+    .\port$21365$0 (\wr__data$324 ),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
@@ -11682,9 +11686,9 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_bsums  x_bsums (
     .clk(clk),
-    .\port$1461$0 (\read_req__0__payload$131 [1:0]),
-    .\port$19838$0 (ib[4:0]),
-    .\port$19840$0 (im[2:0]),
+    .\port$1463$0 (\read_req__0__payload$131 [1:0]),
+    .\port$19844$0 (ib[4:0]),
+    .\port$19846$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$358 ),
     .read_req__0__valid(\read_req__0__valid$130 ),
     .read_resp__0__payload(\read_resp__0__payload$371 ),
@@ -11697,8 +11701,8 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_qs  x_qs (
     .clk(clk),
-    .\port$1424$0 (read_req__0__payload[8:0]),
-    .\port$19840$0 (im[2:0]),
+    .\port$1426$0 (read_req__0__payload[8:0]),
+    .\port$19846$0 (im[2:0]),
     .read_req__0__ready(read_req__0__ready),
     .read_req__0__valid(read_req__0__valid),
     .read_resp__0__payload(read_resp__0__payload),
@@ -11711,8 +11715,8 @@ module \llmaccel_top.bfp (rst, start, blocks, data_in__0__valid, data_in__0__pay
   );
   \llmaccel_top.bfp.x_scales  x_scales (
     .clk(clk),
-    .\port$1427$0 (\read_req__0__payload$123 [6:0]),
-    .\port$19840$0 (im[2:0]),
+    .\port$1429$0 (\read_req__0__payload$123 [6:0]),
+    .\port$19846$0 (im[2:0]),
     .read_req__0__ready(\read_req__0__ready$354 ),
     .read_req__0__valid(\read_req__0__valid$122 ),
     .read_resp__0__payload(\read_resp__0__payload$367 ),
@@ -22162,7 +22166,7 @@ module \llmaccel_top.bfp.prod_mul2 (rst, b, en, a, result, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$20312$0 , \port$20312$64 , \port$20312$128 , \port$20803$0 , \port$21081$0 , \port$21359$0 , r_rdy, clk);
+module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$20318$0 , \port$20318$64 , \port$20318$128 , \port$20809$0 , \port$21087$0 , \port$21365$0 , r_rdy, clk);
   input rst;
   wire rst;
   input w_en;
@@ -22173,18 +22177,18 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2031
   wire w_rdy;
   output [191:0] r_data;
   wire [191:0] r_data;
-  input [31:0] \port$20312$0 ;
-  wire [31:0] \port$20312$0 ;
-  input [31:0] \port$20312$64 ;
-  wire [31:0] \port$20312$64 ;
-  input [31:0] \port$20312$128 ;
-  wire [31:0] \port$20312$128 ;
-  input [31:0] \port$20803$0 ;
-  wire [31:0] \port$20803$0 ;
-  input [31:0] \port$21081$0 ;
-  wire [31:0] \port$21081$0 ;
-  input [31:0] \port$21359$0 ;
-  wire [31:0] \port$21359$0 ;
+  input [31:0] \port$20318$0 ;
+  wire [31:0] \port$20318$0 ;
+  input [31:0] \port$20318$64 ;
+  wire [31:0] \port$20318$64 ;
+  input [31:0] \port$20318$128 ;
+  wire [31:0] \port$20318$128 ;
+  input [31:0] \port$20809$0 ;
+  wire [31:0] \port$20809$0 ;
+  input [31:0] \port$21087$0 ;
+  wire [31:0] \port$21087$0 ;
+  input [31:0] \port$21365$0 ;
+  wire [31:0] \port$21365$0 ;
   output r_rdy;
   reg r_rdy = 1'h0;
   input clk;
@@ -22232,7 +22236,7 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2031
   end
   always_ff @(posedge clk) begin
     if (w_port__en)
-      storage[w_port__addr] <= { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
+      storage[w_port__addr] <= { \port$21365$0 , \port$20318$128 , \port$21087$0 , \port$20318$64 , \port$20809$0 , \port$20318$0  };
   end
   reg [191:0] _0_;
   always_ff @(posedge clk) begin
@@ -22279,8 +22283,8 @@ module \llmaccel_top.bfp.result_fifo (rst, w_en, r_en, w_rdy, r_data, \port$2031
   assign \$30  = rst ? 2'h0 : \$procmux$1197_Y ;
   assign r_port__data = r_data;
   assign consume = r_port__addr;
-  assign w_data = { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
-  assign w_port__data = { \port$21359$0 , \port$20312$128 , \port$21081$0 , \port$20312$64 , \port$20803$0 , \port$20312$0  };
+  assign w_data = { \port$21365$0 , \port$20318$128 , \port$21087$0 , \port$20318$64 , \port$20809$0 , \port$20318$0  };
+  assign w_port__data = { \port$21365$0 , \port$20318$128 , \port$21087$0 , \port$20318$64 , \port$20809$0 , \port$20318$0  };
   assign produce = w_port__addr;
 endmodule
 
@@ -29573,15 +29577,15 @@ module \llmaccel_top.bfp.w_sums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_da
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1461$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19838$0 , \port$19840$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1463$0 , read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19844$0 , \port$19846$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
   input read_req__0__valid;
   wire read_req__0__valid;
-  input [1:0] \port$1461$0 ;
-  wire [1:0] \port$1461$0 ;
+  input [1:0] \port$1463$0 ;
+  wire [1:0] \port$1463$0 ;
   input read_resp__0__ready;
   wire read_resp__0__ready;
   output write__ready;
@@ -29592,10 +29596,10 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   wire [63:0] read_resp__0__payload;
   input [74:0] write__payload;
   wire [74:0] write__payload;
-  input [4:0] \port$19838$0 ;
-  wire [4:0] \port$19838$0 ;
-  input [2:0] \port$19840$0 ;
-  wire [2:0] \port$19840$0 ;
+  input [4:0] \port$19844$0 ;
+  wire [4:0] \port$19844$0 ;
+  input [2:0] \port$19846$0 ;
+  wire [2:0] \port$19846$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -30672,7 +30676,7 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19840$0 , \port$19838$0 , \port$1461$0  }];
+      _0_ <= bank0[{ \port$19846$0 , \port$19844$0 , \port$1463$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -30710,14 +30714,14 @@ module \llmaccel_top.bfp.x_bsums (rst, write__valid, read_req__0__valid, \port$1
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19840$0 , \port$19838$0 , \port$1461$0  };
+  assign \$signature__addr$32  = { \port$19846$0 , \port$19844$0 , \port$1463$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[9:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19840$0 , \port$19838$0 , \port$1461$0  };
+  assign read_req__0__payload = { \port$19846$0 , \port$19844$0 , \port$1463$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -30823,13 +30827,13 @@ module \llmaccel_top.bfp.x_bsums.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1424$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19840$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1426$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19846$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
-  input [8:0] \port$1424$0 ;
-  wire [8:0] \port$1424$0 ;
+  input [8:0] \port$1426$0 ;
+  wire [8:0] \port$1426$0 ;
   input read_req__0__valid;
   wire read_req__0__valid;
   input read_resp__0__ready;
@@ -30842,8 +30846,8 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1424$0 , read_req__0__va
   wire [127:0] read_resp__0__payload;
   input [141:0] write__payload;
   wire [141:0] write__payload;
-  input [2:0] \port$19840$0 ;
-  wire [2:0] \port$19840$0 ;
+  input [2:0] \port$19846$0 ;
+  wire [2:0] \port$19846$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -34993,7 +34997,7 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1424$0 , read_req__0__va
   reg [127:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19840$0 , \port$1424$0  }];
+      _0_ <= bank0[{ \port$19846$0 , \port$1426$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -35031,13 +35035,13 @@ module \llmaccel_top.bfp.x_qs (rst, write__valid, \port$1424$0 , read_req__0__va
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19840$0 , \port$1424$0  };
+  assign \$signature__addr$32  = { \port$19846$0 , \port$1426$0  };
   assign winner0 = 1'h0;
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19840$0 , \port$1424$0  };
+  assign read_req__0__payload = { \port$19846$0 , \port$1426$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign \write__payload.addr  = write__payload[11:0];
@@ -35143,13 +35147,13 @@ module \llmaccel_top.bfp.x_qs.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_data
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1427$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19840$0 , read_req__0__ready, clk);
+module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1429$0 , read_req__0__valid, read_resp__0__ready, write__ready, read_resp__0__valid, read_resp__0__payload, write__payload, \port$19846$0 , read_req__0__ready, clk);
   input rst;
   wire rst;
   input write__valid;
   wire write__valid;
-  input [6:0] \port$1427$0 ;
-  wire [6:0] \port$1427$0 ;
+  input [6:0] \port$1429$0 ;
+  wire [6:0] \port$1429$0 ;
   input read_req__0__valid;
   wire read_req__0__valid;
   input read_resp__0__ready;
@@ -35162,8 +35166,8 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1427$0 , read_req__0
   wire [63:0] read_resp__0__payload;
   input [74:0] write__payload;
   wire [74:0] write__payload;
-  input [2:0] \port$19840$0 ;
-  wire [2:0] \port$19840$0 ;
+  input [2:0] \port$19846$0 ;
+  wire [2:0] \port$19846$0 ;
   output read_req__0__ready;
   wire read_req__0__ready;
   input clk;
@@ -36240,7 +36244,7 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1427$0 , read_req__0
   reg [63:0] _0_;
   always_ff @(posedge clk) begin
     if (\$signature__en$31 ) begin
-      _0_ <= bank0[{ \port$19840$0 , \port$1427$0  }];
+      _0_ <= bank0[{ \port$19846$0 , \port$1429$0  }];
     end
   end
   assign \$signature__data$19  = _0_;
@@ -36278,14 +36282,14 @@ module \llmaccel_top.bfp.x_scales (rst, write__valid, \port$1427$0 , read_req__0
   assign \read_resp__0__payload.data  = read_resp__0__payload;
   assign gated_count = gated_bank_cycles;
   assign rd_en = \$signature__en$31 ;
-  assign \$signature__addr$32  = { \port$19840$0 , \port$1427$0  };
+  assign \$signature__addr$32  = { \port$19846$0 , \port$1429$0  };
   assign winner0 = 1'h0;
   assign \write__payload.addr  = write__payload[9:0];
   assign r_data = read_resp__0__payload;
   assign w_en = inflight0;
   assign w_data = resp0;
   assign grant0 = read_req__0__ready;
-  assign read_req__0__payload = { \port$19840$0 , \port$1427$0  };
+  assign read_req__0__payload = { \port$19846$0 , \port$1429$0  };
   assign req_pb0 = 1'h0;
   assign want0 = \$signature__en$31 ;
   assign wr_en = \$signature__en ;
@@ -36391,7 +36395,7 @@ module \llmaccel_top.bfp.x_scales.resp_fifo0 (rst, w_port__data, r_en, r_rdy, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_rvalid, s_axil_arready, error, \port$19676$0 , \port$19678$0 , cycles, ctrl
+module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_bready, s_axil_araddr, s_axil_arvalid, s_axil_rready, clk, rst, \port$3$0 , s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_rvalid, s_axil_arready, error, \port$19682$0 , \port$19684$0 , cycles, ctrl
 , ctrl_strobe, s_axil_bresp, format, m, k, n, sum_in, engine, s_axil_rdata, s_axil_rresp, s_axil_awaddr);
   input s_axil_awvalid;
   wire s_axil_awvalid;
@@ -36427,10 +36431,10 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   wire s_axil_arready;
   input [4:0] error;
   wire [4:0] error;
-  input \port$19676$0 ;
-  wire \port$19676$0 ;
-  input \port$19678$0 ;
-  wire \port$19678$0 ;
+  input \port$19682$0 ;
+  wire \port$19682$0 ;
+  input \port$19684$0 ;
+  wire \port$19684$0 ;
   input [31:0] cycles;
   wire [31:0] cycles;
   output ctrl;
@@ -36749,7 +36753,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign \$auto$rtlil.cc:3381:Mux$6408  = \$procmux$5898_CMP  ? n : k;
   assign \$auto$rtlil.cc:3381:Mux$6412  = \$auto$rtlil.cc:3294:Or$6410  ? \$auto$rtlil.cc:3381:Mux$6406  : \$auto$rtlil.cc:3381:Mux$6408 ;
   assign \$auto$rtlil.cc:3381:Mux$6414  = \$procmux$5900_CMP  ? m : format;
-  assign \$auto$rtlil.cc:3381:Mux$6416  = \$procmux$5903_CMP  ? { 29'h00000000, \port$19676$0 , \port$19678$0 , \port$3$0  } : 32'd0;
+  assign \$auto$rtlil.cc:3381:Mux$6416  = \$procmux$5903_CMP  ? { 29'h00000000, \port$19682$0 , \port$19684$0 , \port$3$0  } : 32'd0;
   assign \$auto$rtlil.cc:3381:Mux$6418  = \$procmux$5902_CMP  ? { 27'h0000000, error } : \$auto$rtlil.cc:3381:Mux$6416 ;
   assign \$auto$rtlil.cc:3381:Mux$6422  = \$auto$rtlil.cc:3294:Or$6420  ? \$auto$rtlil.cc:3381:Mux$6414  : \$auto$rtlil.cc:3381:Mux$6418 ;
   assign \$auto$rtlil.cc:3381:Mux$6426  = \$auto$rtlil.cc:3249:ReduceOr$6424  ? \$auto$rtlil.cc:3381:Mux$6412  : \$auto$rtlil.cc:3381:Mux$6422 ;
@@ -36919,7 +36923,7 @@ module \llmaccel_top.regs (s_axil_awvalid, s_axil_wdata, s_axil_wstrb, s_axil_wv
   assign k_max = 32'd8192;
   assign params = 32'd525840;
   assign id = 32'd1280136193;
-  assign status = { \port$19676$0 , \port$19678$0 , \port$3$0  };
+  assign status = { \port$19682$0 , \port$19684$0 , \port$3$0  };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -36942,24 +36946,27 @@ module \llmaccel_top.results_out (rst, words_out__ready, beats_in__valid, words_
   wire clk;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$12 ;
-  wire [3:0] \$13 ;
+  wire \$12 ;
   wire [3:0] \$14 ;
-  wire \$15 ;
-  wire \$16 ;
+  wire [3:0] \$15 ;
+  wire [3:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [127:0] \$21 ;
-  wire [158:0] \$23 ;
-  wire [158:0] \$24 ;
-  wire [3:0] \$25 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire [127:0] \$25 ;
+  wire [158:0] \$27 ;
+  wire [158:0] \$28 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [127:0] \$31 ;
-  wire [2:0] \$32 ;
-  wire \$33 ;
-  wire \$8 ;
+  wire \$34 ;
+  wire [127:0] \$35 ;
+  wire [2:0] \$36 ;
+  wire \$37 ;
+  wire \$4 ;
   wire [127:0] \$procmux$14_Y ;
   wire \$procmux$1_Y ;
   wire \$procmux$4_Y ;
@@ -36975,42 +36982,45 @@ module \llmaccel_top.results_out (rst, words_out__ready, beats_in__valid, words_
   wire \words_out__payload.last ;
   assign \$2  = held == 1'h1;
   assign \$3  = \$2  & flushing;
-  assign words_out__valid = \$1  | \$3 ;
+  assign \$4  = \$1  | \$3 ;
+  assign words_out__valid = \$4  & \$20 ;
   assign \words_out__payload.data  = \$1  ? \buf [63:0] : { 32'h00000000, \buf [31:0] };
   assign \words_out__payload.keep  = \$1  ? 8'hff : 8'h0f;
-  assign \$8  = held <= 2'h2;
-  assign \words_out__payload.last  = flushing & \$8 ;
+  assign \$10  = held <= 2'h2;
+  assign \words_out__payload.last  = flushing & \$10 ;
   assign \$1  = held >= 2'h2;
-  assign \$12  = held - 2'h2;
-  assign \$13  = \$1  ? \$12  : 4'h0;
-  assign { \$14 [3], after } = \$10  ? \$13  : { 1'h0, held };
-  assign \$15  = ~ flushing;
-  assign \$16  = after <= 1'h1;
-  assign beats_in__ready = \$15  & \$16 ;
-  assign \$17  = beats_in__valid & beats_in__ready;
-  assign \$18  = ! after;
-  assign \$23  = { 127'h00000000000000000000000000000000, \$21 [31:0] } | { 31'h00000000, beats_in__payload[95:0], 32'h00000000 };
-  assign \$24  = \$18  ? { 63'h0000000000000000, beats_in__payload[95:0] } : \$23 ;
-  assign \$25  = after + 2'h3;
-  assign \$21  = \$10  ? { 64'h0000000000000000, \buf [127:64] } : \buf ;
-  assign \$10  = words_out__valid & words_out__ready;
-  assign \$30  = \$10  & \words_out__payload.last ;
+  assign \$14  = held - 2'h2;
+  assign \$15  = \$1  ? \$14  : 4'h0;
+  assign { \$16 [3], after } = \$12  ? \$15  : { 1'h0, held };
+  assign \$17  = ~ flushing;
+  assign \$18  = after <= 1'h1;
+  assign \$19  = \$17  & \$18 ;
+  assign \$20  = ~ rst;
+  assign beats_in__ready = \$19  & \$20 ;
+  assign \$21  = beats_in__valid & beats_in__ready;
+  assign \$22  = ! after;
+  assign \$27  = { 127'h00000000000000000000000000000000, \$25 [31:0] } | { 31'h00000000, beats_in__payload[95:0], 32'h00000000 };
+  assign \$28  = \$22  ? { 63'h0000000000000000, beats_in__payload[95:0] } : \$27 ;
+  assign \$29  = after + 2'h3;
+  assign \$25  = \$12  ? { 64'h0000000000000000, \buf [127:64] } : \buf ;
+  assign \$12  = words_out__valid & words_out__ready;
+  assign \$34  = \$12  & \words_out__payload.last ;
   always_ff @(posedge clk)
-    \buf  <= \$31 ;
+    \buf  <= \$35 ;
   always_ff @(posedge clk)
-    held <= \$32 ;
+    held <= \$36 ;
   always_ff @(posedge clk)
-    flushing <= \$33 ;
-  assign \$procmux$1_Y  = \$30  ? 1'h0 : flushing;
-  assign \$32  = rst ? 3'h0 : \$procmux$9_Y ;
-  assign \$procmux$14_Y  = \$17  ? (* full_case = 32'd1 *) \$24 [127:0] : \$21 ;
-  assign \$31  = rst ? 128'h00000000000000000000000000000000 : \$procmux$14_Y ;
-  assign \$procmux$4_Y  = \$17  ? (* full_case = 32'd1 *) beats_in__payload[96] : \$procmux$1_Y ;
-  assign \$33  = rst ? 1'h0 : \$procmux$4_Y ;
-  assign \$procmux$9_Y  = \$17  ? (* full_case = 32'd1 *) \$25 [2:0] : after;
-  assign \beats_in__payload.last  = beats_in__payload[96];
+    flushing <= \$37 ;
+  assign \$procmux$1_Y  = \$34  ? 1'h0 : flushing;
+  assign \$36  = rst ? 3'h0 : \$procmux$9_Y ;
+  assign \$procmux$14_Y  = \$21  ? (* full_case = 32'd1 *) \$28 [127:0] : \$25 ;
+  assign \$35  = rst ? 128'h00000000000000000000000000000000 : \$procmux$14_Y ;
+  assign \$procmux$4_Y  = \$21  ? (* full_case = 32'd1 *) beats_in__payload[96] : \$procmux$1_Y ;
+  assign \$37  = rst ? 1'h0 : \$procmux$4_Y ;
+  assign \$procmux$9_Y  = \$21  ? (* full_case = 32'd1 *) \$29 [2:0] : after;
   assign \beats_in__payload.data  = beats_in__payload[95:0];
-  assign \$14 [2:0] = after;
+  assign \$16 [2:0] = after;
+  assign \beats_in__payload.last  = beats_in__payload[96];
   assign words_out__payload = { \words_out__payload.last , \words_out__payload.keep , \words_out__payload.data  };
 endmodule
 

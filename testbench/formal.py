@@ -213,3 +213,51 @@ def width_of(ports, name: str) -> int:
         if n == name:
             return width
     raise ValueError(f"no port {name}")
+
+
+def value_packer_wrapper(verilog: str, module: str, count: int, mutant: str = "") -> str:
+    """A wrapper `formal_top` around a ValuePacker (generators/value_packer.py) of `count` values
+    a beat: its input free, its output watched by axis_source_checker and value_packer_checker.
+    `mutant`: "drop_last" (the final word never offered), "change_data" (a data bit flipped
+    while stalled), "extra_word" (a word offered out of nowhere)."""
+    ports = {n: w for _, n, w in module_ports(verilog, module)}
+    for name in ("beats_in__valid", "beats_in__ready", "beats_in__payload", "words_out__valid",
+                 "words_out__ready", "words_out__payload", "clk", "rst"):
+        if name not in ports:
+            raise ValueError(f"{module} has no port {name}: not a ValuePacker")
+    last_bit = ports["beats_in__payload"] - 1
+    shim = ["  wire [63:0] data = words_out__payload[63:0];",
+            "  wire [7:0] keep = words_out__payload[71:64];",
+            "  wire last = words_out__payload[72];",
+            "  wire valid = words_out__valid;", "  wire [63:0] data_seen;", "  wire valid_seen;"]
+    if mutant == "drop_last":
+        shim += ["  assign valid_seen = valid & ~last;", "  assign data_seen = data;"]
+    elif mutant == "change_data":
+        shim += ["  reg stalled = 0;",
+                 "  always @(posedge clk) stalled <= valid & ~words_out__ready & ~rst;",
+                 "  assign valid_seen = valid;", "  assign data_seen = data ^ {63'd0, stalled};"]
+    elif mutant == "extra_word":
+        shim += ["  reg [3:0] idle = 0;",
+                 "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);",
+                 "  assign valid_seen = valid | (idle == 5);", "  assign data_seen = data;"]
+    elif not mutant:
+        shim += ["  assign valid_seen = valid;", "  assign data_seen = data;"]
+    else:
+        raise ValueError(f"unknown mutant {mutant!r}: drop_last, change_data or extra_word")
+    return "\n".join([
+        "module formal_top(clk, rst, beats_in__valid, beats_in__payload, words_out__ready);",
+        "  input clk; input rst; input beats_in__valid; input words_out__ready;",
+        f"  input [{last_bit}:0] beats_in__payload;",
+        "  wire beats_in__ready, words_out__valid;", "  wire [72:0] words_out__payload;",
+        f"  {module} dut (.clk(clk), .rst(rst), .beats_in__valid(beats_in__valid),",
+        "    .beats_in__payload(beats_in__payload), .beats_in__ready(beats_in__ready),",
+        "    .words_out__valid(words_out__valid), .words_out__payload(words_out__payload),",
+        "    .words_out__ready(words_out__ready));", *shim,
+        "  axis_source_checker #(.DATA_BITS(64)) check_out (.clk(clk), .rst(rst),",
+        "    .tvalid(valid_seen), .tready(words_out__ready), .tdata(data_seen), .tkeep(keep),",
+        "    .tlast(last));",
+        f"  value_packer_checker #(.COUNT({count})) check_count (.clk(clk), .rst(rst),",
+        "    .in_valid(beats_in__valid), .in_ready(beats_in__ready),",
+        f"    .in_last(beats_in__payload[{last_bit}]), .out_valid(valid_seen),",
+        "    .out_ready(words_out__ready), .out_keep(keep), .out_last(last));",
+        "endmodule", ""])
