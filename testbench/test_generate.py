@@ -99,8 +99,10 @@ def test_generate_on_the_rtl(model, tmp_path):
 
 
 # No xdist group: the fast back end's build is shared (built once, under its lock), so this runs
-# on whichever worker is free.
+# on whichever worker is free. `make regress` (a minute; make test keeps the shipped file's
+# tokens through the RTL, and the K-quants on the bfp block and the core's cocotb tests).
 @pytest.mark.cocotb
+@pytest.mark.slow
 def test_k_quant_mix_on_the_rtl(model, tmp_path):
     """llama.cpp's Q4_K_M mix through the RTL, one token of the default prompt: Q4_K and Q6_K
     where K = 1536 (ffn_down), llama.cpp's fallbacks Q5_0 and Q8_0 where K = 576; every product

@@ -25,10 +25,10 @@ def _grouped(*sets):
     return grouped("t-", *sets)
 
 
-# make test runs stalls 0 and 0.3, make regress 0.7 too
+# make test runs stall 0.3, make regress 0 and 0.7 too
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,stall", [
-    pytest.param(*p.values, marks=[*p.marks, *([pytest.mark.slow] if p.values[2] == 0.7 else [])])
+    pytest.param(*p.values, marks=[*p.marks, *([pytest.mark.slow] if p.values[2] != 0.3 else [])])
     for p in _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)])])
 def test_random_matmuls(sim, config, stall):
     _run(sim, config, "random_matmuls", stall)
