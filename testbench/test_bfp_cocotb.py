@@ -23,13 +23,13 @@ def _grouped(*sets):
 
 
 def _random():
-    """Every configuration on both simulators; make test runs them under Verilator with stalls
-    (0.3: bursts and gaps; under Icarus it runs the directed cases), `make regress` also under
-    Icarus, unstalled and at 0.7 (the default core's unstalled runs are in make test through the
+    """Every configuration on both simulators; make test runs the default and narrow ones under
+    Verilator with stalls (0.3: bursts and gaps; under Icarus and for the wide one it runs the
+    directed cases), `make regress` also those, unstalled and at 0.7 (the default core's unstalled runs are in make test through the
     fast back end: test_fast_backend.py, test_perf_model's pins)."""
     cases = []
     for case in _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]):
-        if case.values[2] != 0.3 or case.values[0] == "icarus":
+        if case.values[2] != 0.3 or case.values[0] == "icarus" or case.values[1] == "wide":
             case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
         cases.append(case)
     return cases

@@ -27,7 +27,11 @@ OPS = {
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config", [
-    pytest.param(sim, config, marks=pytest.mark.xdist_group(f"fp32-{sim}-{config}"))
+    # the int-to-float converters under Verilator (most of it their build) in `make regress`;
+    # make test runs them under Icarus
+    pytest.param(sim, config, marks=[pytest.mark.xdist_group(f"fp32-{sim}-{config}")]
+                 + ([pytest.mark.slow] if sim == "verilator" and config.startswith("from_int")
+                    else []))
     for sim in runner.SIMULATORS for config in CONFIGS])
 def test_fp32_unit(sim, config):
     params = {**CONFIGS[config], "copies": COPIES}

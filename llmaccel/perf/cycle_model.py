@@ -160,7 +160,10 @@ def ternary_phases(m: int, n: int, k: int, g: int = 3, lanes: int = 16, rows: in
     weight_cycles are then words per beat), so a tile's beats arrive at the pace of the
     words; a tile that loads right after the last one continues its flow, one that waited for
     the engine starts afresh. `direct_fifo`: the engine's M = 1 FIFO (0: none); with one, a run
-    at M = 1 takes each weight beat as it arrives (no tile to fill, no swap). `gearbox`: the
+    at M = 1 takes each weight beat as it arrives (no tile to fill, no swap). Its depth is not
+    modelled: the model holds while a full FIFO never delays the engine (the beats it holds back
+    are there when a table is built; 64 beats on every STREAM_CONFIGS core), not for a FIFO so
+    shallow that the first table's wait stalls the stream. `gearbox`: the
     cycle a beat spends in the top core's StreamUpsizer before the block sees it (1 there).
 
     A table builds once its slice is in (slices are read as soon as they are written), the
