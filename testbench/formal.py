@@ -92,9 +92,8 @@ def prove(name: str, top: str, files: dict[str, str], properties: list[str], *,
     for prop in properties:
         shutil.copy(PROPERTIES / f"{prop}.sv", work / f"{prop}.sv")
         formal.append(f"{prop}.sv")
-    design = [f for f in files if f not in formal]
-    wrappers = [f for f in design if f.startswith("formal_")]
-    design = [f for f in design if f not in wrappers]
+    wrappers = [f for f in files if f.startswith("formal_")]      # read with -formal too
+    design = [f for f in files if f not in wrappers]
     (work / "proof.sby").write_text(sby_text(top, design, formal + wrappers, mode, depth))
     env = environment()
     log = work / "sby.log"
