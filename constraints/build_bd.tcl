@@ -186,8 +186,25 @@ for {set i 0} {$i < $streams} {incr i} {
 connect_bd_net [get_bd_pins irq_concat/dout] [get_bd_pins ps7/IRQ_F2P]
 
 # ---------------------------------------------------------------- addresses, checks, wrapper
-# Automatic assignment in the GP0 window (0x4000_0000..) for the DMAs and the core (4 KB each:
-# the core decodes 12 address bits), and all of DDR for the DMA masters through their HP ports.
+# The GP0 slaves at the addresses of golden/pynq_z1_map.txt, the one map the PYNQ back end's tests
+# read too (the core: 4 KB, it decodes 12 address bits; each DMA: 64 KB); then automatic
+# assignment for the rest: all of DDR for the DMA masters through their HP ports (the map's `ddr`
+# line says what that gives on the PYNQ-Z1: 512 MB at 0).
+set fh [open [file join $repo golden pynq_z1_map.txt]]; set map_text [read $fh]; close $fh
+set assigned {}
+foreach line [split $map_text "\n"] {
+    set line [string trim [lindex [split $line #] 0]]
+    if {$line eq ""} { continue }
+    lassign $line cell intf offset range
+    if {$cell eq "core" || [regexp {^dma(\d+)$} $cell -> i] && $i < $streams} {
+        assign_bd_address -offset $offset -range $range \
+            [get_bd_addr_segs -of_objects [get_bd_intf_pins $cell/$intf]]
+        lappend assigned $cell
+    }
+}
+if {[llength $assigned] != $streams + 1} {
+    error "golden/pynq_z1_map.txt gives addresses for $assigned, not for core and $streams DMAs"
+}
 assign_bd_address
 foreach seg [get_bd_addr_segs -quiet -of_objects [get_bd_addr_spaces ps7/Data]] {
     puts "build_bd: address [get_property OFFSET $seg] range [get_property RANGE $seg] $seg"

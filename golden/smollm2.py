@@ -79,6 +79,43 @@ class SmolLM2:
 # The seven linear projections of a layer: short name -> GGUF tensor (weights [N, K]).
 PROJECTIONS = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
                "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+# The layer's projections in the order `forward` makes them, grouped by their shared input: q, k
+# and v all take the attention norm's output, gate and up the FFN norm's.
+SHARED_INPUTS = (("q", "k", "v"), ("o",), ("gate", "up"), ("down",))
+
+
+def stacks(keys_formats: dict) -> list[list]:
+    """The layer matrices the core runs as one: {(layer, name): format} -> lists of keys, each
+    the members of one SHARED_INPUTS group (q, k, v; gate, up) that follow each other in one
+    format (a recipe may give v another format than q and k: then q, k run stacked, v alone);
+    every other key alone."""
+    out, done = [], set()
+    for key in keys_formats:
+        if key in done:
+            continue
+        layer, name = key
+        group = next(g for g in SHARED_INPUTS if name in g)
+        run = []
+        for member in group:
+            other = (layer, member)
+            if other not in keys_formats or other in done:
+                continue
+            if run and keys_formats[other] != keys_formats[run[-1]]:
+                out.append(run)
+                run = []
+            run.append(other)
+            done.add(other)
+        out.append(run)
+    return out
+
+
+def project_shared(project, keys: list, x: np.ndarray) -> list[np.ndarray]:
+    """The products of one input `x` with the weights of every key in `keys`: through
+    `project.shared(keys, x)` where the projection has it (host/model.py's stacks the rows of
+    matrices that share an input into one matmul, as a fused QKV does), else one
+    `project(key, x)` per key."""
+    shared = getattr(project, "shared", None)
+    return shared(keys, x) if shared is not None else [project(key, x) for key in keys]
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
@@ -241,7 +278,8 @@ def forward(model: "SmolLM2", tokens: list[int], cache: KVCache, project, norms:
     """The model on `tokens` (the positions after those in `cache`), float32 NumPy as llama.cpp's
     LLaMA graph: returns the logits of the last token [vocab]. Every linear product goes through
     `project(key, x)` (x float32 [T, K] -> y float32 [T, N]): keys (layer, name) for the seven
-    projections of each layer, HEAD for the LM head (on the last token only). Attention (RoPE,
+    projections of each layer, HEAD for the LM head (on the last token only); those that share
+    an input (SHARED_INPUTS) through project_shared, at once. Attention (RoPE,
     causal scores over the cache, softmax, grouped-query heads), the RMS norms, SiLU and the
     residuals are here: the host's part."""
     geo = Geometry(model)
@@ -252,9 +290,10 @@ def forward(model: "SmolLM2", tokens: list[int], cache: KVCache, project, norms:
     group = geo.heads // geo.kv_heads
     for layer in range(geo.layers):
         x = rms_norm(h, norms[f"blk.{layer}.attn_norm.weight"], geo.eps)
-        q = project((layer, "q"), x).reshape(t, geo.heads, geo.head_dim)
-        k = project((layer, "k"), x).reshape(t, geo.kv_heads, geo.head_dim)
-        v = project((layer, "v"), x).reshape(t, geo.kv_heads, geo.head_dim)
+        q, k, v = project_shared(project, [(layer, "q"), (layer, "k"), (layer, "v")], x)
+        q = q.reshape(t, geo.heads, geo.head_dim)
+        k = k.reshape(t, geo.kv_heads, geo.head_dim)
+        v = v.reshape(t, geo.kv_heads, geo.head_dim)
         q = rope(q, positions, geo.rope_base)
         k_all, v_all = cache.append(layer, rope(k, positions, geo.rope_base), v)
         attn = np.empty((t, geo.heads, geo.head_dim), dtype=np.float32)
@@ -266,7 +305,7 @@ def forward(model: "SmolLM2", tokens: list[int], cache: KVCache, project, norms:
                 attn[i, hd] = (p / p.sum()) @ v_all[:seen, hd // group, :]
         h = (h + project((layer, "o"), attn.reshape(t, geo.hidden))).astype(np.float32)
         x2 = rms_norm(h, norms[f"blk.{layer}.ffn_norm.weight"], geo.eps)
-        gate, up = project((layer, "gate"), x2), project((layer, "up"), x2)
+        gate, up = project_shared(project, [(layer, "gate"), (layer, "up")], x2)
         act = (gate / (np.float32(1) + np.exp(-gate)) * up).astype(np.float32)
         h = (h + project((layer, "down"), act)).astype(np.float32)
     out = rms_norm(h[-1:], norms["output_norm.weight"], geo.eps)

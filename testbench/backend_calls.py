@@ -25,7 +25,10 @@ def random_ternary(rng, m, n, k, sparsity=0.3, zero_slices=0.0, slice_=48):
 
 
 def random_calls(acc, seed: int, cases: int):
-    """(label, call) pairs: call() runs one matmul through the driver and returns its result."""
+    """(label, call, golden) triples: call() runs one matmul through the driver and returns its
+    result, golden() what the golden models give for it."""
+    from llmaccel.golden import formats
+    from llmaccel.golden.ternary import matmul as ternary_matmul
     rng = np.random.default_rng(seed)
     bp, tp = acc.bfp, acc.ternary
     slice_ = tp["lanes"] * tp["g"]
@@ -33,7 +36,8 @@ def random_calls(acc, seed: int, cases: int):
         fmt, m, n, k = driver_call(rng, bp, i, seed, i == cases - 1)
         w, x = random_matmul(rng, m, n, k // k_multiple(fmt), fmt, specials=0.05)
         yield (f"bfp {fmt} M={m} N={n} K={k}",
-               (lambda fmt=fmt, w=w, x=x: acc.matmul(w, x, fmt)))
+               (lambda fmt=fmt, w=w, x=x: acc.matmul(w, x, fmt)),
+               (lambda fmt=fmt, w=w, x=x: formats.matmul(w, x, fmt)))
         m = int(rng.integers(1, tp["m_max"] + 2))
         n = int(rng.integers(1, 3 * tp["rows"] + 4))
         k = int(rng.integers(1, min(tp["k_max"], 4 * slice_) + 1))
@@ -41,19 +45,36 @@ def random_calls(acc, seed: int, cases: int):
             k, n = tp["k_max"] + int(rng.integers(1, slice_ + 1)), min(tp["n_max"] + 2, 64)
         x, w = random_ternary(rng, m, n, k, sparsity=float(rng.random()), zero_slices=0.3,
                               slice_=slice_)
-        yield f"ternary M={m} N={n} K={k}", (lambda w=w, x=x: acc.matmul_ternary(w, x))
+        yield (f"ternary M={m} N={n} K={k}", (lambda w=w, x=x: acc.matmul_ternary(w, x)),
+               (lambda w=w, x=x: ternary_matmul(x, w)))
 
 
 def run_calls(acc, elapsed, seed: int, cases: int) -> list[dict]:
     """Run random_calls; `elapsed()` reads the back end's clock cycles so far."""
     records = []
-    for label, call in random_calls(acc, seed, cases):
+    for label, call, _ in random_calls(acc, seed, cases):
         first, start = len(acc.runs), elapsed()
         y = call()
         records.append({"call": label, "result": hashlib.sha256(y.tobytes()).hexdigest()[:16],
                         "cycles": [r.cycles for r in acc.runs[first:]],
                         "clock_cycles": elapsed() - start})
     return records
+
+
+def checked_calls(acc, seed: int, cases: int) -> int:
+    """Run random_calls, each result against the golden models (BFP float32 bit for bit, NaN as
+    the canonical NaN; ternary int32 exactly): AssertionError naming the first call that differs.
+    Returns the number of calls."""
+    from llmaccel.testbench.job import bit_exact
+    count = 0
+    for label, call, golden in random_calls(acc, seed, cases):
+        y, want = call(), golden()
+        same = bit_exact(y, want) if y.dtype == np.float32 else (
+            y.dtype == want.dtype and np.array_equal(y, want))
+        if not same:
+            raise AssertionError(f"{label} (seed {seed}) differs from the golden models")
+        count += 1
+    return count
 
 
 def shape_runs(acc, shapes, seed: int = 1, rng=None) -> list[dict]:

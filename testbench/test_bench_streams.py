@@ -34,22 +34,34 @@ def _record(s, fmt, n, k, cycles):
             "pct_of_stream_bound": round(100 * n * k / cycles / stream, 1)}
 
 
+def test_model_shapes_are_the_runs_of_a_token():
+    """q, k, v stacked into one run and gate, up into one, as host/model.py runs a layer."""
+    assert B.MODEL_SHAPES["SmolLM2-135M"] == [("q, k, v", 960, 576), ("o", 576, 576),
+                                              ("gate, up", 3072, 576), ("down", 576, 1536)]
+    assert B.MODEL_SHAPES["TinyLlama-1.1B"] == [("q, k, v", 2560, 2048), ("o", 2048, 2048),
+                                                ("gate, up", 11264, 2048), ("down", 2048, 5632)]
+    assert B.ALONE_SHAPES == {"SmolLM2-135M": [("k, v alone", 192, 576)],
+                              "TinyLlama-1.1B": [("k, v alone", 256, 2048)]}
+
+
 def test_layer_figures_and_table():
     shapes = {"SmolLM2-135M": B.MODEL_SHAPES["SmolLM2-135M"]}
+    alone = {"SmolLM2-135M": B.ALONE_SHAPES["SmolLM2-135M"]}
     recs = [_record(3, "q8_0", n, k, 1000 * (i + 1)) for i, (_, n, k) in enumerate(shapes[
         "SmolLM2-135M"])]
     layers = B.layer_figures(recs, shapes)
-    # q, o twice, k, v twice, gate, up twice, down once: MACs and cycles weighted by the count
-    counts = [2, 2, 2, 1]
-    macs = sum(c * r["n"] * r["k"] for c, r in zip(counts, recs))
-    cycles = sum(c * r["cycles"] for c, r in zip(counts, recs))
+    # the layer's four runs, once each
+    macs = sum(r["n"] * r["k"] for r in recs)
+    cycles = sum(r["cycles"] for r in recs)
     assert layers == [{"streams": 3, "format": "q8_0", "model": "SmolLM2-135M",
                        "mac_per_cycle": round(macs / cycles, 2),
                        "pct_of_stream_bound": round(100 * sum(
-                           c * r["n"] * r["k"] / r["stream_bound"] for c, r in zip(counts, recs))
-                           / cycles, 1)}]
-    text = B.table(recs, layers)
+                           r["n"] * r["k"] / r["stream_bound"] for r in recs) / cycles, 1)}]
+    low = min(r["pct_of_stream_bound"] for r in recs)
+    kv = _record(3, "q8_0", 192, 576, 5)        # alone: far below, and not in the lowest
+    text = B.table(recs + [kv], layers, shapes, alone)
     assert text.splitlines()[0].startswith("| streams | format | stream bound")
+    assert text.splitlines()[0].endswith("| lowest | SmolLM2 k, v alone 192 x 576 |")
     row = text.splitlines()[2]
     assert row.startswith("| 3 | q8_0 | ") and row.endswith(
-        f"| {min(r['pct_of_stream_bound'] for r in recs)}% |")
+        f"| {low}% | {kv['mac_per_cycle']} ({kv['pct_of_stream_bound']}%) |")

@@ -67,7 +67,10 @@ proc stub_result {name args} {
             }
         }
         make_wrapper       { return [file join $::fake system_wrapper.v] }
-        get_bd_addr_segs   { return {SEG_dma_Reg SEG_core_reg0} }
+        get_bd_addr_segs   {
+            if {[lsearch -exact $args -of_objects] >= 0} { return "[lindex $args end]/SEG" }
+            return {SEG_dma_Reg SEG_core_reg0}
+        }
         current_project - current_fileset - current_design { return $name }
         get_runs - get_bd_pins - get_bd_intf_pins - get_bd_cells - get_bd_addr_spaces
                            { return [lindex $args end] }
@@ -118,8 +121,14 @@ def _index(calls, *words):
     raise AssertionError(f"no call with {words} in:\n" + "\n".join(calls))
 
 
+def hex_(value: int) -> str:
+    return f"0x{value:08X}"
+
+
 def _check_sequence(calls, top, inputs):
     """The essential steps in order, for a core with the input streams `inputs`."""
+    from llmaccel.golden.board import address_map
+    cells = address_map()
     streams = len(inputs)
     ps = [f"PCW_USE_S_AXI_HP{i} 1" for i in range(streams)]
     ps += [f"PCW_S_AXI_HP{i}_DATA_WIDTH 64" for i in range(streams)]
@@ -149,7 +158,11 @@ def _check_sequence(calls, top, inputs):
           for i, name in enumerate(inputs)),
         _index(calls, "connect_bd_intf_net", "core/m_axis", "dma0/S_AXIS_S2MM"),
         _index(calls, "connect_bd_net", "ps7/IRQ_F2P"),
-        _index(calls, "assign_bd_address"),
+        # every GP0 slave at its address of golden/pynq_z1_map.txt, then the rest automatically
+        *(_index(calls, "assign_bd_address", f"-offset {hex_(cells[c].offset)}",
+                 f"-range {hex_(cells[c].range)}", f"{c}/{cells[c].interface}")
+          for c in ["core", *(f"dma{i}" for i in range(streams))]),
+        next(i for i, c in enumerate(calls) if c == "assign_bd_address"),
         _index(calls, "validate_bd_design"),
         _index(calls, "make_wrapper"),
         _index(calls, "launch_runs", "synth_1"),
@@ -161,6 +174,7 @@ def _check_sequence(calls, top, inputs):
     for i in range(1, streams):
         _index(calls, "set_property", "c_include_s2mm 0", f"/dma{i}")
     assert not any(f"S_AXI_HP{streams}" in c for c in calls)
+    assert not any(f"dma{streams}/" in c for c in calls if c.startswith("assign_bd_address"))
     _index(calls, "connect_bd_intf_net", "dma0/M_AXI_S2MM", "mem_ic0/S01_AXI")
     _index(calls, "set_property", f"NUM_PORTS {streams + 1}", "/irq_concat")
     # Every FPGA clock pin on FCLK_CLK0, in one net.
@@ -188,6 +202,8 @@ def test_stubbed_sequence_defaults(tmp_path):
     root = tmp_path / "repo"
     (root / "constraints").mkdir(parents=True)
     (root / "hdl").mkdir()
+    (root / "golden").mkdir()
+    shutil.copy(REPO / "golden" / "pynq_z1_map.txt", root / "golden")
     shutil.copy(SCRIPT, root / "constraints")
     shutil.copy(XDC, root / "constraints")
     shutil.copy(REPO / "hdl" / "llmaccel_top.sv", root / "hdl")

@@ -155,20 +155,22 @@ def test_shipped_formats_match_the_file():
 
 
 def test_stream_and_dma_bytes_smollm2_shipped():
-    # Activation rows (M = 1), Q8_1 for Q4_1 weights: K = 576 -> 9 slot words + 72 qs words
-    # = 81 words (648 B), 6 per layer; K = 1536 -> 24 + 192 = 216 words (1,728 B): 5,616 per layer,
-    # x 30 = 168,480; the head's Q8_0 row 616 -> activations 169,096; stream = 96,801,928.
-    # Results, float32 two to a word: 576 -> 2,304 B (q, o, down), 192 -> 768 (k, v), 1536 -> 6,144
-    # (gate, up): 20,736 per layer, x 30 = 622,080; the head 49,152 / 2 * 8 = 196,608 -> 818,688;
-    # DMA bytes = 97,620,616.
+    # Weights as the stream carries them: 96,632,832 B. Activation rows (M = 1), Q8_1 for Q4_1
+    # weights, one per run: K = 576 -> 9 slot words + 72 qs words = 81 words (648 B), 3 runs a
+    # layer (q, k, v stacked; o; gate, up stacked); K = 1536 -> 24 + 192 = 216 words (1,728 B):
+    # 3,672 per layer, x 30 = 110,160; the head's Q8_0 row 616 -> activations 110,776; stream =
+    # 96,743,608. Results, float32 two to a word: 960 -> 3,840 B (q, k, v), 576 -> 2,304 (o,
+    # down), 3072 -> 12,288 (gate, up): 20,736 per layer, x 30 = 622,080; the head 49,152 / 2 * 8
+    # = 196,608 -> 818,688; DMA bytes = 97,562,296.
     r = token_projection("SmolLM2-135M", "shipped", const_cycles(1))
-    assert r["stream_bytes"] == 96_801_928
-    assert r["dma_bytes"] == 97_620_616
+    assert r["stream_bytes"] == 96_743_608
+    assert r["dma_bytes"] == 97_562_296
 
 
 def test_memory_fit_smollm2_shipped():
-    # CMA, whole 4 KiB pages per matrix: q, o 207,360 B -> 51 pages = 208,896; k, v 69,120 -> 17
-    # pages = 69,632; gate, up, down 552,960 = 135 pages exactly: 2,215,936 per layer, x 30 =
+    # CMA, whole 4 KiB pages per matrix as the model runs them: q, k, v stacked 345,600 B -> 85
+    # pages = 348,160; o 207,360 -> 51 pages = 208,896; gate, up stacked 1,105,920 = 270 pages and
+    # down 552,960 = 135 pages exactly: 2,215,936 per layer, x 30 =
     # 66,478,080; the head 30,277,632 = 7,392 pages exactly; one activation buffer (1,728 B ->
     # 4,096) and one result buffer (196,608 B = 48 pages) -> 96,956,416 B, under the 128 MiB
     # default.
@@ -261,35 +263,36 @@ def test_host_work_smollm2():
 
 
 def test_bounds_and_end_to_end():
-    # 7 x 30 + 1 = 211 matmuls of 1,000 cycles: 211,000 cycles -> 473.9 tokens/s from the cycle
-    # model; one stream: 8e8 / 96,801,928 = 8.264 tokens/s; DDR 2.1e9 / 97,620,616 = 21.51.
+    # 4 x 30 + 1 = 121 matmuls (q, k, v stacked, gate, up stacked) of 1,000 cycles: 121,000
+    # cycles -> 826.4 tokens/s from the cycle model; one stream: 8e8 / 96,743,608 = 8.269
+    # tokens/s; DDR 2.1e9 / 97,562,296 = 21.52.
     r = token_projection("SmolLM2-135M", "shipped", const_cycles(1000), streams=1)
-    assert r["cycles"] == 211_000
-    assert r["compute_tokens_per_s"] == pytest.approx(100e6 / 211_000)
-    assert r["stream_tokens_per_s"] == pytest.approx(8e8 / 96_801_928)
-    assert r["ddr_tokens_per_s"] == pytest.approx(2.1e9 / 97_620_616)
+    assert r["cycles"] == 121_000
+    assert r["compute_tokens_per_s"] == pytest.approx(100e6 / 121_000)
+    assert r["stream_tokens_per_s"] == pytest.approx(8e8 / 96_743_608)
+    assert r["ddr_tokens_per_s"] == pytest.approx(2.1e9 / 97_562_296)
     assert r["bound"] == "stream" and r["accel_tokens_per_s"] == r["stream_tokens_per_s"]
     host = 40_875_648 / 1.3e9
     assert r["host_s_per_token"] == pytest.approx(host)
-    assert r["e2e_s_per_token"] == pytest.approx(96_801_928 / 8e8 + host)
-    assert r["e2e_tokens_per_s"] == pytest.approx(1 / (96_801_928 / 8e8 + host))
-    assert r["overlapped_tokens_per_s"] == pytest.approx(8e8 / 96_801_928)
+    assert r["e2e_s_per_token"] == pytest.approx(96_743_608 / 8e8 + host)
+    assert r["e2e_tokens_per_s"] == pytest.approx(1 / (96_743_608 / 8e8 + host))
+    assert r["overlapped_tokens_per_s"] == pytest.approx(8e8 / 96_743_608)
     assert r["accel_fraction_of_ddr"] == pytest.approx(r["accel_tokens_per_s"] /
                                                        r["ddr_tokens_per_s"])
     assert r["e2e_fraction_of_ddr"] == pytest.approx(r["e2e_tokens_per_s"] / r["ddr_tokens_per_s"])
-    assert r["mac_per_s"] == pytest.approx(134_479_872 * 8e8 / 96_801_928)
+    assert r["mac_per_s"] == pytest.approx(134_479_872 * 8e8 / 96_743_608)
     # Three streams: 24.79 tokens/s of stream, so the DDR bound holds.
     r3 = token_projection("SmolLM2-135M", "shipped", const_cycles(1000), streams=3)
-    assert r3["stream_tokens_per_s"] == pytest.approx(3 * 8e8 / 96_801_928)
+    assert r3["stream_tokens_per_s"] == pytest.approx(3 * 8e8 / 96_743_608)
     assert r3["bound"] == "DDR" and r3["cycles_streams"] == 3
 
 
 def test_cycle_model_bound_when_cycles_are_many():
     r = token_projection("SmolLM2-135M", "ternary", const_cycles(10_000_000), clock_hz=50e6)
-    assert r["cycles"] == 2_110_000_000
+    assert r["cycles"] == 1_210_000_000
     assert r["bound"] == "cycle model"
-    assert r["accel_tokens_per_s"] == pytest.approx(50e6 / 2_110_000_000)
-    # The host's 31.6 ms beside 42.2 s of accelerator: overlapping would hide it.
+    assert r["accel_tokens_per_s"] == pytest.approx(50e6 / 1_210_000_000)
+    # The host's 31.6 ms beside 24.2 s of accelerator: overlapping would hide it.
     assert r["overlapped_tokens_per_s"] == pytest.approx(r["accel_tokens_per_s"])
 
 
@@ -304,10 +307,11 @@ def test_ternary_scenario_runs_lm_head_on_bfp():
     assert calls[-1] == ("bfp", 1, 49152, 576, "q8_0")
     assert {c[0] for c in calls[:-1]} == {"ternary"} and {c[1] for c in calls} == {1}
     assert {c[4] for c in calls[:-1]} == {"ternary"}
-    assert [p["cycles"] for p in r["projections"]] == [7 * 30] * 7 + [7]
+    assert [p["cycles"] for p in r["projections"]] == [7 * 30] * 4 + [7]
+    assert [p["name"] for p in r["projections"]] == ["q,k,v", "o", "gate,up", "down", "lm_head"]
     assert r["projections"][-1]["engine"] == "bfp"
-    # q and o share a shape (576 x 576), k and v, gate and up too: 4 distinct layer shapes + the
-    # head, each asked once; a shared memo asks nothing the second time.
+    # the layer's 4 runs (q, k, v stacked; o; gate, up stacked; down) + the head, each asked
+    # once; a shared memo asks nothing the second time.
     assert len(calls) == 5
     memo = {}
     token_projection("SmolLM2-135M", "ternary", record, memo=memo)
@@ -392,10 +396,10 @@ def test_markdown_table():
     results = [token_projection(name, w, const_cycles(1000), streams=1) for name in MODELS
                for w in model_weights(name)]
     md = projection_markdown(results)
-    # 96.6 MB of weights; 97.0 MB of CMA + 47.6 MB of host memory; 8.26 tokens/s of stream,
-    # 21.51 of DDR (38%); 31.4 ms of host work.
-    assert ("| SmolLM2-135M | shipped | 96.6 | 97.0 + 47.6 | yes, 392 MB left | 8.26 | 8.26 "
-            "| 21.51 | 38% | 31.4 |") in md
+    # 96.6 MB of weights; 97.0 MB of CMA + 47.6 MB of host memory; 8.27 tokens/s of stream,
+    # 21.52 of DDR (38%); 31.4 ms of host work.
+    assert ("| SmolLM2-135M | shipped | 96.6 | 97.0 + 47.6 | yes, 392 MB left | 8.27 | 8.27 "
+            "| 21.52 | 38% | 31.4 |") in md
     assert "| TinyLlama-1.1B | q2_K | 371.7 | 371.8 + 68.4 | with cma=355M" in md
     assert "| BitNet-b1.58-2B4T | ternary [" in md and "**no** (" in md
     assert PUBLISHED[0]["citation"] in md and "| 1.7 | 0.588 | measured |" in md
@@ -436,7 +440,7 @@ def test_plots_are_reproducible(tmp_path):
                "mac_per_s": 2e9}]
     rows = [{"projection": p, "engine": e, "simulated": 1000 * (i + 1) * (j + 1),
              "model": 990 * (i + 1) * (j + 1)}
-            for i, p in enumerate(("q", "k", "v", "o", "gate", "up", "down"))
+            for i, p in enumerate(("q,k,v", "o", "gate,up", "down"))
             for j, e in enumerate(ENGINES)]
     runs = []
     for name in ("one", "two"):
@@ -456,8 +460,8 @@ def test_run_projection(tmp_path):
     _png(tmp_path / "roofline.png")
     assert "SECDA-LLM" in out["markdown"] and "Headline rows at other stream counts" in out[
         "markdown"]
-    # 3 streams: the stream bound (24.8 tokens/s) is above the DDR bound, 21.51
-    assert out["headline"][0].startswith("- SmolLM2-135M as shipped (Q4_1): accelerator 21.51")
+    # 3 streams: the stream bound (24.8 tokens/s) is above the DDR bound, 21.52
+    assert out["headline"][0].startswith("- SmolLM2-135M as shipped (Q4_1): accelerator 21.52")
     json.dumps(out["results"])          # bench.json takes them as they are
     again = run_projection(tmp_path / "again", const_cycles(1000))
     assert (tmp_path / "again" / "roofline.png").read_bytes() == \

@@ -24,19 +24,23 @@ from llmaccel.golden.ternary import matmul as ternary_matmul
 from llmaccel.golden.top_layout import act_beat_bits, beat_words, weight_beat_bits
 from llmaccel.host.driver import Accelerator
 from llmaccel.perf.cycle_model import STREAM_CONFIGS, model_params, top_cycles
+from llmaccel.perf.projection import matmul_plan, projections
 from llmaccel.testbench.backend_calls import random_ternary
 from llmaccel.testbench.fast_build import open_fast
 from llmaccel.testbench.job import bit_exact
 
 SEED = 1
-# Projection shapes (name, N, K) of each model; q and o, k and v, gate and up share theirs.
-MODEL_SHAPES = {
-    "SmolLM2-135M": [("q, o", 576, 576), ("k, v", 192, 576), ("gate, up", 1536, 576),
-                     ("down", 576, 1536)],
-    "TinyLlama-1.1B": [("q, o", 2048, 2048), ("k, v", 256, 2048), ("gate, up", 5632, 2048),
-                       ("down", 2048, 5632)],
-}
-PER_LAYER = {"q, o": 2, "k, v": 2, "gate, up": 2, "down": 1}
+# The runs a decode token makes, per model (name, N, K): its layer's matmuls as host/model.py runs
+# them, q, k, v stacked into one and gate, up into one (llmaccel/perf/projection.matmul_plan; one of
+# each per layer, the LM head left out: a long run, near the bound at any stream count).
+MODELS = ("SmolLM2-135M", "TinyLlama-1.1B")
+MODEL_SHAPES = {model: [(p["name"].replace(",", ", "), p["n"], p["k"])
+                        for p in matmul_plan(model, "q8_0") if p["name"] != "lm_head"]
+                for model in MODELS}
+# Not run by the model (k and v are stacked into q, k, v): the smallest projections alone, for a
+# user who runs them so; in the table, not in its "lowest".
+ALONE_SHAPES = {model: [("k, v alone", p["n"], p["k"]) for p in projections(model)
+                        if p["name"] == "k"] for model in MODELS}
 # The cores measured, by the label of their row: one per stream count (STREAM_CONFIGS; 3 is the
 # default core).
 BENCH_CONFIGS = {count: STREAM_CONFIGS[count] for count in (1, 2, 3, 4)}
@@ -73,7 +77,8 @@ def make_data(model_shapes=None, fmts=None, k_max: int | None = None) -> dict:
     (K_MAX `k_max`, by default the largest of them), shared by the stream counts."""
     k_max = k_max or max(model_params("bfp", c)["k_max"] for c in BENCH_CONFIGS.values())
     data = {}
-    for model, shapes in (model_shapes or MODEL_SHAPES).items():
+    everything = model_shapes or {m: MODEL_SHAPES[m] + ALONE_SHAPES[m] for m in MODELS}
+    for model, shapes in everything.items():
         for _, n, k in shapes:
             for fmt in fmts or FORMATS:
                 if not runnable(fmt, k, k_max) or (fmt, n, k) in data:
@@ -125,51 +130,58 @@ def measure(streams, data: dict, top: dict | None = None) -> tuple[list[dict], d
 
 
 def layer_figures(records: list[dict], model_shapes=None) -> list[dict]:
-    """Per stream count, format and model: one layer's seven projections together (MACs over
-    cycles, against the same sum of input words)."""
+    """Per stream count, format and model: one layer's runs together (its seven projections in
+    four matmuls: MACs over cycles, against the same sum of input words)."""
     by = {(r["streams"], r["format"], r["n"], r["k"]): r for r in records}
     out = []
     for (s, fmt) in dict.fromkeys((r["streams"], r["format"]) for r in records):
         for model, shapes in (model_shapes or MODEL_SHAPES).items():
-            rows = [(by.get((s, fmt, n, k)), PER_LAYER.get(name, 1)) for name, n, k in shapes]
-            if any(r is None for r, _ in rows):
+            rows = [by.get((s, fmt, n, k)) for _, n, k in shapes]
+            if any(r is None for r in rows):
                 continue
-            macs = sum(c * r["n"] * r["k"] for r, c in rows)
-            cycles = sum(c * r["cycles"] for r, c in rows)
-            words = sum(c * r["n"] * r["k"] / r["stream_bound"] for r, c in rows)
+            macs = sum(r["n"] * r["k"] for r in rows)
+            cycles = sum(r["cycles"] for r in rows)
+            words = sum(r["n"] * r["k"] / r["stream_bound"] for r in rows)
             out.append({"streams": s, "format": fmt, "model": model,
                         "mac_per_cycle": round(macs / cycles, 2),
                         "pct_of_stream_bound": round(100 * words / cycles, 1)})
     return out
 
 
-def table(records: list[dict], layers: list[dict]) -> str:
-    """The markdown table: one row per stream count and format, a column per shape (MAC/cycle
-    and % of the input-stream bound), then each model's layer and the lowest %."""
-    shapes = [(model, name, n, k) for model, sh in MODEL_SHAPES.items() for name, n, k in sh]
+def table(records: list[dict], layers: list[dict], model_shapes=None, alone=None) -> str:
+    """The markdown table: one row per stream count and format, a column per shape the model
+    runs (MAC/cycle and % of the input-stream bound), then each model's layer, the lowest % of
+    those, and the shapes run alone (`alone`, not in the lowest)."""
+    model_shapes = model_shapes or MODEL_SHAPES
+    alone = ALONE_SHAPES if alone is None else alone
+    shapes = [(model, name, n, k) for model, sh in model_shapes.items() for name, n, k in sh]
+    extra = [(model, name, n, k) for model, sh in alone.items() for name, n, k in sh]
     head = ["streams", "format", "stream bound (MAC/c, long rows)"]
     head += [f"{m.split('-')[0]} {name} {n} x {k}" for m, name, n, k in shapes]
-    head += [f"{m.split('-')[0]} layer" for m in MODEL_SHAPES] + ["lowest"]
+    head += [f"{m.split('-')[0]} layer" for m in model_shapes] + ["lowest"]
+    head += [f"{m.split('-')[0]} {name} {n} x {k}" for m, name, n, k in extra]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by = {(r["streams"], r["format"], r["n"], r["k"]): r for r in records}
     lay = {(r["streams"], r["format"], r["model"]): r for r in layers}
     for (s, fmt) in dict.fromkeys((r["streams"], r["format"]) for r in records):
-        cells, pcts = [], []
-        for _, _, n, k in shapes:
+        def cell(n, k):
             r = by.get((s, fmt, n, k))
             if r is None:
-                cells.append("refused" if fmt != "ternary" and k % formats.get(fmt).block == 0
-                             else "n/a")
-                continue
-            pcts.append(r["pct_of_stream_bound"])
-            cells.append(f"{r['mac_per_cycle']} ({r['pct_of_stream_bound']}%)")
-        for model in MODEL_SHAPES:
+                return ("refused" if fmt != "ternary" and k % formats.get(fmt).block == 0
+                        else "n/a"), None
+            return f"{r['mac_per_cycle']} ({r['pct_of_stream_bound']}%)", r["pct_of_stream_bound"]
+
+        cells = [cell(n, k) for _, _, n, k in shapes]
+        pcts = [pct for _, pct in cells if pct is not None]
+        cells = [text for text, _ in cells]
+        for model in model_shapes:
             r = lay.get((s, fmt, model))
             cells.append(f"{r['mac_per_cycle']} ({r['pct_of_stream_bound']}%)" if r else "")
+        cells.append(f"{min(pcts)}%" if pcts else "")
+        cells += [cell(n, k)[0] for _, _, n, k in extra]
         longest = max((r for r in records if r["streams"] == s and r["format"] == fmt),
                       key=lambda r: r["k"] * r["n"])
-        lines.append(f"| {s} | {fmt} | {longest['stream_bound']} | " + " | ".join(cells)
-                     + f" | {min(pcts)}% |")
+        lines.append(f"| {s} | {fmt} | {longest['stream_bound']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -178,8 +190,13 @@ M = 1 (decode), seeded random weights (llama.cpp's `_ref` quantizers for the BFP
 for ternary), every result checked against the golden model (BFP bit for bit). Cycles: the sum of
 the CYCLES registers of the driver's runs (a K above the core's K_MAX runs in parts; Q3_K..Q6_K's
 K cannot be split: "refused"). Each cell: MAC/cycle (% of the input-stream bound: the run's input
-words, X and W as the core takes them, arriving one word per stream per cycle). "layer": the
-model's seven layer projections together. The configurations (generators/top.py's parameters):
+words, X and W as the core takes them, arriving one word per stream per cycle). The shapes are the
+runs a decode token makes: host/model.py stacks the matrices of a layer that share an input (q, k
+and v; gate and up) into one run, as a fused QKV does, so the smallest runs are SmolLM2's o and
+down. "layer": the layer's four runs together; "lowest": the lowest % of the model's runs. The
+"k, v alone" columns: those projections run by themselves (the model never does), where the
+pipeline's fill and drain and X's load on stream 0 alone weigh most. The configurations
+(generators/top.py's parameters):
 """
 
 
@@ -191,7 +208,7 @@ def run_stream_bench(out: Path, counts=None, model_shapes=None, fmts=None) -> di
         records += got
         print(f"# {s}: {timing[s]}", flush=True)
     layers = layer_figures(records, model_shapes)
-    text = table(records, layers) + NOTE + "".join(
+    text = table(records, layers, model_shapes, {} if model_shapes else None) + NOTE + "".join(
         f"- {s}: {json.dumps(BENCH_CONFIGS[s])}\n" for s in counts or BENCH_CONFIGS)
     off = [r for r in records if r["model"] != r["cycles"]]
     text += (f"\nThe cycle model (llmaccel/perf/cycle_model.py) gives {len(records) - len(off)} "

@@ -4,7 +4,8 @@ plots, and reports/bench.md, which a user reads without the code.
 
 The simulated cycles come from the core's emitted Verilog under Verilator, driven by the host
 driver (testbench/cocotb_top.py: run_shapes) on seeded random data, each result checked against
-the golden model: SmolLM2-135M's seven layer shapes at M = 1 (decode) on both engines, and a few
+the golden model: SmolLM2-135M's layer runs at M = 1 (decode: its seven projections in four
+runs, q, k, v stacked and gate, up stacked as host/model.py runs them) on both engines, and a few
 at M = 8 (prefill-like) and beyond the buffers (split by the driver).
 """
 import json
@@ -14,23 +15,24 @@ from pathlib import Path
 import numpy as np
 
 from llmaccel.perf.cycle_model import TOP_DEFAULTS, top_cycles
-from llmaccel.perf.projection import CLOCK_HZ, plot_projection_cycles, run_projection
+from llmaccel.perf.projection import (CLOCK_HZ, matmul_plan, plot_projection_cycles,
+                                      run_projection)
 from llmaccel.host.driver import Accelerator
 from llmaccel.host.fast_backend import FastBackend
 from llmaccel.testbench import runner
 from llmaccel.testbench.backend_calls import shape_runs
 from llmaccel.testbench.fast_build import build_fast
 
-# SmolLM2-135M layer shapes (N, K)
-LAYER = {"q": (576, 576), "k": (192, 576), "v": (192, 576), "o": (576, 576),
-         "gate": (1536, 576), "up": (1536, 576), "down": (576, 1536)}
+# SmolLM2-135M's layer runs (N, K) as host/model.py makes them: {"q,k,v": (960, 576), "o": ...}
+LAYER = {p["name"]: (p["n"], p["k"]) for p in matmul_plan("SmolLM2-135M", "q8_0")
+         if p["name"] != "lm_head"}
 EXTRA = [("bfp", 8, 576, 576), ("bfp", 8, 576, 1536), ("ternary", 8, 576, 576),
          ("ternary", 8, 1536, 576), ("ternary", 8, 576, 1536), ("bfp", 1, 2048, 5632),
          ("ternary", 1, 2048, 5632)]
 
 
 def shapes() -> list[tuple]:
-    """Each distinct shape once (q and o, k and v, gate and up share theirs)."""
+    """Each distinct shape once."""
     layer = [(engine, 1, n, k) for engine in ("bfp", "ternary") for n, k in LAYER.values()]
     return list(dict.fromkeys(layer + EXTRA))
 
@@ -142,7 +144,8 @@ def run_top_bench(out_dir: Path, sim: str = "verilator") -> dict:
         "",
         "## Summary",
         "",
-        f"- One SmolLM2-135M layer, one decode token (M = 1), all seven projections: "
+        f"- One SmolLM2-135M layer, one decode token (M = 1), all seven projections (in four "
+        "runs: q, k, v stacked, o, gate and up stacked, down): "
         f"**{layer_cycles['bfp']:,} cycles on the BFP engine (Q8_0)**, "
         f"**{layer_cycles['ternary']:,} on the ternary engine** (simulated; "
         f"{layer_cycles['bfp'] / CLOCK_HZ * 1e3:.2f} ms and "

@@ -201,7 +201,7 @@ def run_generate(prompt: str = DEFAULT_PROMPT, tokens: int = 8, engine: str = "b
     one_pass = records[:next(i for i, r in enumerate(records) if r["key"] == HEAD) + 1]
     formats_used = {}
     for r in one_pass:
-        formats_used[r["format"]] = formats_used.get(r["format"], 0) + 1
+        formats_used[r["format"]] = formats_used.get(r["format"], 0) + r["matrices"]
     per_token = float(np.mean(decode)) if decode else float(steps[0]["cycles"])
     report = {
         "prompt": prompt, "prompt_tokens": prompt_ids, "engine": engine, "backend": backend,
@@ -281,7 +281,8 @@ def markdown(r: dict) -> str:
                      "in Q8_0, as BitNet keeps its head at higher precision. **SmolLM2 is not "
                      "ternary-trained: this text is not meaningful.** What the run shows is that "
                      "every ternary product of a whole model is bit-exact, and its cycles.")
-    checked = (f"{r['products_checked']} of {r['products']} products checked: "
+    checked = (f"{r['products_checked']} of {r['products']} matmuls checked (q, k, v of a layer "
+               "stacked into one, gate and up into one, where they share a format): "
                + ("all bit-exact against the golden models" if r["bit_exact"]
                   else "SOME DIFFER FROM THE GOLDEN MODELS")) if r["products_checked"] else \
         "the reference back end is the golden models themselves (nothing to check)"

@@ -37,7 +37,7 @@ from llmaccel.golden import formats as _formats  # noqa: E402
 from llmaccel.golden.bfp_layout import (ACTIVATION, k_multiple, k_refusal,  # noqa: E402
                                         output_words, row_words)
 from llmaccel.golden.quant_mix import RECIPES, fallback, tensor_format  # noqa: E402
-from llmaccel.golden.smollm2 import GGUF_NAME  # noqa: E402
+from llmaccel.golden.smollm2 import GGUF_NAME, stacks  # noqa: E402
 from llmaccel.golden.ternary_layout import code_bits  # noqa: E402
 from llmaccel.golden.top_layout import (act_beat_bits, beat_words,  # noqa: E402
                                         ternary_result_values)
@@ -336,27 +336,33 @@ def result_bytes(fmt: str, n: int) -> int:
 
 
 def matmul_plan(model, weights: str) -> list[dict]:
-    """One decode token's matmuls grouped by (projection, format): name, n, k, count, fmt,
-    engine, and the bytes each moves (weights, activation row in, results out)."""
+    """One decode token's matmuls, grouped by (stack, format): name, n, k, count, fmt, engine,
+    the member projections and the bytes each moves (weights, activation row in, results out).
+    The matrices of a layer that share an input and a format run as one, stacked row-wise
+    (golden/smollm2.stacks: q, k, v; gate, up), as host/model.py runs a model: name "q,k,v", N
+    the members' sum."""
     m = _model(model)
     _check_weights(m, weights)
+    shape = {p["name"]: p for p in projections(m)}
+    groups = {}
+    for layer in range(m["layers"]):
+        fmts = {(layer, name): layer_format(m, weights, name, layer, shape[name]["k"])
+                for name in LAYER_PROJECTIONS}
+        for keys in stacks(fmts):
+            names = tuple(name for _, name in keys)
+            group = (names, fmts[keys[0]])
+            groups[group] = groups.get(group, 0) + 1
+    head = shape["lm_head"]
+    groups[(("lm_head",), head_format(weights, head["k"], m))] = 1
     plan = []
-    for p in projections(m):
-        if p["name"] == "lm_head":
-            groups = {head_format(weights, p["k"], m): 1}
-        else:
-            groups = {}
-            for layer in range(m["layers"]):
-                fmt = layer_format(m, weights, p["name"], layer, p["k"])
-                groups[fmt] = groups.get(fmt, 0) + 1
-        for fmt, count in groups.items():
-            engine = "ternary" if fmt == "ternary" else "bfp"
-            wb = (weight_bytes("ternary", p["n"], p["k"], **TERNARY) if engine == "ternary"
-                  else weight_bytes("bfp", p["n"], p["k"], fmt=fmt))
-            plan.append({"name": p["name"], "n": p["n"], "k": p["k"], "count": count, "fmt": fmt,
-                         "engine": engine, "matrix_bytes": wb,
-                         "act_bytes": activation_bytes(fmt, p["k"]),
-                         "out_bytes": result_bytes(fmt, p["n"])})
+    for (names, fmt), count in groups.items():
+        n, k = sum(shape[name]["n"] for name in names), shape[names[0]]["k"]
+        engine = "ternary" if fmt == "ternary" else "bfp"
+        wb = (weight_bytes("ternary", n, k, **TERNARY) if engine == "ternary"
+              else weight_bytes("bfp", n, k, fmt=fmt))
+        plan.append({"name": ",".join(names), "members": names, "n": n, "k": k,
+                     "count": count, "fmt": fmt, "engine": engine, "matrix_bytes": wb,
+                     "act_bytes": activation_bytes(fmt, k), "out_bytes": result_bytes(fmt, n)})
     return plan
 
 
@@ -662,22 +668,24 @@ def plot_roofline(points, path, peaks: dict | None = None, clock_hz: float = CLO
 
 
 def plot_projection_cycles(rows, path) -> None:
-    """Grouped bars of one layer's seven projections to `path` (PNG): simulated cycles per engine
-    as bars, the cycle model's as markers on them. `rows`: dicts with projection, engine,
-    simulated and model (cycles; None where not available)."""
+    """Grouped bars of one layer's runs to `path` (PNG), in the order given: simulated cycles per
+    engine as bars, the cycle model's as markers on them. `rows`: dicts with projection (a
+    projection or a stack of them, "q,k,v"), engine, simulated and model (cycles; None where not
+    available)."""
     engines = [e for e in ENGINES if any(r["engine"] == e for r in rows)]
     for r in rows:
         _check_engine(r["engine"])
-        if r["projection"] not in LAYER_PROJECTIONS:
+        if not all(p in LAYER_PROJECTIONS for p in str(r["projection"]).split(",")):
             raise ValueError(f"unknown projection {r['projection']!r}: choose from "
-                             f"{', '.join(LAYER_PROJECTIONS)}")
+                             f"{', '.join(LAYER_PROJECTIONS)} or a comma-separated stack of them")
+    names = list(dict.fromkeys(r["projection"] for r in rows))
     by = {(r["projection"], r["engine"]): r for r in rows}
     width = 0.8 / max(len(engines), 1)
     with plt.style.context("default"):
         fig, ax = plt.subplots(figsize=FIGSIZE)
         for j, eng in enumerate(engines):
             xs, sim, mx, model = [], [], [], []
-            for i, proj in enumerate(LAYER_PROJECTIONS):
+            for i, proj in enumerate(names):
                 r = by.get((proj, eng))
                 x = i + (j - (len(engines) - 1) / 2) * width
                 if r and r.get("simulated") is not None:
@@ -689,9 +697,9 @@ def plot_projection_cycles(rows, path) -> None:
             ax.bar(xs, sim, width, label=f"{eng}: simulated", color=f"C{j}")
             ax.plot(mx, model, "_", markersize=14, markeredgewidth=2, color="black",
                     label="cycle model" if j == 0 else None)
-        ax.set_xticks(range(len(LAYER_PROJECTIONS)), LAYER_PROJECTIONS)
+        ax.set_xticks(range(len(names)), [n.replace(",", ", ") for n in names])
         ax.set_yscale("log")
-        ax.set_xlabel("projection")
+        ax.set_xlabel("projection (run)")
         ax.set_ylabel("cycles (M = 1)")
         ax.set_title("SmolLM2-135M layer 0, one decode token")
         ax.grid(True, axis="y", which="major", linewidth=0.3)

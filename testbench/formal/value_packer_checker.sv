@@ -1,11 +1,14 @@
 // The ValuePacker's counting properties (generators/value_packer.py: beats of COUNT int32 in,
 // packed 64-bit words out, `last` on the word after the last beat): no word without its values,
 // none lost, the final word carrying exactly the rest and marked last, a half word only there.
-// `open` = values taken in and not yet sent; a run ends with the last word.
+// `open` = values taken in and not yet sent; a run ends with the last word. `held` and
+// `flushing` are the packer's own state (probes): the invariants tying the checker's counts to
+// them are asserted like the rest, so k-induction can close.
 module value_packer_checker #(parameter COUNT = 3) (
   input clk, input rst,
   input in_valid, input in_ready, input in_last,
-  input out_valid, input out_ready, input [7:0] out_keep, input out_last
+  input out_valid, input out_ready, input [7:0] out_keep, input out_last,
+  input [7:0] held, input flushing
 );
   reg past = 0;
   reg [7:0] open = 0;
@@ -32,5 +35,6 @@ module value_packer_checker #(parameter COUNT = 3) (
     if (last_in) assert (!in_ready);                  // nothing taken after the last beat
     if (last_in && open != 0) assert (out_valid);     // the tail is offered, never lost
     if (!last_in && open >= 2) assert (out_valid);    // a whole word is offered at once
+    assert (open == held && last_in == flushing);   // invariant: the packer's own state
   end
 endmodule
