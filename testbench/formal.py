@@ -151,14 +151,6 @@ def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
     return ports
 
 
-def module_text(verilog: str, module: str) -> str:
-    """One module of a Yosys-written file (`module` as written there, escaped names with their
-    backslash), for proving a block of an emitted design on its own."""
-    head = f"module {module}" + (" (" if module.startswith("\\") else "(")
-    start = verilog.index(head)
-    return verilog[start:verilog.index("endmodule", start) + len("endmodule")] + "\n"
-
-
 def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = "",
                      stream_out: str = "") -> str:
     """A wrapper `formal_top` around `module`: every input of the design is a free input of the
@@ -733,7 +725,7 @@ def sram_wrapper(verilog: str, module: str, sram, mutant: str = "") -> str:
         seen["compute_set"] = "m_set"
     elif mutant:
         raise ValueError(f"unknown mutant {mutant!r}: {', '.join(SRAM_MUTANTS)}")
-    pb = f"probe_"
+    pb = "probe_"
     conns = ["  .clk(clk), .rst(rst), .w_valid(write__valid), .w_ready(write__ready),",
              f"  .w_addr(write__payload[{A - 1}:0]),",
              f"  .w_data(write__payload[{A + sram.width - 1}:{A}]),",
@@ -753,3 +745,53 @@ def sram_wrapper(verilog: str, module: str, sram, mutant: str = "") -> str:
     return "\n".join([f"module formal_top({header});", *decl, *shim,
                       f"  {module} dut (", conn, "  );", "  sram_checker check (", *conns, "  );",
                       "endmodule", ""])
+
+
+# ---- the engines' stream handshakes --------------------------------------------------------------
+# (A payload changed while stalled is a mutant of the packer and the gearboxes: an engine's first
+# result beat lies beyond a bounded search's reach, 20 cycles and more after reset.)
+ENGINE_MUTANTS = {"result_while_idle": "a result beat offered after the run ended",
+                  "payload_while_stalled": "a result bit changed while stalled"}
+
+
+def engine_wrapper(verilog: str, module: str, inputs: list[str], start: str, busy: str,
+                   results: str, last_bit: int, mutant: str = "", idle: bool = False) -> str:
+    """`formal_top` around an engine block `module`: every input free; engine_checker on the
+    valid/ready of its input streams (`inputs`: their port prefixes, e.g. "data_in__0__"), its
+    `start` and `busy`, and its result stream (`results` prefix; `last_bit`: the payload bit that
+    marks the last beat). `mutant`: ENGINE_MUTANTS. `idle`: also check that no result is
+    offered while idle."""
+    ports = module_ports(verilog, module)
+    widths = {n: w for _, n, w in ports}
+    for name in [start, busy, f"{results}valid", f"{results}ready", f"{results}payload",
+                 *(f"{i}{x}" for i in inputs for x in ("valid", "ready"))]:
+        if name.isidentifier() and name not in widths:   # (start may be an expression)
+            raise ValueError(f"{module} has no port {name}")
+    header = ", ".join(n for d, n, _ in ports if d == "input")
+    decl = [f"  {'input' if d == 'input' else 'wire'} {f'[{w - 1}:0] ' if w > 1 else ''}{n};"
+            for d, n, w in ports]
+    conn = ",\n".join(f"    .{n}({n})" for _, n, _ in ports)
+    bits = widths[f"{results}payload"]
+    valid, payload, shim = f"{results}valid", f"{results}payload", []
+    if mutant == "result_while_idle":
+        shim += ["  reg was_busy = 0;", f"  always @(posedge clk) was_busy <= {busy};",
+                 f"  wire m_valid = {valid} | (was_busy & ~{busy});"]
+        valid = "m_valid"
+    elif mutant == "payload_while_stalled":
+        shim += ["  reg stalled = 0;",
+                 f"  always @(posedge clk) stalled <= {valid} & ~{results}ready & ~rst;",
+                 f"  wire [{bits - 1}:0] m_payload = {payload} ^ {{{{{bits - 1}{{1'b0}}}}, stalled}};"]
+        payload = "m_payload"
+    elif mutant:
+        raise ValueError(f"unknown mutant {mutant!r}: {', '.join(ENGINE_MUTANTS)}")
+    cat = lambda x: "{" + ", ".join(f"{i}{x}" for i in reversed(inputs)) + "}"  # noqa: E731
+    return "\n".join([
+        f"module formal_top({header});", *decl,
+        f"  {module} dut (", conn, "  );", *shim,
+        f"  engine_checker #(.IN({len(inputs)}), .OUT_BITS({bits}), .IDLE({int(idle)})) check "
+        "(.clk(clk), .rst(rst),",
+        f"    .start({start}), .busy({busy}), .in_valid({cat('valid')}), "
+        f".in_ready({cat('ready')}),",
+        f"    .out_valid({valid}), .out_ready({results}ready), .out_payload({payload}),",
+        f"    .out_last({results}payload[{last_bit}]));",
+        "endmodule", ""])

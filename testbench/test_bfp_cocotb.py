@@ -23,13 +23,14 @@ def _grouped(*sets):
 
 
 def _random():
-    """Every configuration on both simulators; make test runs the default and narrow ones under
-    Verilator with stalls (0.3: bursts and gaps; under Icarus and for the wide one it runs the
-    directed cases), `make regress` also those, unstalled and at 0.7 (the default core's unstalled runs are in make test through the
-    fast back end: test_fast_backend.py, test_perf_model's pins)."""
+    """Every configuration on both simulators; make test runs the default one under Verilator
+    with stalls (0.3: bursts and gaps; under Icarus and for the narrow and wide ones it runs the
+    directed cases), `make regress` also those, unstalled and at 0.7 (the default core's
+    unstalled runs are in make test through the fast back end: test_fast_backend.py,
+    test_perf_model's pins)."""
     cases = []
     for case in _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)]):
-        if case.values[2] != 0.3 or case.values[0] == "icarus" or case.values[1] == "wide":
+        if case.values[2] != 0.3 or case.values[0] == "icarus" or case.values[1] != "default":
             case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
         cases.append(case)
     return cases
@@ -44,13 +45,14 @@ def test_random_matmuls(sim, config, stall):
 def _directed():
     """Every directed case on every configuration and simulator; Icarus's scale classes and K
     splits (the longest Icarus runs: every class pair of every format, every splitting format in
-    three parts) only in `make regress` (Verilator runs them on every configuration in `make
-    test`)."""
+    three parts) and the wide configuration's scale classes (70 s) only in `make regress`
+    (Verilator runs them on the default and narrow configurations in `make test`)."""
     cases = []
     for case in _grouped(*[(c, t) for c in CONFIGS
                            for t in ("scale_classes", "registers", "reset_mid_matmul", "k_split")]):
         sim, config, testcase = case.values
-        if sim == "icarus" and testcase in ("scale_classes", "k_split"):
+        if (sim == "icarus" and testcase in ("scale_classes", "k_split")) or (
+                config == "wide" and testcase == "scale_classes"):
             case = pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow])
         cases.append(case)
     return cases

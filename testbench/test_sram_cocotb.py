@@ -32,11 +32,12 @@ def _grouped(*sets):
     return grouped("", *sets)
 
 
-# make test runs stall 0.3 (back-to-back bursts between the stalls), make regress 0 and 0.7 too
+# make test runs stall 0.3 (back-to-back bursts between the stalls), make regress 0 and 0.7 too,
+# and the 256-bit lanes64 configuration (the Amaranth simulator's tests cover it in make test)
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim,config,stall", [
     pytest.param(*p.values, marks=[*p.marks, *([pytest.mark.slow] if p.values[2] != 0.3
-                                               else [])])
+                                               or p.values[1] == "lanes64" else [])])
     for p in _grouped(*[(c, s) for c in CONFIGS for s in (0.0, 0.3, 0.7)])])
 def test_random_traffic(sim, config, stall):
     result = _run(sim, config, "random_traffic", stall)
