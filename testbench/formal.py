@@ -151,6 +151,28 @@ def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
     return ports
 
 
+def pass_through(ports) -> tuple[str, list[str], str]:
+    """A wrapper's view of a design's ports (module_ports): its header (the inputs, free), the
+    declarations (inputs, and a wire per output) and the instance's connections, name to name."""
+    header = ", ".join(n for d, n, _ in ports if d == "input")
+    decl = [f"  {'input' if d == 'input' else 'wire'} {f'[{w - 1}:0] ' if w > 1 else ''}{n};"
+            for d, n, w in ports]
+    return header, decl, ",\n".join(f"    .{n}({n})" for _, n, _ in ports)
+
+
+def stalled_shim(name: str, valid: str, ready: str) -> list[str]:
+    """Mutant shims: `name` is high in the cycle after one where `valid` waited for `ready`."""
+    return [f"  reg {name} = 0;",
+            f"  always @(posedge clk) {name} <= {valid} & ~{ready} & ~rst;"]
+
+
+def idle_count_shim() -> list[str]:
+    """Mutant shims: `idle` counts the cycles since reset (up to 15), for a beat out of nowhere
+    at a chosen count."""
+    return ["  reg [3:0] idle = 0;",
+            "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);"]
+
+
 def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = "",
                      stream_out: str = "") -> str:
     """A wrapper `formal_top` around `module`: every input of the design is a free input of the
@@ -161,32 +183,20 @@ def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = ""
     stalled), "extra_b" (a write response out of nowhere). `stream_out`: the prefix of an
     AXI4-Stream output (e.g. "m_axis_") to watch with axis_source_checker too."""
     ports = module_ports(verilog, module)
-    decl, conn = [], []
-    for direction, name, width in ports:
-        rng = f"[{width - 1}:0] " if width > 1 else ""
-        if direction == "input":
-            decl.append(f"  input {rng}{name};")
-        else:
-            decl.append(f"  wire {rng}{name};")
-        conn.append(f"    .{name}({name})")
+    header, decl, conn = pass_through(ports)
     names = [n for _, n, _ in ports]
-    header = ", ".join(n for d, n, _ in ports if d == "input")
     seen = {s: f"s_axil_{s}" for s in AXIL_SIGNALS}
     shim = []
     if mutant == "drop_b":
-        shim += ["  reg stalled_b = 0;",
-                 "  always @(posedge clk) stalled_b <= s_axil_bvalid & ~s_axil_bready & ~rst;",
+        shim += [*stalled_shim("stalled_b", "s_axil_bvalid", "s_axil_bready"),
                  "  wire m_bvalid = s_axil_bvalid & ~stalled_b;"]
         seen["bvalid"] = "m_bvalid"
     elif mutant == "change_r":
-        shim += ["  reg stalled_r = 0;",
-                 "  always @(posedge clk) stalled_r <= s_axil_rvalid & ~s_axil_rready & ~rst;",
+        shim += [*stalled_shim("stalled_r", "s_axil_rvalid", "s_axil_rready"),
                  "  wire [31:0] m_rdata = s_axil_rdata ^ {31'd0, stalled_r};"]
         seen["rdata"] = "m_rdata"
     elif mutant == "extra_b":
-        shim += ["  reg [3:0] idle = 0;",
-                 "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);",
-                 "  wire m_bvalid = s_axil_bvalid | (idle == 7);"]
+        shim += [*idle_count_shim(), "  wire m_bvalid = s_axil_bvalid | (idle == 7);"]
         seen["bvalid"] = "m_bvalid"
     elif mutant:
         raise ValueError(f"unknown mutant {mutant!r}: drop_b, change_r or extra_b")
@@ -197,7 +207,7 @@ def axi_lite_wrapper(verilog: str, module: str, addr_bits: int, mutant: str = ""
     checker = ", ".join(f".{s}({seen[s]})" for s in AXIL_SIGNALS)
     return "\n".join([
         f"module formal_top({header});", *decl,
-        f"  {module} dut (", ",\n".join(conn), "  );", *shim,
+        f"  {module} dut (", conn, "  );", *shim,
         f"  axi_lite_checker #(.ADDR_BITS({addr_bits})) check (.clk(clk), .rst(rst), {checker});",
         *([f"  axis_source_checker #(.DATA_BITS({width_of(ports, stream_out + 'tdata')})) "
            f"check_out (.clk(clk), .rst(rst), "
@@ -235,13 +245,11 @@ def value_packer_wrapper(verilog: str, module: str, count: int, mutant: str = ""
     if mutant == "drop_last":
         shim += ["  assign valid_seen = valid & ~last;", "  assign data_seen = data;"]
     elif mutant == "change_data":
-        shim += ["  reg stalled = 0;",
-                 "  always @(posedge clk) stalled <= valid & ~words_out__ready & ~rst;",
+        shim += [*stalled_shim("stalled", "valid", "words_out__ready"),
                  "  assign valid_seen = valid;", "  assign data_seen = data ^ {63'd0, stalled};"]
     elif mutant == "extra_word":
-        shim += ["  reg [3:0] idle = 0;",
-                 "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);",
-                 "  assign valid_seen = valid | (idle == 5);", "  assign data_seen = data;"]
+        shim += [*idle_count_shim(), "  assign valid_seen = valid | (idle == 5);",
+                 "  assign data_seen = data;"]
     elif not mutant:
         shim += ["  assign valid_seen = valid;", "  assign data_seen = data;"]
     else:
@@ -423,8 +431,8 @@ def register_checker(registers, addr_bits: int, ro_visible=()) -> str:
     asserts += ["    if (rvalid) assert (rresp == (r_mapped ? 2'b00 : 2'b10));",
                 "    if (rvalid && r_checked) assert (rdata == r_expect);"]
     return "\n".join([
-        "// Generated by testbench/formal.py (register_checker) from the register map: the register",
-        "// semantics of generators/axi_lite.py, asserted over the slave's ports.",
+        "// Generated by testbench/formal.py (register_checker) from the register map:",
+        "// the register semantics of generators/axi_lite.py, asserted over the slave's ports.",
         "module register_checker (", ",\n".join(f"  {p}" for p in ports), ");", *body,
         "  always @(*) if (past && !rst) begin", *asserts, "  end", "endmodule", ""])
 
@@ -543,8 +551,9 @@ def upsizer_checker(width: int, words: int, group: int) -> str:
                      f"buf_probe[{i * wb} +: {wb}]);")
     lines += [
         "  end",
-        "  always @(posedge clk) if (past && !$past(rst) && !rst && $past(out_valid && !out_ready))",
-        "    assert (out_valid && out_data == $past(out_data));",
+        "  always @(posedge clk)",
+        "    if (past && !$past(rst) && !rst && $past(out_valid && !out_ready))",
+        "      assert (out_valid && out_data == $past(out_data));",
         "endmodule", ""]
     return "\n".join(lines)
 
@@ -571,9 +580,9 @@ def upsizer_wrapper(verilog: str, module: str, width: int, words: int, group: in
         shim.append(f"  wire m_valid = out_valid | (count == {words - 1});")
         seen_valid = "m_valid"
     elif mutant == "stale_data":
-        shim += ["  reg stalled = 0;",
-                 "  always @(posedge clk) stalled <= out_valid & ~beats_out__ready & ~rst;",
-                 f"  wire [{width - 1}:0] m_data = out_data ^ {{{{{width - 1}{{1'b0}}}}, stalled}};"]
+        shim += [*stalled_shim("stalled", "out_valid", "beats_out__ready"),
+                 f"  wire [{width - 1}:0] m_data = out_data ^ "
+                 f"{{{{{width - 1}{{1'b0}}}}, stalled}};"]
         seen_data = "m_data"
     elif mutant:
         raise ValueError(f"unknown mutant {mutant!r}: {', '.join(UPSIZER_MUTANTS)}")
@@ -627,7 +636,8 @@ def sram_checker(sram, order: bool = False) -> str:
         raise ValueError("sram_checker: a SramController without ECC")
     lanes = sram.lanes
     ports = ["input clk", "input rst", "input w_valid", "input w_ready",
-             f"input [{A - 1}:0] w_addr", f"input [{W - 1}:0] w_data", f"input [{lanes - 1}:0] w_be",
+             f"input [{A - 1}:0] w_addr", f"input [{W - 1}:0] w_data",
+             f"input [{lanes - 1}:0] w_be",
              f"input [{npb - 1}:0] wr_en", f"input [{npb - 1}:0] rd_en"]
     for p in range(P):
         ports += [f"input req{p}_valid", f"input req{p}_ready", f"input [{A - 1}:0] req{p}_addr",
@@ -703,10 +713,7 @@ def sram_wrapper(verilog: str, module: str, sram, mutant: str = "") -> str:
         if _probe_port(probe) not in names:
             raise ValueError(f"{module} has no port {_probe_port(probe)}: not a probed "
                              "SramController (probed_verilog(sram, name, sram_probes(sram)))")
-    header = ", ".join(n for d, n, _ in ports if d == "input")
-    decl = [f"  {'input' if d == 'input' else 'wire'} {f'[{w - 1}:0] ' if w > 1 else ''}{n};"
-            for d, n, w in ports]
-    conn = ",\n".join(f"    .{n}({n})" for _, n, _ in ports)
+    header, decl, conn = pass_through(ports)
     P, A = sram.read_ports, sram.addr_bits
     widths = {n: w for _, n, w in ports}
     seen = {f"resp{p}_valid": f"read_resp__{p}__valid" for p in range(P)}
@@ -714,9 +721,7 @@ def sram_wrapper(verilog: str, module: str, sram, mutant: str = "") -> str:
     seen["compute_set"] = "compute_set"
     shim = []
     if mutant == "extra_response":
-        shim += ["  reg [3:0] idle = 0;",
-                 "  always @(posedge clk) idle <= rst ? 0 : idle + (idle != 15);",
-                 "  wire m_valid = read_resp__0__valid | (idle == 6);"]
+        shim += [*idle_count_shim(), "  wire m_valid = read_resp__0__valid | (idle == 6);"]
         seen["resp0_valid"] = "m_valid"
     elif mutant == "crossed_ports":
         seen["resp0_data"], seen["resp1_data"] = "read_resp__1__payload", "read_resp__0__payload"
@@ -732,12 +737,15 @@ def sram_wrapper(verilog: str, module: str, sram, mutant: str = "") -> str:
              f"  .w_be(write__payload[{A + sram.width + sram.lanes - 1}:{A + sram.width}]),",
              f"  .wr_en({pb}wr_en), .rd_en({pb}rd_en)"]
     for p in range(P):
-        conns.append(f"  , .req{p}_valid(read_req__{p}__valid), .req{p}_ready(read_req__{p}__ready),"
-                     f" .req{p}_addr(read_req__{p}__payload), .resp{p}_valid({seen[f'resp{p}_valid']}),"
-                     f" .resp{p}_ready(read_resp__{p}__ready), .resp{p}_data({seen[f'resp{p}_data']}),"
-                     f" .inflight{p}({pb}inflight{p}), .level{p}({_zext(f'{pb}resp_fifo{p}_level', widths)}),"
-                     f" .produce{p}({_zext(f'{pb}resp_fifo{p}_produce', widths)}),"
-                     f" .consume{p}({_zext(f'{pb}resp_fifo{p}_consume', widths)})")
+        fifo = f"{pb}resp_fifo{p}_"
+        conns.append(f"  , .req{p}_valid(read_req__{p}__valid),"
+                     f" .req{p}_ready(read_req__{p}__ready), .req{p}_addr(read_req__{p}__payload),"
+                     f" .resp{p}_valid({seen[f'resp{p}_valid']}),"
+                     f" .resp{p}_ready(read_resp__{p}__ready),"
+                     f" .resp{p}_data({seen[f'resp{p}_data']}), .inflight{p}({pb}inflight{p}),"
+                     f" .level{p}({_zext(fifo + 'level', widths)}),"
+                     f" .produce{p}({_zext(fifo + 'produce', widths)}),"
+                     f" .consume{p}({_zext(fifo + 'consume', widths)})")
     if sram.pingpong:
         conns.append(f"  , .compute_set({seen['compute_set']}), .fill_valid(swap_fill__valid), "
                      ".fill_ready(swap_fill__ready), .drain_valid(swap_drain__valid), "
@@ -767,10 +775,7 @@ def engine_wrapper(verilog: str, module: str, inputs: list[str], start: str, bus
                  *(f"{i}{x}" for i in inputs for x in ("valid", "ready"))]:
         if name.isidentifier() and name not in widths:   # (start may be an expression)
             raise ValueError(f"{module} has no port {name}")
-    header = ", ".join(n for d, n, _ in ports if d == "input")
-    decl = [f"  {'input' if d == 'input' else 'wire'} {f'[{w - 1}:0] ' if w > 1 else ''}{n};"
-            for d, n, w in ports]
-    conn = ",\n".join(f"    .{n}({n})" for _, n, _ in ports)
+    header, decl, conn = pass_through(ports)
     bits = widths[f"{results}payload"]
     valid, payload, shim = f"{results}valid", f"{results}payload", []
     if mutant == "result_while_idle":
@@ -778,9 +783,9 @@ def engine_wrapper(verilog: str, module: str, inputs: list[str], start: str, bus
                  f"  wire m_valid = {valid} | (was_busy & ~{busy});"]
         valid = "m_valid"
     elif mutant == "payload_while_stalled":
-        shim += ["  reg stalled = 0;",
-                 f"  always @(posedge clk) stalled <= {valid} & ~{results}ready & ~rst;",
-                 f"  wire [{bits - 1}:0] m_payload = {payload} ^ {{{{{bits - 1}{{1'b0}}}}, stalled}};"]
+        shim += [*stalled_shim("stalled", valid, f"{results}ready"),
+                 f"  wire [{bits - 1}:0] m_payload = {payload} ^ "
+                 f"{{{{{bits - 1}{{1'b0}}}}, stalled}};"]
         payload = "m_payload"
     elif mutant:
         raise ValueError(f"unknown mutant {mutant!r}: {', '.join(ENGINE_MUTANTS)}")

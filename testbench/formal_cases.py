@@ -164,11 +164,10 @@ def _upsizer(width: int, group: int, mutant: str = ""):
 
 def _core_upsizers():
     """The default core's two gearboxes: (activation beat bits, weight beat bits, streams)."""
-    from llmaccel.generators.top import LlmAccelerator
     from llmaccel.golden.top_layout import act_beat_bits, weight_beat_bits
-    d = {p.name: p.default for p in LlmAccelerator.PARAMS}
-    return (act_beat_bits(d["tern_g"], d["tern_lanes"]),
-            weight_beat_bits(d["tern_g"], d["tern_lanes"], d["tern_rows"]), d["streams"])
+    t = _core_engine_params("tern_")
+    return (act_beat_bits(t["g"], t["lanes"]), weight_beat_bits(t["g"], t["lanes"], t["rows"]),
+            _core_engine_params("bfp_")["streams"])
 
 
 MUTANTS = {"drop_b": "a write response withdrawn while stalled",
